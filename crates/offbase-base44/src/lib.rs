@@ -1,1 +1,8 @@
-//! placeholder
+//! Base44 specifics for offbase. For now: the schema reader, which finds the entity schemas of
+//! an exported Base44 app ([`schema::read_app`]) and turns them into the offbase IR, and the
+//! JSONC reader it relies on ([`jsonc::strip`]).
+
+pub mod jsonc;
+pub mod schema;
+
+pub use schema::{ParsedFile, ReadOutcome, ReadWarning, SchemaError, parse_entity_file, read_app};

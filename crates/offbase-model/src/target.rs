@@ -130,6 +130,8 @@ pub struct ForeignKey {
     pub confidence: Confidence,
     /// Why offbase thinks it is a reference.
     pub reason: String,
+    /// Delete the referencing rows with the referenced one (junction tables only).
+    pub on_delete_cascade: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

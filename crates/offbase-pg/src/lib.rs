@@ -1,1 +1,69 @@
-//! placeholder
+//! PostgreSQL I/O for offbase: connecting (with errors that never show a password), applying a
+//! plan in one transaction, and reading a schema back from the catalog.
+
+mod apply;
+mod catalog;
+mod connect;
+
+pub use apply::{ApplyOutcome, apply_plan};
+pub use catalog::{
+    CatalogColumn, CatalogConstraint, CatalogIndex, CatalogSchema, CatalogTable, introspect,
+};
+pub use connect::{START_HINT, connect, redact_url};
+
+/// What went wrong talking to PostgreSQL. Messages name the schema, table or statement and say
+/// what to do; they never carry the connection password.
+#[derive(Debug, thiserror::Error)]
+pub enum PgError {
+    #[error(
+        "cannot connect to PostgreSQL at {url}: {message}\n  Is it running? {hint}\n  Or point --database-url / DATABASE_URL at a server you can reach."
+    )]
+    Connect {
+        url: String,
+        message: String,
+        hint: &'static str,
+    },
+    #[error(
+        "the database URL is not valid: {message} (expected postgres://user[:password]@host[:port]/database)"
+    )]
+    InvalidUrl { message: String },
+    #[error(
+        "schema {schema:?} already has {what}: {names}\n  offbase will not overwrite them: drop them first, or choose another schema with --pg-schema"
+    )]
+    AlreadyExists {
+        schema: String,
+        what: &'static str,
+        names: String,
+    },
+    #[error("PostgreSQL refused {statement}: {message}")]
+    Statement { statement: String, message: String },
+}
+
+impl PgError {
+    /// Whether trying again later may succeed (the server was down or busy).
+    pub fn is_retriable(&self) -> bool {
+        matches!(self, PgError::Connect { .. })
+    }
+}
+
+/// Wraps a sqlx error for a statement, naming the statement by its first line.
+pub(crate) fn statement_error(sql: &str, error: sqlx::Error) -> PgError {
+    let first_line = sql.lines().next().unwrap_or_default();
+    let statement = if first_line.chars().count() > 160 {
+        let cut: String = first_line.chars().take(160).collect();
+        format!("`{cut}...`")
+    } else {
+        format!("`{first_line}`")
+    };
+    let message = match &error {
+        sqlx::Error::Database(database) => {
+            let mut message = database.message().to_owned();
+            if let Some(code) = database.code() {
+                message.push_str(&format!(" (SQLSTATE {code})"));
+            }
+            message
+        }
+        other => other.to_string(),
+    };
+    PgError::Statement { statement, message }
+}

@@ -1,0 +1,149 @@
+//! The plan stage: read an app's entity schemas, apply the mapping rules, and produce the DDL,
+//! the mapping report and a summary; write them to a folder and, on request, apply the DDL.
+
+use crate::PipelineError;
+use crate::files::write_atomic;
+use crate::progress::Reporter;
+use offbase_base44::schema::read_app;
+use offbase_model::{App, MappingRules, Note, NoteLevel, TargetSchema};
+use offbase_pg::ApplyOutcome;
+use offbase_sql::PlanSql;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Everything a plan produces, in memory.
+#[derive(Debug, Clone)]
+pub struct PlanOutput {
+    pub app: App,
+    pub target: TargetSchema,
+    pub sql: PlanSql,
+    /// The `plan.sql` text.
+    pub plan_file: String,
+    /// The `mapping-report.md` text.
+    pub report: String,
+}
+
+/// The machine-readable summary (`offbase plan --json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanSummary {
+    pub app: String,
+    pub app_id: Option<String>,
+    pub entities: usize,
+    pub tables: usize,
+    pub columns: usize,
+    pub foreign_keys: usize,
+    pub array_references: usize,
+    pub indexes: usize,
+    pub enum_types: usize,
+    pub warnings: Vec<Note>,
+    pub decisions: usize,
+    pub files: Vec<String>,
+    pub applied: Option<ApplyOutcome>,
+}
+
+impl PlanOutput {
+    pub fn summary(&self) -> PlanSummary {
+        PlanSummary {
+            app: self.app.name.clone(),
+            app_id: self.app.app_id.clone(),
+            entities: self.app.entities.len(),
+            tables: self.target.tables.len(),
+            columns: self
+                .target
+                .tables
+                .iter()
+                .map(|table| table.columns.len())
+                .sum(),
+            foreign_keys: self.target.foreign_keys.len(),
+            array_references: self.target.array_references.len(),
+            indexes: self.target.indexes.len(),
+            enum_types: self.target.enum_types.len(),
+            warnings: self.target.warnings().cloned().collect(),
+            decisions: self
+                .target
+                .notes
+                .iter()
+                .filter(|note| note.level == NoteLevel::Decision)
+                .count(),
+            files: Vec::new(),
+            applied: None,
+        }
+    }
+}
+
+/// The mapping rules: built-in defaults, then the app's mapping file if one is given.
+pub fn load_rules(mappings: Option<&Path>) -> Result<MappingRules, PipelineError> {
+    let mut rules = MappingRules::defaults()?;
+    if let Some(path) = mappings {
+        let text = std::fs::read_to_string(path).map_err(|error| PipelineError::io(path, error))?;
+        rules.merge(&text, &path.display().to_string())?;
+    }
+    Ok(rules)
+}
+
+/// Reads the schemas under `source` and plans them under `rules`.
+pub fn plan(
+    source: &Path,
+    rules: &MappingRules,
+    reporter: &dyn Reporter,
+) -> Result<PlanOutput, PipelineError> {
+    reporter.started("read schemas", None);
+    let outcome = read_app(source)?;
+    reporter.finished("read schemas");
+    for warning in &outcome.warnings {
+        reporter.message(&format!("{}: {}", warning.path, warning.message));
+    }
+    let app = outcome.app;
+    let mut target = offbase_sql::plan(&app, rules)?;
+    // What the reader noticed belongs in the report too, first among the warnings.
+    let mut notes: Vec<Note> = outcome
+        .warnings
+        .iter()
+        .map(|warning| {
+            Note::warning(
+                warning.entity.as_deref(),
+                None,
+                format!("{}: {}", warning.path, warning.message),
+            )
+        })
+        .collect();
+    notes.append(&mut target.notes);
+    notes.sort_by_key(|note| note.level);
+    target.notes = notes;
+    let sql = offbase_sql::render(&target);
+    let plan_file = sql.to_file(&target);
+    let sources: Vec<(String, String)> = app
+        .entities
+        .iter()
+        .map(|entity| (entity.name.clone(), entity.source.path.clone()))
+        .collect();
+    let report = offbase_sql::mapping_report(&target, &sources, &rules.origins);
+    Ok(PlanOutput {
+        app,
+        target,
+        sql,
+        plan_file,
+        report,
+    })
+}
+
+/// Writes `plan.sql` and `mapping-report.md` into `out`, atomically. Returns their paths.
+pub fn write_plan(output: &PlanOutput, out: &Path) -> Result<Vec<PathBuf>, PipelineError> {
+    let plan_path = out.join("plan.sql");
+    let report_path = out.join("mapping-report.md");
+    write_atomic(&plan_path, output.plan_file.as_bytes())?;
+    write_atomic(&report_path, output.report.as_bytes())?;
+    Ok(vec![plan_path, report_path])
+}
+
+/// Applies the plan into `pg_schema` of the database at `database_url`, in one transaction.
+pub async fn apply(
+    output: &PlanOutput,
+    database_url: &str,
+    pg_schema: &str,
+) -> Result<ApplyOutcome, PipelineError> {
+    let mut connection = offbase_pg::connect(database_url).await?;
+    let outcome =
+        offbase_pg::apply_plan(&mut connection, pg_schema, &output.target, &output.sql).await?;
+    Ok(outcome)
+}

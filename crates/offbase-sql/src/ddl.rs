@@ -1,0 +1,308 @@
+//! Renders a target model as PostgreSQL DDL with sea-query: enum types and tables first, then
+//! the post-load section (indexes and `NOT VALID` foreign keys), which a loader runs after the
+//! data so that COPY is not slowed by index upkeep or stopped by orphans.
+
+use crate::pretty::{pretty_create_table, quote_identifier};
+use offbase_model::{Check, Column, ForeignKey, Index, PgType, Table, TargetSchema};
+use sea_query::extension::postgres::Type;
+use sea_query::{
+    Alias, ColumnDef, ColumnType, Expr, ExprTrait, ForeignKeyAction, PostgresQueryBuilder,
+    QueryBuilder, StringLen,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Section {
+    /// Enum types and tables: run before the load.
+    Tables,
+    /// Indexes and foreign keys: run after the load.
+    PostLoad,
+}
+
+impl Section {
+    pub fn marker(self) -> &'static str {
+        match self {
+            Section::Tables => "-- offbase:section tables",
+            Section::PostLoad => "-- offbase:section post-load",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Statement {
+    pub section: Section,
+    /// One SQL statement, without the trailing semicolon.
+    pub sql: String,
+}
+
+/// The DDL of a plan, statement by statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanSql {
+    pub statements: Vec<Statement>,
+}
+
+impl PlanSql {
+    pub fn section(&self, section: Section) -> impl Iterator<Item = &Statement> {
+        self.statements
+            .iter()
+            .filter(move |statement| statement.section == section)
+    }
+
+    /// The `plan.sql` file: a header, then each section with its marker.
+    pub fn to_file(&self, schema: &TargetSchema) -> String {
+        let columns: usize = schema.tables.iter().map(|table| table.columns.len()).sum();
+        let mut out = String::new();
+        out.push_str(&format!(
+            "-- offbase plan for the Base44 app {}\n",
+            comment_safe(&schema.app)
+        ));
+        out.push_str("-- Review it, then apply it with `offbase plan SOURCE --apply` or `psql -v ON_ERROR_STOP=1 -1 -f plan.sql`.\n");
+        out.push_str("-- Names are unqualified: set search_path to the target schema first.\n");
+        out.push_str(&format!(
+            "-- {} tables, {} columns, {} foreign keys, {} indexes, {} enum types.\n",
+            schema.tables.len(),
+            columns,
+            schema.foreign_keys.len(),
+            schema.indexes.len(),
+            schema.enum_types.len()
+        ));
+        for section in [Section::Tables, Section::PostLoad] {
+            out.push('\n');
+            out.push_str(section.marker());
+            out.push('\n');
+            if section == Section::PostLoad {
+                out.push_str("-- Run after the data is loaded. Foreign keys start NOT VALID; VALIDATE each one once its orphans are resolved.\n");
+            }
+            for statement in self.section(section) {
+                out.push('\n');
+                out.push_str(&statement.sql);
+                out.push_str(";\n");
+            }
+        }
+        out
+    }
+}
+
+fn comment_safe(text: &str) -> String {
+    text.chars()
+        .map(|character| {
+            if character.is_control() {
+                ' '
+            } else {
+                character
+            }
+        })
+        .collect()
+}
+
+/// Renders every statement of the plan.
+pub fn render(schema: &TargetSchema) -> PlanSql {
+    let mut statements = Vec::new();
+    for enum_type in &schema.enum_types {
+        let sql = Type::create()
+            .as_enum(Alias::new(enum_type.name.clone()))
+            .values(
+                enum_type
+                    .values
+                    .iter()
+                    .map(|value| Alias::new(value.clone())),
+            )
+            .to_string(PostgresQueryBuilder);
+        statements.push(Statement {
+            section: Section::Tables,
+            sql,
+        });
+    }
+    for table in &schema.tables {
+        statements.push(Statement {
+            section: Section::Tables,
+            sql: create_table(table),
+        });
+    }
+    for index in &schema.indexes {
+        statements.push(Statement {
+            section: Section::PostLoad,
+            sql: create_index(index),
+        });
+    }
+    for key in &schema.foreign_keys {
+        statements.push(Statement {
+            section: Section::PostLoad,
+            sql: add_foreign_key(key),
+        });
+    }
+    PlanSql { statements }
+}
+
+fn create_table(table: &Table) -> String {
+    let mut create = sea_query::Table::create();
+    create.table(Alias::new(table.name.clone()));
+    for column in &table.columns {
+        create.col(column_def(column));
+    }
+    let mut primary_key = sea_query::Index::create();
+    primary_key.name(table.primary_key_name.clone());
+    for column in &table.primary_key {
+        primary_key.col(Alias::new(column.clone()));
+    }
+    create.primary_key(&mut primary_key);
+    pretty_create_table(&create.to_string(PostgresQueryBuilder))
+}
+
+fn column_def(column: &Column) -> ColumnDef {
+    let mut definition = ColumnDef::new_with_type(
+        Alias::new(column.name.clone()),
+        column_type(&column.pg_type),
+    );
+    if column.not_null {
+        definition.not_null();
+    }
+    if let Some(default) = &column.default {
+        definition.default(literal(default, &column.pg_type));
+    }
+    if let Some(check) = &column.check {
+        definition.check((
+            Alias::new(check.name.clone()),
+            check_expression(column, check),
+        ));
+    }
+    definition
+}
+
+fn column_type(pg_type: &PgType) -> ColumnType {
+    match pg_type {
+        PgType::Text => ColumnType::Text,
+        PgType::Varchar(None) => ColumnType::String(StringLen::None),
+        PgType::Varchar(Some(length)) => ColumnType::String(StringLen::N(*length)),
+        PgType::Uuid => ColumnType::Uuid,
+        PgType::Boolean => ColumnType::Boolean,
+        PgType::Smallint => ColumnType::SmallInteger,
+        PgType::Integer => ColumnType::Integer,
+        PgType::Bigint => ColumnType::BigInteger,
+        PgType::Real => ColumnType::Float,
+        PgType::DoublePrecision => ColumnType::Double,
+        PgType::Numeric(precision) => ColumnType::Decimal(*precision),
+        PgType::Timestamptz => ColumnType::TimestampWithTimeZone,
+        PgType::Timestamp => ColumnType::DateTime,
+        PgType::Date => ColumnType::Date,
+        PgType::Time => ColumnType::Time,
+        PgType::Jsonb => ColumnType::JsonBinary,
+        PgType::Json => ColumnType::Json,
+        PgType::Array(element) => ColumnType::Array(column_type(element).into()),
+        // sea-query writes custom type names verbatim, so the name is quoted here.
+        PgType::Enum(name) => ColumnType::Custom(Alias::new(quote_identifier(name)).into()),
+    }
+}
+
+/// The SQL spelling of a type, for casts.
+fn cast_type(pg_type: &PgType) -> String {
+    match pg_type {
+        PgType::Enum(name) => quote_identifier(name),
+        PgType::Array(element) => format!("{}[]", cast_type(element)),
+        other => other.sql(),
+    }
+}
+
+/// A scalar JSON value as an SQL literal expression (strings escaped by sea-query).
+fn scalar_literal(value: &Value) -> Expr {
+    match value {
+        Value::String(text) => Expr::val(text.clone()),
+        Value::Bool(flag) => Expr::val(*flag),
+        Value::Number(number) => match number.as_i64() {
+            Some(integer) => Expr::val(integer),
+            // serde_json prints finite numbers in a form SQL reads as a numeric literal.
+            None => Expr::cust(number.to_string()),
+        },
+        Value::Null => Expr::cust("NULL"),
+        other => Expr::val(other.to_string()),
+    }
+}
+
+/// A value (already fitted to the column type by the planner) as a `DEFAULT` expression.
+fn literal(value: &Value, pg_type: &PgType) -> Expr {
+    match (pg_type, value) {
+        (PgType::Jsonb | PgType::Json, value) => Expr::cust_with_exprs(
+            format!("$1::{}", pg_type.sql()),
+            [Expr::val(value.to_string())],
+        ),
+        (PgType::Array(_), Value::Array(items)) => array_literal(items, pg_type),
+        (PgType::Enum(_), value) => Expr::cust_with_exprs(
+            format!("$1::{}", cast_type(pg_type)),
+            [scalar_literal(value)],
+        ),
+        (_, value) => scalar_literal(value),
+    }
+}
+
+/// `ARRAY[...]::type[]`. sea-query's custom-expression tokenizer reads `[...]` as a quoted
+/// name, so each element is written as a literal by sea-query's own escaping and the array is
+/// assembled around them.
+fn array_literal(items: &[Value], pg_type: &PgType) -> Expr {
+    if items.is_empty() {
+        return Expr::cust(format!("'{{}}'::{}", cast_type(pg_type)));
+    }
+    let elements: Vec<String> = items.iter().map(scalar_sql).collect();
+    Expr::cust(format!(
+        "ARRAY[{}]::{}",
+        elements.join(", "),
+        cast_type(pg_type)
+    ))
+}
+
+/// One scalar as SQL text, escaped by sea-query.
+fn scalar_sql(value: &Value) -> String {
+    let sea_value = match value {
+        Value::String(text) => sea_query::Value::from(text.clone()),
+        Value::Bool(flag) => sea_query::Value::from(*flag),
+        Value::Number(number) => match number.as_i64() {
+            Some(integer) => sea_query::Value::from(integer),
+            None => return number.to_string(),
+        },
+        Value::Null => return "NULL".to_owned(),
+        other => sea_query::Value::from(other.to_string()),
+    };
+    PostgresQueryBuilder.value_to_string(&sea_value)
+}
+
+fn check_expression(column: &Column, check: &Check) -> Expr {
+    let column_expression = Expr::col(Alias::new(column.name.clone()));
+    if check.elements {
+        // Every element of the array must be allowed; a NULL array passes, as NULL does.
+        let array = array_literal(&check.allowed, &column.pg_type);
+        Expr::cust_with_exprs("$1 <@ $2", [column_expression, array])
+    } else {
+        column_expression.is_in(check.allowed.iter().map(scalar_literal))
+    }
+}
+
+fn create_index(index: &Index) -> String {
+    let mut create = sea_query::Index::create();
+    create
+        .if_not_exists()
+        .name(index.name.clone())
+        .table(Alias::new(index.table.clone()));
+    for column in &index.columns {
+        create.col(Alias::new(column.clone()));
+    }
+    create.to_string(PostgresQueryBuilder)
+}
+
+fn add_foreign_key(key: &ForeignKey) -> String {
+    let mut create = sea_query::ForeignKey::create();
+    create
+        .name(key.name.clone())
+        .from(
+            Alias::new(key.table.clone()),
+            Alias::new(key.column.clone()),
+        )
+        .to(
+            Alias::new(key.target_table.clone()),
+            Alias::new(key.target_column.clone()),
+        );
+    if key.on_delete_cascade {
+        create.on_delete(ForeignKeyAction::Cascade);
+    }
+    format!("{} NOT VALID", create.to_string(PostgresQueryBuilder))
+}

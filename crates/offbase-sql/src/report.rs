@@ -1,0 +1,184 @@
+//! The mapping report (`mapping-report.md`): warnings first, then each entity's table with a
+//! row per column and every decision that is not a plain default. Deterministic: the same
+//! plan always gives the same bytes.
+
+use offbase_model::{ColumnSource, NoteLevel, PgType, TargetSchema};
+use serde_json::Value;
+use std::fmt::Write;
+
+/// Renders the report. `sources` maps entity names to their schema file, `rules` names the
+/// mapping layers that were applied.
+pub fn mapping_report(
+    schema: &TargetSchema,
+    sources: &[(String, String)],
+    rules: &[String],
+) -> String {
+    let mut out = String::new();
+    let columns: usize = schema.tables.iter().map(|table| table.columns.len()).sum();
+    let _ = writeln!(out, "# Mapping report: {}\n", cell(&schema.app));
+    let _ = writeln!(
+        out,
+        "{} tables, {} columns, {} foreign keys, {} array references, {} indexes, {} enum types.",
+        schema.tables.len(),
+        columns,
+        schema.foreign_keys.len(),
+        schema.array_references.len(),
+        schema.indexes.len(),
+        schema.enum_types.len()
+    );
+    let _ = writeln!(out, "Mapping rules: {}.\n", rules.join(", then "));
+    let warnings: Vec<_> = schema
+        .notes
+        .iter()
+        .filter(|note| note.level == NoteLevel::Warning)
+        .collect();
+    let _ = writeln!(out, "## Warnings ({})\n", warnings.len());
+    if warnings.is_empty() {
+        out.push_str("None.\n");
+    }
+    for note in warnings {
+        let subject = match (&note.entity, &note.field) {
+            (Some(entity), Some(field)) => format!("**{}.{}**: ", cell(entity), cell(field)),
+            (Some(entity), None) => format!("**{}**: ", cell(entity)),
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "- {subject}{}", cell(&note.message));
+    }
+    let skipped: Vec<_> = schema
+        .notes
+        .iter()
+        .filter(|note| {
+            note.level == NoteLevel::Decision
+                && note.field.is_none()
+                && note
+                    .entity
+                    .as_ref()
+                    .is_some_and(|entity| schema.table_for_entity(entity).is_none())
+        })
+        .collect();
+    if !skipped.is_empty() {
+        out.push_str("\n## Entities without a table\n\n");
+        for note in skipped {
+            let _ = writeln!(
+                out,
+                "- **{}**: {}",
+                cell(note.entity.as_deref().unwrap_or_default()),
+                cell(&note.message)
+            );
+        }
+    }
+    out.push_str("\n## Tables\n");
+    for table in &schema.tables {
+        let title = match &table.junction {
+            Some(junction) => format!(
+                "{}.{} → `{}` (junction table to {})",
+                table.entity, junction.field, table.name, junction.target_entity
+            ),
+            None => format!("{} → `{}`", table.entity, table.name),
+        };
+        let _ = writeln!(out, "\n### {}\n", cell(&title));
+        if table.junction.is_none()
+            && let Some((_, path)) = sources.iter().find(|(entity, _)| *entity == table.entity)
+        {
+            let _ = writeln!(out, "Schema: `{}`\n", cell(path));
+        }
+        out.push_str("| field | column | type | null | default | constraint |\n");
+        out.push_str("|---|---|---|---|---|---|\n");
+        for column in &table.columns {
+            let field = match (&column.source, &column.field) {
+                (ColumnSource::BuiltIn(_), Some(field)) => format!("{} (built-in)", cell(field)),
+                (ColumnSource::Extra, _) => "(fields without a column)".to_owned(),
+                (ColumnSource::Junction, _) => "(junction)".to_owned(),
+                (_, Some(field)) => cell(field),
+                (_, None) => String::new(),
+            };
+            let mut constraints = Vec::new();
+            if table.primary_key.contains(&column.name) {
+                constraints.push("primary key".to_owned());
+            }
+            if let Some(check) = &column.check {
+                let values: Vec<String> = check.allowed.iter().map(literal).collect();
+                let scope = if check.elements {
+                    "each element in"
+                } else {
+                    "in"
+                };
+                constraints.push(format!("{scope} {}", values.join(", ")));
+            }
+            if let PgType::Enum(name) = column.pg_type.element().unwrap_or(&column.pg_type)
+                && let Some(enum_type) = schema.enum_types.iter().find(|e| &e.name == name)
+            {
+                let values: Vec<String> = enum_type
+                    .values
+                    .iter()
+                    .map(|value| format!("'{value}'"))
+                    .collect();
+                constraints.push(format!("enum {}", values.join(", ")));
+            }
+            for key in schema
+                .foreign_keys
+                .iter()
+                .filter(|key| key.table == table.name && key.column == column.name)
+            {
+                constraints.push(format!("→ {}.{}", key.target_table, key.target_column));
+            }
+            for reference in schema.array_references.iter().filter(|reference| {
+                reference.table == table.name && reference.column == column.name
+            }) {
+                constraints.push(format!("array of → {}.id", reference.target_table));
+            }
+            let _ = writeln!(
+                out,
+                "| {} | `{}` | {} | {} | {} | {} |",
+                field,
+                cell(&column.name),
+                cell(&column.pg_type.short()),
+                if column.not_null { "NOT NULL" } else { "" },
+                column
+                    .default
+                    .as_ref()
+                    .map(|value| cell(&literal(value)))
+                    .unwrap_or_default(),
+                cell(&constraints.join("; "))
+            );
+        }
+        let decisions: Vec<_> = schema
+            .notes
+            .iter()
+            .filter(|note| {
+                note.level == NoteLevel::Decision
+                    && table.junction.is_none()
+                    && note.entity.as_deref() == Some(table.entity.as_str())
+            })
+            .collect();
+        if !decisions.is_empty() {
+            out.push_str("\nDecisions:\n");
+            for note in decisions {
+                match &note.field {
+                    Some(field) => {
+                        let _ = writeln!(out, "- `{}`: {}", cell(field), cell(&note.message));
+                    }
+                    None => {
+                        let _ = writeln!(out, "- {}", cell(&note.message));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A JSON value as it reads in SQL: strings quoted, the rest as JSON.
+fn literal(value: &Value) -> String {
+    match value {
+        Value::String(text) => format!("'{}'", text.replace('\'', "''")),
+        other => other.to_string(),
+    }
+}
+
+/// Text safe inside a Markdown table cell: pipes escaped, line breaks flattened.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|")
+        .replace("\r\n", " ")
+        .replace(['\n', '\r'], " ")
+}
