@@ -1,1 +1,96 @@
-//! placeholder
+//! Shared helpers for the end-to-end tests: where the samples and the corpus are, planning an
+//! app in-process, and a private PostgreSQL schema per test.
+
+use offbase_pipeline::plan::{PlanOutput, load_rules, plan};
+use offbase_pipeline::progress::NoProgress;
+use sqlx::postgres::PgConnection;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+pub fn sample(name: &str) -> PathBuf {
+    repo_root().join("samples").join(name)
+}
+
+pub const SAMPLES: [&str; 3] = ["crm", "tasks", "marketplace"];
+
+/// The corpus of real Base44 schemas, beside the repository (`../shared/corpus/apps`).
+pub fn corpus_apps() -> PathBuf {
+    repo_root().join("../shared/corpus/apps")
+}
+
+/// Plans an app with the default rules, or with a mapping file from `mappings/`.
+pub fn plan_app(source: &Path, mappings: Option<&Path>) -> PlanOutput {
+    let rules = match load_rules(mappings) {
+        Ok(rules) => rules,
+        Err(error) => panic!("mapping rules: {error}"),
+    };
+    match plan(source, &rules, &NoProgress) {
+        Ok(output) => output,
+        Err(error) => panic!("planning {}: {error}", source.display()),
+    }
+}
+
+pub fn database_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".to_owned())
+}
+
+static SCHEMA_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A PostgreSQL schema that belongs to one test: created empty, dropped by [`TestSchema::drop`].
+#[derive(Debug)]
+pub struct TestSchema {
+    pub name: String,
+    pub connection: PgConnection,
+}
+
+impl TestSchema {
+    /// Connects and makes a fresh schema named after the test. Fails with a message that says
+    /// how to start PostgreSQL when it is not reachable.
+    pub async fn new(label: &str) -> TestSchema {
+        let url = database_url();
+        let mut connection = match offbase_pg::connect(&url).await {
+            Ok(connection) => connection,
+            Err(error) => panic!(
+                "these tests need a real PostgreSQL.\n{error}\n(set DATABASE_URL, default postgres://root@127.0.0.1:5432/test)"
+            ),
+        };
+        let label: String = label
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .take(30)
+            .collect();
+        let name = format!(
+            "offbase_test_{label}_{}_{}",
+            std::process::id(),
+            SCHEMA_COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        let sql = format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE");
+        if let Err(error) = sqlx::raw_sql(&sql).execute(&mut connection).await {
+            panic!("{sql}: {error}");
+        }
+        TestSchema { name, connection }
+    }
+
+    /// Drops the schema and everything in it.
+    pub async fn drop(mut self) {
+        let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name);
+        if let Err(error) = sqlx::raw_sql(&sql).execute(&mut self.connection).await {
+            panic!("{sql}: {error}");
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! JSONC reader it relies on ([`jsonc::strip`]).
 
 pub mod jsonc;
+pub mod platform;
 pub mod schema;
 
 pub use schema::{ParsedFile, ReadOutcome, ReadWarning, SchemaError, parse_entity_file, read_app};

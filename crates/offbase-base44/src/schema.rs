@@ -223,7 +223,7 @@ pub fn parse_entity_file(
     }
     if !is_plain_name(&name) {
         context.warn(format!(
-            "entity name `{name}` is not made of letters and digits only ([A-Za-z0-9]+): kept \
+            "entity name `{name}` is not made of letters, digits and underscores only: kept \
              as written"
         ));
     }
@@ -1180,12 +1180,13 @@ fn skipped(path: &str, message: impl Into<String>) -> ParsedFile {
     ParsedFile::Skipped(ReadWarning::new(path, None, message))
 }
 
-/// Entity names Base44 accepts: `[A-Za-z0-9]+`.
+/// Entity names Base44 accepts: letters, digits and, as real apps show (`Ops_Task`),
+/// underscores.
 fn is_plain_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .chars()
-            .all(|character| character.is_ascii_alphanumeric())
+            .all(|character| character.is_ascii_alphanumeric() || character == '_')
 }
 
 /// The file name of `path` without `.json`/`.jsonc`.

@@ -4,6 +4,7 @@
 use crate::PipelineError;
 use crate::files::write_atomic;
 use crate::progress::Reporter;
+use offbase_base44::platform::add_platform_entities;
 use offbase_base44::schema::read_app;
 use offbase_model::{App, MappingRules, Note, NoteLevel, TargetSchema};
 use offbase_pg::ApplyOutcome;
@@ -93,7 +94,8 @@ pub fn plan(
     for warning in &outcome.warnings {
         reporter.message(&format!("{}: {}", warning.path, warning.message));
     }
-    let app = outcome.app;
+    let mut app = outcome.app;
+    let added = add_platform_entities(&mut app);
     let mut target = offbase_sql::plan(&app, rules)?;
     // What the reader noticed belongs in the report too, first among the warnings.
     let mut notes: Vec<Note> = outcome
@@ -107,17 +109,19 @@ pub fn plan(
             )
         })
         .collect();
+    for entity in &added {
+        notes.push(Note::decision(
+            Some(entity),
+            None,
+            "no schema file: the platform's built-in entity, with its built-in fields only",
+        ));
+    }
     notes.append(&mut target.notes);
     notes.sort_by_key(|note| note.level);
     target.notes = notes;
     let sql = offbase_sql::render(&target);
     let plan_file = sql.to_file(&target);
-    let sources: Vec<(String, String)> = app
-        .entities
-        .iter()
-        .map(|entity| (entity.name.clone(), entity.source.path.clone()))
-        .collect();
-    let report = offbase_sql::mapping_report(&target, &sources, &rules.origins);
+    let report = offbase_sql::mapping_report(&target, &app, &rules.origins);
     Ok(PlanOutput {
         app,
         target,

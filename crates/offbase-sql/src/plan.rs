@@ -91,6 +91,13 @@ pub fn plan(app: &App, rules: &MappingRules) -> Result<TargetSchema, PlanError> 
         });
     }
     for key in &foreign_keys {
+        // A junction's source column leads its primary key, which already indexes it.
+        let leads_primary_key = junctions.iter().any(|junction| {
+            junction.name == key.table && junction.primary_key.first() == Some(&key.column)
+        });
+        if leads_primary_key {
+            continue;
+        }
         indexes.push(Index {
             name: planner
                 .registry
@@ -505,6 +512,13 @@ impl<'a> Planner<'a> {
             }
             None => natural,
         };
+        if let Some(rules) = &field.rls {
+            self.decision(
+                entity,
+                Some(&field.name),
+                format!("field-level access rules {rules} kept in the plan, not yet enforced in PostgreSQL"),
+            );
+        }
         let not_null = self.not_null(entity, field, field_override);
         let base_name = format!("{table}_{column_name}");
         let check = self.enum_check(entity, field, &base_name, &mut pg_type, field_override);

@@ -2,17 +2,13 @@
 //! row per column and every decision that is not a plain default. Deterministic: the same
 //! plan always gives the same bytes.
 
-use offbase_model::{ColumnSource, NoteLevel, PgType, TargetSchema};
+use offbase_model::{App, ColumnSource, NoteLevel, PgType, Rls, RlsRule, TargetSchema};
 use serde_json::Value;
 use std::fmt::Write;
 
-/// Renders the report. `sources` maps entity names to their schema file, `rules` names the
-/// mapping layers that were applied.
-pub fn mapping_report(
-    schema: &TargetSchema,
-    sources: &[(String, String)],
-    rules: &[String],
-) -> String {
+/// Renders the report for `schema`, planned from `app`; `rules` names the mapping layers that
+/// were applied.
+pub fn mapping_report(schema: &TargetSchema, app: &App, rules: &[String]) -> String {
     let mut out = String::new();
     let columns: usize = schema.tables.iter().map(|table| table.columns.len()).sum();
     let _ = writeln!(out, "# Mapping report: {}\n", cell(&schema.app));
@@ -78,9 +74,16 @@ pub fn mapping_report(
         };
         let _ = writeln!(out, "\n### {}\n", cell(&title));
         if table.junction.is_none()
-            && let Some((_, path)) = sources.iter().find(|(entity, _)| *entity == table.entity)
+            && let Some(entity) = app.entity(&table.entity)
         {
-            let _ = writeln!(out, "Schema: `{}`\n", cell(path));
+            let _ = writeln!(out, "Schema: `{}`\n", cell(&entity.source.path));
+            if let Some(rls) = &entity.rls {
+                let _ = writeln!(
+                    out,
+                    "Access rules (kept in the plan, not yet enforced in PostgreSQL): {}\n",
+                    cell(&describe_rls(rls))
+                );
+            }
         }
         out.push_str("| field | column | type | null | default | constraint |\n");
         out.push_str("|---|---|---|---|---|---|\n");
@@ -166,6 +169,31 @@ pub fn mapping_report(
         }
     }
     out
+}
+
+/// `read: open; update: {"created_by":"{{user.email}}"}; ...`, in operation order.
+fn describe_rls(rls: &Rls) -> String {
+    let operations = [
+        ("create", &rls.create),
+        ("read", &rls.read),
+        ("update", &rls.update),
+        ("delete", &rls.delete),
+        ("write", &rls.write),
+    ];
+    let mut parts: Vec<String> = operations
+        .iter()
+        .filter_map(|(name, rule)| {
+            rule.as_ref().map(|rule| match rule {
+                RlsRule::Allow(true) => format!("{name}: everyone"),
+                RlsRule::Allow(false) => format!("{name}: no one"),
+                RlsRule::Condition(condition) => format!("{name}: `{condition}`"),
+            })
+        })
+        .collect();
+    for (key, value) in &rls.extra {
+        parts.push(format!("{key}: `{value}`"));
+    }
+    parts.join("; ")
 }
 
 /// A JSON value as it reads in SQL: strings quoted, the rest as JSON.
