@@ -1382,7 +1382,10 @@ mod tests {
         let text = "\u{feff}// comment before\n{\n  \"name\": \"Caf\\u00e9Order\", /* inline */\n  \"properties\": {\n    \"kind\": {\"type\": \"string\", \"enum\": [\"caf\\u00e9\", \"th\\u00e9\",],},\n  },\n}\n";
         let (entity, warnings) = entity(text, "CafeOrder.jsonc")?;
         assert_eq!(entity.name, "CaféOrder");
-        assert!(mentions(&warnings, "not made of letters and digits"));
+        assert!(mentions(
+            &warnings,
+            "not made of letters, digits and underscores"
+        ));
         let kind = field(&entity, "kind")?;
         assert_eq!(kind.enum_values, Some(vec![json!("café"), json!("thé")]));
         Ok(())
@@ -1590,15 +1593,20 @@ mod tests {
     }
 
     #[test]
-    fn unusual_name_is_kept_with_a_warning() -> TestResult {
+    fn underscores_in_entity_names_are_plain_names() -> TestResult {
+        // Real apps name entities `Ops_Task`: Base44 accepts underscores.
         let (entity, warnings) = entity(
             r#"{"name": "Ops_Task", "properties": {}}"#,
             "Ops_Task.jsonc",
         )?;
         assert_eq!(entity.name, "Ops_Task");
+        assert!(!mentions(&warnings, "not made of"));
+        let (spaced, warnings) =
+            super::tests::entity(r#"{"name": "Ops Task!", "properties": {}}"#, "x.jsonc")?;
+        assert_eq!(spaced.name, "Ops Task!");
         assert!(mentions(
             &warnings,
-            "`Ops_Task` is not made of letters and digits"
+            "not made of letters, digits and underscores"
         ));
         Ok(())
     }

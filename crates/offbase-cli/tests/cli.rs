@@ -1,0 +1,127 @@
+//! The `offbase` binary as a user runs it: output files, the JSON summary, exit codes, and
+//! errors that name what is wrong without leaking a password.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn offbase(arguments: &[&str]) -> Output {
+    match Command::new(env!("CARGO_BIN_EXE_offbase"))
+        .args(arguments)
+        .current_dir(repo_root())
+        .env_remove("DATABASE_URL")
+        .output()
+    {
+        Ok(output) => output,
+        Err(error) => panic!("cannot run offbase: {error}"),
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn temporary_folder() -> tempfile::TempDir {
+    match tempfile::tempdir() {
+        Ok(folder) => folder,
+        Err(error) => panic!("temp dir: {error}"),
+    }
+}
+
+#[test]
+fn plan_writes_both_files_and_summarises() {
+    let folder = temporary_folder();
+    let out = folder.path().join("plan");
+    let output = offbase(&["plan", "samples/crm", "--out", &out.to_string_lossy()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("Planned crm: 5 entities → 5 tables"),
+        "{stdout}"
+    );
+    let plan = std::fs::read_to_string(out.join("plan.sql")).unwrap_or_default();
+    assert!(plan.contains("-- offbase:section tables"));
+    assert!(plan.contains("-- offbase:section post-load"));
+    assert!(out.join("mapping-report.md").is_file());
+}
+
+#[test]
+fn plan_json_is_a_machine_readable_summary() {
+    let folder = temporary_folder();
+    let out = folder.path().to_string_lossy().into_owned();
+    let output = offbase(&["plan", "samples/tasks", "--out", &out, "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let summary: serde_json::Value = match serde_json::from_slice(&output.stdout) {
+        Ok(summary) => summary,
+        Err(error) => panic!("not JSON: {error}: {}", text(&output.stdout)),
+    };
+    assert_eq!(summary["app"], "tasks");
+    assert_eq!(summary["tables"], 4);
+    assert_eq!(summary["foreign_keys"], 3);
+    assert_eq!(summary["files"].as_array().map(Vec::len), Some(2));
+    assert!(summary["applied"].is_null());
+}
+
+#[test]
+fn apply_without_a_database_says_how_to_give_one() {
+    let folder = temporary_folder();
+    let out = folder.path().to_string_lossy().into_owned();
+    let output = offbase(&["plan", "samples/crm", "--out", &out, "--apply"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("--database-url"), "{stderr}");
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+}
+
+#[test]
+fn an_unreachable_database_is_named_without_its_password() {
+    let folder = temporary_folder();
+    let out = folder.path().to_string_lossy().into_owned();
+    let output = offbase(&[
+        "plan",
+        "samples/crm",
+        "--out",
+        &out,
+        "--apply",
+        "--database-url",
+        "postgres://app:hunter2secret@127.0.0.1:1/none",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("postgres://app:***@127.0.0.1:1/none"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2secret"), "{stderr}");
+    assert!(stderr.contains("pg_ctlcluster"), "{stderr}");
+}
+
+#[test]
+fn a_missing_source_is_an_error_naming_it() {
+    let output = offbase(&["plan", "samples/no-such-app", "--out", "/tmp/offbase-never"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("no-such-app"), "{stderr}");
+}
+
+#[test]
+fn help_teaches_the_plan_command() {
+    let output = offbase(&["plan", "--help"]);
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = text(&output.stdout);
+    for expected in [
+        "--mappings",
+        "--apply",
+        "--pg-schema",
+        "Examples:",
+        "byte-identical",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "{expected} missing from:\n{stdout}"
+        );
+    }
+}
