@@ -3,6 +3,7 @@
 
 use offbase_pg::apply_plan;
 use offbase_tests::{TestSchema, corpus_apps, plan_app};
+use std::io::Write;
 
 #[tokio::test]
 async fn every_corpus_app_plans_and_applies() {
@@ -42,7 +43,9 @@ async fn every_corpus_app_plans_and_applies() {
         warnings += output.target.warnings().count();
         schema.drop().await;
     }
-    println!(
+    // Straight to stderr, past the test harness's capture, so every run shows the count.
+    let _ = writeln!(
+        std::io::stderr(),
         "corpus: {applied} of {} apps planned and applied ({tables} tables, {foreign_keys} foreign keys, {warnings} warnings)",
         apps.len()
     );

@@ -373,8 +373,8 @@ impl Collected {
             // Folders come in order of precedence: the one already kept wins. The loser's own
             // warnings are about a file that is not used, so they are left out.
             let mut message = format!(
-                "{}: {} wins over {}; the second file is ignored",
-                entity.name, existing.source.path, entity.source.path
+                "ignored: {} defines the same entity and wins",
+                existing.source.path
             );
             let only_in_loser: Vec<&str> = entity
                 .fields

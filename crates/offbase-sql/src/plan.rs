@@ -155,6 +155,12 @@ fn validate_overrides(app: &App, rules: &MappingRules) -> Result<(), PlanError> 
             }
             if let Some(column) = &field_override.column {
                 check_identifier(column, &subject)?;
+                if is_system_column(column) {
+                    return Err(PlanError::InvalidOverride {
+                        subject,
+                        message: format!("{column:?} is a PostgreSQL system column name"),
+                    });
+                }
             }
             if field_name == "id"
                 && (field_override.skip
@@ -685,7 +691,7 @@ impl<'a> Planner<'a> {
                 );
                 None
             }
-            EnumStrategy::PgEnum if target.is_textual() => {
+            EnumStrategy::PgEnum if target.is_textual() && allowed.iter().all(fits_enum_label) => {
                 let name = self.registry.claim_with_suffix(base_name, "_enum");
                 let values = allowed
                     .iter()
@@ -713,7 +719,7 @@ impl<'a> Planner<'a> {
                     self.decision(
                         entity,
                         Some(field_name),
-                        "a PostgreSQL enum type needs text values: a CHECK constraint instead",
+                        "a PostgreSQL enum type needs text labels of 1 to 63 bytes: a CHECK constraint instead",
                     );
                 }
                 Some(Check {
@@ -1028,6 +1034,13 @@ impl<'a> Planner<'a> {
         ];
         (junction, keys)
     }
+}
+
+/// PostgreSQL enum labels are 1 to 63 bytes of text.
+fn fits_enum_label(value: &Value) -> bool {
+    value.as_str().is_some_and(|label| {
+        !label.is_empty() && label.len() <= offbase_model::names::MAX_IDENTIFIER_BYTES
+    })
 }
 
 fn confidence_word(confidence: Confidence) -> &'static str {
