@@ -77,7 +77,12 @@ pub fn load_rules(mappings: Option<&Path>) -> Result<MappingRules, PipelineError
     let mut rules = MappingRules::defaults()?;
     if let Some(path) = mappings {
         let text = std::fs::read_to_string(path).map_err(|error| PipelineError::io(path, error))?;
-        rules.merge(&text, &path.display().to_string())?;
+        // Name the file without its folder so the report is the same wherever it is run from.
+        let origin = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        rules.merge(&text, &origin)?;
     }
     Ok(rules)
 }

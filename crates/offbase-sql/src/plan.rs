@@ -162,14 +162,26 @@ fn validate_overrides(app: &App, rules: &MappingRules) -> Result<(), PlanError> 
                     });
                 }
             }
-            if field_name == "id"
-                && (field_override.skip
-                    || field_override.column.is_some()
-                    || field_override.pg_type.is_some())
-            {
+            let built_in = entity
+                .built_ins()
+                .iter()
+                .any(|built_in| built_in.field_name() == field_name);
+            if field_name == "id" && *field_override != FieldOverride::default() {
                 return Err(PlanError::InvalidOverride {
                     subject,
                     message: "the id column is always `id text primary key`".into(),
+                });
+            }
+            if built_in
+                && (field_override.skip
+                    || field_override.column.is_some()
+                    || field_override.pg_type.is_some()
+                    || field_override.references.is_some()
+                    || field_override.array_references.is_some())
+            {
+                return Err(PlanError::InvalidOverride {
+                    subject,
+                    message: "a built-in column keeps its name and type and cannot be skipped or made a reference; only enum and not_null apply".into(),
                 });
             }
         }
@@ -459,10 +471,7 @@ impl<'a> Planner<'a> {
         };
         let field_name = declared.name.as_str();
         let field_override = self.field_override(entity, field_name);
-        let declared_type = field_override
-            .pg_type
-            .clone()
-            .unwrap_or_else(|| self.natural_type(entity, declared));
+        let declared_type = self.natural_type(entity, declared);
         if declared_type != pg_type {
             self.warning(
                 entity,
@@ -636,6 +645,20 @@ impl<'a> Planner<'a> {
         field_override: &FieldOverride,
     ) -> Option<Check> {
         let elements = pg_type.element().is_some();
+        if !elements
+            && field.enum_values.is_none()
+            && field
+                .items
+                .as_deref()
+                .is_some_and(|items| items.enum_values.is_some())
+        {
+            self.decision(
+                entity,
+                Some(&field.name),
+                format!("enum on the items not enforced: the column is {pg_type}"),
+            );
+            return None;
+        }
         let values = if elements {
             field
                 .items
@@ -682,6 +705,13 @@ impl<'a> Planner<'a> {
         let strategy = field_override
             .enum_strategy
             .unwrap_or(self.rules.options.enum_strategy);
+        if strategy != self.rules.options.enum_strategy && strategy != EnumStrategy::None {
+            self.decision(
+                entity,
+                Some(field_name),
+                format!("enum strategy {strategy:?} set by the mapping file"),
+            );
+        }
         match strategy {
             EnumStrategy::None => {
                 self.decision(
@@ -750,27 +780,34 @@ impl<'a> Planner<'a> {
                     .map(Value::Array),
                 other => Err(format!("{other} is not an array")),
             },
-            PgType::Enum(_) => match (default, check) {
-                (Value::String(_), _) => Ok(default.clone()),
-                (other, _) => Err(format!("{other} is not a string")),
-            },
             scalar => fit_scalar(default, scalar),
         };
         match fitted {
             Ok(value) => {
-                let outside = match (&value, check) {
-                    (Value::Array(items), Some(check)) => {
-                        items.iter().any(|item| !check.allowed.contains(item))
-                    }
-                    (value, Some(check)) => !check.allowed.contains(value),
-                    _ => false,
+                // The values the column accepts: its CHECK's, or its enum type's labels.
+                let allowed: Option<Vec<Value>> = match check {
+                    Some(check) => Some(check.allowed.clone()),
+                    None => match pg_type.element().unwrap_or(pg_type) {
+                        PgType::Enum(name) => self
+                            .enum_types
+                            .iter()
+                            .find(|enum_type| &enum_type.name == name)
+                            .map(|enum_type| {
+                                enum_type
+                                    .values
+                                    .iter()
+                                    .cloned()
+                                    .map(Value::String)
+                                    .collect()
+                            }),
+                        _ => None,
+                    },
                 };
-                let enum_outside = matches!(pg_type, PgType::Enum(_))
-                    && field
-                        .enum_values
-                        .as_ref()
-                        .is_some_and(|values| !values.contains(&value));
-                if outside || enum_outside {
+                let outside = allowed.is_some_and(|allowed| match &value {
+                    Value::Array(items) => items.iter().any(|item| !allowed.contains(item)),
+                    scalar => !allowed.contains(scalar),
+                });
+                if outside {
                     self.warning(
                         entity,
                         Some(&field.name),
@@ -800,6 +837,13 @@ impl<'a> Planner<'a> {
         table_names: &BTreeMap<String, String>,
     ) -> Result<(Vec<ForeignKey>, Vec<ArrayReference>, Vec<Table>), PlanError> {
         let index = EntityIndex::new(entities.iter().map(|entity| entity.name.as_str()));
+        let skipped_index = EntityIndex::new(
+            self.rules
+                .entities
+                .iter()
+                .filter(|(_, entity)| entity.skip)
+                .map(|(name, _)| name.as_str()),
+        );
         let mut foreign_keys = Vec::new();
         let mut array_references = Vec::new();
         let mut junctions = Vec::new();
@@ -838,55 +882,15 @@ impl<'a> Planner<'a> {
                             "declared in the mapping file".to_owned(),
                         )
                     }
-                    _ if !self.rules.options.infer_foreign_keys => continue,
-                    _ => {
-                        let field = entity.field(field_name);
-                        let described = field
-                            .and_then(|field| field.description.as_deref())
-                            .and_then(|description| {
-                                described_target(
-                                    description,
-                                    entities.iter().map(|entity| entity.name.as_str()),
-                                )
-                            });
-                        let resolved = stem.and_then(|(stem, _)| index.resolve(stem));
-                        if resolved.is_none()
-                            && let Some(target) = described
-                        {
-                            (
-                                target.to_owned(),
-                                Confidence::Medium,
-                                format!("its description names {target}.id"),
-                            )
-                        } else {
-                            let Some((stem, _)) = stem else { continue };
-                            match resolved {
-                                Some((target, Confidence::High)) => (
-                                    target.to_owned(),
-                                    Confidence::High,
-                                    format!("the name {field_name:?} names entity {target}"),
-                                ),
-                                Some((target, confidence)) => (
-                                    target.to_owned(),
-                                    confidence,
-                                    format!(
-                                        "the name {field_name:?} names entity {target} (plural or case variant)"
-                                    ),
-                                ),
-                                None => {
-                                    if let Some(target) = index.resolve_suffix(stem) {
-                                        self.decision(
-                                        entity,
-                                        Some(field_name),
-                                        format!(
-                                            "may reference {target}.id (the name ends with the entity's); not enforced: declare it with references = \"{target}\" in a mapping file"
-                                        ),
-                                    );
-                                    }
-                                    continue;
-                                }
-                            }
+                    forced => {
+                        let forced = forced == &Some(References::Enabled(true));
+                        if !forced && !self.rules.options.infer_foreign_keys {
+                            continue;
                         }
+                        let inferred =
+                            self.infer_target(entity, field_name, &index, &skipped_index, forced);
+                        let Some(inferred) = inferred else { continue };
+                        inferred
                     }
                 };
                 let target_table = table_names.get(&target).cloned().unwrap_or_default();
@@ -970,6 +974,62 @@ impl<'a> Planner<'a> {
             }
         }
         Ok((foreign_keys, array_references, junctions))
+    }
+
+    /// The entity a field refers to by its name or description, with the confidence and the
+    /// reason; notes near misses. `forced` is `references = true` in the mapping file.
+    fn infer_target(
+        &mut self,
+        entity: &Entity,
+        field_name: &str,
+        index: &EntityIndex,
+        skipped_index: &EntityIndex,
+        forced: bool,
+    ) -> Option<(String, Confidence, String)> {
+        let stem = reference_stem(field_name);
+        if let Some((target, confidence)) = stem.and_then(|(stem, _)| index.resolve(stem)) {
+            let reason = match confidence {
+                Confidence::High => format!("the name {field_name:?} names entity {target}"),
+                _ => format!(
+                    "the name {field_name:?} names entity {target} (plural or case variant)"
+                ),
+            };
+            return Some((target.to_owned(), confidence, reason));
+        }
+        // A description only counts for names shaped like one reference (`parent_task_id`),
+        // not for any text that mentions an id.
+        if let Some((_, Shape::One)) = stem
+            && let Some(description) = entity
+                .field(field_name)
+                .and_then(|f| f.description.as_deref())
+            && let Some(target) = described_target(description, index.entities())
+        {
+            let reason = format!("its description names {target}.id");
+            return Some((target.to_owned(), Confidence::Medium, reason));
+        }
+        let stem = stem.map(|(stem, _)| stem);
+        if forced {
+            self.warning(
+                entity,
+                Some(field_name),
+                "references = true, but neither the name nor the description names an entity of the plan: give the entity, references = \"Entity\"",
+            );
+        } else if let Some((skipped, _)) = stem.and_then(|stem| skipped_index.resolve(stem)) {
+            self.decision(
+                entity,
+                Some(field_name),
+                format!("names entity {skipped}, which the mapping skips: no foreign key"),
+            );
+        } else if let Some(target) = stem.and_then(|stem| index.resolve_suffix(stem)) {
+            self.decision(
+                entity,
+                Some(field_name),
+                format!(
+                    "may reference {target}.id (the name ends with the entity's); not enforced: declare it with references = \"{target}\" in a mapping file"
+                ),
+            );
+        }
+        None
     }
 
     fn junction(

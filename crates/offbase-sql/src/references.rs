@@ -60,6 +60,11 @@ impl EntityIndex {
         EntityIndex { by_key }
     }
 
+    /// The entity names, in name order.
+    pub(crate) fn entities(&self) -> impl Iterator<Item = &str> {
+        self.by_key.values().map(String::as_str)
+    }
+
     /// The entity a stem names, and how sure the match is.
     pub(crate) fn resolve(&self, stem: &str) -> Option<(&str, Confidence)> {
         let key = normalize(stem);

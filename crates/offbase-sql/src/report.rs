@@ -114,7 +114,7 @@ pub fn mapping_report(schema: &TargetSchema, app: &App, rules: &[String]) -> Str
                 let values: Vec<String> = enum_type
                     .values
                     .iter()
-                    .map(|value| format!("'{value}'"))
+                    .map(|value| literal(&Value::String(value.clone())))
                     .collect();
                 constraints.push(format!("enum {}", values.join(", ")));
             }

@@ -265,8 +265,11 @@ fn references_are_inferred_with_a_confidence() {
                 vec![
                     text("project_id"),
                     text("categoriesId"),
-                    with(text("owner"), |f| {
+                    with(text("lead_id"), |f| {
                         f.description = Some("Reference to Project.id".into())
+                    }),
+                    with(text("note"), |f| {
+                        f.description = Some("Copied from Project.id".into())
                     }),
                     text("parent_project_id"),
                     text("stripe_customer_id"),
@@ -289,7 +292,7 @@ fn references_are_inferred_with_a_confidence() {
         [
             ("project_id".into(), "Project".into(), Confidence::High),
             ("categoriesId".into(), "Category".into(), Confidence::Medium),
-            ("owner".into(), "Project".into(), Confidence::Medium),
+            ("lead_id".into(), "Project".into(), Confidence::Medium),
         ]
     );
     assert_eq!(schema.array_references.len(), 1);
@@ -450,4 +453,95 @@ fn mapping_errors_name_the_entity_and_field() {
         error("[entities.Order.fields.total]\ncolumn = \"_extra\"\n"),
         PlanError::NameClash { .. }
     ));
+}
+
+#[test]
+fn pg_enum_array_default_outside_the_enum_is_dropped() {
+    // Regression: `DEFAULT ARRAY['z']::"t_tags_enum"[]` made PostgreSQL refuse the whole plan.
+    let tags = with(field("tags", FieldKind::Array), |f| {
+        f.items = Some(Box::new(with(field("x", FieldKind::String), |item| {
+            item.enum_values = Some(vec![json!("a"), json!("b")]);
+        })));
+        f.default = Some(json!(["z"]));
+    });
+    let schema = planned(
+        &app(vec![entity("Post", vec![tags])]),
+        "[options]\nenum_strategy = \"pg_enum\"\n",
+    );
+    let column = schema
+        .table_for_entity("Post")
+        .and_then(|t| t.column_for_field("tags"));
+    assert_eq!(
+        column.map(|c| c.pg_type.short()),
+        Some("enum post_tags_enum[]".to_owned())
+    );
+    assert_eq!(column.and_then(|c| c.default.clone()), None);
+    let warnings = notes(&schema, NoteLevel::Warning);
+    assert!(
+        warnings.contains("not one of the enum values"),
+        "{warnings}"
+    );
+}
+
+#[test]
+fn built_in_columns_refuse_renames_skips_and_references() {
+    let application = app(vec![entity(
+        "Task",
+        vec![field("created_by", FieldKind::String)],
+    )]);
+    for mapping in [
+        "[entities.Task.fields.created_by]\ncolumn = \"author\"\n",
+        "[entities.Task.fields.created_by]\nskip = true\n",
+        "[entities.Task.fields.created_by]\ntype = \"uuid\"\n",
+        "[entities.Task.fields.created_by]\nreferences = \"Task\"\n",
+    ] {
+        assert!(
+            matches!(
+                plan(&application, &rules(mapping)),
+                Err(PlanError::InvalidOverride { .. })
+            ),
+            "{mapping} was accepted"
+        );
+    }
+    let schema = planned(
+        &application,
+        "[entities.Task.fields.created_by]\nnot_null = true\n",
+    );
+    let column = schema
+        .table_for_entity("Task")
+        .and_then(|t| t.column("created_by"));
+    assert_eq!(column.map(|c| c.not_null), Some(true));
+}
+
+#[test]
+fn references_true_infers_even_when_inference_is_off() {
+    let application = app(vec![
+        entity("Project", vec![]),
+        entity(
+            "Task",
+            vec![
+                field("project_id", FieldKind::String),
+                field("owner", FieldKind::String),
+            ],
+        ),
+    ]);
+    let off = "[options]\ninfer_foreign_keys = false\n";
+    assert!(planned(&application, off).foreign_keys.is_empty());
+    let forced = planned(
+        &application,
+        &format!(
+            "{off}[entities.Task.fields.project_id]\nreferences = true\n[entities.Task.fields.owner]\nreferences = true\n"
+        ),
+    );
+    let keys: Vec<&str> = forced
+        .foreign_keys
+        .iter()
+        .map(|key| key.field.as_str())
+        .collect();
+    assert_eq!(keys, ["project_id"]);
+    let warnings = notes(&forced, NoteLevel::Warning);
+    assert!(
+        warnings.contains("references = true, but neither the name"),
+        "{warnings}"
+    );
 }
