@@ -2,7 +2,6 @@
 //! message that names the file, and whatever is planned still applies to PostgreSQL.
 
 use offbase_model::NoteLevel;
-use offbase_pg::apply_plan;
 use offbase_pipeline::PipelineError;
 use offbase_pipeline::plan::{PlanOutput, load_rules, plan};
 use offbase_pipeline::progress::NoProgress;
@@ -65,21 +64,7 @@ fn decisions(output: &PlanOutput) -> Vec<String> {
 }
 
 async fn applies(label: &str, output: &PlanOutput) {
-    let mut schema = TestSchema::new(label).await;
-    if let Err(error) = apply_plan(
-        &mut schema.connection,
-        &schema.name,
-        &output.target,
-        &output.sql,
-    )
-    .await
-    {
-        panic!(
-            "{label}: the plan did not apply: {error}\n{}",
-            output.plan_file
-        );
-    }
-    schema.drop().await;
+    TestSchema::with_plan(label, output).await.drop().await;
 }
 
 #[test]

@@ -160,17 +160,7 @@ fn mismatches(target: &TargetSchema, catalog: &CatalogSchema) -> Vec<String> {
 }
 
 async fn apply_and_compare(label: &str, output: &PlanOutput) -> TestSchema {
-    let mut schema = TestSchema::new(label).await;
-    if let Err(error) = apply_plan(
-        &mut schema.connection,
-        &schema.name,
-        &output.target,
-        &output.sql,
-    )
-    .await
-    {
-        panic!("{label}: applying the plan failed: {error}");
-    }
+    let mut schema = TestSchema::with_plan(label, output).await;
     let catalog = match introspect(&mut schema.connection, &schema.name).await {
         Ok(catalog) => catalog,
         Err(error) => panic!("{label}: reading the catalog failed: {error}"),

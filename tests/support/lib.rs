@@ -86,6 +86,26 @@ impl TestSchema {
         TestSchema { name, connection }
     }
 
+    /// A fresh schema with `output`'s plan applied; panics with the plan's text if PostgreSQL
+    /// refuses it.
+    pub async fn with_plan(label: &str, output: &PlanOutput) -> TestSchema {
+        let mut schema = TestSchema::new(label).await;
+        if let Err(error) = offbase_pg::apply_plan(
+            &mut schema.connection,
+            &schema.name,
+            &output.target,
+            &output.sql,
+        )
+        .await
+        {
+            panic!(
+                "{label}: the plan did not apply: {error}\n{}",
+                output.plan_file
+            );
+        }
+        schema
+    }
+
     /// Drops the schema and everything in it.
     pub async fn drop(mut self) {
         let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name);

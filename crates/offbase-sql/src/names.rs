@@ -1,7 +1,7 @@
 //! The name registry: hands out table, type, index and constraint names that are unique in one
 //! PostgreSQL schema, fit in 63 bytes, and come out the same for the same input.
 
-use offbase_model::names::{fit_identifier, with_suffix};
+use offbase_model::names::with_suffix;
 use std::collections::BTreeSet;
 
 #[derive(Debug, Default)]
@@ -12,18 +12,7 @@ pub(crate) struct NameRegistry {
 impl NameRegistry {
     /// Claims `desired` (shortened to fit), or the first free `desired_2`, `desired_3`, ...
     pub(crate) fn claim(&mut self, desired: &str) -> String {
-        let base = fit_identifier(desired);
-        if self.taken.insert(base.clone()) {
-            return base;
-        }
-        let mut counter = 2;
-        loop {
-            let candidate = with_suffix(desired, &format!("_{counter}"));
-            if self.taken.insert(candidate.clone()) {
-                return candidate;
-            }
-            counter += 1;
-        }
+        self.claim_with_suffix(desired, "")
     }
 
     /// Claims `base` + `suffix`, keeping the suffix visible when the name must be shortened.
