@@ -7,6 +7,7 @@ pub mod names;
 pub mod pg_type;
 pub mod rules;
 pub mod target;
+pub mod time;
 
 pub use ir::{App, BuiltIn, Entity, Field, FieldKind, Rls, RlsRule, SchemaSource, SourceLayout};
 pub use pg_type::PgType;

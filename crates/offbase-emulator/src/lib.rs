@@ -1,0 +1,1 @@
+//! A Base44 API emulator (being built).

@@ -1,0 +1,143 @@
+//! Base44 timestamps. The platform stores UTC instants and writes them in several forms: stored
+//! records without `Z` and with 6 fractional digits (`2026-06-01T09:23:41.481000`), fresh
+//! records with milliseconds and `Z`, exports without a fraction, user fields from JavaScript
+//! `toISOString` or a `datetime-local` input (`2026-06-01T09:23`). All of them parse here.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+
+/// Parses any Base44 date-time form to a UTC instant. A form without a zone is UTC.
+pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(with_zone) = DateTime::parse_from_rfc3339(text) {
+        return Some(with_zone.with_timezone(&Utc));
+    }
+    let (body, offset_seconds) = split_zone(text)?;
+    let naive = parse_naive(body)?;
+    let utc = Utc.from_utc_datetime(&naive);
+    Some(utc - chrono::Duration::seconds(i64::from(offset_seconds)))
+}
+
+/// Splits a trailing `Z`, `+HH:MM`, `+HHMM` or `+HH` off a date-time.
+fn split_zone(text: &str) -> Option<(&str, i32)> {
+    if let Some(body) = text.strip_suffix('Z').or_else(|| text.strip_suffix('z')) {
+        return Some((body, 0));
+    }
+    // An offset can only follow the time part, after a `T` or a space.
+    let time_start = text.find(['T', 't', ' '])?;
+    let time = &text[time_start..];
+    let Some(sign_position) = time.rfind(['+', '-']) else {
+        return Some((text, 0));
+    };
+    let offset = &time[sign_position + 1..];
+    let digits: String = offset.chars().filter(|c| *c != ':').collect();
+    if !digits.chars().all(|c| c.is_ascii_digit()) || !matches!(digits.len(), 2 | 4) {
+        return None;
+    }
+    let hours: i32 = digits[..2].parse().ok()?;
+    let minutes: i32 = if digits.len() == 4 {
+        digits[2..].parse().ok()?
+    } else {
+        0
+    };
+    let sign = if time[sign_position..].starts_with('-') {
+        -1
+    } else {
+        1
+    };
+    Some((
+        &text[..time_start + sign_position],
+        sign * (hours * 3600 + minutes * 60),
+    ))
+}
+
+fn parse_naive(body: &str) -> Option<NaiveDateTime> {
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(parsed) = NaiveDateTime::parse_from_str(body, format) {
+            return Some(parsed);
+        }
+    }
+    None
+}
+
+/// Parses `YYYY-MM-DD`.
+pub fn parse_date(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()
+}
+
+/// Parses `HH:MM`, `HH:MM:SS` or `HH:MM:SS.ffffff`.
+pub fn parse_time(text: &str) -> Option<NaiveTime> {
+    let text = text.trim();
+    NaiveTime::parse_from_str(text, "%H:%M:%S%.f")
+        .or_else(|_| NaiveTime::parse_from_str(text, "%H:%M"))
+        .ok()
+}
+
+/// The form Base44 returns for stored records: no zone, 6 fractional digits.
+pub fn format_stored(instant: DateTime<Utc>) -> String {
+    instant.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+}
+
+/// The form Base44 returns for a record it has just created: milliseconds and `Z`.
+pub fn format_fresh(instant: DateTime<Utc>) -> String {
+    instant.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_form_base44_writes_is_the_same_instant() {
+        let expected = parse_timestamp("2026-06-01T09:23:41.481Z");
+        assert!(expected.is_some());
+        for text in [
+            "2026-06-01T09:23:41.481000",
+            "2026-06-01T09:23:41.481",
+            "2026-06-01T11:23:41.481+02:00",
+            "2026-06-01T04:23:41.481-0500",
+            "2026-06-01 09:23:41.481",
+        ] {
+            assert_eq!(parse_timestamp(text), expected, "{text}");
+        }
+        assert_eq!(
+            parse_timestamp("2026-01-05T12:34:56"),
+            parse_timestamp("2026-01-05T12:34:56.000000Z")
+        );
+        assert_eq!(
+            parse_timestamp("2026-01-05T12:34"),
+            parse_timestamp("2026-01-05T12:34:00Z")
+        );
+        for bad in [
+            "",
+            "now",
+            "2026-02-30T00:00:00",
+            "2026-06-01",
+            "2026-06-01T25:00",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn stored_and_fresh_forms() {
+        let instant = parse_timestamp("2026-06-01T09:23:41.481Z");
+        let Some(instant) = instant else {
+            panic!("unparsed");
+        };
+        assert_eq!(format_stored(instant), "2026-06-01T09:23:41.481000");
+        assert_eq!(format_fresh(instant), "2026-06-01T09:23:41.481Z");
+        assert_eq!(
+            parse_date("2026-02-28").map(|d| d.to_string()),
+            Some("2026-02-28".into())
+        );
+        assert_eq!(
+            parse_time("09:30").map(|t| t.to_string()),
+            Some("09:30:00".into())
+        );
+    }
+}
