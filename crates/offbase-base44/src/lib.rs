@@ -2,8 +2,12 @@
 //! an exported Base44 app ([`schema::read_app`]) and turns them into the offbase IR, and the
 //! JSONC reader it relies on ([`jsonc::strip`]).
 
+pub mod client;
+pub mod csv_export;
 pub mod jsonc;
 pub mod platform;
+pub mod query;
 pub mod schema;
+pub mod seed;
 
 pub use schema::{ParsedFile, ReadOutcome, ReadWarning, SchemaError, parse_entity_file, read_app};

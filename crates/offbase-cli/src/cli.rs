@@ -30,6 +30,22 @@ pub enum Command {
         after_help = "Examples:\n  offbase plan samples/crm\n  offbase plan ./my-app --mappings my-app.toml --out review/\n  offbase plan ./my-app --apply --database-url postgres://me@localhost/app --pg-schema staging"
     )]
     Plan(PlanArgs),
+    /// Export every record of an app into a workspace: from the Base44 API, CSV exports or seeds.
+    ///
+    /// From the API (--api-url), each entity is read in (created_date, id) order by keyset
+    /// pages, never by `skip`, so the 5000-record cap and concurrent writes lose or repeat
+    /// nothing. Every page is synced to data/<Entity>/part-NNNNN.jsonl before the checkpoint in
+    /// state/pull.json counts it: stop it at any moment and run the same command again to
+    /// continue. At the end each entity's count is compared with the API's own `count`, and
+    /// manifest.json lists every part with its SHA-256. The API key is read from the environment
+    /// (BASE44_API_KEY, or the variable --api-key-env names) and is never written anywhere.
+    ///
+    /// Exit codes: 0 all counts match, 1 a count differs (e.g. the app took writes meanwhile),
+    /// 2 error.
+    #[command(
+        after_help = "Examples:\n  BASE44_API_KEY=... offbase pull --api-url https://app.base44.com --app-id 6989... --schema-from ./my-app --workspace ./ws\n  offbase pull --from-csv ./exports --schema-from ./my-app --workspace ./ws\n  offbase pull --from-seed ./my-app/base44/seed --schema-from ./my-app --workspace ./ws"
+    )]
+    Pull(PullArgs),
 }
 
 /// Where PostgreSQL is: shared by every command that touches a database.
@@ -64,10 +80,57 @@ pub struct PlanArgs {
     pub database: DatabaseArgs,
 }
 
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["api_url", "from_csv", "from_seed"])))]
+pub struct PullArgs {
+    /// The Base44 API origin, e.g. https://app.base44.com (or an emulator's URL).
+    #[arg(long, value_name = "URL", requires_all = ["app_id", "schema_from"])]
+    pub api_url: Option<String>,
+    /// The app id (24 hex characters, in the app's URL or base44/.app.jsonc).
+    #[arg(long, value_name = "ID")]
+    pub app_id: Option<String>,
+    /// A folder of dashboard CSV exports (<Entity>_export.csv).
+    #[arg(long, value_name = "DIR")]
+    pub from_csv: Option<PathBuf>,
+    /// A folder of seed files (base44/seed/<Entity>.jsonc).
+    #[arg(long, value_name = "DIR")]
+    pub from_seed: Option<PathBuf>,
+    /// The app's entity schemas (a code-export root or an entities folder). Optional with
+    /// --from-csv: without it, each entity's schema is inferred from its values.
+    #[arg(long, value_name = "DIR")]
+    pub schema_from: Option<PathBuf>,
+    /// The workspace folder to write (created if missing).
+    #[arg(long, default_value = "offbase-workspace", value_name = "DIR")]
+    pub workspace: PathBuf,
+    /// Only these entities (comma-separated schema names).
+    #[arg(long, value_delimiter = ',', value_name = "A,B")]
+    pub entities: Option<Vec<String>>,
+    /// Stay under this many API requests per minute, across all entities (the free plan allows
+    /// 100 list requests per minute).
+    #[arg(long, value_name = "N")]
+    pub requests_per_minute: Option<u32>,
+    /// The environment variable that holds the API key.
+    #[arg(long, default_value = "BASE44_API_KEY", value_name = "NAME")]
+    pub api_key_env: String,
+    /// Records per request (at most 5000, the API's cap).
+    #[arg(long, default_value_t = 5000, value_name = "N")]
+    pub page_size: usize,
+    /// Entities pulled at the same time.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub concurrency: usize,
+    /// Discard what an earlier pull stored for these entities and start over.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Print a machine-readable summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Plan(arguments) => commands::plan(arguments),
+        Command::Pull(arguments) => commands::pull(arguments),
     };
     match result {
         Ok(code) => code,

@@ -1,10 +1,15 @@
 //! One function per command: call the pipeline, print the outcome.
 
-use crate::cli::PlanArgs;
+use crate::cli::{PlanArgs, PullArgs};
 use crate::output::TerminalReporter;
 use anyhow::{Context, bail};
+use offbase_base44::client::{ApiKey, Client, ClientConfig};
 use offbase_pipeline::plan;
+use offbase_pipeline::progress::Reporter;
+use offbase_pipeline::pull::{PullOptions, PullSummary};
+use offbase_pipeline::workspace::Workspace;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 pub fn plan(arguments: PlanArgs) -> anyhow::Result<ExitCode> {
     let reporter = TerminalReporter::new(arguments.json);
@@ -20,11 +25,8 @@ pub fn plan(arguments: PlanArgs) -> anyhow::Result<ExitCode> {
         let Some(url) = arguments.database.database_url.as_deref() else {
             bail!("--apply needs a database: pass --database-url URL or set DATABASE_URL");
         };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("cannot start the async runtime")?;
-        let outcome = runtime.block_on(plan::apply(&output, url, &arguments.database.pg_schema))?;
+        let outcome =
+            runtime()?.block_on(plan::apply(&output, url, &arguments.database.pg_schema))?;
         summary.applied = Some(outcome);
     }
     if arguments.json {
@@ -69,6 +71,201 @@ pub fn plan(arguments: PlanArgs) -> anyhow::Result<ExitCode> {
         println!(
             "Applied {} statements ({} tables) to schema {:?} in one transaction.",
             applied.statements, applied.tables, applied.schema
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+pub fn pull(arguments: PullArgs) -> anyhow::Result<ExitCode> {
+    let reporter = Arc::new(TerminalReporter::new(arguments.json));
+    let workspace = Workspace::new(&arguments.workspace);
+    if let Some(folder) = arguments
+        .from_csv
+        .as_deref()
+        .or(arguments.from_seed.as_deref())
+    {
+        return import(&arguments, folder, &workspace, reporter);
+    }
+    let Some(api_url) = arguments.api_url.clone() else {
+        bail!("give a source: --api-url, --from-csv or --from-seed");
+    };
+    let (Some(app_id), Some(schema_from)) =
+        (arguments.app_id.clone(), arguments.schema_from.clone())
+    else {
+        bail!("--api-url needs --app-id and --schema-from");
+    };
+    let Ok(key) = std::env::var(&arguments.api_key_env) else {
+        bail!(
+            "no API key: set the environment variable {} (or name another with --api-key-env)",
+            arguments.api_key_env
+        );
+    };
+    let outcome = offbase_base44::schema::read_app(&schema_from)?;
+    for warning in &outcome.warnings {
+        reporter.message(&format!("{}: {}", warning.path, warning.message));
+    }
+    let mut config = ClientConfig::new(api_url, app_id, ApiKey::new(key));
+    config.requests_per_minute = arguments.requests_per_minute;
+    let client = Client::new(config)?;
+    let options = PullOptions {
+        entities: arguments.entities.clone(),
+        page_size: arguments.page_size,
+        concurrency: arguments.concurrency,
+        fresh: arguments.fresh,
+        ..PullOptions::default()
+    };
+    let summary = runtime()?.block_on(offbase_pipeline::pull::pull(
+        &client,
+        &outcome.app,
+        &workspace,
+        &options,
+        reporter.clone(),
+    ))?;
+    reporter.clear();
+    print_pull_summary(&summary, arguments.json)?;
+    Ok(
+        if summary.entities.iter().all(|entity| entity.matches_source) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
+}
+
+fn print_pull_summary(summary: &PullSummary, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(summary)?);
+        return Ok(());
+    }
+    println!(
+        "{:<24} {:>10} {:>10} {:>12} {:>8}  count check",
+        "entity", "records", "source", "bytes", "seconds"
+    );
+    for entity in &summary.entities {
+        let source = entity
+            .source_count
+            .map(|count| count.to_string())
+            .unwrap_or_else(|| "-".to_owned());
+        let check = match (entity.matches_source, entity.source_count) {
+            (true, _) => "ok".to_owned(),
+            (false, Some(count)) => format!(
+                "differs by {} (the app may have taken writes during the pull)",
+                i128::from(entity.records) - i128::from(count)
+            ),
+            (false, None) => "no count from the source".to_owned(),
+        };
+        let note = if entity.already_complete {
+            " (already pulled)"
+        } else {
+            ""
+        };
+        println!(
+            "{:<24} {:>10} {:>10} {:>12} {:>8.1}  {check}{note}",
+            entity.entity, entity.records, source, entity.bytes, entity.seconds
+        );
+    }
+    let records: u64 = summary.entities.iter().map(|entity| entity.records).sum();
+    println!(
+        "Pulled {records} records of {} entities into {} in {:.1}s ({} requests, {} retried, {} throttled).",
+        summary.entities.len(),
+        summary.workspace,
+        summary.seconds,
+        summary.requests,
+        summary.retries,
+        summary.throttled
+    );
+    Ok(())
+}
+
+/// `pull --from-csv` and `pull --from-seed`.
+fn import(
+    arguments: &PullArgs,
+    folder: &std::path::Path,
+    workspace: &Workspace,
+    reporter: Arc<TerminalReporter>,
+) -> anyhow::Result<ExitCode> {
+    let schemas = match &arguments.schema_from {
+        Some(path) => {
+            let outcome = offbase_base44::schema::read_app(path)?;
+            for warning in &outcome.warnings {
+                reporter.message(&format!("{}: {}", warning.path, warning.message));
+            }
+            Some(outcome.app)
+        }
+        None if arguments.from_seed.is_some() => {
+            bail!("--from-seed needs --schema-from: seed files carry records, not schemas")
+        }
+        None => None,
+    };
+    let part_records = PullOptions::default().part_records;
+    let summary = if arguments.from_csv.is_some() {
+        offbase_pipeline::import::import_csv(
+            folder,
+            schemas.as_ref(),
+            workspace,
+            part_records,
+            reporter.as_ref(),
+        )?
+    } else {
+        offbase_pipeline::import::import_seed(
+            folder,
+            schemas.as_ref(),
+            workspace,
+            part_records,
+            reporter.as_ref(),
+        )?
+    };
+    reporter.clear();
+    if arguments.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for warning in &summary.warnings {
+        println!("warning: {warning}");
+    }
+    println!(
+        "{:<24} {:>10} {:>12} {:>8}  schema",
+        "entity", "records", "bytes", "flagged"
+    );
+    for entity in &summary.entities {
+        println!(
+            "{:<24} {:>10} {:>12} {:>8}  {}",
+            entity.entity,
+            entity.records,
+            entity.bytes,
+            entity.flagged_records,
+            if entity.inferred_schema {
+                "inferred"
+            } else {
+                "given"
+            }
+        );
+    }
+    let flagged: u64 = summary
+        .entities
+        .iter()
+        .map(|entity| entity.flagged_records)
+        .sum();
+    println!(
+        "Imported {} records of {} entities into {}.",
+        summary
+            .entities
+            .iter()
+            .map(|entity| entity.records)
+            .sum::<u64>(),
+        summary.entities.len(),
+        summary.workspace
+    );
+    if flagged > 0 {
+        println!(
+            "{flagged} records hold values that did not convert: they are kept as they were and will be rejected at load with the reason."
         );
     }
     Ok(ExitCode::SUCCESS)

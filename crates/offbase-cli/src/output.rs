@@ -1,29 +1,125 @@
-//! Terminal output helpers: what goes to stdout (results, JSON) and stderr (progress, warnings).
+//! Terminal output: progress bars on stderr when it is a terminal (quiet otherwise), results and
+//! JSON on stdout.
 
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use offbase_pipeline::progress::Reporter;
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
+use std::sync::Mutex;
 
-/// Prints stage messages on stderr when it is a terminal; stays quiet otherwise.
+/// Draws one bar per task and a total bar; prints messages above them. Draws nothing when
+/// stderr is not a terminal or when `quiet` (e.g. `--json`).
 #[derive(Debug)]
 pub struct TerminalReporter {
     interactive: bool,
+    bars: MultiProgress,
+    tasks: Mutex<BTreeMap<String, ProgressBar>>,
+    total: Mutex<Option<ProgressBar>>,
 }
 
 impl TerminalReporter {
     pub fn new(quiet: bool) -> Self {
+        let interactive = !quiet && std::io::stderr().is_terminal();
+        let bars = if interactive {
+            MultiProgress::new()
+        } else {
+            MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
+        };
         TerminalReporter {
-            interactive: !quiet && std::io::stderr().is_terminal(),
+            interactive,
+            bars,
+            tasks: Mutex::new(BTreeMap::new()),
+            total: Mutex::new(None),
+        }
+    }
+
+    fn style(template: &str) -> ProgressStyle {
+        ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ")
+    }
+
+    fn total_bar(&self) -> Option<ProgressBar> {
+        let mut total = self.total.lock().ok()?;
+        if total.is_none() {
+            let bar = self.bars.add(ProgressBar::new(0));
+            bar.set_style(Self::style(
+                "{prefix:>20.bold} [{bar:30}] {human_pos}/{human_len} {per_sec} ETA {eta}",
+            ));
+            bar.set_prefix("total");
+            *total = Some(bar);
+        }
+        total.clone()
+    }
+
+    /// Removes every bar (before printing a final table).
+    pub fn clear(&self) {
+        if let Ok(tasks) = self.tasks.lock() {
+            for bar in tasks.values() {
+                bar.finish_and_clear();
+            }
+        }
+        if let Ok(total) = self.total.lock()
+            && let Some(bar) = total.as_ref()
+        {
+            bar.finish_and_clear();
         }
     }
 }
 
 impl Reporter for TerminalReporter {
-    fn started(&self, _task: &str, _total: Option<u64>) {}
-    fn advanced(&self, _task: &str, _amount: u64) {}
-    fn finished(&self, _task: &str) {}
+    fn started(&self, task: &str, total: Option<u64>) {
+        let bar = match total {
+            Some(length) => {
+                let bar = ProgressBar::new(length);
+                bar.set_style(Self::style(
+                    "{prefix:>20} [{bar:30}] {human_pos}/{human_len} {per_sec} ETA {eta}",
+                ));
+                bar
+            }
+            None => {
+                let bar = ProgressBar::new_spinner();
+                bar.set_style(Self::style("{prefix:>20} {spinner} {human_pos} {per_sec}"));
+                bar
+            }
+        };
+        bar.set_prefix(task.to_owned());
+        let bar = match self.total_bar() {
+            Some(total_bar) => {
+                total_bar.inc_length(total.unwrap_or(0));
+                self.bars.insert_before(&total_bar, bar)
+            }
+            None => self.bars.add(bar),
+        };
+        if let Ok(mut tasks) = self.tasks.lock() {
+            tasks.insert(task.to_owned(), bar);
+        }
+    }
+
+    fn advanced(&self, task: &str, amount: u64) {
+        if let Ok(tasks) = self.tasks.lock()
+            && let Some(bar) = tasks.get(task)
+        {
+            bar.inc(amount);
+        }
+        if let Ok(total) = self.total.lock()
+            && let Some(bar) = total.as_ref()
+        {
+            bar.inc(amount);
+        }
+    }
+
+    fn finished(&self, task: &str) {
+        if let Ok(tasks) = self.tasks.lock()
+            && let Some(bar) = tasks.get(task)
+        {
+            bar.finish();
+        }
+    }
+
     fn message(&self, text: &str) {
         if self.interactive {
-            eprintln!("note: {text}");
+            let _ = self.bars.println(format!("note: {text}"));
         }
     }
 }

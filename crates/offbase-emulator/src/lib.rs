@@ -1,1 +1,213 @@
-//! A Base44 API emulator (being built).
+//! A Base44 API emulator for offbase's tests, demos and rehearsals.
+//!
+//! [`start`] serves an exported app (its entity schemas and `data/<Entity>.jsonl` records) over
+//! HTTP the way the platform's entity REST API behaves, as offbase's Base44 reference describes
+//! it: `api_key` / bearer authentication, lists capped at 5000 with no stable order unless
+//! sorted, the `v2/list` keyset cursor, counts, soft delete with a trash, schema-driven writes
+//! (undeclared fields dropped, fresh `Z` timestamps on what was just written), per-operation
+//! rate limits, and hosting of the public file URLs records carry. On top of that it can inject
+//! faults (5xx, 429, truncated bodies, dropped connections, latency) and run a background
+//! writer, so a client's retries, paging and sync can be tested against the platform's worst
+//! days. Choices made where the reference is silent are listed in the crate's
+//! README, and each in the doc comment of the code that makes it.
+//!
+//! Modules, each owning one thing:
+//! - [`config`]: what a run is made of;
+//! - `store`: the data behind one lock and the platform's write rules ([`StoreHandle`]);
+//! - `listing`: query parameters, filters, orders, projection and the cursor of reads;
+//! - `entities`: the entity API's handlers;
+//! - `routes`: the route table, authentication, rate limits and faults on the way in;
+//! - `limits`, `faults`, `connection`: rate windows, fault draws, cuttable connections;
+//! - `files`: file hosting and [`local_file_url`];
+//! - `writer`: the background writer;
+//! - [`stats`]: counters for tests.
+
+pub mod config;
+mod connection;
+mod entities;
+mod error;
+mod faults;
+mod files;
+mod limits;
+mod listing;
+mod routes;
+pub mod stats;
+mod store;
+mod writer;
+
+pub use config::{DEFAULT_CREATED_BY, EmulatorConfig, Faults, RateLimits, WriterConfig};
+pub use error::EmulatorError;
+pub use files::{file_bytes, local_file_url};
+pub use stats::{Route, Stats};
+pub use store::{BULK_UPDATE_MAX, EMULATOR_USER_ID, Record, StoreError, StoreHandle};
+
+use crate::connection::{Connection, EmulatorListener};
+use crate::faults::FaultInjector;
+use crate::limits::RateLimiter;
+use crate::routes::AppState;
+use crate::stats::StatsRecorder;
+use crate::store::Store;
+use offbase_base44::platform::add_platform_entities;
+use offbase_base44::read_app;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+/// The app id served when neither the config nor `base44/.app.jsonc` gives one.
+pub const DEFAULT_APP_ID: &str = "6650e44a00000000000000a0";
+
+/// How long [`RunningEmulator::shutdown`] lets open connections finish before cutting them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Starts an emulator serving `config.app_dir` on `bind` (`127.0.0.1:0` for a free port) and,
+/// when configured, its background writer. Returns once the port is listening.
+pub async fn start(
+    config: EmulatorConfig,
+    bind: SocketAddr,
+) -> Result<RunningEmulator, EmulatorError> {
+    config.validate()?;
+    let mut app = read_app(&config.app_dir)?.app;
+    // The platform's `User` entity exists in every app, declared or not.
+    add_platform_entities(&mut app);
+    let app_id = config
+        .app_id
+        .clone()
+        .or_else(|| app.app_id.clone())
+        .unwrap_or_else(|| DEFAULT_APP_ID.to_owned());
+    let store = StoreHandle::new(Store::load(
+        &app,
+        &config.app_dir.join("data"),
+        config.created_by.clone(),
+        config.faults.seed,
+    )?);
+
+    let listener = TcpListener::bind(bind)
+        .await
+        .map_err(|source| EmulatorError::Bind {
+            address: bind,
+            source,
+        })?;
+    let address = listener
+        .local_addr()
+        .map_err(|source| EmulatorError::Bind {
+            address: bind,
+            source,
+        })?;
+
+    let stats = Arc::new(StatsRecorder::default());
+    let state = Arc::new(AppState {
+        app_id: app_id.clone(),
+        api_key: config.api_key.clone(),
+        store: store.clone(),
+        limiter: RateLimiter::new(config.rate_limits),
+        faults: FaultInjector::new(config.faults.clone()),
+        stats: Arc::clone(&stats),
+    });
+    let service = routes::router(state).into_make_service_with_connect_info::<Connection>();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        // A failing server ends the task; clients then see refused connections.
+        let _ = axum::serve(EmulatorListener::new(listener), service)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    let (writer, writer_done) =
+        writer::spawn(config.writer.clone(), store.clone(), Arc::clone(&stats));
+
+    Ok(RunningEmulator {
+        address,
+        app_id,
+        store,
+        stats,
+        stop: Some(stop),
+        server: Some(server),
+        writer,
+        writer_done,
+    })
+}
+
+/// A running emulator. Dropping it stops the server and the writer; [`RunningEmulator::shutdown`]
+/// also waits for them.
+#[derive(Debug)]
+pub struct RunningEmulator {
+    address: SocketAddr,
+    app_id: String,
+    store: StoreHandle,
+    stats: Arc<StatsRecorder>,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+    writer: Option<JoinHandle<()>>,
+    writer_done: watch::Receiver<bool>,
+}
+
+impl RunningEmulator {
+    /// The address the server listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The base URL clients use, e.g. `http://127.0.0.1:41234`; entity routes are under
+    /// `{api_url}/api/apps/{app_id}/entities/{Entity}`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// The app id served.
+    pub fn app_id(&self) -> &str {
+        &self.app_id
+    }
+
+    /// The live data, for inspection and changes from tests.
+    pub fn store(&self) -> StoreHandle {
+        self.store.clone()
+    }
+
+    /// Resolves once the background writer has stopped (at once when there is none).
+    pub async fn writer_done(&self) {
+        let mut done = self.writer_done.clone();
+        // An error means the writer task is gone, which is stopped too.
+        let _ = done.wait_for(|finished| *finished).await;
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        self.stats.snapshot()
+    }
+
+    /// Stops the writer and the server, letting open requests finish (for a few seconds at
+    /// most).
+    pub async fn shutdown(mut self) {
+        if let Some(writer) = self.writer.take() {
+            writer.abort();
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut server) = self.server.take()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut server)
+                .await
+                .is_err()
+        {
+            server.abort();
+        }
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        if let Some(writer) = self.writer.take() {
+            writer.abort();
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}

@@ -1,9 +1,12 @@
-//! offbase stages, each callable in-process: for now `plan` (read schemas → plan → files, and
-//! optionally apply). Stages report progress through [`progress::Reporter`]; only the CLI draws.
+//! offbase stages, each callable in-process: `plan` (read schemas → plan → files, and optionally
+//! apply) and `pull` (Base44 → workspace). Stages report progress through [`progress::Reporter`]; only the CLI draws.
 
 pub mod files;
+pub mod import;
 pub mod plan;
 pub mod progress;
+pub mod pull;
+pub mod workspace;
 
 use std::path::PathBuf;
 
@@ -18,6 +21,16 @@ pub enum PipelineError {
     Plan(#[from] offbase_sql::PlanError),
     #[error(transparent)]
     Postgres(#[from] offbase_pg::PgError),
+    #[error(transparent)]
+    Client(#[from] offbase_base44::client::ClientError),
+    #[error(transparent)]
+    Csv(#[from] offbase_base44::csv_export::CsvError),
+    #[error(transparent)]
+    Seed(#[from] offbase_base44::seed::SeedError),
+    #[error("{path}: {message}")]
+    Workspace { path: PathBuf, message: String },
+    #[error("{0}")]
+    Usage(String),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

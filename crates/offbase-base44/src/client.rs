@@ -1,0 +1,494 @@
+//! The Base44 entity API client: list and count requests with the key in a header, a request
+//! budget shared by every task, and retries (429 with `retry-after`, 5xx, timeouts, resets,
+//! truncated bodies) with backoff and jitter. The key never appears in a message.
+
+use rand::Rng;
+use serde_json::{Map, Value};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+/// An API key: printed as `***` everywhere.
+#[derive(Clone)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub fn new(key: impl Into<String>) -> Self {
+        ApiKey(key.into())
+    }
+
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("ApiKey(***)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The API origin, e.g. `https://app.base44.com` or an emulator's `http://127.0.0.1:PORT`.
+    pub api_url: String,
+    pub app_id: String,
+    pub api_key: ApiKey,
+    /// A ceiling on requests per minute, shared by every task using this client.
+    pub requests_per_minute: Option<u32>,
+    /// Attempts per request before giving up (the first one included).
+    pub max_attempts: u32,
+    /// Time allowed for one request, body included.
+    pub timeout: Duration,
+    /// The first backoff delay; doubled at each retry, up to `max_backoff`.
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl ClientConfig {
+    pub fn new(api_url: impl Into<String>, app_id: impl Into<String>, api_key: ApiKey) -> Self {
+        ClientConfig {
+            api_url: api_url.into(),
+            app_id: app_id.into(),
+            api_key,
+            requests_per_minute: None,
+            max_attempts: 10,
+            timeout: Duration::from_secs(60),
+            base_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(20),
+        }
+    }
+}
+
+/// What a request failed with, after retries where retrying made sense.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(
+        "{request}: the API refused the key (HTTP {status}): check BASE44_API_KEY (or the variable named by --api-key-env) and that the key belongs to app {app_id}"
+    )]
+    Unauthorized {
+        request: String,
+        status: u16,
+        app_id: String,
+    },
+    #[error(
+        "{request}: not found (HTTP 404): check the app id and that entity {entity} exists in the app"
+    )]
+    NotFound { request: String, entity: String },
+    #[error("{request}: HTTP {status} after {attempts} attempts: {body}")]
+    Status {
+        request: String,
+        status: u16,
+        attempts: u32,
+        body: String,
+    },
+    #[error(
+        "{request}: {message} after {attempts} attempts; check --api-url and the network, then run again (the pull resumes)"
+    )]
+    Network {
+        request: String,
+        message: String,
+        attempts: u32,
+    },
+    #[error(
+        "{request}: the answer is not what the API returns ({message}) after {attempts} attempts"
+    )]
+    InvalidBody {
+        request: String,
+        message: String,
+        attempts: u32,
+    },
+    #[error("the API URL {0:?} is not valid")]
+    InvalidUrl(String),
+}
+
+/// A ceiling on the request rate, shared by every task of a client: each request waits for its
+/// slot, so concurrent entities together stay inside the limit.
+#[derive(Debug)]
+struct RequestBudget {
+    interval: Option<Duration>,
+    next_slot: Mutex<Instant>,
+}
+
+impl RequestBudget {
+    fn new(requests_per_minute: Option<u32>) -> Self {
+        let interval = requests_per_minute
+            .filter(|limit| *limit > 0)
+            .map(|limit| Duration::from_secs_f64(60.0 / f64::from(limit)));
+        RequestBudget {
+            interval,
+            next_slot: Mutex::new(Instant::now()),
+        }
+    }
+
+    async fn acquire(&self) {
+        let Some(interval) = self.interval else {
+            return;
+        };
+        let wait_until = {
+            let mut next_slot = self.next_slot.lock().await;
+            let now = Instant::now();
+            let slot = (*next_slot).max(now);
+            *next_slot = slot + interval;
+            slot
+        };
+        tokio::time::sleep_until(wait_until).await;
+    }
+
+    /// Pushes every later request back: the server said to wait.
+    async fn hold_until(&self, until: Instant) {
+        let mut next_slot = self.next_slot.lock().await;
+        if *next_slot < until {
+            *next_slot = until;
+        }
+    }
+}
+
+/// Parameters of a list request.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub q: Option<Value>,
+    pub sort: Option<String>,
+    pub limit: Option<usize>,
+    pub skip: Option<usize>,
+    pub fields: Option<Vec<String>>,
+}
+
+impl ListQuery {
+    fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        if let Some(q) = &self.q {
+            pairs.push(("q", q.to_string()));
+        }
+        if let Some(sort) = &self.sort {
+            pairs.push(("sort", sort.clone()));
+        }
+        if let Some(limit) = self.limit {
+            pairs.push(("limit", limit.to_string()));
+        }
+        if let Some(skip) = self.skip {
+            pairs.push(("skip", skip.to_string()));
+        }
+        if let Some(fields) = &self.fields {
+            pairs.push(("fields", fields.join(",")));
+        }
+        pairs
+    }
+}
+
+/// Counts of what the client did, for reports.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ClientStats {
+    pub requests: u64,
+    pub retries: u64,
+    pub throttled: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    config: Arc<ClientConfig>,
+    budget: Arc<RequestBudget>,
+    stats: Arc<std::sync::Mutex<ClientStats>>,
+}
+
+enum Attempt {
+    Done(Value),
+    Retry {
+        failure: Failure,
+        wait: Option<Duration>,
+    },
+    Fail(ClientError),
+}
+
+/// Why an attempt failed in a way worth retrying.
+enum Failure {
+    Status { status: u16, body: String },
+    Body(String),
+    Network(String),
+}
+
+impl Failure {
+    fn into_error(self, request: String, attempts: u32) -> ClientError {
+        match self {
+            Failure::Status { status, body } => ClientError::Status {
+                request,
+                status,
+                attempts,
+                body,
+            },
+            Failure::Body(message) => ClientError::InvalidBody {
+                request,
+                message,
+                attempts,
+            },
+            Failure::Network(message) => ClientError::Network {
+                request,
+                message,
+                attempts,
+            },
+        }
+    }
+}
+
+impl Client {
+    pub fn new(config: ClientConfig) -> Result<Self, ClientError> {
+        let api_url = config.api_url.trim_end_matches('/').to_owned();
+        if !(api_url.starts_with("http://") || api_url.starts_with("https://")) {
+            return Err(ClientError::InvalidUrl(api_url));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .user_agent(concat!("offbase/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|_| ClientError::InvalidUrl(api_url.clone()))?;
+        let budget = Arc::new(RequestBudget::new(config.requests_per_minute));
+        Ok(Client {
+            http,
+            config: Arc::new(ClientConfig { api_url, ..config }),
+            budget,
+            stats: Arc::new(std::sync::Mutex::new(ClientStats::default())),
+        })
+    }
+
+    pub fn app_id(&self) -> &str {
+        &self.config.app_id
+    }
+
+    pub fn api_url(&self) -> &str {
+        &self.config.api_url
+    }
+
+    pub fn stats(&self) -> ClientStats {
+        self.stats.lock().map(|stats| *stats).unwrap_or_default()
+    }
+
+    fn count_stat(&self, update: impl FnOnce(&mut ClientStats)) {
+        if let Ok(mut stats) = self.stats.lock() {
+            update(&mut stats);
+        }
+    }
+
+    fn entity_path(&self, entity: &str, rest: &str) -> String {
+        format!("/api/apps/{}/entities/{}{rest}", self.config.app_id, entity)
+    }
+
+    /// `GET /entities/{entity}?...`: a bare array of records.
+    pub async fn list(
+        &self,
+        entity: &str,
+        query: &ListQuery,
+    ) -> Result<Vec<Map<String, Value>>, ClientError> {
+        let path = self.entity_path(entity, "");
+        let value = self.get_json(entity, &path, &query.pairs()).await?;
+        let request = describe(&path, &query.pairs());
+        match value {
+            Value::Array(items) => items
+                .into_iter()
+                .map(|item| match item {
+                    Value::Object(record) => Ok(record),
+                    other => Err(ClientError::InvalidBody {
+                        request: request.clone(),
+                        message: format!("a list item is {}, not a record", kind(&other)),
+                        attempts: 1,
+                    }),
+                })
+                .collect(),
+            other => Err(ClientError::InvalidBody {
+                request,
+                message: format!("expected an array of records, got {}", kind(&other)),
+                attempts: 1,
+            }),
+        }
+    }
+
+    /// `GET /entities/{entity}/count?q=`.
+    pub async fn count(&self, entity: &str, q: Option<&Value>) -> Result<u64, ClientError> {
+        let path = self.entity_path(entity, "/count");
+        let pairs: Vec<(&'static str, String)> =
+            q.map(|q| vec![("q", q.to_string())]).unwrap_or_default();
+        let value = self.get_json(entity, &path, &pairs).await?;
+        value
+            .get("count")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| ClientError::InvalidBody {
+                request: describe(&path, &pairs),
+                message: "no count in the answer".to_owned(),
+                attempts: 1,
+            })
+    }
+
+    async fn get_json(
+        &self,
+        entity: &str,
+        path: &str,
+        pairs: &[(&'static str, String)],
+    ) -> Result<Value, ClientError> {
+        let request = describe(path, pairs);
+        let url = format!("{}{path}", self.config.api_url);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.budget.acquire().await;
+            self.count_stat(|stats| stats.requests += 1);
+            let (failure, wait) = match self.attempt(entity, &request, &url, pairs, attempt).await {
+                Attempt::Done(value) => return Ok(value),
+                Attempt::Fail(error) => return Err(error),
+                Attempt::Retry { failure, wait } => (failure, wait),
+            };
+            if attempt >= self.config.max_attempts.max(1) {
+                return Err(failure.into_error(request, attempt));
+            }
+            self.count_stat(|stats| stats.retries += 1);
+            let delay = match wait {
+                Some(wait) => {
+                    // The server asked everyone to wait: hold the shared budget too.
+                    self.budget.hold_until(Instant::now() + wait).await;
+                    wait
+                }
+                None => self.backoff(attempt),
+            };
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// Exponential backoff with full jitter.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exponent = attempt.saturating_sub(1).min(16);
+        let ceiling = self
+            .config
+            .base_backoff
+            .saturating_mul(1 << exponent)
+            .min(self.config.max_backoff);
+        let millis = ceiling.as_millis().max(1) as u64;
+        Duration::from_millis(rand::rng().random_range(millis / 2..=millis))
+    }
+
+    async fn attempt(
+        &self,
+        entity: &str,
+        request: &str,
+        url: &str,
+        pairs: &[(&'static str, String)],
+        attempt: u32,
+    ) -> Attempt {
+        let response = self
+            .http
+            .get(url)
+            .query(pairs)
+            .header("api_key", self.config.api_key.expose())
+            .header("X-App-Id", &self.config.app_id)
+            .send()
+            .await;
+        let response = match response {
+            Ok(response) => response,
+            Err(error) => {
+                return Attempt::Retry {
+                    failure: Failure::Network(network_reason(&error)),
+                    wait: None,
+                };
+            }
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<f64>().ok())
+            .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
+            .map(|seconds| Duration::from_secs_f64(seconds.min(600.0)));
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(error) => {
+                return Attempt::Retry {
+                    failure: Failure::Network(network_reason(&error)),
+                    wait: None,
+                };
+            }
+        };
+        match status {
+            200..=299 => match serde_json::from_slice::<Value>(&body) {
+                Ok(value) => Attempt::Done(value),
+                Err(error) => Attempt::Retry {
+                    failure: Failure::Body(format!("invalid JSON ({} bytes): {error}", body.len())),
+                    wait: None,
+                },
+            },
+            401 | 403 => Attempt::Fail(ClientError::Unauthorized {
+                request: request.to_owned(),
+                status,
+                app_id: self.config.app_id.clone(),
+            }),
+            404 => Attempt::Fail(ClientError::NotFound {
+                request: request.to_owned(),
+                entity: entity.to_owned(),
+            }),
+            429 => {
+                self.count_stat(|stats| stats.throttled += 1);
+                Attempt::Retry {
+                    failure: Failure::Status {
+                        status,
+                        body: "rate limited".to_owned(),
+                    },
+                    wait: Some(retry_after.unwrap_or_else(|| self.backoff(attempt))),
+                }
+            }
+            408 | 500..=599 => Attempt::Retry {
+                failure: Failure::Status {
+                    status,
+                    body: snippet(&body),
+                },
+                wait: retry_after,
+            },
+            _ => Attempt::Fail(ClientError::Status {
+                request: request.to_owned(),
+                status,
+                attempts: attempt,
+                body: snippet(&body),
+            }),
+        }
+    }
+}
+
+/// The request as a message shows it: method, path and parameters; never a header.
+fn describe(path: &str, pairs: &[(&'static str, String)]) -> String {
+    if pairs.is_empty() {
+        return format!("GET {path}");
+    }
+    let query: Vec<String> = pairs
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect();
+    format!("GET {path}?{}", query.join("&"))
+}
+
+fn network_reason(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        "timed out".to_owned()
+    } else if error.is_connect() {
+        "could not connect".to_owned()
+    } else if error.is_body() || error.is_decode() {
+        "the connection broke while reading the answer".to_owned()
+    } else {
+        "the request failed".to_owned()
+    }
+}
+
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text: String = text.chars().take(200).collect();
+    text.replace(['\n', '\r'], " ")
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

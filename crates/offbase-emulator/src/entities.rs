@@ -1,0 +1,400 @@
+//! The entity REST API's handlers: list, cursor list, count, get, create, bulk create, update,
+//! bulk update, delete, trash, restore and permanent delete under
+//! `/api/apps/{app_id}/entities/{Entity}`. Each reads its parameters, asks the store, and shapes
+//! the answer as the platform does (bare arrays, fresh `Z` timestamps on what it just wrote).
+//! Authentication, rate limits and faults happen before, in [`crate::routes`].
+
+use crate::error::{ApiError, json_response};
+use crate::listing::{
+    CursorState, DEFAULT_LIMIT, Endpoint, LIST_CAP, ListParams, V2_DEFAULT_SORT, anchor,
+    build_filter, keyset_order, normalized_q, order, project, read_fields, read_sort, select,
+    smallest, sort_value,
+};
+use crate::routes::SharedState;
+use crate::store::{Record, Store, StoreError, now_millis};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use offbase_model::time::format_fresh;
+use serde_json::{Map, Value};
+use std::cmp::Ordering;
+
+type Params = Query<Vec<(String, String)>>;
+type EntityPath = Path<(String, String)>;
+type RecordPath = Path<(String, String, String)>;
+
+fn respond(result: Result<Value, ApiError>) -> Response {
+    match result {
+        Ok(body) => json_response(StatusCode::OK, &body),
+        Err(error) => error.into_response(),
+    }
+}
+
+fn success() -> Value {
+    let mut body = Map::new();
+    body.insert("success".to_owned(), Value::Bool(true));
+    Value::Object(body)
+}
+
+fn read_body(body: &Bytes) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|error| {
+        ApiError::bad_request(format!("the request body is not valid JSON: {error}"))
+    })
+}
+
+/// A record the platform has just written, with the timestamps it set in the fresh form
+/// (`...sssZ`); the stored copy keeps the stored form, which later reads return.
+fn fresh(mut record: Record, now: DateTime<Utc>, fields: &[&str]) -> Value {
+    for field in fields {
+        if record.contains_key(*field) {
+            record.insert((*field).to_owned(), Value::String(format_fresh(now)));
+        }
+    }
+    Value::Object(record)
+}
+
+/// Which records a skip-paged listing reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Live,
+    Trash,
+}
+
+/// `GET .../{Entity}`: a bare array, `limit` 50 by default and capped at 5000.
+pub(crate) async fn list(
+    State(state): State<SharedState>,
+    Path((_, entity)): EntityPath,
+    Query(pairs): Params,
+) -> Response {
+    respond(list_records(&state, &entity, pairs, Source::Live))
+}
+
+/// `GET .../{Entity}/trash`: like the list, over deleted records, with no cap: without `limit`
+/// the whole trash.
+pub(crate) async fn trash(
+    State(state): State<SharedState>,
+    Path((_, entity)): EntityPath,
+    Query(pairs): Params,
+) -> Response {
+    respond(list_records(&state, &entity, pairs, Source::Trash))
+}
+
+fn list_records(
+    state: &SharedState,
+    entity: &str,
+    pairs: Vec<(String, String)>,
+    source: Source,
+) -> Result<Value, ApiError> {
+    let params = ListParams::read(pairs, Endpoint::List)?;
+    let filter = build_filter(params.q.as_deref(), &params.equals)?;
+    let sort = read_sort(params.sort.as_deref())?;
+    let fields = read_fields(params.fields.as_deref());
+    let limit = match source {
+        Source::Live => params.page_size(DEFAULT_LIMIT, LIST_CAP),
+        Source::Trash => params.page_size(usize::MAX, usize::MAX),
+    };
+    state.store.read(|store| {
+        let table = store.table(entity)?;
+        let records = match source {
+            Source::Live => &table.live,
+            Source::Trash if table.has_trash() => &table.trash,
+            Source::Trash => return Err(StoreError::NoTrash(entity.to_owned()).into()),
+        };
+        let mut selected = select(records.iter(), &filter);
+        order(
+            &mut selected,
+            sort.as_ref(),
+            table.generation,
+            params.skip.saturating_add(limit),
+        );
+        Ok(Value::Array(
+            selected
+                .into_iter()
+                .skip(params.skip)
+                .take(limit)
+                .map(|(_, stored)| Value::Object(project(&stored.record, fields.as_deref())))
+                .collect(),
+        ))
+    })
+}
+
+/// `GET .../{Entity}/v2/list`: one keyset page, `{"items", "next_cursor", "has_more"}`.
+pub(crate) async fn list_v2(
+    State(state): State<SharedState>,
+    Path((_, entity)): EntityPath,
+    Query(pairs): Params,
+) -> Response {
+    respond(cursor_page(&state, &entity, pairs))
+}
+
+/// A `v2/list` parameter given again next to a cursor must repeat the cursor's value.
+fn same_as_cursor<T: PartialEq>(name: &str, given: Option<T>, carried: &T) -> Result<(), ApiError> {
+    match given {
+        Some(given) if given != *carried => Err(ApiError::bad_request(format!(
+            "`{name}` differs from the one the cursor carries: leave it out when passing \
+             `cursor`, or start again without a cursor"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn cursor_page(
+    state: &SharedState,
+    entity: &str,
+    pairs: Vec<(String, String)>,
+) -> Result<Value, ApiError> {
+    let params = ListParams::read(pairs, Endpoint::CursorList)?;
+    let limit = params.page_size(DEFAULT_LIMIT, LIST_CAP);
+    let (q, sort_text, fields_text, equals, after) = match params.cursor.as_deref() {
+        Some(text) if !text.trim().is_empty() => {
+            let cursor = CursorState::decode(text)?;
+            if cursor.app != state.app_id || cursor.entity != entity {
+                return Err(ApiError::bad_request(format!(
+                    "this cursor was issued for the {} entity of app {}: a cursor only works \
+                     on the app and entity it came from",
+                    cursor.entity, cursor.app
+                )));
+            }
+            same_as_cursor("q", params.q.as_deref().map(normalized_q), &cursor.q)?;
+            let given_sort = read_sort(params.sort.as_deref())?.map(|sort| sort.to_string());
+            same_as_cursor("sort", given_sort, &cursor.sort)?;
+            same_as_cursor("fields", params.fields.map(Some), &cursor.fields)?;
+            let given_equals = (!params.equals.is_empty()).then_some(params.equals);
+            same_as_cursor("filter parameters", given_equals, &cursor.equals)?;
+            (
+                cursor.q,
+                cursor.sort,
+                cursor.fields,
+                cursor.equals,
+                Some((cursor.after_value, cursor.after_id)),
+            )
+        }
+        _ => (
+            params.q.as_deref().and_then(normalized_q),
+            params
+                .sort
+                .filter(|text| !text.trim().is_empty())
+                .unwrap_or_else(|| V2_DEFAULT_SORT.to_owned()),
+            params.fields,
+            params.equals,
+            None,
+        ),
+    };
+    let sort = read_sort(Some(&sort_text))?.ok_or_else(|| ApiError::bad_request("empty sort"))?;
+    let filter = build_filter(q.as_deref(), &equals)?;
+    let fields = read_fields(fields_text.as_deref());
+    state.store.read(|store| {
+        let table = store.table(entity)?;
+        let mut selected = select(table.live.iter(), &filter);
+        if let Some((value, id)) = &after {
+            let anchor = anchor(&sort, value);
+            selected.retain(|(record_id, stored)| {
+                keyset_order(&sort, (record_id, &stored.record), (id, &anchor)) == Ordering::Greater
+            });
+        }
+        smallest(
+            &mut selected,
+            limit.saturating_add(1),
+            |(left_id, left), (right_id, right)| {
+                keyset_order(&sort, (left_id, &left.record), (right_id, &right.record))
+            },
+        );
+        let has_more = selected.len() > limit;
+        selected.truncate(limit);
+        let next_cursor = match selected.last() {
+            Some((last_id, last)) if has_more => Value::String(
+                CursorState {
+                    app: state.app_id.clone(),
+                    entity: entity.to_owned(),
+                    q: q.clone(),
+                    sort: sort.to_string(),
+                    fields: fields_text.clone(),
+                    equals: equals.clone(),
+                    after_value: sort_value(&sort, &last.record),
+                    after_id: (*last_id).clone(),
+                }
+                .encode(),
+            ),
+            _ => Value::Null,
+        };
+        let items = selected
+            .into_iter()
+            .map(|(_, stored)| Value::Object(project(&stored.record, fields.as_deref())))
+            .collect();
+        let mut body = Map::new();
+        body.insert("items".to_owned(), Value::Array(items));
+        body.insert("next_cursor".to_owned(), next_cursor);
+        body.insert("has_more".to_owned(), Value::Bool(has_more));
+        Ok(Value::Object(body))
+    })
+}
+
+/// `GET .../{Entity}/count`: `{"count": n}` of the live records matching `q` (and any
+/// equality parameter).
+pub(crate) async fn count(
+    State(state): State<SharedState>,
+    Path((_, entity)): EntityPath,
+    Query(pairs): Params,
+) -> Response {
+    respond(count_records(&state, &entity, pairs))
+}
+
+fn count_records(
+    state: &SharedState,
+    entity: &str,
+    pairs: Vec<(String, String)>,
+) -> Result<Value, ApiError> {
+    let params = ListParams::read(pairs, Endpoint::Count)?;
+    let filter = build_filter(params.q.as_deref(), &params.equals)?;
+    state.store.read(|store| {
+        let table = store.table(entity)?;
+        let count = select(table.live.iter(), &filter).len();
+        let mut body = Map::new();
+        body.insert("count".to_owned(), Value::from(count));
+        Ok(Value::Object(body))
+    })
+}
+
+/// `GET .../{Entity}/{id}`: the live record as stored.
+pub(crate) async fn get(
+    State(state): State<SharedState>,
+    Path((_, entity, id)): RecordPath,
+) -> Response {
+    respond(state.store.read(|store| {
+        let table = store.table(&entity)?;
+        table
+            .live
+            .get(&id)
+            .map(|stored| Value::Object(stored.record.clone()))
+            .ok_or_else(|| StoreError::NotFound { entity, id }.into())
+    }))
+}
+
+/// The timestamps a create sets.
+const CREATE_STAMPS: [&str; 2] = ["created_date", "updated_date"];
+/// The timestamp an update sets.
+const UPDATE_STAMPS: [&str; 1] = ["updated_date"];
+
+/// Parses a JSON body, applies `write` to the store at one instant, and shapes the result.
+fn write_body<T>(
+    state: &SharedState,
+    body: &Bytes,
+    write: impl FnOnce(&mut Store, &Value, DateTime<Utc>) -> Result<T, StoreError>,
+    shape: impl FnOnce(T, DateTime<Utc>) -> Value,
+) -> Result<Value, ApiError> {
+    let body = read_body(body)?;
+    let now = now_millis();
+    let written = state.store.write(|store| write(store, &body, now))?;
+    Ok(shape(written, now))
+}
+
+fn fresh_all(records: Vec<Record>, now: DateTime<Utc>, stamps: &[&str]) -> Value {
+    Value::Array(
+        records
+            .into_iter()
+            .map(|record| fresh(record, now, stamps))
+            .collect(),
+    )
+}
+
+/// `POST .../{Entity}`: creates a record from a flat object.
+pub(crate) async fn create(
+    State(state): State<SharedState>,
+    Path((_, entity)): EntityPath,
+    body: Bytes,
+) -> Response {
+    respond(write_body(
+        &state,
+        &body,
+        |store, body, now| store.create(&entity, body, now),
+        |record, now| fresh(record, now, &CREATE_STAMPS),
+    ))
+}
+
+/// `POST .../{Entity}/bulk`: creates every record of an array.
+pub(crate) async fn bulk_create(
+    State(state): State<SharedState>,
+    Path((_, entity)): EntityPath,
+    body: Bytes,
+) -> Response {
+    respond(write_body(
+        &state,
+        &body,
+        |store, body, now| store.create_many(&entity, body, now),
+        |records, now| fresh_all(records, now, &CREATE_STAMPS),
+    ))
+}
+
+/// `PUT .../{Entity}/{id}`: merges a flat object into the record, bumps `updated_date`. The
+/// answer carries `updated_date` in the fresh form (the server just set it, as on a create) and
+/// every other field as stored; later reads return the stored form.
+pub(crate) async fn update(
+    State(state): State<SharedState>,
+    Path((_, entity, id)): RecordPath,
+    body: Bytes,
+) -> Response {
+    respond(write_body(
+        &state,
+        &body,
+        |store, body, now| store.update(&entity, &id, body, now),
+        |record, now| fresh(record, now, &UPDATE_STAMPS),
+    ))
+}
+
+/// `PUT .../{Entity}/bulk`: `[{id, ...}]`, at most 500, all or nothing.
+pub(crate) async fn bulk_update(
+    State(state): State<SharedState>,
+    Path((_, entity)): EntityPath,
+    body: Bytes,
+) -> Response {
+    respond(write_body(
+        &state,
+        &body,
+        |store, body, now| store.update_many(&entity, body, now),
+        |records, now| fresh_all(records, now, &UPDATE_STAMPS),
+    ))
+}
+
+/// `DELETE .../{Entity}/{id}`: soft delete, `{"success": true}`.
+pub(crate) async fn delete(
+    State(state): State<SharedState>,
+    Path((_, entity, id)): RecordPath,
+) -> Response {
+    respond(
+        state
+            .store
+            .write(|store| store.delete(&entity, &id))
+            .map(|()| success())
+            .map_err(ApiError::from),
+    )
+}
+
+/// `PUT .../{Entity}/{id}/restore`: the record back from the trash, same id and fields.
+pub(crate) async fn restore(
+    State(state): State<SharedState>,
+    Path((_, entity, id)): RecordPath,
+) -> Response {
+    respond(
+        state
+            .store
+            .write(|store| store.restore(&entity, &id))
+            .map(Value::Object)
+            .map_err(ApiError::from),
+    )
+}
+
+/// `DELETE .../{Entity}/{id}/permanent`: erases a trashed record, `{"success": true}`.
+pub(crate) async fn purge(
+    State(state): State<SharedState>,
+    Path((_, entity, id)): RecordPath,
+) -> Response {
+    respond(
+        state
+            .store
+            .write(|store| store.purge(&entity, &id))
+            .map(|()| success())
+            .map_err(ApiError::from),
+    )
+}

@@ -1,0 +1,248 @@
+//! File hosting: the public file URLs Base44 records carry, served on the emulator's own host
+//! under the same paths, with bytes derived from the path (a valid file signature for the
+//! extension, then hash bytes) so a copy can be checked byte for byte. Also maps an original
+//! URL to its emulator URL ([`local_file_url`]). Public files need no key, as on the platform.
+//!
+//! Shapes served (the `<app_id>` and names are free):
+//! - `/api/apps/<app_id>/files/public/<app_id>/<9hex>_<name>` (and `/files/mp/public/...`),
+//!   originally on `base44.app` or `app.base44.com`;
+//! - `/images/public/<app_id>/<9hex>_<name>`, originally on `media.base44.com`;
+//! - `/storage/v1/object/public/<bucket>/...`, originally on `<project>.supabase.co`.
+
+use crate::error::ApiError;
+use crate::routes::tagged;
+use crate::stats::Route;
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+
+/// `GET /api/apps/{app_id}/files/{*path}`: public files only (`public/...`, `mp/public/...`);
+/// private files need signed URLs, which the emulator does not issue.
+pub(crate) async fn app_file(Path((_app_id, path)): Path<(String, String)>, uri: Uri) -> Response {
+    if path.starts_with("public/") || path.starts_with("mp/public/") {
+        file_response(uri.path())
+    } else {
+        let error = ApiError::not_found(format!(
+            "no public file at {}: only `files/public/...` and `files/mp/public/...` are served",
+            uri.path()
+        ));
+        tagged(error.into_response(), Route::File)
+    }
+}
+
+/// `GET /images/public/{*path}` and `GET /storage/v1/object/public/{*path}`.
+pub(crate) async fn public_file(uri: Uri) -> Response {
+    file_response(uri.path())
+}
+
+fn file_response(path: &str) -> Response {
+    let content_type = content_type(path);
+    let response = (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000"),
+            ),
+        ],
+        file_bytes(path),
+    )
+        .into_response();
+    tagged(response, Route::File)
+}
+
+/// The bytes served at `path`: the same path always gives the same bytes (between 512 and
+/// 2,559 of them), and two paths almost surely different ones.
+pub fn file_bytes(path: &str) -> Vec<u8> {
+    let mut state = fnv1a(path.as_bytes());
+    let length = 512 + usize::try_from(splitmix(&mut state) % 2048).unwrap_or(0);
+    let extension = extension(path);
+    let mut bytes: Vec<u8> = match extension.as_str() {
+        "png" => b"\x89PNG\r\n\x1a\n".to_vec(),
+        "jpg" | "jpeg" => b"\xff\xd8\xff\xe0\x00\x10JFIF\x00".to_vec(),
+        "gif" => b"GIF89a".to_vec(),
+        "webp" => b"RIFF\x00\x00\x00\x00WEBPVP8 ".to_vec(),
+        "pdf" => b"%PDF-1.4\n".to_vec(),
+        _ => Vec::new(),
+    };
+    let text = matches!(
+        extension.as_str(),
+        "txt" | "csv" | "json" | "svg" | "html" | "md"
+    );
+    while bytes.len() < length {
+        let word = splitmix(&mut state);
+        if text {
+            bytes.extend_from_slice(format!("{word:016x}\n").as_bytes());
+        } else {
+            bytes.extend_from_slice(&word.to_le_bytes());
+        }
+    }
+    bytes.truncate(length);
+    bytes
+}
+
+fn extension(path: &str) -> String {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    match name.rsplit_once('.') {
+        Some((_, extension)) => extension.to_ascii_lowercase(),
+        None => String::new(),
+    }
+}
+
+/// The content type for a path's extension.
+fn content_type(path: &str) -> &'static str {
+    match extension(path).as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "svg" => "image/svg+xml",
+        "pdf" => "application/pdf",
+        "txt" | "md" => "text/plain; charset=utf-8",
+        "csv" => "text/csv; charset=utf-8",
+        "json" => "application/json",
+        "html" => "text/html; charset=utf-8",
+        "mp4" => "video/mp4",
+        "mp3" => "audio/mpeg",
+        _ => "application/octet-stream",
+    }
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut mixed = *state;
+    mixed = (mixed ^ (mixed >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    mixed = (mixed ^ (mixed >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    mixed ^ (mixed >> 31)
+}
+
+/// The emulator URL serving the file an original Base44 file URL points at: the same path
+/// (and query) on `api_url`'s host. `None` for a URL that is not one of the public file shapes
+/// on its platform host (`base44.app` / `app.base44.com` for `/api/apps/<id>/files/public/...`
+/// and `.../files/mp/public/...`, `media.base44.com` for `/images/public/...`,
+/// `<project>.supabase.co` for `/storage/v1/object/public/...`).
+///
+/// ```
+/// use offbase_emulator::local_file_url;
+/// assert_eq!(
+///     local_file_url(
+///         "http://127.0.0.1:4000",
+///         "https://media.base44.com/images/public/6989/e0b805824_lamp.png",
+///     ),
+///     Some("http://127.0.0.1:4000/images/public/6989/e0b805824_lamp.png".to_owned())
+/// );
+/// assert_eq!(local_file_url("http://127.0.0.1:4000", "https://tidd.ly/x"), None);
+/// ```
+pub fn local_file_url(api_url: &str, original_url: &str) -> Option<String> {
+    let trimmed = original_url.trim();
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"))?;
+    let rest = rest.split('#').next().unwrap_or(rest);
+    let (authority, path_and_query) = match rest.find(['/', '?']) {
+        Some(index) => rest.split_at(index),
+        None => return None,
+    };
+    let host = authority
+        .rsplit('@')
+        .next()
+        .unwrap_or(authority)
+        .split(':')
+        .next()
+        .unwrap_or(authority)
+        .to_ascii_lowercase();
+    let path = path_and_query.split('?').next().unwrap_or(path_and_query);
+    let known = if path.starts_with("/api/apps/") {
+        let mut segments = path.trim_start_matches('/').split('/');
+        let shape = (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        );
+        let public = matches!(
+            shape,
+            (Some("api"), Some("apps"), Some(id), Some("files"), Some("public" | "mp"))
+                if !id.is_empty()
+        ) && (!path.contains("/files/mp/") || path.contains("/files/mp/public/"));
+        public
+            && (host == "base44.app" || host == "app.base44.com" || host.ends_with(".base44.app"))
+    } else if path.starts_with("/images/public/") {
+        host == "media.base44.com"
+    } else if path.starts_with("/storage/v1/object/public/") {
+        host.ends_with(".supabase.co")
+    } else {
+        false
+    };
+    known.then(|| format!("{}{}", api_url.trim_end_matches('/'), path_and_query))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_every_public_shape_and_nothing_else() {
+        let api = "http://127.0.0.1:9/";
+        let app = "900e600cba18b8f276b74981";
+        for (original, path) in [
+            (
+                format!(
+                    "https://base44.app/api/apps/{app}/files/public/{app}/ea2ab47f2_lamp_0.jpg"
+                ),
+                format!("/api/apps/{app}/files/public/{app}/ea2ab47f2_lamp_0.jpg"),
+            ),
+            (
+                format!("https://app.base44.com/api/apps/{app}/files/mp/public/{app}/1b2_x.png"),
+                format!("/api/apps/{app}/files/mp/public/{app}/1b2_x.png"),
+            ),
+            (
+                format!("https://media.base44.com/images/public/{app}/4434a5dd6_train_1.png"),
+                format!("/images/public/{app}/4434a5dd6_train_1.png"),
+            ),
+            (
+                format!(
+                    "https://abcd.supabase.co/storage/v1/object/public/base44-prod/public/{app}/a_b.pdf"
+                ),
+                format!("/storage/v1/object/public/base44-prod/public/{app}/a_b.pdf"),
+            ),
+        ] {
+            assert_eq!(
+                local_file_url(api, &original),
+                Some(format!("http://127.0.0.1:9{path}")),
+                "{original}"
+            );
+        }
+        for other in [
+            "https://tidd.ly/x",
+            "https://example.com/images/public/a.png",
+            "https://base44.app/api/apps/x/files/private/x/a.png",
+            "https://base44.app/api/apps/x/entities/Task",
+            "ftp://media.base44.com/images/public/a.png",
+            "not a url",
+            "",
+        ] {
+            assert_eq!(local_file_url(api, other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn bytes_are_deterministic_and_typed() {
+        let png = file_bytes("/images/public/app/abc_x.png");
+        assert_eq!(png, file_bytes("/images/public/app/abc_x.png"));
+        assert_ne!(png, file_bytes("/images/public/app/abd_x.png"));
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+        assert!((512..2560).contains(&png.len()));
+        assert!(file_bytes("/a/b.JPG").starts_with(b"\xff\xd8\xff"));
+        assert_eq!(content_type("/a/b.JPG"), "image/jpeg");
+        assert_eq!(content_type("/a/b"), "application/octet-stream");
+    }
+}

@@ -1,0 +1,265 @@
+//! The HTTP surface: the route table, the state handlers share, and the two middlewares every
+//! answer passes through. The entity gate runs on entity API routes only, in this order:
+//! authentication (401), the app id (404), the rate limit of the operation class (429 with
+//! `retry-after`), then the injected faults (latency, 5xx, 429, truncated body, dropped
+//! connection). The stats recorder counts every answer by [`Route`] and status.
+
+use crate::connection::Connection;
+use crate::entities;
+use crate::error::ApiError;
+use crate::faults::{self, FaultInjector};
+use crate::files;
+use crate::limits::{Operation, RateLimiter};
+use crate::stats::{FaultKind, Route, StatsRecorder};
+use crate::store::StoreHandle;
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, delete, get, post, put};
+use std::sync::Arc;
+
+const ENTITY: &str = "/api/apps/{app_id}/entities/{entity}";
+const ENTITY_BULK: &str = "/api/apps/{app_id}/entities/{entity}/bulk";
+const ENTITY_V2_LIST: &str = "/api/apps/{app_id}/entities/{entity}/v2/list";
+const ENTITY_COUNT: &str = "/api/apps/{app_id}/entities/{entity}/count";
+const ENTITY_TRASH: &str = "/api/apps/{app_id}/entities/{entity}/trash";
+const RECORD: &str = "/api/apps/{app_id}/entities/{entity}/{id}";
+const RECORD_RESTORE: &str = "/api/apps/{app_id}/entities/{entity}/{id}/restore";
+const RECORD_PERMANENT: &str = "/api/apps/{app_id}/entities/{entity}/{id}/permanent";
+const FILES_APP: &str = "/api/apps/{app_id}/files/{*path}";
+const FILES_IMAGES: &str = "/images/public/{*path}";
+const FILES_STORAGE: &str = "/storage/v1/object/public/{*path}";
+
+/// What every handler can reach.
+#[derive(Debug)]
+pub(crate) struct AppState {
+    pub(crate) app_id: String,
+    pub(crate) api_key: String,
+    pub(crate) store: StoreHandle,
+    pub(crate) limiter: RateLimiter,
+    pub(crate) faults: FaultInjector,
+    pub(crate) stats: Arc<StatsRecorder>,
+}
+
+pub(crate) type SharedState = Arc<AppState>;
+
+/// The emulator's routes. Every entity route and method is gated separately, so the gate
+/// knows which [`Route`] (and rate-limit class) it is guarding.
+pub(crate) fn router(state: SharedState) -> Router {
+    let gated = |route: Route, method_router: MethodRouter<SharedState>| {
+        method_router.route_layer(middleware::from_fn_with_state(
+            (Arc::clone(&state), route),
+            entity_gate,
+        ))
+    };
+    Router::new()
+        .route(
+            ENTITY,
+            gated(Route::List, get(entities::list))
+                .merge(gated(Route::Create, post(entities::create))),
+        )
+        .route(
+            ENTITY_BULK,
+            gated(Route::BulkCreate, post(entities::bulk_create))
+                .merge(gated(Route::BulkUpdate, put(entities::bulk_update))),
+        )
+        .route(ENTITY_V2_LIST, gated(Route::ListV2, get(entities::list_v2)))
+        .route(ENTITY_COUNT, gated(Route::Count, get(entities::count)))
+        .route(ENTITY_TRASH, gated(Route::Trash, get(entities::trash)))
+        .route(
+            RECORD,
+            gated(Route::Get, get(entities::get))
+                .merge(gated(Route::Update, put(entities::update)))
+                .merge(gated(Route::Delete, delete(entities::delete))),
+        )
+        .route(
+            RECORD_RESTORE,
+            gated(Route::Restore, put(entities::restore)),
+        )
+        .route(
+            RECORD_PERMANENT,
+            gated(Route::PermanentDelete, delete(entities::purge)),
+        )
+        .route(FILES_APP, get(files::app_file))
+        .route(FILES_IMAGES, get(files::public_file))
+        .route(FILES_STORAGE, get(files::public_file))
+        .fallback(unmatched)
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            record_stats,
+        ))
+        .with_state(state)
+}
+
+impl Route {
+    /// The rate-limit class of an entity API route.
+    fn operation(self) -> Option<Operation> {
+        match self {
+            Route::List | Route::ListV2 | Route::Count | Route::Trash => Some(Operation::List),
+            Route::Get => Some(Operation::Get),
+            Route::Create | Route::BulkCreate => Some(Operation::Create),
+            Route::Update | Route::BulkUpdate | Route::Restore => Some(Operation::Update),
+            Route::Delete | Route::PermanentDelete => Some(Operation::Delete),
+            Route::File | Route::Unmatched => None,
+        }
+    }
+}
+
+/// Marks an answer with the route that gave it, for [`record_stats`].
+pub(crate) fn tagged(mut response: Response, route: Route) -> Response {
+    response.extensions_mut().insert(route);
+    response
+}
+
+/// Whether the request carries the key: `api_key: KEY` or `Authorization: Bearer KEY`.
+fn authorized(headers: &HeaderMap, key: &str) -> bool {
+    let by_header = headers
+        .get_all("api_key")
+        .iter()
+        .any(|value| value.as_bytes() == key.as_bytes());
+    let by_bearer = headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .filter_map(|value| value.trim().split_once(' '))
+        .any(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && token.trim() == key);
+    by_header || by_bearer
+}
+
+/// The `{app_id}` segment of `/api/apps/{app_id}/...`.
+fn app_id_of(path: &str) -> Option<&str> {
+    path.strip_prefix("/api/apps/")?.split('/').next()
+}
+
+/// Authentication, app id, rate limit and faults for one entity API route.
+async fn entity_gate(
+    State((state, route)): State<(SharedState, Route)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    tagged(guard(&state, route, request, next).await, route)
+}
+
+async fn guard(state: &SharedState, route: Route, request: Request, next: Next) -> Response {
+    if !authorized(request.headers(), &state.api_key) {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing or invalid API key: send it in an `api_key` header or as \
+             `Authorization: Bearer <key>`",
+        )
+        .into_response();
+    }
+    if let Some(app_id) = app_id_of(request.uri().path())
+        && app_id != state.app_id
+    {
+        return ApiError::not_found(format!("app `{app_id}` not found")).into_response();
+    }
+    if let Some(operation) = route.operation()
+        && let Err(refusal) = state.limiter.admit(operation)
+    {
+        state.stats.rate_limited();
+        return ApiError::too_many_requests(
+            refusal.retry_after_seconds,
+            format!(
+                "rate limit exceeded: {} {} requests per {} s for this app; retry after {} s",
+                refusal.limit,
+                operation.describe(),
+                refusal.period.as_secs(),
+                refusal.retry_after_seconds
+            ),
+        )
+        .into_response();
+    }
+
+    let plan = state.faults.draw();
+    if !plan.latency.is_zero() {
+        tokio::time::sleep(plan.latency).await;
+    }
+    if let Some(status) = plan.server_error {
+        state.stats.fault(FaultKind::ServerError);
+        return ApiError::new(status, "emulated server error: try again").into_response();
+    }
+    if plan.throttle {
+        state.stats.fault(FaultKind::Throttle);
+        return ApiError::too_many_requests(1, "emulated throttling: retry after 1 s")
+            .into_response();
+    }
+    let connection = request
+        .extensions()
+        .get::<ConnectInfo<Connection>>()
+        .map(|ConnectInfo(connection)| connection.clone());
+    let response = next.run(request).await;
+    if !response.status().is_success() {
+        return response;
+    }
+    if let Some(share) = plan.truncate_at {
+        state.stats.fault(FaultKind::Truncate);
+        return faults::truncate(response, share).await;
+    }
+    if let (Some(share), Some(connection)) = (plan.reset_at, connection) {
+        let (response, armed) = faults::reset(response, share, &connection).await;
+        if armed {
+            state.stats.fault(FaultKind::Reset);
+        }
+        return response;
+    }
+    response
+}
+
+/// Counts every answer by route and status.
+async fn record_stats(State(state): State<SharedState>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let route = response
+        .extensions()
+        .get::<Route>()
+        .copied()
+        .unwrap_or(Route::Unmatched);
+    state.stats.request(route, response.status().as_u16());
+    response
+}
+
+async fn unmatched(method: Method, uri: Uri) -> Response {
+    ApiError::not_found(format!(
+        "no such endpoint: {method} {}; entity routes live under \
+         /api/apps/{{app_id}}/entities/{{Entity}}",
+        uri.path()
+    ))
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn both_header_styles_authenticate_and_nothing_else() {
+        let mut api_key = HeaderMap::new();
+        api_key.insert("api_key", HeaderValue::from_static("secret"));
+        assert!(authorized(&api_key, "secret"));
+        let mut bearer = HeaderMap::new();
+        bearer.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer secret"),
+        );
+        assert!(authorized(&bearer, "secret"));
+        let mut wrong = HeaderMap::new();
+        wrong.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic secret"),
+        );
+        wrong.insert("api_key", HeaderValue::from_static("secrets"));
+        assert!(!authorized(&wrong, "secret"));
+        assert!(!authorized(&HeaderMap::new(), "secret"));
+    }
+
+    #[test]
+    fn routes_have_rate_limit_classes() {
+        assert_eq!(Route::Restore.operation(), Some(Operation::Update));
+        assert_eq!(Route::Trash.operation(), Some(Operation::List));
+        assert_eq!(Route::File.operation(), None);
+        assert_eq!(app_id_of("/api/apps/abc/entities/Task"), Some("abc"));
+    }
+}

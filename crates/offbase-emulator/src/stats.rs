@@ -1,0 +1,193 @@
+//! What happened during a run, for tests: requests per route and status, rate-limit refusals,
+//! injected faults and the background writer's operations. Owns the [`Route`] names the counts
+//! are kept under, and the recorder the server and the writer share.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
+
+/// An endpoint of the emulator, as counted in [`Stats::requests`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Route {
+    /// `GET .../entities/{Entity}`
+    List,
+    /// `GET .../entities/{Entity}/v2/list`
+    ListV2,
+    /// `GET .../entities/{Entity}/count`
+    Count,
+    /// `GET .../entities/{Entity}/{id}`
+    Get,
+    /// `POST .../entities/{Entity}`
+    Create,
+    /// `POST .../entities/{Entity}/bulk`
+    BulkCreate,
+    /// `PUT .../entities/{Entity}/{id}`
+    Update,
+    /// `PUT .../entities/{Entity}/bulk`
+    BulkUpdate,
+    /// `DELETE .../entities/{Entity}/{id}`
+    Delete,
+    /// `GET .../entities/{Entity}/trash`
+    Trash,
+    /// `PUT .../entities/{Entity}/{id}/restore`
+    Restore,
+    /// `DELETE .../entities/{Entity}/{id}/permanent`
+    PermanentDelete,
+    /// A hosted file (`/api/apps/{app_id}/files/...`, `/images/public/...`,
+    /// `/storage/v1/object/public/...`).
+    File,
+    /// Anything else (answered 404 or 405).
+    Unmatched,
+}
+
+impl Route {
+    /// A short snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Route::List => "list",
+            Route::ListV2 => "list_v2",
+            Route::Count => "count",
+            Route::Get => "get",
+            Route::Create => "create",
+            Route::BulkCreate => "bulk_create",
+            Route::Update => "update",
+            Route::BulkUpdate => "bulk_update",
+            Route::Delete => "delete",
+            Route::Trash => "trash",
+            Route::Restore => "restore",
+            Route::PermanentDelete => "permanent_delete",
+            Route::File => "file",
+            Route::Unmatched => "unmatched",
+        }
+    }
+}
+
+/// A snapshot of a run's counters ([`crate::RunningEmulator::stats`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Answers by route, then by HTTP status. Injected faults are counted under the status the
+    /// client saw (truncated and reset answers under 200).
+    pub requests: BTreeMap<Route, BTreeMap<u16, u64>>,
+    /// Requests refused with 429 by the rate limits (not the injected ones).
+    pub rate_limited: u64,
+    /// Injected 500, 502 and 503 answers.
+    pub injected_server_errors: u64,
+    /// Injected 429 answers.
+    pub injected_throttles: u64,
+    /// 200 answers whose body was cut short.
+    pub truncated_bodies: u64,
+    /// Connections dropped mid-body.
+    pub reset_connections: u64,
+    /// Records the background writer created.
+    pub writer_creates: u64,
+    /// Records the background writer updated.
+    pub writer_updates: u64,
+    /// Records the background writer deleted.
+    pub writer_deletes: u64,
+}
+
+impl Stats {
+    /// How many requests `route` answered, whatever the status.
+    pub fn requests_to(&self, route: Route) -> u64 {
+        self.requests
+            .get(&route)
+            .map_or(0, |statuses| statuses.values().sum())
+    }
+
+    /// How many requests `route` answered with `status`.
+    pub fn responses(&self, route: Route, status: u16) -> u64 {
+        self.requests
+            .get(&route)
+            .and_then(|statuses| statuses.get(&status))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// How many requests were answered with `status`, over all routes.
+    pub fn responses_with(&self, status: u16) -> u64 {
+        self.requests
+            .values()
+            .filter_map(|statuses| statuses.get(&status))
+            .sum()
+    }
+
+    /// Every fault injected so far.
+    pub fn injected_faults(&self) -> u64 {
+        self.injected_server_errors
+            + self.injected_throttles
+            + self.truncated_bodies
+            + self.reset_connections
+    }
+}
+
+/// An injected fault, as counted in [`Stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FaultKind {
+    ServerError,
+    Throttle,
+    Truncate,
+    Reset,
+}
+
+/// A writer operation, as counted in [`Stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WriteKind {
+    Create,
+    Update,
+    Delete,
+}
+
+/// The counters, shared by the HTTP layer and the writer.
+#[derive(Debug, Default)]
+pub(crate) struct StatsRecorder {
+    stats: Mutex<Stats>,
+}
+
+impl StatsRecorder {
+    fn with<R>(&self, change: impl FnOnce(&mut Stats) -> R) -> R {
+        // A panic elsewhere cannot leave counters half-written: keep counting.
+        let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
+        change(&mut stats)
+    }
+
+    pub(crate) fn request(&self, route: Route, status: u16) {
+        self.with(|stats| {
+            *stats
+                .requests
+                .entry(route)
+                .or_default()
+                .entry(status)
+                .or_default() += 1;
+        });
+    }
+
+    pub(crate) fn rate_limited(&self) {
+        self.with(|stats| stats.rate_limited += 1);
+    }
+
+    pub(crate) fn fault(&self, kind: FaultKind) {
+        self.with(|stats| {
+            let counter = match kind {
+                FaultKind::ServerError => &mut stats.injected_server_errors,
+                FaultKind::Throttle => &mut stats.injected_throttles,
+                FaultKind::Truncate => &mut stats.truncated_bodies,
+                FaultKind::Reset => &mut stats.reset_connections,
+            };
+            *counter += 1;
+        });
+    }
+
+    pub(crate) fn write(&self, kind: WriteKind) {
+        self.with(|stats| {
+            let counter = match kind {
+                WriteKind::Create => &mut stats.writer_creates,
+                WriteKind::Update => &mut stats.writer_updates,
+                WriteKind::Delete => &mut stats.writer_deletes,
+            };
+            *counter += 1;
+        });
+    }
+
+    pub(crate) fn snapshot(&self) -> Stats {
+        self.with(|stats| stats.clone())
+    }
+}

@@ -1,0 +1,580 @@
+//! The emulator's data, in one place: every entity's live records and trash behind one lock,
+//! shared by the HTTP handlers, the background writer and tests ([`StoreHandle`]). Owns loading
+//! an app's `data/<Entity>.jsonl` files and the write rules Base44 applies: new ObjectId-like
+//! ids, the built-in fields, dropping fields the schema does not declare, merging updates, soft
+//! delete into the trash, restore and permanent delete.
+//!
+//! Records are kept exactly as loaded or written (`serde_json` maps in insertion order), with
+//! their `created_date`/`updated_date` also parsed to instants for ordering. Timestamps written
+//! here are in the stored form (6 fractional digits, no `Z`) and have millisecond precision, as
+//! the platform's are; the HTTP layer turns a fresh record's timestamps into the `Z` form.
+
+use crate::EmulatorError;
+use chrono::{DateTime, Utc};
+use offbase_model::time::{format_stored, parse_timestamp};
+use offbase_model::{App, BuiltIn, Entity};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, PoisonError, RwLock};
+
+/// One record: field name to value, in the order written.
+pub type Record = Map<String, Value>;
+
+/// The user id put in `created_by_id` on records the emulator creates.
+pub const EMULATOR_USER_ID: &str = "6650e44a0000000000000001";
+
+/// At most this many records in one bulk update, as on the platform.
+pub const BULK_UPDATE_MAX: usize = 500;
+
+/// Why a store operation was refused. Each maps to one HTTP status ([`StoreError::status`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("entity `{0}` does not exist in this app: check the name's spelling and case")]
+    UnknownEntity(String),
+    #[error("no live {entity} record has the id `{id}`")]
+    NotFound { entity: String, id: String },
+    #[error("the {entity} trash holds no record with the id `{id}`")]
+    NotInTrash { entity: String, id: String },
+    #[error("the {0} entity has no trash: deleted users are removed outright")]
+    NoTrash(String),
+    #[error("{0}")]
+    InvalidBody(String),
+    #[error("a bulk update takes at most {max} records, this one has {count}: split it")]
+    TooManyRecords { count: usize, max: usize },
+}
+
+impl StoreError {
+    /// The HTTP status the platform answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            StoreError::UnknownEntity(_)
+            | StoreError::NotFound { .. }
+            | StoreError::NotInTrash { .. }
+            | StoreError::NoTrash(_) => 404,
+            StoreError::InvalidBody(_) | StoreError::TooManyRecords { .. } => 400,
+        }
+    }
+}
+
+/// A record with its timestamps parsed.
+#[derive(Debug, Clone)]
+pub(crate) struct Stored {
+    pub(crate) record: Record,
+    pub(crate) created: Option<DateTime<Utc>>,
+}
+
+impl Stored {
+    fn new(record: Record) -> Self {
+        let created = record
+            .get("created_date")
+            .and_then(Value::as_str)
+            .and_then(parse_timestamp);
+        Stored { record, created }
+    }
+}
+
+/// One entity's records.
+#[derive(Debug)]
+pub(crate) struct Table {
+    pub(crate) entity: Entity,
+    /// Fields a write may set: the declared ones (and the user built-ins on `User`), never
+    /// the record built-ins.
+    writable: HashSet<String>,
+    pub(crate) live: BTreeMap<String, Stored>,
+    pub(crate) trash: BTreeMap<String, Stored>,
+    /// Bumped by every write, so the unsorted list order changes whenever the entity does.
+    pub(crate) generation: u64,
+}
+
+impl Table {
+    fn new(entity: Entity) -> Self {
+        let record_built_ins: Vec<&str> = BuiltIn::RECORD
+            .iter()
+            .map(|built_in| built_in.field_name())
+            .collect();
+        let mut writable: HashSet<String> = entity
+            .fields
+            .iter()
+            .map(|field| field.name.clone())
+            .collect();
+        if entity.is_user() {
+            writable.extend(BuiltIn::USER.iter().map(|b| b.field_name().to_owned()));
+        }
+        writable.retain(|name| !record_built_ins.contains(&name.as_str()));
+        Table {
+            entity,
+            writable,
+            live: BTreeMap::new(),
+            trash: BTreeMap::new(),
+            generation: 0,
+        }
+    }
+
+    /// `User` has no trash: the platform removes users outright.
+    pub(crate) fn has_trash(&self) -> bool {
+        !self.entity.is_user()
+    }
+
+    fn touch(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+    }
+
+    fn live_mut(&mut self, id: &str) -> Result<&mut Stored, StoreError> {
+        let entity = &self.entity.name;
+        self.live.get_mut(id).ok_or_else(|| StoreError::NotFound {
+            entity: entity.clone(),
+            id: id.to_owned(),
+        })
+    }
+
+    /// Copies the writable fields of `fields` into `record`, dropping the rest silently.
+    fn merge(&self, record: &mut Record, fields: &Record) {
+        for (name, value) in fields {
+            if self.writable.contains(name) {
+                record.insert(name.clone(), value.clone());
+            }
+        }
+    }
+}
+
+/// Every entity of the app, and what new ids are drawn from.
+#[derive(Debug)]
+pub(crate) struct Store {
+    tables: BTreeMap<String, Table>,
+    ids: StdRng,
+    created_by: String,
+}
+
+impl Store {
+    /// Empty tables for every entity of `app`, filled from `data_dir/<Entity>.jsonl` where
+    /// such a file exists. A data file naming no entity is ignored.
+    pub(crate) fn load(
+        app: &App,
+        data_dir: &Path,
+        created_by: String,
+        seed: u64,
+    ) -> Result<Store, EmulatorError> {
+        let mut tables = BTreeMap::new();
+        for entity in &app.entities {
+            let mut table = Table::new(entity.clone());
+            let path = data_dir.join(format!("{}.jsonl", entity.name));
+            if path.is_file() {
+                read_records(&path, &mut table)?;
+            }
+            tables.insert(entity.name.clone(), table);
+        }
+        Ok(Store {
+            tables,
+            ids: StdRng::seed_from_u64(seed),
+            created_by,
+        })
+    }
+
+    pub(crate) fn entity_names(&self) -> Vec<String> {
+        self.tables.keys().cloned().collect()
+    }
+
+    pub(crate) fn table(&self, entity: &str) -> Result<&Table, StoreError> {
+        self.tables
+            .get(entity)
+            .ok_or_else(|| StoreError::UnknownEntity(entity.to_owned()))
+    }
+
+    fn table_mut(&mut self, entity: &str) -> Result<&mut Table, StoreError> {
+        self.tables
+            .get_mut(entity)
+            .ok_or_else(|| StoreError::UnknownEntity(entity.to_owned()))
+    }
+
+    /// Creates one record from a flat object. Returns the record as stored.
+    pub(crate) fn create(
+        &mut self,
+        entity: &str,
+        body: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<Record, StoreError> {
+        let fields = as_record(body, "a new record")?;
+        self.insert_new(entity, fields, now)
+    }
+
+    /// Creates every record of an array, or none when one is not an object.
+    pub(crate) fn create_many(
+        &mut self,
+        entity: &str,
+        body: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Record>, StoreError> {
+        self.table(entity)?;
+        let items = as_array(body, "a bulk create")?;
+        let fields = items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| as_record(item, &format!("record {index} of the array")))
+            .collect::<Result<Vec<_>, _>>()?;
+        fields
+            .into_iter()
+            .map(|fields| self.insert_new(entity, fields, now))
+            .collect()
+    }
+
+    fn insert_new(
+        &mut self,
+        entity: &str,
+        fields: &Record,
+        now: DateTime<Utc>,
+    ) -> Result<Record, StoreError> {
+        let table = self
+            .tables
+            .get_mut(entity)
+            .ok_or_else(|| StoreError::UnknownEntity(entity.to_owned()))?;
+        let id = loop {
+            let candidate = new_id(&mut self.ids, now);
+            if !table.live.contains_key(&candidate) && !table.trash.contains_key(&candidate) {
+                break candidate;
+            }
+        };
+        let stamp = Value::String(format_stored(now));
+        let mut record = Record::new();
+        record.insert("id".to_owned(), Value::String(id.clone()));
+        record.insert("created_date".to_owned(), stamp.clone());
+        record.insert("updated_date".to_owned(), stamp);
+        if !table.entity.is_user() {
+            record.insert(
+                "created_by".to_owned(),
+                Value::String(self.created_by.clone()),
+            );
+            record.insert(
+                "created_by_id".to_owned(),
+                Value::String(EMULATOR_USER_ID.to_owned()),
+            );
+            record.insert("is_sample".to_owned(), Value::Bool(false));
+        }
+        table.merge(&mut record, fields);
+        table.live.insert(id, Stored::new(record.clone()));
+        table.touch();
+        Ok(record)
+    }
+
+    /// Merges a flat object into a live record and bumps its `updated_date`.
+    pub(crate) fn update(
+        &mut self,
+        entity: &str,
+        id: &str,
+        body: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<Record, StoreError> {
+        let fields = as_record(body, "an update")?;
+        let table = self.table_mut(entity)?;
+        table.live_mut(id)?;
+        Ok(apply_update(table, id, fields, now))
+    }
+
+    /// Updates every record of `[{id, ...}]`, or none when one is refused: at most
+    /// [`BULK_UPDATE_MAX`] records, each id once and live.
+    pub(crate) fn update_many(
+        &mut self,
+        entity: &str,
+        body: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Record>, StoreError> {
+        let table = self.table_mut(entity)?;
+        let items = as_array(body, "a bulk update")?;
+        if items.len() > BULK_UPDATE_MAX {
+            return Err(StoreError::TooManyRecords {
+                count: items.len(),
+                max: BULK_UPDATE_MAX,
+            });
+        }
+        let mut seen = HashSet::new();
+        let mut updates = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            let fields = as_record(item, &format!("record {index} of the array"))?;
+            let Some(id) = fields.get("id").and_then(Value::as_str) else {
+                return Err(StoreError::InvalidBody(format!(
+                    "record {index} of the array has no string `id`: each update names the \
+                     record it changes"
+                )));
+            };
+            if !seen.insert(id) {
+                return Err(StoreError::InvalidBody(format!(
+                    "the id `{id}` appears more than once: send each record once"
+                )));
+            }
+            table.live_mut(id)?;
+            updates.push((id, fields));
+        }
+        Ok(updates
+            .into_iter()
+            .map(|(id, fields)| apply_update(table, id, fields, now))
+            .collect())
+    }
+
+    /// Soft delete: the record moves to the trash (users are removed outright).
+    pub(crate) fn delete(&mut self, entity: &str, id: &str) -> Result<(), StoreError> {
+        let table = self.table_mut(entity)?;
+        table.live_mut(id)?;
+        if let Some(stored) = table.live.remove(id)
+            && table.has_trash()
+        {
+            table.trash.insert(id.to_owned(), stored);
+        }
+        table.touch();
+        Ok(())
+    }
+
+    /// Brings a record back from the trash, same id and fields.
+    pub(crate) fn restore(&mut self, entity: &str, id: &str) -> Result<Record, StoreError> {
+        let table = self.table_mut(entity)?;
+        if !table.has_trash() {
+            return Err(StoreError::NoTrash(entity.to_owned()));
+        }
+        let stored = table
+            .trash
+            .remove(id)
+            .ok_or_else(|| StoreError::NotInTrash {
+                entity: entity.to_owned(),
+                id: id.to_owned(),
+            })?;
+        let record = stored.record.clone();
+        table.live.insert(id.to_owned(), stored);
+        table.touch();
+        Ok(record)
+    }
+
+    /// Erases a record from the trash for good. Only a trashed record can be erased.
+    pub(crate) fn purge(&mut self, entity: &str, id: &str) -> Result<(), StoreError> {
+        let table = self.table_mut(entity)?;
+        if !table.has_trash() {
+            return Err(StoreError::NoTrash(entity.to_owned()));
+        }
+        if table.trash.remove(id).is_none() {
+            return Err(StoreError::NotInTrash {
+                entity: entity.to_owned(),
+                id: id.to_owned(),
+            });
+        }
+        table.touch();
+        Ok(())
+    }
+}
+
+fn apply_update(table: &mut Table, id: &str, fields: &Record, now: DateTime<Utc>) -> Record {
+    let mut record = match table.live.get(id) {
+        Some(stored) => stored.record.clone(),
+        None => return Record::new(),
+    };
+    table.merge(&mut record, fields);
+    record.insert("updated_date".to_owned(), Value::String(format_stored(now)));
+    table
+        .live
+        .insert(id.to_owned(), Stored::new(record.clone()));
+    table.touch();
+    record
+}
+
+fn as_record<'a>(body: &'a Value, what: &str) -> Result<&'a Record, StoreError> {
+    body.as_object().ok_or_else(|| {
+        StoreError::InvalidBody(format!(
+            "{what} must be a JSON object of field names and values, found {}",
+            kind_name(body)
+        ))
+    })
+}
+
+fn as_array<'a>(body: &'a Value, what: &str) -> Result<&'a Vec<Value>, StoreError> {
+    body.as_array().ok_or_else(|| {
+        StoreError::InvalidBody(format!(
+            "{what} takes a JSON array of records, found {}",
+            kind_name(body)
+        ))
+    })
+}
+
+pub(crate) fn kind_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// An ObjectId-like id: 8 hex digits of the creation second, then 16 random hex digits.
+fn new_id(rng: &mut StdRng, now: DateTime<Utc>) -> String {
+    let seconds = u32::try_from(now.timestamp()).unwrap_or(u32::MAX);
+    format!("{seconds:08x}{:016x}", rng.random::<u64>())
+}
+
+/// Now, to the millisecond (the platform's precision, so the fresh `...sssZ` form and the stored
+/// form name the same instant).
+pub(crate) fn now_millis() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+}
+
+fn read_records(path: &Path, table: &mut Table) -> Result<(), EmulatorError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| EmulatorError::DataRead {
+        path: shown.clone(),
+        source,
+    })?;
+    for (index, line) in text.lines().enumerate() {
+        let line_number = index + 1;
+        let bad = |message: String| EmulatorError::DataFile {
+            path: shown.clone(),
+            line: line_number,
+            message,
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: Value = serde_json::from_str(line)
+            .map_err(|error| bad(format!("not a JSON record: {error}")))?;
+        let Value::Object(record) = value else {
+            return Err(bad(format!(
+                "a record must be a JSON object, found {}",
+                kind_name(&value)
+            )));
+        };
+        let Some(id) = record.get("id").and_then(Value::as_str).map(str::to_owned) else {
+            return Err(bad("the record has no string `id`".to_owned()));
+        };
+        if table.live.contains_key(&id) {
+            return Err(bad(format!(
+                "the id `{id}` appears twice in the file: each record needs its own id"
+            )));
+        }
+        table.live.insert(id, Stored::new(record));
+    }
+    Ok(())
+}
+
+/// A handle on the live data of a running emulator, for tests: read what clients would see,
+/// and change it the way the API does (same rules, same timestamps). Cheap to clone.
+#[derive(Clone)]
+pub struct StoreHandle {
+    store: Arc<RwLock<Store>>,
+}
+
+impl fmt::Debug for StoreHandle {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("StoreHandle")
+            .field("entities", &self.entity_names())
+            .finish()
+    }
+}
+
+impl StoreHandle {
+    pub(crate) fn new(store: Store) -> Self {
+        StoreHandle {
+            store: Arc::new(RwLock::new(store)),
+        }
+    }
+
+    pub(crate) fn read<R>(&self, reader: impl FnOnce(&Store) -> R) -> R {
+        // Writes are applied whole before they return, so data behind a poisoned lock is
+        // still consistent.
+        let store = self.store.read().unwrap_or_else(PoisonError::into_inner);
+        reader(&store)
+    }
+
+    pub(crate) fn write<R>(&self, writer: impl FnOnce(&mut Store) -> R) -> R {
+        let mut store = self.store.write().unwrap_or_else(PoisonError::into_inner);
+        writer(&mut store)
+    }
+
+    /// The app's entity names, sorted.
+    pub fn entity_names(&self) -> Vec<String> {
+        self.read(Store::entity_names)
+    }
+
+    /// The live (not deleted) records of `entity` as the API returns them, in
+    /// (`created_date` as an instant, `id`) order; records without a readable `created_date`
+    /// come first. Empty for an unknown entity.
+    pub fn live_records(&self, entity: &str) -> Vec<Record> {
+        self.read(|store| {
+            let Ok(table) = store.table(entity) else {
+                return Vec::new();
+            };
+            let mut records: Vec<(&String, &Stored)> = table.live.iter().collect();
+            records.sort_by(|(left_id, left), (right_id, right)| {
+                left.created
+                    .cmp(&right.created)
+                    .then_with(|| left_id.cmp(right_id))
+            });
+            records
+                .into_iter()
+                .map(|(_, stored)| stored.record.clone())
+                .collect()
+        })
+    }
+
+    /// The ids of the live records of `entity`.
+    pub fn live_ids(&self, entity: &str) -> BTreeSet<String> {
+        self.read(|store| {
+            store
+                .table(entity)
+                .map(|table| table.live.keys().cloned().collect())
+                .unwrap_or_default()
+        })
+    }
+
+    /// The ids of the records in the trash of `entity`.
+    pub fn trash_ids(&self, entity: &str) -> BTreeSet<String> {
+        self.read(|store| {
+            store
+                .table(entity)
+                .map(|table| table.trash.keys().cloned().collect())
+                .unwrap_or_default()
+        })
+    }
+
+    /// The records in the trash of `entity`, by id. Empty for an unknown entity.
+    pub fn trash_records(&self, entity: &str) -> Vec<Record> {
+        self.read(|store| {
+            store
+                .table(entity)
+                .map(|table| {
+                    table
+                        .trash
+                        .values()
+                        .map(|stored| stored.record.clone())
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    }
+
+    /// One live record, as stored.
+    pub fn record(&self, entity: &str, id: &str) -> Option<Record> {
+        self.read(|store| {
+            store
+                .table(entity)
+                .ok()
+                .and_then(|table| table.live.get(id))
+                .map(|stored| stored.record.clone())
+        })
+    }
+
+    /// Creates a record as `POST` does. Returns it as stored.
+    pub fn create(&self, entity: &str, fields: Record) -> Result<Record, StoreError> {
+        self.write(|store| store.create(entity, &Value::Object(fields), now_millis()))
+    }
+
+    /// Merges fields into a live record as `PUT` does. Returns it as stored.
+    pub fn update(&self, entity: &str, id: &str, fields: Record) -> Result<Record, StoreError> {
+        self.write(|store| store.update(entity, id, &Value::Object(fields), now_millis()))
+    }
+
+    /// Moves a live record to the trash as `DELETE` does.
+    pub fn delete(&self, entity: &str, id: &str) -> Result<(), StoreError> {
+        self.write(|store| store.delete(entity, id))
+    }
+}

@@ -1,0 +1,213 @@
+//! Importing local sources into the workspace: dashboard CSV exports and seed files. Reading
+//! them is quick and has no side effects, so an import always rewrites the entities it covers;
+//! the records land in the same form and order as a pull from the API.
+
+use crate::PipelineError;
+use crate::progress::Reporter;
+use crate::workspace::{
+    EntityManifest, Manifest, PartWriter, SourceInfo, Workspace, WriterPosition, canonical_record,
+    entity_manifest, record_key,
+};
+use offbase_base44::csv_export::{entity_schema_json, read_csv_folder};
+use offbase_base44::seed::read_seed_folder;
+use offbase_model::time::parse_timestamp;
+use offbase_model::{App, Entity, Field, SchemaSource, SourceLayout};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntityImportSummary {
+    pub entity: String,
+    pub records: u64,
+    pub bytes: u64,
+    /// Records with a value that did not convert (kept raw, flagged for the load to reject).
+    pub flagged_records: u64,
+    /// The schema was inferred from the values (no schema was given for this entity).
+    pub inferred_schema: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportSummary {
+    pub workspace: String,
+    pub entities: Vec<EntityImportSummary>,
+    pub warnings: Vec<String>,
+}
+
+/// One entity's records from a local source, before they are written.
+struct Batch {
+    entity: Entity,
+    inferred: bool,
+    records: Vec<Map<String, Value>>,
+}
+
+/// Imports every `<Entity>_export.csv` of `folder`. With `schemas`, values are typed by them;
+/// without, each entity's schema is inferred from its values and saved, marked inferred.
+pub fn import_csv(
+    folder: &Path,
+    schemas: Option<&App>,
+    workspace: &Workspace,
+    part_records: u64,
+    reporter: &dyn Reporter,
+) -> Result<ImportSummary, PipelineError> {
+    let imports = read_csv_folder(folder, schemas)?;
+    let mut warnings = Vec::new();
+    let mut batches = Vec::new();
+    for import in imports {
+        warnings.extend(
+            import
+                .warnings
+                .iter()
+                .map(|warning| format!("{}: {warning}", import.entity)),
+        );
+        let declared = schemas.and_then(|app| app.entity(&import.entity)).cloned();
+        let (entity, inferred) = match (declared, import.inferred) {
+            (Some(entity), _) => (entity, false),
+            (None, Some(entity)) => {
+                warnings.push(format!(
+                    "{}: no schema given: the schema was inferred from the values and saved as schemas/{}.json (marked inferred); review it",
+                    import.entity, import.entity
+                ));
+                (entity, true)
+            }
+            (None, None) => (bare_entity(&import.entity), true),
+        };
+        batches.push(Batch {
+            entity,
+            inferred,
+            records: import.records,
+        });
+    }
+    let source = SourceInfo::Csv {
+        folder: folder.display().to_string(),
+    };
+    write_batches(batches, workspace, part_records, source, warnings, reporter)
+}
+
+/// Imports every seed file of `folder` (`base44/seed/<Entity>.jsonc`).
+pub fn import_seed(
+    folder: &Path,
+    schemas: Option<&App>,
+    workspace: &Workspace,
+    part_records: u64,
+    reporter: &dyn Reporter,
+) -> Result<ImportSummary, PipelineError> {
+    let imports = read_seed_folder(folder, schemas)?;
+    let mut warnings = Vec::new();
+    let mut batches = Vec::new();
+    for import in imports {
+        warnings.extend(
+            import
+                .warnings
+                .iter()
+                .map(|warning| format!("{}: {warning}", import.entity)),
+        );
+        let declared = schemas.and_then(|app| app.entity(&import.entity)).cloned();
+        let inferred = declared.is_none();
+        if inferred {
+            warnings.push(format!(
+                "{}: no schema for this seed entity: every field is kept in _extra at load",
+                import.entity
+            ));
+        }
+        batches.push(Batch {
+            entity: declared.unwrap_or_else(|| bare_entity(&import.entity)),
+            inferred,
+            records: import.records,
+        });
+    }
+    let source = SourceInfo::Seed {
+        folder: folder.display().to_string(),
+    };
+    write_batches(batches, workspace, part_records, source, warnings, reporter)
+}
+
+/// An entity known by name only.
+fn bare_entity(name: &str) -> Entity {
+    Entity {
+        name: name.to_owned(),
+        source: SchemaSource {
+            path: format!("{name}.json"),
+            layout: SourceLayout::Direct,
+        },
+        title: None,
+        description: None,
+        fields: Vec::<Field>::new(),
+        rls: None,
+        extra: Default::default(),
+    }
+}
+
+fn write_batches(
+    batches: Vec<Batch>,
+    workspace: &Workspace,
+    part_records: u64,
+    source: SourceInfo,
+    warnings: Vec<String>,
+    reporter: &dyn Reporter,
+) -> Result<ImportSummary, PipelineError> {
+    let mut manifest: Manifest = workspace
+        .read_json(&workspace.manifest_path())?
+        .unwrap_or_default();
+    manifest.format = crate::workspace::FORMAT;
+    manifest.source = Some(source);
+    let mut summaries = Vec::new();
+    for batch in batches {
+        let name = batch.entity.name.clone();
+        reporter.started(&name, Some(batch.records.len() as u64));
+        let folder = workspace.entity_dir(&name);
+        if folder.exists() {
+            std::fs::remove_dir_all(&folder).map_err(|error| PipelineError::io(&folder, error))?;
+        }
+        let schema_path = workspace.schemas_dir().join(format!("{name}.json"));
+        workspace.write_json(&schema_path, &entity_schema_json(&batch.entity))?;
+        let mut records: Vec<Map<String, Value>> = batch
+            .records
+            .into_iter()
+            .map(|record| canonical_record(record, &batch.entity))
+            .collect();
+        // The pull order, so a CSV import and an API pull of the same records match line by line.
+        records.sort_by_cached_key(|record| {
+            let instant = record
+                .get("created_date")
+                .and_then(Value::as_str)
+                .and_then(parse_timestamp)
+                .map(|instant| instant.timestamp_micros());
+            let id = record
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            (instant, id)
+        });
+        let mut writer =
+            PartWriter::resume(workspace, &name, part_records, WriterPosition::default())?;
+        writer.append(&records)?;
+        let position = writer.sync()?;
+        let entry: EntityManifest = entity_manifest(
+            workspace,
+            &name,
+            &position,
+            Some(records.len() as u64),
+            records.first().and_then(record_key),
+            records.last().and_then(record_key),
+        )?;
+        reporter.advanced(&name, records.len() as u64);
+        reporter.finished(&name);
+        summaries.push(EntityImportSummary {
+            entity: name.clone(),
+            records: entry.records,
+            bytes: entry.bytes,
+            flagged_records: entry.flagged_records,
+            inferred_schema: batch.inferred,
+        });
+        manifest.entities.insert(name, entry);
+    }
+    workspace.write_json(&workspace.manifest_path(), &manifest)?;
+    summaries.sort_by(|left, right| left.entity.cmp(&right.entity));
+    Ok(ImportSummary {
+        workspace: workspace.root().display().to_string(),
+        entities: summaries,
+        warnings,
+    })
+}

@@ -1,0 +1,507 @@
+//! The pull stage: every record of every entity from the Base44 API into the workspace, exactly
+//! once, resumable at any moment.
+//!
+//! Paging never trusts `skip`: records are read in `(created_date, id)` order by keyset. A page
+//! sorted by `created_date` is complete only below its last timestamp, so the records sharing
+//! that timestamp are then read on their own, sorted by `id`, before moving past it. Each page
+//! is written and synced before the checkpoint that counts it (see [`crate::workspace`]).
+
+use crate::PipelineError;
+use crate::progress::Reporter;
+use crate::workspace::{
+    EntityManifest, Manifest, PartWriter, RecordKey, SourceInfo, Workspace, WriterPosition,
+    canonical_record, entity_manifest, record_key,
+};
+use offbase_base44::client::{Client, ListQuery};
+use offbase_model::time::parse_timestamp;
+use offbase_model::{App, Entity, SourceLayout};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{Mutex, Semaphore};
+
+/// What to pull and how.
+#[derive(Debug, Clone)]
+pub struct PullOptions {
+    /// Only these entities (by schema name); all the app's schema entities when `None`.
+    pub entities: Option<Vec<String>>,
+    /// Records per request (Base44 caps at 5000).
+    pub page_size: usize,
+    /// Records per part file.
+    pub part_records: u64,
+    /// Entities pulled at the same time.
+    pub concurrency: usize,
+    /// Start the named entities over, discarding what an earlier pull stored.
+    pub fresh: bool,
+}
+
+impl Default for PullOptions {
+    fn default() -> Self {
+        PullOptions {
+            entities: None,
+            page_size: 5000,
+            part_records: 100_000,
+            concurrency: 4,
+            fresh: false,
+        }
+    }
+}
+
+/// Where an entity's keyset paging stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// Every record before this timestamp is stored.
+    pub created_date: String,
+    /// Reading the records that share `created_date`, after this id (`None`: from the start).
+    /// `false`: that timestamp is done too.
+    pub within_timestamp: bool,
+    pub after_id: Option<String>,
+}
+
+/// The checkpoint of one entity.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityPullState {
+    pub complete: bool,
+    pub writer: WriterPosition,
+    pub cursor: Option<Cursor>,
+    pub first_key: Option<RecordKey>,
+    pub last_key: Option<RecordKey>,
+    pub source_count: Option<u64>,
+    /// The ids stored with the last stored timestamp, to drop repeats across a page boundary.
+    #[serde(default)]
+    pub boundary_ids: Vec<String>,
+}
+
+/// `state/pull.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullState {
+    pub format: u32,
+    pub source: Option<SourceInfo>,
+    pub entities: BTreeMap<String, EntityPullState>,
+}
+
+/// The outcome for one entity.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EntityPullSummary {
+    pub entity: String,
+    pub records: u64,
+    pub bytes: u64,
+    pub source_count: Option<u64>,
+    /// `records == source_count`.
+    pub matches_source: bool,
+    /// The entity was already complete: nothing was fetched.
+    pub already_complete: bool,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PullSummary {
+    pub workspace: String,
+    pub entities: Vec<EntityPullSummary>,
+    pub requests: u64,
+    pub retries: u64,
+    pub throttled: u64,
+    pub seconds: f64,
+}
+
+/// Pulls the app's entities into `workspace`. `app` holds the schemas (the records' field
+/// order and the entity list come from it).
+pub async fn pull(
+    client: &Client,
+    app: &App,
+    workspace: &Workspace,
+    options: &PullOptions,
+    reporter: Arc<dyn Reporter>,
+) -> Result<PullSummary, PipelineError> {
+    let started = Instant::now();
+    let entities = select_entities(app, options.entities.as_deref())?;
+    let source = SourceInfo::Api {
+        api_url: client.api_url().to_owned(),
+        app_id: client.app_id().to_owned(),
+    };
+    let mut state: PullState = workspace
+        .read_json(&workspace.pull_state_path())?
+        .unwrap_or_default();
+    if let Some(previous) = &state.source
+        && *previous != source
+        && !options.fresh
+    {
+        return Err(PipelineError::Usage(format!(
+            "the workspace {} holds a pull from another source ({previous:?}): use another --workspace, or --fresh to start over",
+            workspace.root().display()
+        )));
+    }
+    state.format = crate::workspace::FORMAT;
+    state.source = Some(source.clone());
+    if options.fresh {
+        for entity in &entities {
+            state.entities.remove(&entity.name);
+            let folder = workspace.entity_dir(&entity.name);
+            if folder.exists() {
+                std::fs::remove_dir_all(&folder)
+                    .map_err(|error| PipelineError::io(&folder, error))?;
+            }
+        }
+    }
+    write_schemas(workspace, &entities)?;
+    workspace.write_json(&workspace.pull_state_path(), &state)?;
+
+    let state = Arc::new(Mutex::new(state));
+    let semaphore = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for entity in entities {
+        let client = client.clone();
+        let workspace = workspace.clone();
+        let options = options.clone();
+        let state = Arc::clone(&state);
+        let semaphore = Arc::clone(&semaphore);
+        let reporter = Arc::clone(&reporter);
+        tasks.spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            pull_entity(
+                &client,
+                &entity,
+                &workspace,
+                &options,
+                &state,
+                reporter.as_ref(),
+            )
+            .await
+        });
+    }
+    let mut summaries = Vec::new();
+    let mut first_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(summary)) => summaries.push(summary),
+            Ok(Err(error)) => {
+                if first_error.is_none() {
+                    first_error = Some(error);
+                    // One entity failed for good: stop the others at their next page; their
+                    // checkpoints keep what they have.
+                    tasks.abort_all();
+                }
+            }
+            Err(join_error) if join_error.is_cancelled() => {}
+            Err(join_error) => {
+                first_error.get_or_insert(PipelineError::Usage(format!(
+                    "an entity task stopped unexpectedly: {join_error}"
+                )));
+            }
+        }
+    }
+    if let Some(error) = first_error {
+        return Err(error);
+    }
+    summaries.sort_by(|left, right| left.entity.cmp(&right.entity));
+
+    let state = state.lock().await.clone();
+    write_manifest(workspace, &state, Some(source))?;
+    let stats = client.stats();
+    Ok(PullSummary {
+        workspace: workspace.root().display().to_string(),
+        entities: summaries,
+        requests: stats.requests,
+        retries: stats.retries,
+        throttled: stats.throttled,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The entities to pull: those with a schema file, or the ones named (which must exist).
+pub fn select_entities(app: &App, names: Option<&[String]>) -> Result<Vec<Entity>, PipelineError> {
+    match names {
+        None => Ok(app
+            .entities
+            .iter()
+            .filter(|entity| entity.source.layout != SourceLayout::Platform)
+            .cloned()
+            .collect()),
+        Some(names) => {
+            let mut selected = Vec::new();
+            for name in names {
+                match app.entity(name) {
+                    Some(entity) => selected.push(entity.clone()),
+                    None => {
+                        let known: Vec<&str> = app
+                            .entities
+                            .iter()
+                            .map(|entity| entity.name.as_str())
+                            .collect();
+                        return Err(PipelineError::Usage(format!(
+                            "unknown entity {name:?}: the schemas have {}",
+                            known.join(", ")
+                        )));
+                    }
+                }
+            }
+            selected.sort_by(|left, right| left.name.cmp(&right.name));
+            selected.dedup_by(|left, right| left.name == right.name);
+            Ok(selected)
+        }
+    }
+}
+
+/// Saves the schemas the data is read with, as Base44 schema files.
+fn write_schemas(workspace: &Workspace, entities: &[Entity]) -> Result<(), PipelineError> {
+    for entity in entities {
+        let path = workspace
+            .schemas_dir()
+            .join(format!("{}.json", entity.name));
+        workspace.write_json(
+            &path,
+            &offbase_base44::csv_export::entity_schema_json(entity),
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes `manifest.json` for every complete entity of `state`, keeping entries of entities
+/// this run did not touch.
+pub fn write_manifest(
+    workspace: &Workspace,
+    state: &PullState,
+    source: Option<SourceInfo>,
+) -> Result<Manifest, PipelineError> {
+    let mut manifest: Manifest = workspace
+        .read_json(&workspace.manifest_path())?
+        .unwrap_or_default();
+    manifest.format = crate::workspace::FORMAT;
+    manifest.source = source;
+    for (entity, entity_state) in &state.entities {
+        if !entity_state.complete {
+            manifest.entities.remove(entity);
+            continue;
+        }
+        let entry: EntityManifest = entity_manifest(
+            workspace,
+            entity,
+            &entity_state.writer,
+            entity_state.source_count,
+            entity_state.first_key.clone(),
+            entity_state.last_key.clone(),
+        )?;
+        manifest.entities.insert(entity.clone(), entry);
+    }
+    workspace.write_json(&workspace.manifest_path(), &manifest)?;
+    Ok(manifest)
+}
+
+async fn save_entity(
+    workspace: &Workspace,
+    state: &Mutex<PullState>,
+    entity: &str,
+    entity_state: &EntityPullState,
+) -> Result<(), PipelineError> {
+    let mut state = state.lock().await;
+    state
+        .entities
+        .insert(entity.to_owned(), entity_state.clone());
+    workspace.write_json(&workspace.pull_state_path(), &*state)
+}
+
+/// The instant of a record's `created_date`, for ordering a page.
+fn sort_key(record: &Map<String, Value>) -> (Option<i64>, String) {
+    let instant = record
+        .get("created_date")
+        .and_then(Value::as_str)
+        .and_then(parse_timestamp)
+        .map(|instant| instant.timestamp_micros());
+    let id = record
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    (instant, id)
+}
+
+async fn pull_entity(
+    client: &Client,
+    entity: &Entity,
+    workspace: &Workspace,
+    options: &PullOptions,
+    state: &Mutex<PullState>,
+    reporter: &dyn Reporter,
+) -> Result<EntityPullSummary, PipelineError> {
+    let started = Instant::now();
+    let name = entity.name.as_str();
+    let mut entity_state = state
+        .lock()
+        .await
+        .entities
+        .get(name)
+        .cloned()
+        .unwrap_or_default();
+    if entity_state.complete {
+        let records = entity_state.writer.records();
+        reporter.started(name, Some(records));
+        reporter.advanced(name, records);
+        reporter.finished(name);
+        return Ok(EntityPullSummary {
+            entity: name.to_owned(),
+            records,
+            bytes: entity_state.writer.bytes(),
+            source_count: entity_state.source_count,
+            matches_source: entity_state.source_count == Some(records),
+            already_complete: true,
+            seconds: 0.0,
+        });
+    }
+    let expected = client.count(name, None).await?;
+    reporter.started(name, Some(expected.max(entity_state.writer.records())));
+    reporter.advanced(name, entity_state.writer.records());
+    let mut writer = PartWriter::resume(
+        workspace,
+        name,
+        options.part_records,
+        entity_state.writer.clone(),
+    )?;
+    let page_size = options.page_size.clamp(1, 5000);
+    loop {
+        let cursor = entity_state.cursor.clone();
+        let (query, phase_within) = match &cursor {
+            Some(Cursor {
+                created_date,
+                within_timestamp: true,
+                after_id,
+            }) => {
+                let mut q = json!({"created_date": {"$gte": created_date, "$lte": created_date}});
+                if let (Some(after_id), Value::Object(map)) = (after_id, &mut q) {
+                    map.insert("id".to_owned(), json!({"$gt": after_id}));
+                }
+                (
+                    ListQuery {
+                        q: Some(q),
+                        sort: Some("id".to_owned()),
+                        limit: Some(page_size),
+                        ..ListQuery::default()
+                    },
+                    true,
+                )
+            }
+            Some(Cursor { created_date, .. }) => (
+                ListQuery {
+                    q: Some(json!({"created_date": {"$gt": created_date}})),
+                    sort: Some("created_date".to_owned()),
+                    limit: Some(page_size),
+                    ..ListQuery::default()
+                },
+                false,
+            ),
+            None => (
+                ListQuery {
+                    sort: Some("created_date".to_owned()),
+                    limit: Some(page_size),
+                    ..ListQuery::default()
+                },
+                false,
+            ),
+        };
+        let mut page = client.list(name, &query).await?;
+        let full = page.len() >= page_size;
+        page.sort_by_cached_key(sort_key);
+        let (accepted, next_cursor, finished) = if phase_within {
+            let created_date = cursor
+                .as_ref()
+                .map(|cursor| cursor.created_date.clone())
+                .unwrap_or_default();
+            let last_id = page
+                .last()
+                .and_then(|record| record.get("id"))
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let next = Cursor {
+                created_date,
+                within_timestamp: full,
+                after_id: if full { last_id } else { None },
+            };
+            (page, Some(next), false)
+        } else if !full {
+            let next = page
+                .last()
+                .and_then(record_key)
+                .map(|key| Cursor {
+                    created_date: key.created_date,
+                    within_timestamp: false,
+                    after_id: None,
+                })
+                .or(cursor);
+            (page, next, true)
+        } else {
+            // A full page is complete only below its last timestamp: the records sharing that
+            // timestamp are read next, on their own, by id.
+            let last_instant = page.last().map(sort_key).and_then(|key| key.0);
+            let last_created = page
+                .last()
+                .and_then(|record| record.get("created_date"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_default();
+            let accepted: Vec<_> = page
+                .into_iter()
+                .filter(|record| sort_key(record).0 < last_instant)
+                .collect();
+            let next = Cursor {
+                created_date: last_created,
+                within_timestamp: true,
+                after_id: None,
+            };
+            (accepted, Some(next), false)
+        };
+        let previous_ids: BTreeSet<String> = entity_state.boundary_ids.iter().cloned().collect();
+        let records: Vec<Map<String, Value>> = accepted
+            .into_iter()
+            .filter(|record| {
+                record
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .is_none_or(|id| !previous_ids.contains(id))
+            })
+            .map(|record| canonical_record(record, entity))
+            .collect();
+        if !records.is_empty() {
+            writer.append(&records)?;
+            if entity_state.first_key.is_none() {
+                entity_state.first_key = records.first().and_then(record_key);
+            }
+            entity_state.last_key = records
+                .last()
+                .and_then(record_key)
+                .or(entity_state.last_key);
+            // Only records sharing the last timestamp can come back across the boundary.
+            let last_instant = records.last().map(sort_key).and_then(|key| key.0);
+            entity_state.boundary_ids = records
+                .iter()
+                .rev()
+                .take_while(|record| sort_key(record).0 == last_instant)
+                .filter_map(|record| record.get("id").and_then(Value::as_str))
+                .map(str::to_owned)
+                .collect();
+        }
+        entity_state.writer = writer.sync()?;
+        entity_state.cursor = next_cursor;
+        if finished {
+            entity_state.complete = true;
+            entity_state.boundary_ids.clear();
+            entity_state.source_count = Some(client.count(name, None).await?);
+        }
+        save_entity(workspace, state, name, &entity_state).await?;
+        reporter.advanced(name, records.len() as u64);
+        if finished {
+            break;
+        }
+    }
+    reporter.finished(name);
+    let records = entity_state.writer.records();
+    Ok(EntityPullSummary {
+        entity: name.to_owned(),
+        records,
+        bytes: entity_state.writer.bytes(),
+        source_count: entity_state.source_count,
+        matches_source: entity_state.source_count == Some(records),
+        already_complete: false,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
