@@ -46,6 +46,63 @@ pub enum Command {
         after_help = "Examples:\n  BASE44_API_KEY=... offbase pull --api-url https://app.base44.com --app-id 6989... --schema-from ./my-app --workspace ./ws\n  offbase pull --from-csv ./exports --schema-from ./my-app --workspace ./ws\n  offbase pull --from-seed ./my-app/base44/seed --schema-from ./my-app --workspace ./ws"
     )]
     Pull(PullArgs),
+    /// Serve an app over HTTP as the Base44 entity API does, to rehearse a migration locally.
+    ///
+    /// Serves the schemas and records of APP_DIR (`base44/entities/*.jsonc` and
+    /// `data/<Entity>.jsonl`, like the apps in samples/) at http://127.0.0.1:PORT: list with
+    /// sort/limit/skip/fields/q (limit silently capped at 5000), the v2 cursor list, count, get,
+    /// create, update, delete to the trash, bulk calls, restore, the free plan's rate limits, and
+    /// the files the records link to. Faults and a background writer can be switched on to test
+    /// a client's resilience. Runs until Ctrl-C.
+    #[command(
+        after_help = "Examples:\n  OFFBASE_EMULATOR_KEY=dev-key offbase emulate samples/crm --port 4444\n  BASE44_API_KEY=dev-key offbase pull --api-url http://127.0.0.1:4444 --app-id <printed id> --schema-from samples/crm --workspace ws\n  offbase emulate samples/crm --fail-rate 0.1 --truncate-rate 0.05 --write-rate 50 --write-for 60"
+    )]
+    Emulate(EmulateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EmulateArgs {
+    /// The app to serve (schemas and data/<Entity>.jsonl records).
+    pub app_dir: PathBuf,
+    /// The port to listen on, on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 4444)]
+    pub port: u16,
+    /// The app id to serve (default: base44/.app.jsonc, else a fixed id).
+    #[arg(long, value_name = "ID")]
+    pub app_id: Option<String>,
+    /// The key clients must send; read from this environment variable.
+    #[arg(long, default_value = "OFFBASE_EMULATOR_KEY", value_name = "NAME")]
+    pub api_key_env: String,
+    /// Multiply the free plan's per-operation rate limits (e.g. 10 for a paid plan).
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+    pub rate_limit_scale: f64,
+    /// Answer without rate limits.
+    #[arg(long)]
+    pub no_rate_limits: bool,
+    /// Share of requests answered 500, 502 or 503.
+    #[arg(long, default_value_t = 0.0, value_name = "SHARE")]
+    pub fail_rate: f64,
+    /// Share of requests answered 429 with retry-after: 1.
+    #[arg(long, default_value_t = 0.0, value_name = "SHARE")]
+    pub throttle_rate: f64,
+    /// Share of successful answers whose body is cut short.
+    #[arg(long, default_value_t = 0.0, value_name = "SHARE")]
+    pub truncate_rate: f64,
+    /// Share of successful answers whose connection is dropped mid-body.
+    #[arg(long, default_value_t = 0.0, value_name = "SHARE")]
+    pub reset_rate: f64,
+    /// Milliseconds added before every answer.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub latency_ms: u64,
+    /// Creates, updates and deletes per second by a background writer.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub write_rate: u32,
+    /// How long the background writer runs.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub write_for: u64,
+    /// Seed of the faults and the writer, for repeatable runs.
+    #[arg(long, default_value_t = 44)]
+    pub seed: u64,
 }
 
 /// Where PostgreSQL is: shared by every command that touches a database.
@@ -131,6 +188,7 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Plan(arguments) => commands::plan(arguments),
         Command::Pull(arguments) => commands::pull(arguments),
+        Command::Emulate(arguments) => commands::emulate(arguments),
     };
     match result {
         Ok(code) => code,

@@ -1,10 +1,12 @@
 //! The workspace: the reviewable folder between Base44 and PostgreSQL.
 //!
-//!     schemas/<Entity>.json          the entity schemas the data was read with
-//!     data/<Entity>/part-NNNNN.jsonl records, one JSON object a line, in (created_date, id) order
-//!     manifest.json                  per entity: records, bytes, sha256 per part, keys, source count
-//!     state/pull.json                checkpoints of an unfinished pull
-//!     reports/                       human and machine summaries
+//! ```text
+//! schemas/<Entity>.json          the entity schemas the data was read with
+//! data/<Entity>/part-NNNNN.jsonl records, one JSON object a line, in (created_date, id) order
+//! manifest.json                  per entity: records, bytes, sha256 per part, keys, source count
+//! state/pull.json                checkpoints of an unfinished pull
+//! reports/                       human and machine summaries
+//! ```
 //!
 //! This module owns the layout, the record form (canonical key order) and the part writer whose
 //! checkpoints never run ahead of the data: bytes are synced before the state that counts them
