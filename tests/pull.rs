@@ -452,3 +452,38 @@ async fn a_second_pull_of_a_finished_workspace_fetches_nothing() {
     );
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn more_records_sharing_one_timestamp_than_a_page_holds_are_all_pulled_once() {
+    let app_folder = temporary();
+    big_app(app_folder.path(), 300);
+    // 1,200 more records created in one bulk call: one timestamp for all of them.
+    let mut lines =
+        std::fs::read_to_string(app_folder.path().join("data/Event.jsonl")).unwrap_or_default();
+    for index in 0..1_200 {
+        let record = json!({
+            "id": format!("b{:023x}", (index as u64).wrapping_mul(0x2545_f491_4f6c_dd1d) >> 12),
+            "created_date": "2026-01-01T00:00:30.500000", "updated_date": "2026-01-01T00:00:30.500000",
+            "title": format!("bulk {index}"), "seq": 100_000 + index
+        });
+        lines.push_str(&record.to_string());
+        lines.push('\n');
+    }
+    std::fs::write(app_folder.path().join("data/Event.jsonl"), lines)
+        .unwrap_or_else(|error| panic!("{error}"));
+    let emulator = start(config(app_folder.path())).await;
+    let app = schemas(app_folder.path());
+    let folder = temporary();
+    let workspace = Workspace::new(folder.path());
+    let options = PullOptions {
+        page_size: 500,
+        ..PullOptions::default()
+    };
+    if let Err(error) = run_pull(&emulator, &app, &workspace, &options).await {
+        panic!("{error}");
+    }
+    let records = workspace_records(&workspace, "Event");
+    assert_no_duplicates("Event", &records);
+    assert_eq!(records.len(), 1_500);
+    emulator.shutdown().await;
+}

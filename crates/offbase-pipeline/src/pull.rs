@@ -2,8 +2,9 @@
 //! once, resumable at any moment.
 //!
 //! Paging never trusts `skip`: records are read in `(created_date, id)` order by keyset. A page
-//! sorted by `created_date` is complete only below its last timestamp, so the records sharing
-//! that timestamp are then read on their own, sorted by `id`, before moving past it. Each page
+//! sorted by `created_date` is complete only below its last timestamp, so the next page starts
+//! at that timestamp; when a whole page shares one timestamp, its records are read on their own,
+//! sorted by `id`, before moving past it. Each page
 //! is written and synced before the checkpoint that counts it (see [`crate::workspace`]).
 
 use crate::PipelineError;
@@ -58,6 +59,10 @@ pub struct Cursor {
     /// `false`: that timestamp is done too.
     pub within_timestamp: bool,
     pub after_id: Option<String>,
+    /// Outside a timestamp: `created_date` itself is not done yet (the last page ended inside
+    /// it), so the next page starts at it rather than after it.
+    #[serde(default)]
+    pub inclusive: bool,
 }
 
 /// The checkpoint of one entity.
@@ -366,6 +371,7 @@ async fn pull_entity(
                 created_date,
                 within_timestamp: true,
                 after_id,
+                ..
             }) => {
                 let mut q = json!({"created_date": {"$gte": created_date, "$lte": created_date}});
                 if let (Some(after_id), Value::Object(map)) = (after_id, &mut q) {
@@ -381,9 +387,17 @@ async fn pull_entity(
                     true,
                 )
             }
-            Some(Cursor { created_date, .. }) => (
+            Some(Cursor {
+                created_date,
+                inclusive,
+                ..
+            }) => (
                 ListQuery {
-                    q: Some(json!({"created_date": {"$gt": created_date}})),
+                    q: Some(if *inclusive {
+                        json!({"created_date": {"$gte": created_date}})
+                    } else {
+                        json!({"created_date": {"$gt": created_date}})
+                    }),
                     sort: Some("created_date".to_owned()),
                     limit: Some(page_size),
                     ..ListQuery::default()
@@ -416,6 +430,7 @@ async fn pull_entity(
                 created_date,
                 within_timestamp: full,
                 after_id: if full { last_id } else { None },
+                inclusive: false,
             };
             (page, Some(next), false)
         } else if !full {
@@ -426,12 +441,15 @@ async fn pull_entity(
                     created_date: key.created_date,
                     within_timestamp: false,
                     after_id: None,
+                    inclusive: false,
                 })
                 .or(cursor);
             (page, next, true)
         } else {
-            // A full page is complete only below its last timestamp: the records sharing that
-            // timestamp are read next, on their own, by id.
+            // A full page is complete only below its last timestamp. The next page starts at
+            // that timestamp; when a whole page shares one timestamp, its records are read on
+            // their own, by id.
+            let first_instant = page.first().map(sort_key).and_then(|key| key.0);
             let last_instant = page.last().map(sort_key).and_then(|key| key.0);
             let last_created = page
                 .last()
@@ -439,14 +457,16 @@ async fn pull_entity(
                 .and_then(Value::as_str)
                 .map(str::to_owned)
                 .unwrap_or_default();
+            let single_timestamp = first_instant == last_instant;
             let accepted: Vec<_> = page
                 .into_iter()
                 .filter(|record| sort_key(record).0 < last_instant)
                 .collect();
             let next = Cursor {
                 created_date: last_created,
-                within_timestamp: true,
+                within_timestamp: single_timestamp,
                 after_id: None,
+                inclusive: !single_timestamp,
             };
             (accepted, Some(next), false)
         };
