@@ -291,14 +291,20 @@ impl Client {
                     Value::Object(record) => Ok(record),
                     other => Err(ClientError::InvalidBody {
                         request: request.clone(),
-                        message: format!("a list item is {}, not a record", kind(&other)),
+                        message: format!(
+                            "a list item is {}, not a record",
+                            offbase_model::json_kind(&other)
+                        ),
                         attempts: 1,
                     }),
                 })
                 .collect(),
             other => Err(ClientError::InvalidBody {
                 request,
-                message: format!("expected an array of records, got {}", kind(&other)),
+                message: format!(
+                    "expected an array of records, got {}",
+                    offbase_model::json_kind(&other)
+                ),
                 attempts: 1,
             }),
         }
@@ -480,15 +486,4 @@ fn snippet(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let text: String = text.chars().take(200).collect();
     text.replace(['\n', '\r'], " ")
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }

@@ -976,7 +976,10 @@ fn json_cell(raw: &str, shape: Option<Shape>) -> Typed {
             if fits {
                 Typed::Value(value)
             } else {
-                Typed::Flagged(format!("expected {expected}, found {}", json_kind(&value)))
+                Typed::Flagged(format!(
+                    "expected {expected}, found {}",
+                    offbase_model::json_kind(&value)
+                ))
             }
         }
     }
@@ -1008,17 +1011,6 @@ fn json_has_type(value: &Value, name: &str) -> bool {
         "array" => value.is_array(),
         "object" => value.is_object(),
         _ => false,
-    }
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

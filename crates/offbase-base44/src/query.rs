@@ -199,7 +199,7 @@ pub fn parse_filter(q: &Value) -> Result<Filter, QueryError> {
         Value::Object(map) => parse_document(map),
         other => Err(QueryError::NotAnObject {
             context: "the query".to_owned(),
-            found: kind_name(other),
+            found: offbase_model::json_kind(other),
         }),
     }
 }
@@ -258,7 +258,7 @@ fn parse_list(operator: &str, value: &Value) -> Result<Vec<Filter>, QueryError> 
         found,
     };
     let Value::Array(items) = value else {
-        return Err(invalid(kind_name(value).to_owned()));
+        return Err(invalid(offbase_model::json_kind(value).to_owned()));
     };
     if items.is_empty() {
         return Err(invalid("an empty array".to_owned()));
@@ -267,7 +267,10 @@ fn parse_list(operator: &str, value: &Value) -> Result<Vec<Filter>, QueryError> 
         .iter()
         .map(|item| match item {
             Value::Object(map) => parse_document(map),
-            other => Err(invalid(format!("an array holding {}", kind_name(other)))),
+            other => Err(invalid(format!(
+                "an array holding {}",
+                offbase_model::json_kind(other)
+            ))),
         })
         .collect()
 }
@@ -301,7 +304,7 @@ fn parse_operators(field: &str, map: &Map<String, Value>) -> Result<Vec<Operator
             operator: operator.to_owned(),
             field: Some(field.to_owned()),
             expected,
-            found: kind_name(value).to_owned(),
+            found: offbase_model::json_kind(value).to_owned(),
         };
     let array = |operator: &str, value: &Value| match value {
         Value::Array(items) => Ok(items.clone()),
@@ -394,17 +397,6 @@ fn size(value: &Value) -> Option<u64> {
     let float = number.as_f64()?;
     // Exactly integral and in range, so the cast is lossless.
     (float >= 0.0 && float.fract() == 0.0 && float < 1e15).then_some(float as u64)
-}
-
-fn kind_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

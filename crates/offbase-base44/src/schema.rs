@@ -154,7 +154,7 @@ pub fn parse_entity_file(
                 path,
                 format!(
                     "{} at the top level, not an entity schema object: skipped",
-                    json_kind(&other)
+                    offbase_model::json_kind(&other)
                 ),
             ));
         }
@@ -261,7 +261,7 @@ pub fn parse_entity_file(
         Some(other) => {
             context.warn(format!(
                 "`properties` is {}, not an object: no declared fields, kept in extra",
-                json_kind(&other)
+                offbase_model::json_kind(&other)
             ));
             extra.insert("properties".to_owned(), other);
             Vec::new()
@@ -285,7 +285,7 @@ pub fn parse_entity_file(
         Some(other) => {
             context.warn(format!(
                 "`rls` is {}, not an object of rules: not applied, kept in extra",
-                json_kind(&other)
+                offbase_model::json_kind(&other)
             ));
             extra.insert("rls".to_owned(), other);
             None
@@ -600,7 +600,7 @@ fn entities_dir_from_config(root: &Path, warnings: &mut Vec<ReadWarning>) -> Opt
                 None,
                 format!(
                     "`entitiesDir` is {}, not a folder name: using base44/entities",
-                    json_kind(other)
+                    offbase_model::json_kind(other)
                 ),
             ));
             None
@@ -619,7 +619,10 @@ fn read_app_id(root: &Path, warnings: &mut Vec<ReadWarning>) -> Option<String> {
             warnings.push(ReadWarning::new(
                 APP_FILE,
                 None,
-                format!("`id` is {}, not a string: app id unknown", json_kind(other)),
+                format!(
+                    "`id` is {}, not a string: app id unknown",
+                    offbase_model::json_kind(other)
+                ),
             ));
             None
         }
@@ -646,7 +649,7 @@ fn read_optional_jsonc_object(
                 None,
                 format!(
                     "{} at the top level, not an object: ignored",
-                    json_kind(&other)
+                    offbase_model::json_kind(&other)
                 ),
             ));
             None
@@ -819,7 +822,7 @@ fn apply_required(
     let Value::Array(names) = required else {
         context.warn(format!(
             "{owner}`required` is {}, not a list of field names: kept in extra",
-            json_kind(required)
+            offbase_model::json_kind(required)
         ));
         return Some(required.clone());
     };
@@ -858,7 +861,7 @@ fn parse_field(name: &str, location: &str, definition: &Value, context: &mut Con
             context.warn(format!(
                 "field `{location}` is {}, not a definition object: read as free JSON, kept in \
                  extra as `definition`",
-                json_kind(other)
+                offbase_model::json_kind(other)
             ));
             field.extra.insert("definition".to_owned(), other.clone());
             return field;
@@ -911,7 +914,7 @@ fn parse_field(name: &str, location: &str, definition: &Value, context: &mut Con
                 other => {
                     context.warn(format!(
                         "field `{location}`: `items` is {}, not one item definition: kept in extra",
-                        json_kind(other)
+                        offbase_model::json_kind(other)
                     ));
                     field.extra.insert(key.clone(), other.clone());
                 }
@@ -923,7 +926,7 @@ fn parse_field(name: &str, location: &str, definition: &Value, context: &mut Con
                 other => {
                     context.warn(format!(
                         "field `{location}`: `properties` is {}, not an object: kept in extra",
-                        json_kind(other)
+                        offbase_model::json_kind(other)
                     ));
                     field.extra.insert(key.clone(), other.clone());
                 }
@@ -1223,21 +1226,10 @@ fn pascal_case(stem: &str) -> String {
     }
 }
 
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 fn json_kind_or_empty(value: &Value) -> &'static str {
     match value {
         Value::String(_) => "an empty string",
-        other => json_kind(other),
+        other => offbase_model::json_kind(other),
     }
 }
 

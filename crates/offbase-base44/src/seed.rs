@@ -90,7 +90,7 @@ pub fn parse_seed_file(
         let Value::Object(mut record) = item else {
             warnings.push(format!(
                 "{file}: record {number} is {}, not an object: skipped",
-                json_kind(&item)
+                offbase_model::json_kind(&item)
             ));
             continue;
         };
@@ -113,7 +113,7 @@ pub fn parse_seed_file(
             }
             Some(other) => warnings.push(format!(
                 "{file}: record {number}: `id` is {}, not a text: kept as it is",
-                json_kind(other)
+                offbase_model::json_kind(other)
             )),
         }
         if let Some(Value::String(id)) = record.get("id") {
@@ -232,7 +232,7 @@ fn record_list(value: Value, file: &str, warnings: &mut Vec<String>) -> Vec<Valu
                     if let Some(records) = records {
                         warnings.push(format!(
                             "{file}: `records` is {}, not a list: `data` read instead",
-                            json_kind(&records)
+                            offbase_model::json_kind(&records)
                         ));
                     }
                     data
@@ -249,7 +249,7 @@ fn record_list(value: Value, file: &str, warnings: &mut Vec<String>) -> Vec<Valu
         other => {
             warnings.push(format!(
                 "{file}: {} at the top level, not a list of records: no records read",
-                json_kind(&other)
+                offbase_model::json_kind(&other)
             ));
             Vec::new()
         }
@@ -352,17 +352,6 @@ fn invalid_json(file: &str, error: &serde_json::Error) -> SeedError {
         line,
         column,
         message,
-    }
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

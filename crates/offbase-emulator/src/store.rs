@@ -380,7 +380,7 @@ fn as_record<'a>(body: &'a Value, what: &str) -> Result<&'a Record, StoreError> 
     body.as_object().ok_or_else(|| {
         StoreError::InvalidBody(format!(
             "{what} must be a JSON object of field names and values, found {}",
-            kind_name(body)
+            offbase_model::json_kind(body)
         ))
     })
 }
@@ -389,20 +389,9 @@ fn as_array<'a>(body: &'a Value, what: &str) -> Result<&'a Vec<Value>, StoreErro
     body.as_array().ok_or_else(|| {
         StoreError::InvalidBody(format!(
             "{what} takes a JSON array of records, found {}",
-            kind_name(body)
+            offbase_model::json_kind(body)
         ))
     })
-}
-
-pub(crate) fn kind_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// An ObjectId-like id: 8 hex digits of the creation second, then 16 random hex digits.
@@ -439,7 +428,7 @@ fn read_records(path: &Path, table: &mut Table) -> Result<(), EmulatorError> {
         let Value::Object(record) = value else {
             return Err(bad(format!(
                 "a record must be a JSON object, found {}",
-                kind_name(&value)
+                offbase_model::json_kind(&value)
             )));
         };
         let Some(id) = record.get("id").and_then(Value::as_str).map(str::to_owned) else {

@@ -6,11 +6,10 @@ use crate::PipelineError;
 use crate::progress::Reporter;
 use crate::workspace::{
     EntityManifest, Manifest, PartWriter, SourceInfo, Workspace, WriterPosition, canonical_record,
-    entity_manifest, record_key,
+    entity_manifest, pull_order, record_key,
 };
 use offbase_base44::csv_export::{entity_schema_json, read_csv_folder};
 use offbase_base44::seed::read_seed_folder;
-use offbase_model::time::parse_timestamp;
 use offbase_model::{App, Entity, Field, SchemaSource, SourceLayout};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -167,19 +166,7 @@ fn write_batches(
             .map(|record| canonical_record(record, &batch.entity))
             .collect();
         // The pull order, so a CSV import and an API pull of the same records match line by line.
-        records.sort_by_cached_key(|record| {
-            let instant = record
-                .get("created_date")
-                .and_then(Value::as_str)
-                .and_then(parse_timestamp)
-                .map(|instant| instant.timestamp_micros());
-            let id = record
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            (instant, id)
-        });
+        records.sort_by_cached_key(pull_order);
         let mut writer =
             PartWriter::resume(workspace, &name, part_records, WriterPosition::default())?;
         writer.append(&records)?;

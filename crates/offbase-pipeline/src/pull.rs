@@ -11,10 +11,9 @@ use crate::PipelineError;
 use crate::progress::Reporter;
 use crate::workspace::{
     EntityManifest, Manifest, PartWriter, RecordKey, SourceInfo, Workspace, WriterPosition,
-    canonical_record, entity_manifest, record_key,
+    canonical_record, entity_manifest, pull_order, record_key,
 };
 use offbase_base44::client::{Client, ListQuery};
-use offbase_model::time::parse_timestamp;
 use offbase_model::{App, Entity, SourceLayout};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -307,21 +306,6 @@ async fn save_entity(
     workspace.write_json(&workspace.pull_state_path(), &*state)
 }
 
-/// The instant of a record's `created_date`, for ordering a page.
-fn sort_key(record: &Map<String, Value>) -> (Option<i64>, String) {
-    let instant = record
-        .get("created_date")
-        .and_then(Value::as_str)
-        .and_then(parse_timestamp)
-        .map(|instant| instant.timestamp_micros());
-    let id = record
-        .get("id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    (instant, id)
-}
-
 async fn pull_entity(
     client: &Client,
     entity: &Entity,
@@ -415,7 +399,7 @@ async fn pull_entity(
         };
         let mut page = client.list(name, &query).await?;
         let full = page.len() >= page_size;
-        page.sort_by_cached_key(sort_key);
+        page.sort_by_cached_key(pull_order);
         let (accepted, next_cursor, finished) = if phase_within {
             let created_date = cursor
                 .as_ref()
@@ -449,8 +433,8 @@ async fn pull_entity(
             // A full page is complete only below its last timestamp. The next page starts at
             // that timestamp; when a whole page shares one timestamp, its records are read on
             // their own, by id.
-            let first_instant = page.first().map(sort_key).and_then(|key| key.0);
-            let last_instant = page.last().map(sort_key).and_then(|key| key.0);
+            let first_instant = page.first().map(pull_order).and_then(|key| key.0);
+            let last_instant = page.last().map(pull_order).and_then(|key| key.0);
             let last_created = page
                 .last()
                 .and_then(|record| record.get("created_date"))
@@ -460,7 +444,7 @@ async fn pull_entity(
             let single_timestamp = first_instant == last_instant;
             let accepted: Vec<_> = page
                 .into_iter()
-                .filter(|record| sort_key(record).0 < last_instant)
+                .filter(|record| pull_order(record).0 < last_instant)
                 .collect();
             let next = Cursor {
                 created_date: last_created,
@@ -491,11 +475,11 @@ async fn pull_entity(
                 .and_then(record_key)
                 .or(entity_state.last_key);
             // Only records sharing the last timestamp can come back across the boundary.
-            let last_instant = records.last().map(sort_key).and_then(|key| key.0);
+            let last_instant = records.last().map(pull_order).and_then(|key| key.0);
             entity_state.boundary_ids = records
                 .iter()
                 .rev()
-                .take_while(|record| sort_key(record).0 == last_instant)
+                .take_while(|record| pull_order(record).0 == last_instant)
                 .filter_map(|record| record.get("id").and_then(Value::as_str))
                 .map(str::to_owned)
                 .collect();

@@ -217,6 +217,22 @@ pub fn record_key(record: &Map<String, Value>) -> Option<RecordKey> {
     })
 }
 
+/// A record's place in the pull order: its `created_date` as an instant (records without a
+/// readable one first), then its id.
+pub fn pull_order(record: &Map<String, Value>) -> (Option<i64>, String) {
+    let instant = record
+        .get(BuiltIn::CreatedDate.field_name())
+        .and_then(Value::as_str)
+        .and_then(offbase_model::time::parse_timestamp)
+        .map(|instant| instant.timestamp_micros());
+    let id = record
+        .get(BuiltIn::Id.field_name())
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    (instant, id)
+}
+
 /// Where a part writer stands: what its checkpoint records.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriterPosition {
