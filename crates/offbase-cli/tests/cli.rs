@@ -125,3 +125,50 @@ fn help_teaches_the_plan_command() {
         );
     }
 }
+
+#[test]
+fn pull_without_a_key_says_which_variable_to_set() {
+    let folder = temporary_folder();
+    let output = offbase(&[
+        "pull",
+        "--api-url",
+        "http://127.0.0.1:1",
+        "--app-id",
+        "0dad9f07cd1e58f3fd183368",
+        "--schema-from",
+        "samples/crm",
+        "--workspace",
+        &folder.path().to_string_lossy(),
+        "--api-key-env",
+        "OFFBASE_TEST_NO_SUCH_VARIABLE",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("OFFBASE_TEST_NO_SUCH_VARIABLE"), "{stderr}");
+}
+
+#[test]
+fn pull_from_csv_without_a_schema_infers_one() {
+    let exports = temporary_folder();
+    let csv = "\"title\",\"count\",\"id\",\"created_date\",\"updated_date\"\n\"a\",\"3\",\"r1\",\"2026-01-01T00:00:00\",\"2026-01-01T00:00:00\"";
+    if let Err(error) = std::fs::write(exports.path().join("Note_export.csv"), csv) {
+        panic!("{error}");
+    }
+    let workspace = temporary_folder();
+    let output = offbase(&[
+        "pull",
+        "--from-csv",
+        &exports.path().to_string_lossy(),
+        "--workspace",
+        &workspace.path().to_string_lossy(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("inferred"), "{stdout}");
+    let part = std::fs::read_to_string(workspace.path().join("data/Note/part-00000.jsonl"))
+        .unwrap_or_default();
+    assert_eq!(
+        part,
+        "{\"id\":\"r1\",\"created_date\":\"2026-01-01T00:00:00.000000\",\"updated_date\":\"2026-01-01T00:00:00.000000\",\"title\":\"a\",\"count\":3}\n"
+    );
+}
