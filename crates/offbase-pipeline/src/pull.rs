@@ -306,6 +306,53 @@ async fn save_entity(
     workspace.write_json(&workspace.pull_state_path(), &*state)
 }
 
+/// A page request running ahead of the writer.
+type PageRequest = tokio::task::JoinHandle<
+    Result<Vec<Map<String, Value>>, offbase_base44::client::ClientError>,
+>;
+
+/// The list request that reads the page after `cursor`.
+fn page_query(cursor: Option<&Cursor>, page_size: usize) -> ListQuery {
+    match cursor {
+        Some(Cursor {
+            created_date,
+            within_timestamp: true,
+            after_id,
+            ..
+        }) => {
+            let mut q = json!({"created_date": {"$gte": created_date, "$lte": created_date}});
+            if let (Some(after_id), Value::Object(map)) = (after_id, &mut q) {
+                map.insert("id".to_owned(), json!({"$gt": after_id}));
+            }
+            ListQuery {
+                q: Some(q),
+                sort: Some("id".to_owned()),
+                limit: Some(page_size),
+                ..ListQuery::default()
+            }
+        }
+        Some(Cursor {
+            created_date,
+            inclusive,
+            ..
+        }) => ListQuery {
+            q: Some(if *inclusive {
+                json!({"created_date": {"$gte": created_date}})
+            } else {
+                json!({"created_date": {"$gt": created_date}})
+            }),
+            sort: Some("created_date".to_owned()),
+            limit: Some(page_size),
+            ..ListQuery::default()
+        },
+        None => ListQuery {
+            sort: Some("created_date".to_owned()),
+            limit: Some(page_size),
+            ..ListQuery::default()
+        },
+    }
+}
+
 async fn pull_entity(
     client: &Client,
     entity: &Entity,
@@ -348,56 +395,21 @@ async fn pull_entity(
         entity_state.writer.clone(),
     )?;
     let page_size = options.page_size.clamp(1, 5000);
+    let mut prefetched: Option<PageRequest> = None;
     loop {
         let cursor = entity_state.cursor.clone();
-        let (query, phase_within) = match &cursor {
-            Some(Cursor {
-                created_date,
-                within_timestamp: true,
-                after_id,
-                ..
-            }) => {
-                let mut q = json!({"created_date": {"$gte": created_date, "$lte": created_date}});
-                if let (Some(after_id), Value::Object(map)) = (after_id, &mut q) {
-                    map.insert("id".to_owned(), json!({"$gt": after_id}));
+        let phase_within = cursor.as_ref().is_some_and(|cursor| cursor.within_timestamp);
+        let mut page = match prefetched.take() {
+            Some(handle) => match handle.await {
+                Ok(result) => result?,
+                Err(join_error) => {
+                    return Err(PipelineError::Usage(format!(
+                        "a page request of {name} stopped unexpectedly: {join_error}"
+                    )));
                 }
-                (
-                    ListQuery {
-                        q: Some(q),
-                        sort: Some("id".to_owned()),
-                        limit: Some(page_size),
-                        ..ListQuery::default()
-                    },
-                    true,
-                )
-            }
-            Some(Cursor {
-                created_date,
-                inclusive,
-                ..
-            }) => (
-                ListQuery {
-                    q: Some(if *inclusive {
-                        json!({"created_date": {"$gte": created_date}})
-                    } else {
-                        json!({"created_date": {"$gt": created_date}})
-                    }),
-                    sort: Some("created_date".to_owned()),
-                    limit: Some(page_size),
-                    ..ListQuery::default()
-                },
-                false,
-            ),
-            None => (
-                ListQuery {
-                    sort: Some("created_date".to_owned()),
-                    limit: Some(page_size),
-                    ..ListQuery::default()
-                },
-                false,
-            ),
+            },
+            None => client.list(name, &page_query(cursor.as_ref(), page_size)).await?,
         };
-        let mut page = client.list(name, &query).await?;
         let full = page.len() >= page_size;
         page.sort_by_cached_key(pull_order);
         let (accepted, next_cursor, finished) = if phase_within {
@@ -454,6 +466,15 @@ async fn pull_entity(
             };
             (accepted, Some(next), false)
         };
+        // Ask for the next page now, so the network works while this one is written and synced.
+        if !finished {
+            let client = client.clone();
+            let entity_name = name.to_owned();
+            let query = page_query(next_cursor.as_ref(), page_size);
+            prefetched = Some(tokio::spawn(async move {
+                client.list(&entity_name, &query).await
+            }));
+        }
         let previous_ids: BTreeSet<String> = entity_state.boundary_ids.iter().cloned().collect();
         let records: Vec<Map<String, Value>> = accepted
             .into_iter()
