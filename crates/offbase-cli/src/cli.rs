@@ -178,6 +178,9 @@ pub struct PullArgs {
     /// Discard what an earlier pull stored for these entities and start over.
     #[arg(long)]
     pub fresh: bool,
+    /// The longest time between checkpoints; an interrupted pull reads at most this much again.
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    pub checkpoint_interval_ms: u64,
     /// Print a machine-readable summary on stdout.
     #[arg(long)]
     pub json: bool,

@@ -119,6 +119,7 @@ pub fn pull(arguments: PullArgs) -> anyhow::Result<ExitCode> {
         page_size: arguments.page_size,
         concurrency: arguments.concurrency,
         fresh: arguments.fresh,
+        checkpoint_interval: std::time::Duration::from_millis(arguments.checkpoint_interval_ms),
         ..PullOptions::default()
     };
     let summary = runtime()?.block_on(offbase_pipeline::pull::pull(

@@ -63,7 +63,14 @@ fn pull_command(emulator: &RunningEmulator, app: &Path, workspace: &Path) -> Com
         .arg(app)
         .arg("--workspace")
         .arg(workspace)
-        .args(["--page-size", "400", "--concurrency", "2"])
+        .args([
+            "--page-size",
+            "400",
+            "--concurrency",
+            "2",
+            "--checkpoint-interval-ms",
+            "100",
+        ])
         .env("BASE44_API_KEY", KEY)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

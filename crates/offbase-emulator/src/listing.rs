@@ -236,7 +236,9 @@ fn created_date_bounds(filter: &Filter) -> Option<Vec<(Bound, chrono::DateTime<c
                 Operator::Lte(value) => (Bound::LessOrEqual, value),
                 _ => return None,
             };
-            let instant = value.as_str().and_then(offbase_model::time::parse_timestamp)?;
+            let instant = value
+                .as_str()
+                .and_then(offbase_model::time::parse_timestamp)?;
             Some((bound, instant))
         })
         .collect()

@@ -35,6 +35,9 @@ pub struct PullOptions {
     pub concurrency: usize,
     /// Start the named entities over, discarding what an earlier pull stored.
     pub fresh: bool,
+    /// The longest time between checkpoints (each one syncs the data and writes the state);
+    /// zero: after every page.
+    pub checkpoint_interval: std::time::Duration,
 }
 
 impl Default for PullOptions {
@@ -45,6 +48,7 @@ impl Default for PullOptions {
             part_records: 100_000,
             concurrency: 4,
             fresh: false,
+            checkpoint_interval: std::time::Duration::from_secs(1),
         }
     }
 }
@@ -307,9 +311,8 @@ async fn save_entity(
 }
 
 /// A page request running ahead of the writer.
-type PageRequest = tokio::task::JoinHandle<
-    Result<Vec<Map<String, Value>>, offbase_base44::client::ClientError>,
->;
+type PageRequest =
+    tokio::task::JoinHandle<Result<Vec<Map<String, Value>>, offbase_base44::client::ClientError>>;
 
 /// The list request that reads the page after `cursor`.
 fn page_query(cursor: Option<&Cursor>, page_size: usize) -> ListQuery {
@@ -396,9 +399,12 @@ async fn pull_entity(
     )?;
     let page_size = options.page_size.clamp(1, 5000);
     let mut prefetched: Option<PageRequest> = None;
+    let mut last_checkpoint = Instant::now();
     loop {
         let cursor = entity_state.cursor.clone();
-        let phase_within = cursor.as_ref().is_some_and(|cursor| cursor.within_timestamp);
+        let phase_within = cursor
+            .as_ref()
+            .is_some_and(|cursor| cursor.within_timestamp);
         let mut page = match prefetched.take() {
             Some(handle) => match handle.await {
                 Ok(result) => result?,
@@ -408,7 +414,11 @@ async fn pull_entity(
                     )));
                 }
             },
-            None => client.list(name, &page_query(cursor.as_ref(), page_size)).await?,
+            None => {
+                client
+                    .list(name, &page_query(cursor.as_ref(), page_size))
+                    .await?
+            }
         };
         let full = page.len() >= page_size;
         page.sort_by_cached_key(pull_order);
@@ -505,14 +515,20 @@ async fn pull_entity(
                 .map(str::to_owned)
                 .collect();
         }
-        entity_state.writer = writer.sync()?;
         entity_state.cursor = next_cursor;
         if finished {
             entity_state.complete = true;
             entity_state.boundary_ids.clear();
             entity_state.source_count = Some(client.count(name, None).await?);
         }
-        save_entity(workspace, state, name, &entity_state).await?;
+        // A checkpoint syncs the parts first, then records their length with the cursor that
+        // produced them. Between checkpoints the pages are in the files but uncounted: a
+        // resumed pull cuts them and reads them again.
+        if finished || last_checkpoint.elapsed() >= options.checkpoint_interval {
+            entity_state.writer = writer.sync()?;
+            save_entity(workspace, state, name, &entity_state).await?;
+            last_checkpoint = Instant::now();
+        }
         reporter.advanced(name, records.len() as u64);
         if finished {
             break;
