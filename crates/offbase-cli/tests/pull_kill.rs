@@ -178,3 +178,29 @@ fn a_pull_killed_at_random_moments_ends_like_an_uninterrupted_one() {
     assert_key_absent(reference.path());
     runtime.block_on(emulator.shutdown());
 }
+
+#[test]
+fn a_wrong_key_exits_2_with_a_message_that_does_not_show_it() {
+    let runtime = tokio::runtime::Runtime::new().unwrap_or_else(|error| panic!("{error}"));
+    let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/tasks");
+    let emulator = runtime.block_on(async {
+        let mut config = EmulatorConfig::new(&app, KEY);
+        config.rate_limits = RateLimits::Off;
+        offbase_emulator::start(
+            config,
+            "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!()),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{error}"))
+    });
+    let workspace = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let wrong = "wrong-key-7d1e0c55aa90";
+    let mut command = pull_command(&emulator, &app, workspace.path());
+    command.env("BASE44_API_KEY", wrong);
+    let output = run_to_end(command);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("refused the key"), "{stderr}");
+    assert!(!stderr.contains(wrong) && !stderr.contains(KEY), "{stderr}");
+    runtime.block_on(emulator.shutdown());
+}
