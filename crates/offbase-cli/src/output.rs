@@ -36,6 +36,12 @@ impl TerminalReporter {
     fn style(template: &str) -> ProgressStyle {
         ProgressStyle::with_template(template)
             .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .with_key(
+                "rate",
+                |state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+                    let _ = write!(out, "{:.0}/s", state.per_sec());
+                },
+            )
             .progress_chars("=> ")
     }
 
@@ -44,7 +50,7 @@ impl TerminalReporter {
         if total.is_none() {
             let bar = self.bars.add(ProgressBar::new(0));
             bar.set_style(Self::style(
-                "{prefix:>20.bold} [{bar:30}] {human_pos}/{human_len} {per_sec} ETA {eta}",
+                "{prefix:>20.bold} [{bar:30}] {human_pos}/{human_len} {rate} ETA {eta}",
             ));
             bar.set_prefix("total");
             *total = Some(bar);
@@ -73,24 +79,21 @@ impl Reporter for TerminalReporter {
             Some(length) => {
                 let bar = ProgressBar::new(length);
                 bar.set_style(Self::style(
-                    "{prefix:>20} [{bar:30}] {human_pos}/{human_len} {per_sec} ETA {eta}",
+                    "{prefix:>20} [{bar:30}] {human_pos}/{human_len} {rate} ETA {eta}",
                 ));
                 bar
             }
             None => {
                 let bar = ProgressBar::new_spinner();
-                bar.set_style(Self::style("{prefix:>20} {spinner} {human_pos} {per_sec}"));
+                bar.set_style(Self::style("{prefix:>20} {spinner} {human_pos} {rate}"));
                 bar
             }
         };
         bar.set_prefix(task.to_owned());
-        let bar = match self.total_bar() {
-            Some(total_bar) => {
-                total_bar.inc_length(total.unwrap_or(0));
-                self.bars.insert_before(&total_bar, bar)
-            }
-            None => self.bars.add(bar),
-        };
+        if let Some(total_bar) = self.total_bar() {
+            total_bar.inc_length(total.unwrap_or(0));
+        }
+        let bar = self.bars.add(bar);
         if let Ok(mut tasks) = self.tasks.lock() {
             tasks.insert(task.to_owned(), bar);
         }
