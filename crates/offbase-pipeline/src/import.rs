@@ -63,10 +63,13 @@ pub fn import_csv(
         let (entity, inferred) = match (declared, import.inferred) {
             (Some(entity), _) => (entity, false),
             (None, Some(entity)) => {
-                warnings.push(format!(
-                    "{}: no schema given: the schema was inferred from the values and saved as schemas/{}.json (marked inferred); review it",
-                    import.entity, import.entity
-                ));
+                // With schemas given, the reader has already said this entity has none.
+                if schemas.is_none() {
+                    warnings.push(format!(
+                        "{}: no schema given: the schema was inferred from the values and saved as schemas/{}.json (marked inferred); review it",
+                        import.entity, import.entity
+                    ));
+                }
                 (entity, true)
             }
             (None, None) => (bare_entity(&import.entity), true),
@@ -101,14 +104,9 @@ pub fn import_seed(
                 .iter()
                 .map(|warning| format!("{}: {warning}", import.entity)),
         );
+        // An entity without a schema is already in the reader's warnings.
         let declared = schemas.and_then(|app| app.entity(&import.entity)).cloned();
         let inferred = declared.is_none();
-        if inferred {
-            warnings.push(format!(
-                "{}: no schema for this seed entity: every field is kept in _extra at load",
-                import.entity
-            ));
-        }
         batches.push(Batch {
             entity: declared.unwrap_or_else(|| bare_entity(&import.entity)),
             inferred,

@@ -126,7 +126,8 @@ pub async fn pull(
     let started = Instant::now();
     let entities = select_entities(app, options.entities.as_deref())?;
     let source = SourceInfo::Api {
-        api_url: client.api_url().to_owned(),
+        // A URL may carry credentials (`https://user:password@host`): never store them.
+        api_url: offbase_pg::redact_url(client.api_url()),
         app_id: client.app_id().to_owned(),
     };
     let mut state: PullState = workspace
@@ -405,7 +406,7 @@ async fn pull_entity(
         let phase_within = cursor
             .as_ref()
             .is_some_and(|cursor| cursor.within_timestamp);
-        let mut page = match prefetched.take() {
+        let page = match prefetched.take() {
             Some(handle) => match handle.await {
                 Ok(result) => result?,
                 Err(join_error) => {
@@ -421,7 +422,18 @@ async fn pull_entity(
             }
         };
         let full = page.len() >= page_size;
-        page.sort_by_cached_key(pull_order);
+        // Each record's place in the pull order, parsed once for the whole page.
+        let page: Vec<(Option<i64>, Map<String, Value>)> = {
+            let mut keyed: Vec<_> = page
+                .into_iter()
+                .map(|record| (pull_order(&record), record))
+                .collect();
+            keyed.sort_by(|left, right| left.0.cmp(&right.0));
+            keyed
+                .into_iter()
+                .map(|((instant, _), record)| (instant, record))
+                .collect()
+        };
         let (accepted, next_cursor, finished) = if phase_within {
             let created_date = cursor
                 .as_ref()
@@ -429,7 +441,7 @@ async fn pull_entity(
                 .unwrap_or_default();
             let last_id = page
                 .last()
-                .and_then(|record| record.get("id"))
+                .and_then(|(_, record)| record.get("id"))
                 .and_then(Value::as_str)
                 .map(str::to_owned);
             let next = Cursor {
@@ -442,7 +454,7 @@ async fn pull_entity(
         } else if !full {
             let next = page
                 .last()
-                .and_then(record_key)
+                .and_then(|(_, record)| record_key(record))
                 .map(|key| Cursor {
                     created_date: key.created_date,
                     within_timestamp: false,
@@ -455,18 +467,18 @@ async fn pull_entity(
             // A full page is complete only below its last timestamp. The next page starts at
             // that timestamp; when a whole page shares one timestamp, its records are read on
             // their own, by id.
-            let first_instant = page.first().map(pull_order).and_then(|key| key.0);
-            let last_instant = page.last().map(pull_order).and_then(|key| key.0);
+            let first_instant = page.first().and_then(|(instant, _)| *instant);
+            let last_instant = page.last().and_then(|(instant, _)| *instant);
             let last_created = page
                 .last()
-                .and_then(|record| record.get("created_date"))
+                .and_then(|(_, record)| record.get("created_date"))
                 .and_then(Value::as_str)
                 .map(str::to_owned)
                 .unwrap_or_default();
             let single_timestamp = first_instant == last_instant;
             let accepted: Vec<_> = page
                 .into_iter()
-                .filter(|record| pull_order(record).0 < last_instant)
+                .filter(|(instant, _)| *instant < last_instant)
                 .collect();
             let next = Cursor {
                 created_date: last_created,
@@ -486,16 +498,16 @@ async fn pull_entity(
             }));
         }
         let previous_ids: BTreeSet<String> = entity_state.boundary_ids.iter().cloned().collect();
-        let records: Vec<Map<String, Value>> = accepted
+        let (instants, records): (Vec<Option<i64>>, Vec<Map<String, Value>>) = accepted
             .into_iter()
-            .filter(|record| {
+            .filter(|(_, record)| {
                 record
                     .get("id")
                     .and_then(Value::as_str)
                     .is_none_or(|id| !previous_ids.contains(id))
             })
-            .map(|record| canonical_record(record, entity))
-            .collect();
+            .map(|(instant, record)| (instant, canonical_record(record, entity)))
+            .unzip();
         if !records.is_empty() {
             writer.append(&records)?;
             if entity_state.first_key.is_none() {
@@ -506,12 +518,13 @@ async fn pull_entity(
                 .and_then(record_key)
                 .or(entity_state.last_key);
             // Only records sharing the last timestamp can come back across the boundary.
-            let last_instant = records.last().map(pull_order).and_then(|key| key.0);
+            let last_instant = instants.last().copied().flatten();
             entity_state.boundary_ids = records
                 .iter()
+                .zip(&instants)
                 .rev()
-                .take_while(|record| pull_order(record).0 == last_instant)
-                .filter_map(|record| record.get("id").and_then(Value::as_str))
+                .take_while(|(_, instant)| **instant == last_instant)
+                .filter_map(|(record, _)| record.get("id").and_then(Value::as_str))
                 .map(str::to_owned)
                 .collect();
         }

@@ -5,7 +5,6 @@
 //! data/<Entity>/part-NNNNN.jsonl records, one JSON object a line, in (created_date, id) order
 //! manifest.json                  per entity: records, bytes, sha256 per part, keys, source count
 //! state/pull.json                checkpoints of an unfinished pull
-//! reports/                       human and machine summaries
 //! ```
 //!
 //! This module owns the layout, the record form (canonical key order) and the part writer whose
@@ -66,10 +65,6 @@ impl Workspace {
 
     pub fn pull_state_path(&self) -> PathBuf {
         self.root.join("state").join("pull.json")
-    }
-
-    pub fn reports_dir(&self) -> PathBuf {
-        self.root.join("reports")
     }
 
     /// Reads a JSON file of the workspace, or `None` when it does not exist.
