@@ -58,6 +58,143 @@ pub enum Command {
         after_help = "Examples:\n  OFFBASE_EMULATOR_KEY=dev-key offbase emulate samples/crm --port 4444\n  BASE44_API_KEY=dev-key offbase pull --api-url http://127.0.0.1:4444 --app-id <printed id> --schema-from samples/crm --workspace ws\n  offbase emulate samples/crm --fail-rate 0.1 --truncate-rate 0.05 --write-rate 50 --write-for 60"
     )]
     Emulate(EmulateArgs),
+    /// Load a workspace into PostgreSQL with COPY: resumable, every record loaded or rejected.
+    ///
+    /// Plans the workspace's schemas (schemas/), creates the tables in --pg-schema, then streams
+    /// every entity's staged parts with binary COPY. Each batch is committed together with its
+    /// checkpoint (in the `offbase` schema of the same database): kill it at any moment and run
+    /// the same command again to continue, with no duplicates and no gaps. A record that cannot
+    /// be loaded (a value of the wrong type, a missing required value, a value outside an enum,
+    /// a NUL character, a duplicate id superseded by a newer copy) goes to
+    /// reports/rejects/<Entity>.jsonl with its id, field, reason, value and the whole record.
+    /// After the data: primary keys, indexes, foreign keys (validated where no orphans exist;
+    /// orphans are counted in the report), ANALYZE. reports/load.md and load.json sum it up.
+    ///
+    /// A second load of a finished workspace does nothing and says so; --replace drops the
+    /// earlier load's tables first. Exit codes: 0 loaded (rejects are listed, not errors),
+    /// 2 error.
+    #[command(
+        after_help = "Examples:\n  offbase load --workspace ws --database-url postgres://me@localhost/app\n  offbase load --workspace ws --pg-schema staging --relax required,enums\n  offbase load --workspace ws --replace --json"
+    )]
+    Load(LoadArgs),
+    /// Pull (or import), plan, load and verify in one command.
+    ///
+    /// --from takes a local folder: an app folder with data/<Entity>.jsonl (like samples/crm),
+    /// a folder of dashboard CSV exports, or an app folder with base44/seed/. --api-url pulls
+    /// from Base44 (or the emulator). The workspace is kept for sync and diff. The load ends with
+    /// a verification: per entity, the rows in PostgreSQL are counted and hashed against the
+    /// workspace. With no --database-url and no DATABASE_URL, it writes offbase-bundle.sql
+    /// instead: apply it with `psql -v ON_ERROR_STOP=1 -f offbase-bundle.sql`.
+    ///
+    /// Exit codes: 0 done and verified, 1 a count or hash differs, 2 error.
+    #[command(
+        after_help = "Examples:\n  offbase migrate --from samples/crm --database-url postgres://me@localhost/app\n  offbase migrate --from samples/crm --bundle crm.sql\n  BASE44_API_KEY=... offbase migrate --api-url https://app.base44.com --app-id 6989... --schema-from ./my-app"
+    )]
+    Migrate(MigrateArgs),
+    /// Write a workspace of plausible generated records for an app's schemas.
+    ///
+    /// For rehearsals, load tests and benchmarks when real data cannot leave the building:
+    /// every record fits its planned column types, enums, required fields and formats, and
+    /// references point at generated records of the referenced entity, so foreign keys
+    /// validate. The same schemas, counts and --seed always give byte-identical files.
+    #[command(
+        after_help = "Examples:\n  offbase generate --schema-from samples/tasks --records 1000 --workspace ws\n  offbase generate --schema-from ./my-app --records 100 --records-for Task=1000000 --workspace bench"
+    )]
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The app's entity schemas (a code-export root or an entities folder).
+    #[arg(long, value_name = "DIR")]
+    pub schema_from: PathBuf,
+    /// The workspace folder to write.
+    #[arg(long, default_value = "offbase-workspace", value_name = "DIR")]
+    pub workspace: PathBuf,
+    /// Records per entity.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub records: u64,
+    /// Another count for one entity (repeatable).
+    #[arg(long, value_name = "ENTITY=N")]
+    pub records_for: Vec<String>,
+    /// A per-app mapping file (TOML); see docs/mapping.md.
+    #[arg(long, value_name = "FILE")]
+    pub mappings: Option<PathBuf>,
+    /// The seed: the same seed gives the same records.
+    #[arg(long, default_value_t = 44)]
+    pub seed: u64,
+    /// Print a machine-readable summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The workspace to load (written by `offbase pull`).
+    #[arg(long, default_value = "offbase-workspace", value_name = "DIR")]
+    pub workspace: PathBuf,
+    /// A per-app mapping file (TOML); see docs/mapping.md.
+    #[arg(long, value_name = "FILE")]
+    pub mappings: Option<PathBuf>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub load: LoadTuning,
+    /// Print a machine-readable summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options shared by `load` and `migrate`.
+#[derive(Debug, Args)]
+pub struct LoadTuning {
+    /// Relax these constraints instead of rejecting the records that break them: `required`
+    /// (NOT NULL of required fields), `enums` (enum CHECKs), or both. Each relaxed constraint is
+    /// added back after the load when no row breaks it, and reported.
+    #[arg(long, value_name = "required,enums", default_value = "")]
+    pub relax: String,
+    /// Drop the tables of an earlier load into the same schema and load again.
+    #[arg(long)]
+    pub replace: bool,
+    /// Records per batch; each batch is one transaction with its checkpoint.
+    #[arg(long, default_value_t = 50_000, value_name = "N")]
+    pub batch_records: usize,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["from", "api_url"])))]
+pub struct MigrateArgs {
+    /// A local folder: an app with data/<Entity>.jsonl, CSV exports, or an app with base44/seed/.
+    #[arg(long, value_name = "DIR")]
+    pub from: Option<PathBuf>,
+    /// The Base44 API origin (or an emulator's URL); needs --app-id and --schema-from.
+    #[arg(long, value_name = "URL", requires_all = ["app_id", "schema_from"])]
+    pub api_url: Option<String>,
+    /// The app id.
+    #[arg(long, value_name = "ID")]
+    pub app_id: Option<String>,
+    /// The app's entity schemas (for --api-url, or CSV exports without schemas beside them).
+    #[arg(long, value_name = "DIR")]
+    pub schema_from: Option<PathBuf>,
+    /// The environment variable that holds the API key.
+    #[arg(long, default_value = "BASE44_API_KEY", value_name = "NAME")]
+    pub api_key_env: String,
+    /// The workspace folder (kept for sync and diff).
+    #[arg(long, default_value = "offbase-workspace", value_name = "DIR")]
+    pub workspace: PathBuf,
+    /// A per-app mapping file (TOML); see docs/mapping.md.
+    #[arg(long, value_name = "FILE")]
+    pub mappings: Option<PathBuf>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Without a database: where to write the bundle.
+    #[arg(long, default_value = "offbase-bundle.sql", value_name = "FILE")]
+    pub bundle: PathBuf,
+    #[command(flatten)]
+    pub load: LoadTuning,
+    /// Print a machine-readable summary on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -192,6 +329,9 @@ pub fn run() -> ExitCode {
         Command::Plan(arguments) => commands::plan(arguments),
         Command::Pull(arguments) => commands::pull(arguments),
         Command::Emulate(arguments) => commands::emulate(arguments),
+        Command::Load(arguments) => commands::load(arguments),
+        Command::Migrate(arguments) => commands::migrate(arguments),
+        Command::Generate(arguments) => commands::generate(arguments),
     };
     match result {
         Ok(code) => code,

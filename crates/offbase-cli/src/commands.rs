@@ -1,13 +1,20 @@
 //! One function per command: call the pipeline, print the outcome.
 
-use crate::cli::{EmulateArgs, PlanArgs, PullArgs};
+use crate::cli::{
+    EmulateArgs, GenerateArgs, LoadArgs, LoadTuning, MigrateArgs, PlanArgs, PullArgs,
+};
 use crate::output::TerminalReporter;
 use anyhow::{Context, bail};
 use offbase_base44::client::{ApiKey, Client, ClientConfig};
+use offbase_pipeline::bundle::BundleOptions;
+use offbase_pipeline::load::{Existing, LoadOptions, LoadStatus, LoadSummary, Relax};
+use offbase_pipeline::migrate::{Destination, MigrateOptions, MigrateSource};
 use offbase_pipeline::plan;
 use offbase_pipeline::progress::Reporter;
 use offbase_pipeline::pull::{PullOptions, PullSummary};
+use offbase_pipeline::verify::VerifySummary;
 use offbase_pipeline::workspace::Workspace;
+
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -319,5 +326,276 @@ pub fn emulate(arguments: EmulateArgs) -> anyhow::Result<ExitCode> {
         running.shutdown().await;
         anyhow::Ok(())
     })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_options(
+    database_url: String,
+    pg_schema: &str,
+    mappings: Option<&std::path::Path>,
+    tuning: &LoadTuning,
+) -> anyhow::Result<LoadOptions> {
+    let mut options = LoadOptions::new(database_url, pg_schema);
+    options.mappings = mappings.map(std::path::Path::to_path_buf);
+    options.relax =
+        Relax::parse(&tuning.relax).map_err(|message| anyhow::anyhow!("--relax: {message}"))?;
+    options.existing = if tuning.replace {
+        Existing::Replace
+    } else {
+        Existing::Resume
+    };
+    options.batch_records = tuning.batch_records;
+    Ok(options)
+}
+
+pub fn load(arguments: LoadArgs) -> anyhow::Result<ExitCode> {
+    let reporter = TerminalReporter::new(arguments.json);
+    let Some(url) = arguments.database.database_url.clone() else {
+        bail!(
+            "load needs a database: pass --database-url URL or set DATABASE_URL (or use `offbase migrate` without one to write a bundle)"
+        );
+    };
+    let options = load_options(
+        url,
+        &arguments.database.pg_schema,
+        arguments.mappings.as_deref(),
+        &arguments.load,
+    )?;
+    let workspace = Workspace::new(&arguments.workspace);
+    let summary = runtime()?.block_on(offbase_pipeline::load::load(
+        &workspace, &options, &reporter,
+    ))?;
+    reporter.clear();
+    if arguments.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print_load_summary(&summary);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_load_summary(summary: &LoadSummary) {
+    if summary.status == LoadStatus::AlreadyLoaded {
+        println!(
+            "Schema {:?} already holds a finished load of this workspace: nothing to do (--replace loads it again).",
+            summary.pg_schema
+        );
+    }
+    println!(
+        "{:<24} {:>10} {:>10} {:>9} {:>12} {:>8}",
+        "entity", "read", "loaded", "rejected", "bytes", "seconds"
+    );
+    for entity in &summary.entities {
+        match &entity.table {
+            Some(_) => println!(
+                "{:<24} {:>10} {:>10} {:>9} {:>12} {:>8.2}",
+                entity.entity,
+                entity.read,
+                entity.loaded,
+                entity.rejected,
+                entity.bytes,
+                entity.seconds
+            ),
+            None => println!(
+                "{:<24} {:>10} {:>10} {:>9} {:>12} {:>8}  skipped by the mapping",
+                entity.entity, entity.staged, 0, 0, 0, "-"
+            ),
+        }
+    }
+    let read: u64 = summary.entities.iter().map(|entity| entity.read).sum();
+    let loaded: u64 = summary.entities.iter().map(|entity| entity.loaded).sum();
+    let rejected = summary.rejected();
+    println!(
+        "{:<24} {:>10} {:>10} {:>9}",
+        "total", read, loaded, rejected
+    );
+    if summary.balanced() {
+        println!("Every staged record is loaded or rejected (read = loaded + rejected).");
+    } else {
+        println!("Some staged records are not accounted for: see reports/load.md.");
+    }
+    if rejected > 0 {
+        println!(
+            "{rejected} rejected records, each with its reason, in {}.",
+            summary.rejects_folder
+        );
+    }
+    let orphaned: Vec<_> = summary
+        .foreign_keys
+        .iter()
+        .filter(|key| !key.validated)
+        .collect();
+    let validated = summary.foreign_keys.len() - orphaned.len();
+    println!(
+        "Foreign keys: {validated} validated, {} left NOT VALID because of orphans.",
+        orphaned.len()
+    );
+    for key in orphaned.iter().take(10) {
+        println!(
+            "  {}.{} → {}: {} orphans (e.g. {})",
+            key.table,
+            key.column,
+            key.target_table,
+            key.orphans,
+            key.sample.join(", ")
+        );
+    }
+    for relaxed in summary.relaxed.iter().filter(|relaxed| !relaxed.restored) {
+        println!(
+            "Relaxed: {}.{} keeps no {:?} constraint ({} rows break it).",
+            relaxed.table, relaxed.column, relaxed.kind, relaxed.rows
+        );
+    }
+    println!(
+        "Schema {:?} of {} in {:.1}s. Report: {}/reports/load.md",
+        summary.pg_schema, summary.database, summary.seconds, summary.workspace
+    );
+}
+
+pub fn migrate(arguments: MigrateArgs) -> anyhow::Result<ExitCode> {
+    let reporter = Arc::new(TerminalReporter::new(arguments.json));
+    let workspace = Workspace::new(&arguments.workspace);
+    let source = match (&arguments.from, &arguments.api_url) {
+        (Some(folder), _) => MigrateSource::Folder {
+            folder: folder.clone(),
+            schema_from: arguments.schema_from.clone(),
+        },
+        (None, Some(api_url)) => {
+            let (Some(app_id), Some(schema_from)) =
+                (arguments.app_id.clone(), arguments.schema_from.clone())
+            else {
+                bail!("--api-url needs --app-id and --schema-from");
+            };
+            let Ok(key) = std::env::var(&arguments.api_key_env) else {
+                bail!(
+                    "no API key: set the environment variable {} (or name another with --api-key-env)",
+                    arguments.api_key_env
+                );
+            };
+            let config = ClientConfig::new(api_url.clone(), app_id, ApiKey::new(key));
+            MigrateSource::Api {
+                client: Box::new(Client::new(config)?),
+                schema_from,
+            }
+        }
+        (None, None) => bail!("give a source: --from DIR or --api-url URL"),
+    };
+    let destination = match arguments.database.database_url.clone() {
+        Some(url) => Destination::Database(load_options(
+            url,
+            &arguments.database.pg_schema,
+            arguments.mappings.as_deref(),
+            &arguments.load,
+        )?),
+        None => Destination::Bundle {
+            path: arguments.bundle.clone(),
+            options: BundleOptions {
+                pg_schema: arguments.database.pg_schema.clone(),
+                mappings: arguments.mappings.clone(),
+                relax: Relax::parse(&arguments.load.relax)
+                    .map_err(|message| anyhow::anyhow!("--relax: {message}"))?,
+            },
+        },
+    };
+    let options = MigrateOptions {
+        source,
+        workspace,
+        mappings: arguments.mappings.clone(),
+        destination,
+    };
+    let dyn_reporter: Arc<dyn Reporter> = reporter.clone();
+    let summary =
+        runtime()?.block_on(offbase_pipeline::migrate::migrate(&options, dyn_reporter))?;
+    reporter.clear();
+    if arguments.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        if let Some(load) = &summary.load {
+            print_load_summary(load);
+        }
+        if let Some(bundle) = &summary.bundle {
+            let records: u64 = bundle.entities.iter().map(|entity| entity.loaded).sum();
+            let rejected: u64 = bundle.entities.iter().map(|entity| entity.rejected).sum();
+            println!(
+                "No database given: wrote {} ({} bytes, {records} records, {rejected} rejected into {}/reports/rejects).",
+                bundle.bundle, bundle.bytes, summary.workspace
+            );
+            println!(
+                "Apply it with: psql -v ON_ERROR_STOP=1 -f {}",
+                bundle.bundle
+            );
+        }
+        if let Some(verify) = &summary.verify {
+            print_verify_summary(verify);
+        }
+        println!("Plan and mapping report: {}", summary.plan_files.join(", "));
+    }
+    Ok(if summary.clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_verify_summary(summary: &VerifySummary) {
+    for entity in &summary.entities {
+        if !entity.matches() {
+            println!(
+                "verify: {} differs: workspace {} rows (hash {}), PostgreSQL {} rows (hash {})",
+                entity.entity,
+                entity.expected_rows,
+                entity.expected_hash,
+                entity.actual_rows,
+                entity.actual_hash
+            );
+        }
+    }
+    if summary.matches() {
+        println!(
+            "Verified: {} tables hold exactly the workspace's loaded records (counts and content hashes).",
+            summary.entities.len()
+        );
+    }
+}
+
+pub fn generate(arguments: GenerateArgs) -> anyhow::Result<ExitCode> {
+    let reporter = TerminalReporter::new(arguments.json);
+    let rules = plan::load_rules(arguments.mappings.as_deref())?;
+    let mut counts = offbase_pipeline::generate::GenerateCounts::uniform(arguments.records);
+    for item in &arguments.records_for {
+        let Some((entity, count)) = item.split_once('=') else {
+            bail!("--records-for {item:?}: expected ENTITY=N, e.g. Task=1000000");
+        };
+        let count: u64 = count
+            .trim()
+            .parse()
+            .with_context(|| format!("--records-for {item:?}: {count:?} is not a count"))?;
+        counts = counts.with(entity.trim(), count);
+    }
+    let workspace = Workspace::new(&arguments.workspace);
+    let summary = offbase_pipeline::generate::generate_workspace(
+        &arguments.schema_from,
+        &rules,
+        &counts,
+        arguments.seed,
+        &workspace,
+        PullOptions::default().part_records,
+        &reporter,
+    )?;
+    reporter.clear();
+    if arguments.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        for entity in &summary.entities {
+            println!(
+                "{:<24} {:>10} records {:>12} bytes",
+                entity.entity, entity.records, entity.bytes
+            );
+        }
+        println!(
+            "Generated {} records (seed {}) into {} in {:.1}s.",
+            summary.records, summary.seed, summary.workspace, summary.seconds
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,12 +4,14 @@
 mod apply;
 mod catalog;
 mod connect;
+pub mod load;
 
 pub use apply::{ApplyOutcome, apply_plan};
 pub use catalog::{
     CatalogColumn, CatalogConstraint, CatalogIndex, CatalogSchema, CatalogTable, introspect,
 };
 pub use connect::{START_HINT, connect, redact_url};
+pub use sqlx::postgres::PgConnection;
 
 /// What went wrong talking to PostgreSQL. Messages name the schema, table or statement and say
 /// what to do; they never carry the connection password.

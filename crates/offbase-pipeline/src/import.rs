@@ -196,3 +196,76 @@ fn write_batches(
         warnings,
     })
 }
+
+/// Imports the records of an app folder laid out like the samples: `data/<Entity>.jsonl`, one
+/// record a line, as the entity API returns them. A line that is not a JSON object is kept,
+/// flagged, so the load rejects it with its reason instead of losing it.
+pub fn import_records(
+    folder: &Path,
+    schemas: &App,
+    workspace: &Workspace,
+    part_records: u64,
+    reporter: &dyn Reporter,
+) -> Result<ImportSummary, PipelineError> {
+    let data = folder.join("data");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&data)
+        .map_err(|error| PipelineError::io(&data, error))?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "jsonl")
+        })
+        .collect();
+    files.sort();
+    let mut warnings = Vec::new();
+    let mut batches = Vec::new();
+    for path in files {
+        let Some(name) = path
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+        else {
+            continue;
+        };
+        let text =
+            std::fs::read_to_string(&path).map_err(|error| PipelineError::io(&path, error))?;
+        let mut records = Vec::new();
+        for (index, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<Map<String, Value>>(line) {
+                Ok(record) => records.push(record),
+                Err(error) => {
+                    let mut record = Map::new();
+                    record.insert("_line".into(), Value::String(line.to_owned()));
+                    let mut flags = Map::new();
+                    flags.insert(
+                        "_line".into(),
+                        Value::String(format!(
+                            "{}:{} is not a JSON object: {error}",
+                            path.display(),
+                            index + 1
+                        )),
+                    );
+                    record.insert(crate::workspace::FLAGS_KEY.into(), Value::Object(flags));
+                    records.push(record);
+                }
+            }
+        }
+        let declared = schemas.entity(&name).cloned();
+        if declared.is_none() {
+            warnings.push(format!(
+                "{name}: data/{name}.jsonl has no schema: its records are staged with an empty schema (every field goes to _extra)"
+            ));
+        }
+        batches.push(Batch {
+            inferred: declared.is_none(),
+            entity: declared.unwrap_or_else(|| bare_entity(&name)),
+            records,
+        });
+    }
+    let source = SourceInfo::Sample {
+        folder: folder.display().to_string(),
+    };
+    write_batches(batches, workspace, part_records, source, warnings, reporter)
+}

@@ -1,11 +1,17 @@
 //! offbase stages, each callable in-process: `plan` (read schemas → plan → files, and optionally
 //! apply) and `pull` (Base44 → workspace). Stages report progress through [`progress::Reporter`]; only the CLI draws.
 
+pub mod bundle;
 pub mod files;
+pub mod generate;
 pub mod import;
+pub mod load;
+pub mod migrate;
 pub mod plan;
 pub mod progress;
 pub mod pull;
+pub mod staged;
+pub mod verify;
 pub mod workspace;
 
 use std::path::PathBuf;

@@ -126,10 +126,23 @@ pub struct Manifest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SourceInfo {
-    Api { api_url: String, app_id: String },
-    Csv { folder: String },
-    Seed { folder: String },
-    Sample { folder: String },
+    Api {
+        api_url: String,
+        app_id: String,
+    },
+    Csv {
+        folder: String,
+    },
+    Seed {
+        folder: String,
+    },
+    Sample {
+        folder: String,
+    },
+    /// Made up by `offbase_sql::generate` from the schemas, with this seed.
+    Generated {
+        seed: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -306,3 +306,141 @@ fn add_foreign_key(key: &ForeignKey) -> String {
     }
     format!("{} NOT VALID", create.to_string(PostgresQueryBuilder))
 }
+
+/// The DDL of a load, in the order a loader runs it: the tables go in before the data without
+/// their primary keys (built once, after COPY, rather than row by row) and without the
+/// constraints the load relaxes; the rest comes after the data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoadSql {
+    /// Enum types and tables.
+    pub tables: Vec<String>,
+    /// `ALTER TABLE ... ADD CONSTRAINT ... PRIMARY KEY`, one per table.
+    pub primary_keys: Vec<ConstraintSql>,
+    /// Constraints the load relaxed, to add back where the loaded data allows.
+    pub relaxed: Vec<RelaxedConstraint>,
+    /// `CREATE INDEX IF NOT EXISTS`, one per index.
+    pub indexes: Vec<String>,
+    /// `ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID`, in the plan's order.
+    pub foreign_keys: Vec<ConstraintSql>,
+}
+
+/// A constraint and the statement that adds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConstraintSql {
+    pub table: String,
+    pub name: String,
+    pub sql: String,
+}
+
+/// A NOT NULL or CHECK a relaxed load leaves out at first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RelaxedConstraint {
+    pub table: String,
+    pub column: String,
+    pub kind: crate::copy::convert::ConstraintKind,
+    /// The CHECK's name (for a NOT NULL, the column's).
+    pub name: String,
+    pub sql: String,
+}
+
+/// Renders the load's DDL for `schema` under `relax`.
+pub fn render_for_load(schema: &TargetSchema, relax: crate::copy::convert::Relax) -> LoadSql {
+    use crate::copy::convert::ConstraintKind;
+    let mut tables = Vec::new();
+    for enum_type in &schema.enum_types {
+        tables.push(
+            Type::create()
+                .as_enum(Alias::new(enum_type.name.clone()))
+                .values(
+                    enum_type
+                        .values
+                        .iter()
+                        .map(|value| Alias::new(value.clone())),
+                )
+                .to_string(PostgresQueryBuilder),
+        );
+    }
+    let mut primary_keys = Vec::new();
+    let mut relaxed = Vec::new();
+    for table in &schema.tables {
+        let mut loaded = table.clone();
+        for column in &mut loaded.columns {
+            if relax.relaxes_not_null(column) {
+                column.not_null = false;
+                relaxed.push(RelaxedConstraint {
+                    table: table.name.clone(),
+                    column: column.name.clone(),
+                    kind: ConstraintKind::NotNull,
+                    name: column.name.clone(),
+                    sql: format!(
+                        "ALTER TABLE {} ALTER COLUMN {} SET NOT NULL",
+                        quote_identifier(&table.name),
+                        quote_identifier(&column.name)
+                    ),
+                });
+            }
+            if relax.relaxes_check(column)
+                && let Some(check) = column.check.take()
+            {
+                let expression = sea_query::Query::select()
+                    .expr(check_expression(column, &check))
+                    .to_string(PostgresQueryBuilder);
+                let expression = expression
+                    .strip_prefix("SELECT ")
+                    .unwrap_or(&expression)
+                    .to_owned();
+                relaxed.push(RelaxedConstraint {
+                    table: table.name.clone(),
+                    column: column.name.clone(),
+                    kind: ConstraintKind::Check,
+                    name: check.name.clone(),
+                    sql: format!(
+                        "ALTER TABLE {} ADD CONSTRAINT {} CHECK ({expression})",
+                        quote_identifier(&table.name),
+                        quote_identifier(&check.name)
+                    ),
+                });
+            }
+        }
+        tables.push(create_table_without_primary_key(&loaded));
+        primary_keys.push(ConstraintSql {
+            table: table.name.clone(),
+            name: table.primary_key_name.clone(),
+            sql: format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})",
+                quote_identifier(&table.name),
+                quote_identifier(&table.primary_key_name),
+                table
+                    .primary_key
+                    .iter()
+                    .map(|column| quote_identifier(column))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
+    LoadSql {
+        tables,
+        primary_keys,
+        relaxed,
+        indexes: schema.indexes.iter().map(create_index).collect(),
+        foreign_keys: schema
+            .foreign_keys
+            .iter()
+            .map(|key| ConstraintSql {
+                table: key.table.clone(),
+                name: key.name.clone(),
+                sql: add_foreign_key(key),
+            })
+            .collect(),
+    }
+}
+
+fn create_table_without_primary_key(table: &Table) -> String {
+    let mut create = sea_query::Table::create();
+    create.table(Alias::new(table.name.clone()));
+    for column in &table.columns {
+        create.col(column_def(column));
+    }
+    pretty_create_table(&create.to_string(PostgresQueryBuilder))
+}

@@ -2,7 +2,9 @@
 //! target model, the renderer that writes it as PostgreSQL DDL with sea-query, and the mapping
 //! report. Nothing here does I/O.
 
+pub mod copy;
 mod ddl;
+pub mod generate;
 mod names;
 mod plan;
 mod pretty;
@@ -10,7 +12,9 @@ mod references;
 mod report;
 mod values;
 
-pub use ddl::{PlanSql, Section, Statement, render};
+pub use ddl::{
+    ConstraintSql, LoadSql, PlanSql, RelaxedConstraint, Section, Statement, render, render_for_load,
+};
 pub use plan::{PlanError, plan};
 pub use pretty::quote_identifier;
 pub use report::mapping_report;

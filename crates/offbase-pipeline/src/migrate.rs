@@ -1,0 +1,230 @@
+//! `migrate`: stage (pull from the API, or import a local folder), plan, load (or write a
+//! bundle when there is no database), and verify, in one call. Every step resumes: run it
+//! again after an interruption and it continues.
+
+use crate::PipelineError;
+use crate::bundle::{BundleOptions, BundleSummary, write_bundle};
+use crate::import::{ImportSummary, import_csv, import_records, import_seed};
+use crate::load::{LoadOptions, LoadSummary, load};
+use crate::plan::{load_rules, plan, write_plan};
+use crate::progress::Reporter;
+use crate::pull::{PullOptions, PullSummary, pull};
+use crate::verify::{VerifySummary, verify};
+use crate::workspace::Workspace;
+use offbase_base44::client::Client;
+use offbase_base44::platform::add_platform_entities;
+use offbase_base44::schema::read_app;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where the records come from.
+#[derive(Debug)]
+pub enum MigrateSource {
+    /// A local folder: an app folder with `data/<Entity>.jsonl` (like the samples), a folder of
+    /// dashboard CSV exports, or an app folder with seed files (`base44/seed/`).
+    Folder {
+        folder: PathBuf,
+        /// Schemas from elsewhere (for CSV exports); default: the folder itself.
+        schema_from: Option<PathBuf>,
+    },
+    /// The Base44 entity API (or the emulator).
+    Api {
+        client: Box<Client>,
+        schema_from: PathBuf,
+    },
+}
+
+/// Where the data goes.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    Database(LoadOptions),
+    /// No database: a self-contained SQL file.
+    Bundle {
+        path: PathBuf,
+        options: BundleOptions,
+    },
+}
+
+#[derive(Debug)]
+pub struct MigrateOptions {
+    pub source: MigrateSource,
+    pub workspace: Workspace,
+    pub mappings: Option<PathBuf>,
+    pub destination: Destination,
+}
+
+/// How the records were staged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Staged {
+    Pull(PullSummary),
+    Import(ImportSummary),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MigrateSummary {
+    pub workspace: String,
+    pub staged: Staged,
+    pub plan_files: Vec<String>,
+    pub load: Option<LoadSummary>,
+    pub bundle: Option<BundleSummary>,
+    pub verify: Option<VerifySummary>,
+}
+
+impl MigrateSummary {
+    /// Whether everything staged is accounted for and the target matches the workspace.
+    pub fn clean(&self) -> bool {
+        let pulled = match &self.staged {
+            Staged::Pull(summary) => summary.entities.iter().all(|entity| entity.matches_source),
+            Staged::Import(_) => true,
+        };
+        let loaded = self.load.as_ref().is_none_or(LoadSummary::balanced);
+        let verified = self.verify.as_ref().is_none_or(VerifySummary::matches);
+        pulled && loaded && verified
+    }
+}
+
+/// What kind of local folder `folder` is.
+fn folder_kind(folder: &Path) -> Option<&'static str> {
+    let has = |path: PathBuf, extension: &str| {
+        std::fs::read_dir(path).is_ok_and(|entries| {
+            entries.flatten().any(|entry| {
+                entry
+                    .path()
+                    .extension()
+                    .is_some_and(|found| found == extension)
+            })
+        })
+    };
+    if has(folder.join("data"), "jsonl") {
+        Some("records")
+    } else if std::fs::read_dir(folder).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|entry| entry.file_name().to_string_lossy().ends_with("_export.csv"))
+    }) {
+        Some("csv")
+    } else if folder.join("base44").join("seed").is_dir() {
+        Some("seed")
+    } else {
+        None
+    }
+}
+
+pub async fn migrate(
+    options: &MigrateOptions,
+    reporter: Arc<dyn Reporter>,
+) -> Result<MigrateSummary, PipelineError> {
+    let workspace = &options.workspace;
+    let part_records = PullOptions::default().part_records;
+    let staged = match &options.source {
+        MigrateSource::Folder {
+            folder,
+            schema_from,
+        } => {
+            let kind = folder_kind(folder).ok_or_else(|| {
+                PipelineError::Usage(format!(
+                    "{} holds no records offbase knows: expected data/<Entity>.jsonl (an app folder like samples/crm), <Entity>_export.csv files (dashboard exports) or base44/seed/",
+                    folder.display()
+                ))
+            })?;
+            let schema_source = schema_from.as_deref().unwrap_or(folder);
+            let read_schemas = || -> Result<offbase_model::App, PipelineError> {
+                let outcome = read_app(schema_source)?;
+                for warning in &outcome.warnings {
+                    reporter.message(&format!("{}: {}", warning.path, warning.message));
+                }
+                let mut app = outcome.app;
+                add_platform_entities(&mut app);
+                Ok(app)
+            };
+            let summary = match kind {
+                "records" => import_records(
+                    folder,
+                    &read_schemas()?,
+                    workspace,
+                    part_records,
+                    &*reporter,
+                )?,
+                "csv" => {
+                    let schemas = if schema_from.is_some() {
+                        Some(read_schemas()?)
+                    } else {
+                        read_app(folder).ok().map(|outcome| outcome.app)
+                    };
+                    import_csv(
+                        folder,
+                        schemas.as_ref(),
+                        workspace,
+                        part_records,
+                        &*reporter,
+                    )?
+                }
+                _ => import_seed(
+                    &folder.join("base44").join("seed"),
+                    Some(&read_schemas()?),
+                    workspace,
+                    part_records,
+                    &*reporter,
+                )?,
+            };
+            for warning in &summary.warnings {
+                reporter.message(&format!("warning: {warning}"));
+            }
+            Staged::Import(summary)
+        }
+        MigrateSource::Api {
+            client,
+            schema_from,
+        } => {
+            let outcome = read_app(schema_from)?;
+            for warning in &outcome.warnings {
+                reporter.message(&format!("{}: {}", warning.path, warning.message));
+            }
+            let summary = pull(
+                client,
+                &outcome.app,
+                workspace,
+                &PullOptions::default(),
+                Arc::clone(&reporter),
+            )
+            .await?;
+            Staged::Pull(summary)
+        }
+    };
+
+    let rules = load_rules(options.mappings.as_deref())?;
+    let output = plan(&workspace.schemas_dir(), &rules, &*reporter)?;
+    let plan_files = write_plan(&output, &workspace.root().join("plan"))?
+        .iter()
+        .map(|path| path.display().to_string())
+        .collect();
+
+    let mut summary = MigrateSummary {
+        workspace: workspace.root().display().to_string(),
+        staged,
+        plan_files,
+        load: None,
+        bundle: None,
+        verify: None,
+    };
+    match &options.destination {
+        Destination::Database(load_options) => {
+            let mut load_options = load_options.clone();
+            load_options.mappings = options.mappings.clone();
+            let loaded = load(workspace, &load_options, &*reporter).await?;
+            summary.verify = Some(verify(workspace, &load_options, &*reporter).await?);
+            summary.load = Some(loaded);
+        }
+        Destination::Bundle {
+            path,
+            options: bundle_options,
+        } => {
+            let mut bundle_options = bundle_options.clone();
+            bundle_options.mappings = options.mappings.clone();
+            summary.bundle = Some(write_bundle(workspace, &bundle_options, path, &*reporter)?);
+        }
+    }
+    Ok(summary)
+}

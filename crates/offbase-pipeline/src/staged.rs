@@ -1,0 +1,483 @@
+//! Reading staged records for a load: an entity's parts line by line from a position, each
+//! line converted to its table rows and encoded (binary COPY for a live load, text COPY for a
+//! bundle) or turned into a reject line; and the duplicate-id scan that decides, before any
+//! row goes in, which copy of a repeated id is loaded (the newest `updated_date`, then the
+//! later line).
+
+use crate::PipelineError;
+use crate::workspace::{ManifestPart, Workspace};
+use offbase_model::{BuiltIn, PgType};
+use offbase_sql::copy::Cell;
+use offbase_sql::copy::convert::{ConstraintKind, EntityConverter, RejectReason, Rejection};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::path::PathBuf;
+
+/// Where reading an entity's parts stands: the part (index into the manifest's parts), and
+/// the lines and bytes of it already consumed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub part: usize,
+    pub line: u64,
+    pub offset: u64,
+}
+
+/// Encodes one row's cells for COPY.
+pub trait RowEncoder: Send + Sync {
+    fn encode(&self, cells: &[Cell<'_>], out: &mut Vec<u8>) -> Result<(), String>;
+}
+
+/// Binary COPY rows of one table (live loads).
+#[derive(Debug)]
+pub struct BinaryRows(pub offbase_sql::copy::binary::BinaryEncoder);
+
+impl BinaryRows {
+    pub fn new(
+        table: &offbase_model::Table,
+        enum_oids: &BTreeMap<String, u32>,
+    ) -> Result<Self, PipelineError> {
+        offbase_sql::copy::binary::BinaryEncoder::new(&column_types(table), enum_oids)
+            .map(BinaryRows)
+            .map_err(|error| PipelineError::Usage(format!("table {}: {error}", table.name)))
+    }
+}
+
+impl RowEncoder for BinaryRows {
+    fn encode(&self, cells: &[Cell<'_>], out: &mut Vec<u8>) -> Result<(), String> {
+        self.0
+            .encode_row(cells, out)
+            .map_err(|error| error.to_string())
+    }
+}
+
+/// Text COPY rows of one table (bundles).
+#[derive(Debug)]
+pub struct TextRows(pub Vec<PgType>);
+
+impl TextRows {
+    pub fn new(table: &offbase_model::Table) -> Self {
+        TextRows(column_types(table))
+    }
+}
+
+impl RowEncoder for TextRows {
+    fn encode(&self, cells: &[Cell<'_>], out: &mut Vec<u8>) -> Result<(), String> {
+        offbase_sql::copy::text::encode_row(cells, &self.0, out).map_err(|error| error.to_string())
+    }
+}
+
+/// Which lines lose to a duplicate of their id: (part, line) → a sentence naming the winner.
+#[derive(Debug, Clone, Default)]
+pub struct Duplicates {
+    losers: HashMap<(usize, u64), String>,
+}
+
+impl Duplicates {
+    pub fn len(&self) -> usize {
+        self.losers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.losers.is_empty()
+    }
+
+    /// Whether line `line` of part `part` loses to another copy of its id.
+    pub fn is_loser(&self, part: usize, line: u64) -> bool {
+        self.loser(part, line).is_some()
+    }
+
+    fn loser(&self, part: usize, line: u64) -> Option<&String> {
+        if self.losers.is_empty() {
+            None
+        } else {
+            self.losers.get(&(part, line))
+        }
+    }
+}
+
+/// The rows one line became, or its reject line.
+#[derive(Debug)]
+pub enum LineOutcome {
+    /// Encoded rows per table (the entity's table first, then its junction tables, in the
+    /// converter's order), and the relaxed constraints the record breaks (by column name).
+    Rows {
+        tables: Vec<Vec<u8>>,
+        junction_rows: u64,
+        relaxed: Vec<(String, ConstraintKind)>,
+    },
+    Rejected {
+        reason: RejectReason,
+        line: Vec<u8>,
+    },
+}
+
+/// Turns staged lines of one entity into rows or rejects.
+pub struct LineProcessor<'t> {
+    pub entity: String,
+    pub converter: EntityConverter<'t>,
+    /// One encoder per table: the entity's, then its junction tables'.
+    pub encoders: Vec<Box<dyn RowEncoder + 't>>,
+    pub duplicates: Duplicates,
+    /// Part file names, relative to the workspace (for reject lines).
+    pub part_files: Vec<String>,
+}
+
+impl std::fmt::Debug for LineProcessor<'_> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("LineProcessor")
+            .field("entity", &self.entity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LineProcessor<'_> {
+    /// The number of tables a row goes to (the entity's and its junction tables).
+    pub fn table_count(&self) -> usize {
+        1 + self.converter.junctions().len()
+    }
+
+    /// Processes line `line` (0-based) of part `part`.
+    pub fn process(&self, part: usize, line: u64, text: &[u8]) -> LineOutcome {
+        let source = format!(
+            "{}:{}",
+            self.part_files.get(part).map(String::as_str).unwrap_or("?"),
+            line + 1
+        );
+        let record: Map<String, Value> = match serde_json::from_slice(trim_line(text)) {
+            Ok(record) => record,
+            Err(error) => {
+                let rejection = Rejection {
+                    field: None,
+                    reason: RejectReason::InvalidJson,
+                    message: format!("the line is not a JSON object: {error}"),
+                    value: None,
+                };
+                let raw = String::from_utf8_lossy(trim_line(text)).into_owned();
+                return self.rejected(&rejection, None, &source, Value::String(raw), "line");
+            }
+        };
+        if let Some(winner) = self.duplicates.loser(part, line) {
+            let rejection = Rejection {
+                field: Some(BuiltIn::Id.field_name().to_owned()),
+                reason: RejectReason::DuplicateId,
+                message: winner.clone(),
+                value: record.get(BuiltIn::Id.field_name()).cloned().map(Box::new),
+            };
+            return self.rejected_record(&rejection, &record, &source);
+        }
+        let converted = match self.converter.convert(&record) {
+            Ok(converted) => converted,
+            Err(rejection) => return self.rejected_record(&rejection, &record, &source),
+        };
+        let mut tables = vec![Vec::new(); self.table_count()];
+        let encode =
+            |table: usize, cells: &[Cell<'_>], out: &mut Vec<u8>| match self.encoders.get(table) {
+                Some(encoder) => encoder.encode(cells, out),
+                None => Err(format!("no encoder for table {table}")),
+            };
+        if let Some(out) = tables.get_mut(0)
+            && let Err(message) = encode(0, &converted.row, out)
+        {
+            let rejection = Rejection {
+                field: None,
+                reason: RejectReason::WrongType,
+                message,
+                value: None,
+            };
+            return self.rejected_record(&rejection, &record, &source);
+        }
+        let junction_rows = converted.junction_rows.len() as u64;
+        for (junction, cells) in &converted.junction_rows {
+            if let Some(out) = tables.get_mut(junction + 1)
+                && let Err(message) = encode(junction + 1, cells, out)
+            {
+                let rejection = Rejection {
+                    field: None,
+                    reason: RejectReason::WrongType,
+                    message,
+                    value: None,
+                };
+                return self.rejected_record(&rejection, &record, &source);
+            }
+        }
+        let relaxed = converted
+            .relaxed
+            .iter()
+            .map(|(index, kind)| (self.converter.column_name(*index).to_owned(), *kind))
+            .collect();
+        LineOutcome::Rows {
+            tables,
+            junction_rows,
+            relaxed,
+        }
+    }
+
+    fn rejected_record(
+        &self,
+        rejection: &Rejection,
+        record: &Map<String, Value>,
+        source: &str,
+    ) -> LineOutcome {
+        let id = self.converter.record_id(record).map(str::to_owned);
+        self.rejected(
+            rejection,
+            id,
+            source,
+            Value::Object(record.clone()),
+            "record",
+        )
+    }
+
+    /// A reject for a record the database refused after it was encoded.
+    pub fn database_reject(&self, part: usize, line: u64, text: &[u8], message: &str) -> Vec<u8> {
+        let source = format!(
+            "{}:{}",
+            self.part_files.get(part).map(String::as_str).unwrap_or("?"),
+            line + 1
+        );
+        let record: Map<String, Value> =
+            serde_json::from_slice(trim_line(text)).unwrap_or_default();
+        let rejection = Rejection {
+            field: None,
+            reason: RejectReason::Database,
+            message: format!("PostgreSQL refused the row: {message}"),
+            value: None,
+        };
+        match self.rejected_record(&rejection, &record, &source) {
+            LineOutcome::Rejected { line, .. } => line,
+            LineOutcome::Rows { .. } => Vec::new(),
+        }
+    }
+
+    fn rejected(
+        &self,
+        rejection: &Rejection,
+        id: Option<String>,
+        source: &str,
+        whole: Value,
+        whole_key: &str,
+    ) -> LineOutcome {
+        let mut line = Map::new();
+        line.insert("entity".into(), Value::String(self.entity.clone()));
+        line.insert("id".into(), id.map(Value::String).unwrap_or(Value::Null));
+        line.insert(
+            "field".into(),
+            rejection
+                .field
+                .clone()
+                .map(Value::String)
+                .unwrap_or(Value::Null),
+        );
+        line.insert(
+            "reason".into(),
+            Value::String(rejection.reason.code().to_owned()),
+        );
+        line.insert("message".into(), Value::String(rejection.message.clone()));
+        line.insert(
+            "value".into(),
+            rejection.value.as_deref().cloned().unwrap_or(Value::Null),
+        );
+        line.insert("source".into(), Value::String(source.to_owned()));
+        line.insert(whole_key.into(), whole);
+        let mut bytes = serde_json::to_vec(&Value::Object(line)).unwrap_or_default();
+        bytes.push(b'\n');
+        LineOutcome::Rejected {
+            reason: rejection.reason,
+            line: bytes,
+        }
+    }
+}
+
+fn trim_line(text: &[u8]) -> &[u8] {
+    let text = text.strip_suffix(b"\n").unwrap_or(text);
+    text.strip_suffix(b"\r").unwrap_or(text)
+}
+
+/// Reads an entity's part files line by line from a position.
+#[derive(Debug)]
+pub struct PartReader {
+    paths: Vec<PathBuf>,
+    position: Position,
+    reader: Option<BufReader<File>>,
+}
+
+impl PartReader {
+    pub fn open(
+        workspace: &Workspace,
+        parts: &[ManifestPart],
+        position: Position,
+    ) -> Result<Self, PipelineError> {
+        Ok(PartReader {
+            paths: parts
+                .iter()
+                .map(|part| workspace.root().join(&part.file))
+                .collect(),
+            position,
+            reader: None,
+        })
+    }
+
+    pub fn position(&self) -> Position {
+        self.position
+    }
+
+    /// The next line (with its part and 0-based line number) into `buffer`, or `None` at the
+    /// end of the last part. Crossing into the next part moves the position to its start.
+    pub fn next_line(
+        &mut self,
+        buffer: &mut Vec<u8>,
+    ) -> Result<Option<(usize, u64)>, PipelineError> {
+        loop {
+            let Some(path) = self.paths.get(self.position.part) else {
+                return Ok(None);
+            };
+            if self.reader.is_none() {
+                let mut file = File::open(path).map_err(|error| PipelineError::io(path, error))?;
+                file.seek(SeekFrom::Start(self.position.offset))
+                    .map_err(|error| PipelineError::io(path, error))?;
+                self.reader = Some(BufReader::with_capacity(1 << 20, file));
+            }
+            let Some(reader) = self.reader.as_mut() else {
+                return Ok(None);
+            };
+            buffer.clear();
+            let read = reader
+                .read_until(b'\n', buffer)
+                .map_err(|error| PipelineError::io(path, error))?;
+            if read == 0 {
+                self.reader = None;
+                self.position = Position {
+                    part: self.position.part + 1,
+                    line: 0,
+                    offset: 0,
+                };
+                continue;
+            }
+            let here = (self.position.part, self.position.line);
+            self.position.line += 1;
+            self.position.offset += read as u64;
+            if trim_line(buffer).iter().all(u8::is_ascii_whitespace) {
+                // A blank line (an editor's final newline) is no record.
+                continue;
+            }
+            return Ok(Some(here));
+        }
+    }
+
+    /// Whether the reader is past the last line of part `part`.
+    pub fn at_part_end(&self, part: usize) -> bool {
+        self.position.part > part
+    }
+}
+
+/// Scans an entity's parts for ids that occur more than once and decides which copy loads:
+/// the newest `updated_date` (as an instant), then the later line. Memory: 8 bytes per record
+/// for the first pass, then only the repeated ids.
+pub fn find_duplicates(
+    workspace: &Workspace,
+    parts: &[ManifestPart],
+    part_files: &[String],
+) -> Result<Duplicates, PipelineError> {
+    let mut hashes: Vec<u64> = Vec::new();
+    let mut reader = PartReader::open(workspace, parts, Position::default())?;
+    let mut buffer = Vec::new();
+    while reader.next_line(&mut buffer)?.is_some() {
+        if let Some(id) = line_id(&buffer) {
+            hashes.push(hash_id(&id));
+        }
+    }
+    hashes.sort_unstable();
+    let repeated: HashSet<u64> = hashes
+        .windows(2)
+        .filter(|pair| pair.first() == pair.get(1))
+        .filter_map(|pair| pair.first().copied())
+        .collect();
+    drop(hashes);
+    if repeated.is_empty() {
+        return Ok(Duplicates::default());
+    }
+    // Second pass: the full ids and update times of the candidates only.
+    type Copy = (Option<i64>, usize, u64);
+    let mut copies: BTreeMap<String, Vec<Copy>> = BTreeMap::new();
+    let mut reader = PartReader::open(workspace, parts, Position::default())?;
+    while let Some((part, line)) = reader.next_line(&mut buffer)? {
+        let Some(id) = line_id(&buffer) else {
+            continue;
+        };
+        if !repeated.contains(&hash_id(&id)) {
+            continue;
+        }
+        let updated = serde_json::from_slice::<Map<String, Value>>(trim_line(&buffer))
+            .ok()
+            .and_then(|record| {
+                record
+                    .get(BuiltIn::UpdatedDate.field_name())
+                    .and_then(Value::as_str)
+                    .and_then(offbase_model::time::parse_timestamp)
+            })
+            .map(|instant| instant.timestamp_micros());
+        copies.entry(id).or_default().push((updated, part, line));
+    }
+    let mut losers = HashMap::new();
+    for (id, mut found) in copies {
+        if found.len() < 2 {
+            continue;
+        }
+        found.sort();
+        let Some(&(_, winner_part, winner_line)) = found.last() else {
+            continue;
+        };
+        let winner = format!(
+            "id {id:?} appears {} times: the copy at {}:{} (newest updated_date) was loaded instead",
+            found.len(),
+            part_files
+                .get(winner_part)
+                .map(String::as_str)
+                .unwrap_or("?"),
+            winner_line + 1
+        );
+        for &(_, part, line) in found.iter().take(found.len() - 1) {
+            losers.insert((part, line), winner.clone());
+        }
+    }
+    Ok(Duplicates { losers })
+}
+
+/// A line's id: read from the front when the line starts with it (every workspace line does),
+/// else from the parsed record.
+fn line_id(line: &[u8]) -> Option<String> {
+    let line = trim_line(line);
+    if let Some(rest) = line.strip_prefix(b"{\"id\":\"")
+        && let Some(end) = rest.iter().position(|&byte| byte == b'"' || byte == b'\\')
+        && rest.get(end) == Some(&b'"')
+    {
+        return std::str::from_utf8(rest.get(..end)?)
+            .ok()
+            .map(str::to_owned);
+    }
+    let record: Map<String, Value> = serde_json::from_slice(line).ok()?;
+    record
+        .get(BuiltIn::Id.field_name())
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+/// FNV-1a: stable across runs and platforms, which a resumed load relies on only for speed.
+fn hash_id(id: &str) -> u64 {
+    id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The types of a table's columns, for hashing decoded rows.
+pub fn column_types(table: &offbase_model::Table) -> Vec<PgType> {
+    table
+        .columns
+        .iter()
+        .map(|column| column.pg_type.clone())
+        .collect()
+}
