@@ -35,15 +35,11 @@ def timed(command, env=None):
 
 
 def forget(schema):
+    """Drops a schema and whatever offbase remembers of loads into it."""
     psql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    psql("CREATE SCHEMA IF NOT EXISTS offbase")
-    psql("CREATE TABLE IF NOT EXISTS offbase.load_runs (pg_schema text PRIMARY KEY, digest text NOT NULL, "
-         "phase text NOT NULL, report jsonb, started_at timestamptz NOT NULL DEFAULT now(), "
-         "updated_at timestamptz NOT NULL DEFAULT now())")
-    psql(f"DELETE FROM offbase.load_runs WHERE pg_schema = '{schema}'")
-    psql("CREATE TABLE IF NOT EXISTS offbase.load_checkpoints (pg_schema text NOT NULL, entity text NOT NULL, "
-         "checkpoint jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (pg_schema, entity))")
-    psql(f"DELETE FROM offbase.load_checkpoints WHERE pg_schema = '{schema}'")
+    psql("DO $$ BEGIN IF to_regclass('offbase.load_runs') IS NOT NULL THEN "
+         f"DELETE FROM offbase.load_checkpoints WHERE pg_schema = '{schema}'; "
+         f"DELETE FROM offbase.load_runs WHERE pg_schema = '{schema}'; END IF; END $$")
 
 
 def main():

@@ -75,6 +75,10 @@ fn planted_rejects(app: &str) -> BTreeSet<(String, String, String)> {
     expected
 }
 
+fn output_keys(app: &str) -> Vec<offbase_model::ForeignKey> {
+    plan_app(&sample(app), None).target.foreign_keys
+}
+
 fn instant(text: &str) -> Option<i64> {
     offbase_model::time::parse_timestamp(text).map(|instant| instant.timestamp_micros())
 }
@@ -108,6 +112,7 @@ fn same(pg_type: &offbase_model::PgType, source: &Value, loaded: &Value) -> bool
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_loads_every_sample_value_by_value() {
+    let mut total_orphans = 0;
     for app in SAMPLES {
         let folder = match tempfile::tempdir() {
             Ok(folder) => folder,
@@ -141,6 +146,40 @@ async fn migrate_loads_every_sample_value_by_value() {
             .unwrap_or_else(|| panic!("{app}: no verify"));
         assert!(verify.matches(), "{app}: verification differs: {verify:?}");
         assert!(summary.clean(), "{app}: not clean");
+
+        // Foreign keys: orphans counted as PostgreSQL counts them; validated exactly when none.
+        for key in &loaded.foreign_keys {
+            let planned = output_keys(app)
+                .into_iter()
+                .find(|planned| planned.name == key.name)
+                .unwrap_or_else(|| panic!("{app}: {} is not in the plan", key.name));
+            let sql = format!(
+                "SELECT count(*) AS orphans FROM \"{schema}\".\"{table}\" c WHERE c.\"{column}\" IS NOT NULL \
+                 AND NOT EXISTS (SELECT 1 FROM \"{schema}\".\"{target}\" p WHERE p.\"{target_column}\" = c.\"{column}\")",
+                schema = schema.name,
+                table = planned.table,
+                column = planned.column,
+                target = planned.target_table,
+                target_column = planned.target_column,
+            );
+            let orphans: i64 = match sqlx::query(&sql).fetch_one(&mut schema.connection).await {
+                Ok(row) => row.try_get("orphans").unwrap_or(-1),
+                Err(error) => panic!("{sql}: {error}"),
+            };
+            assert_eq!(
+                key.orphans as i64, orphans,
+                "{app}: orphans of {}",
+                key.name
+            );
+            assert_eq!(key.validated, orphans == 0, "{app}: {} validated", key.name);
+            assert_eq!(
+                key.sample.len() as i64,
+                orphans.min(5),
+                "{app}: sample of {}",
+                key.name
+            );
+            total_orphans += key.orphans;
+        }
 
         let found = rejects(folder.path());
         assert_eq!(found, planted_rejects(app), "{app}: reject files");
@@ -231,6 +270,8 @@ async fn migrate_loads_every_sample_value_by_value() {
         assert_eq!(second.status, LoadStatus::AlreadyLoaded, "{app}");
         schema.drop().await;
     }
+    // The samples plant references to missing records: the orphan path must have run.
+    assert!(total_orphans > 0, "no sample had an orphan");
 }
 
 /// Rows of every table of a schema, as text, sorted: two schemas with the same rows compare equal.

@@ -4,6 +4,11 @@ mod cli;
 mod commands;
 mod output;
 
+// A load allocates and frees a few small values per field of every record, from two threads;
+// mimalloc's thread-local free lists make that markedly cheaper than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     cli::run()
 }

@@ -108,7 +108,21 @@ fn parse_naive(body: &str) -> Option<NaiveDateTime> {
 
 /// Parses `YYYY-MM-DD`.
 pub fn parse_date(text: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()
+    let text = text.trim();
+    // The usual four-digit-year form byte by byte, as `parse_common` does for date-times.
+    let bytes = text.as_bytes();
+    if bytes.len() == 10 && bytes.get(4) == Some(&b'-') && bytes.get(7) == Some(&b'-') {
+        let number = |range: std::ops::Range<usize>| -> Option<u32> {
+            bytes.get(range)?.iter().try_fold(0u32, |total, byte| {
+                byte.is_ascii_digit()
+                    .then(|| total * 10 + u32::from(byte - b'0'))
+            })
+        };
+        if let (Some(year), Some(month), Some(day)) = (number(0..4), number(5..7), number(8..10)) {
+            return NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day);
+        }
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
 }
 
 /// Parses `HH:MM`, `HH:MM:SS` or `HH:MM:SS.ffffff`.
@@ -211,5 +225,26 @@ mod tests {
             parse_time("09:30").map(|t| t.to_string()),
             Some("09:30:00".into())
         );
+    }
+
+    #[test]
+    fn dates_fast_and_general_agree() {
+        for text in [
+            "2026-02-28",
+            " 2026-02-28 ",
+            "2026-02-30",
+            "2024-02-29",
+            "0001-01-01",
+            "2026-2-28",
+            "2026-02-2x",
+            "20260-02-28",
+            "",
+        ] {
+            assert_eq!(
+                parse_date(text),
+                NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok(),
+                "{text:?}"
+            );
+        }
     }
 }

@@ -542,6 +542,29 @@ pub async fn execute_in(
         .map_err(|error| statement_error("COMMIT", error))
 }
 
+/// `ALTER TABLE ... VALIDATE CONSTRAINT` of a foreign key: `Ok(false)` when rows break it
+/// (SQLSTATE 23503), so that orphans are only counted when there are some.
+pub async fn validate_foreign_key(
+    connection: &mut PgConnection,
+    pg_schema: &str,
+    table: &str,
+    name: &str,
+) -> Result<bool, PgError> {
+    let sql = format!(
+        "ALTER TABLE {}.{} VALIDATE CONSTRAINT {}",
+        quote_identifier(pg_schema),
+        quote_identifier(table),
+        quote_identifier(name)
+    );
+    match sqlx::raw_sql(&sql).execute(&mut *connection).await {
+        Ok(_) => Ok(true),
+        Err(sqlx::Error::Database(database)) if database.code().as_deref() == Some("23503") => {
+            Ok(false)
+        }
+        Err(error) => Err(statement_error(&sql, error)),
+    }
+}
+
 /// Whether a constraint named `name` exists on `table` of `pg_schema`.
 pub async fn constraint_exists(
     connection: &mut PgConnection,

@@ -218,7 +218,7 @@ pub fn write_bundle(
     )
     .map_err(io)?;
     for key in &load_sql.primary_keys {
-        writeln!(out, "{};", key.sql).map_err(io)?;
+        writeln!(out, "{};\n{};", key.index, key.sql).map_err(io)?;
     }
     for constraint in &load_sql.relaxed {
         let key = (

@@ -827,16 +827,37 @@ async fn post_load(
     reporter: &dyn Reporter,
 ) -> Result<(Vec<RelaxedReport>, Vec<ForeignKeyReport>), PipelineError> {
     let target = &output.target;
-    let steps = (load_sql.primary_keys.len()
+    let steps = (load_sql.primary_keys.len() * 2
         + load_sql.relaxed.len()
         + load_sql.indexes.len()
         + load_sql.foreign_keys.len()
         + target.tables.len()) as u64;
     let task = "keys, indexes, analyze";
     reporter.started(task, Some(steps));
-    // ANALYZE reads what the index builds read; on a second connection it runs beside them.
+    let mut second = offbase_pg::connect(database_url).await?;
+    for session in [&mut *connection, &mut second] {
+        pg_load::execute_in(session, pg_schema, INDEX_BUILD_MEMORY).await?;
+    }
+    // Index builds (primary keys' unique indexes included) take SHARE locks, which do not
+    // conflict with each other: two connections build two indexes at a time.
+    let mut builds = Vec::new();
+    for key in &load_sql.primary_keys {
+        if pg_load::constraint_exists(connection, pg_schema, &key.table, &key.name).await? {
+            reporter.advanced(task, 1);
+        } else {
+            builds.push(key.index.as_str());
+        }
+    }
+    builds.extend(load_sql.indexes.iter().map(String::as_str));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (first, other) = tokio::join!(
+        build_indexes(connection, pg_schema, &builds, &next, reporter, task),
+        build_indexes(&mut second, pg_schema, &builds, &next, reporter, task)
+    );
+    first?;
+    other?;
+    // ANALYZE on the second connection, beside the constraints and foreign keys on the first.
     let analyze = async {
-        let mut second = offbase_pg::connect(database_url).await?;
         for table in &target.tables {
             let sql = format!("ANALYZE {}", offbase_sql::quote_identifier(&table.name));
             pg_load::execute_in(&mut second, pg_schema, &sql).await?;
@@ -844,7 +865,7 @@ async fn post_load(
         }
         Ok::<(), PipelineError>(())
     };
-    let keys = constraints_and_indexes(
+    let keys = constraints_and_foreign_keys(
         connection,
         pg_schema,
         output,
@@ -860,7 +881,27 @@ async fn post_load(
     Ok(keys)
 }
 
-async fn constraints_and_indexes(
+/// Runs index builds from `builds`, taking the next one not yet taken, until none is left.
+async fn build_indexes(
+    session: &mut PgConnection,
+    pg_schema: &str,
+    builds: &[&str],
+    next: &std::sync::atomic::AtomicUsize,
+    reporter: &dyn Reporter,
+    task: &str,
+) -> Result<(), PipelineError> {
+    while let Some(sql) = builds.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+        pg_load::execute_in(session, pg_schema, sql).await?;
+        reporter.advanced(task, 1);
+    }
+    Ok(())
+}
+
+/// Memory for each index build's sort: enough to sort a few million keys without spilling to
+/// disk, on each of the two connections that build indexes.
+const INDEX_BUILD_MEMORY: &str = "SET maintenance_work_mem = '256MB'";
+
+async fn constraints_and_foreign_keys(
     connection: &mut PgConnection,
     pg_schema: &str,
     output: &PlanOutput,
@@ -873,8 +914,8 @@ async fn constraints_and_indexes(
     for key in &load_sql.primary_keys {
         if !pg_load::constraint_exists(connection, pg_schema, &key.table, &key.name).await? {
             pg_load::execute_in(connection, pg_schema, &key.sql).await?;
+            reporter.advanced(task, 1);
         }
-        reporter.advanced(task, 1);
     }
     // Rows let through each relaxed constraint, by table and column.
     let mut broken: BTreeMap<(String, String, ConstraintKind), u64> = BTreeMap::new();
@@ -948,10 +989,6 @@ async fn constraints_and_indexes(
         });
         reporter.advanced(task, 1);
     }
-    for index in &load_sql.indexes {
-        pg_load::execute_in(connection, pg_schema, index).await?;
-        reporter.advanced(task, 1);
-    }
     let mut foreign_keys = Vec::new();
     for (key, constraint) in target.foreign_keys.iter().zip(&load_sql.foreign_keys) {
         if !pg_load::constraint_exists(connection, pg_schema, &key.table, &key.name).await? {
@@ -964,22 +1001,16 @@ async fn constraints_and_indexes(
             .and_then(|table| table.primary_key.first())
             .cloned()
             .unwrap_or_else(|| BuiltIn::Id.field_name().to_owned());
-        let mut validated =
-            pg_load::constraint_validated(connection, pg_schema, &key.table, &key.name).await?;
+        // Validating finds out whether orphans exist as fast as counting them would; they are
+        // counted only when it fails.
+        let validated = pg_load::constraint_validated(connection, pg_schema, &key.table, &key.name)
+            .await?
+            || pg_load::validate_foreign_key(connection, pg_schema, &key.table, &key.name).await?;
         let (orphans, sample) = if validated {
             (0, Vec::new())
         } else {
             pg_load::count_orphans(connection, pg_schema, key, &id_column, 5).await?
         };
-        if !validated && orphans == 0 {
-            let sql = format!(
-                "ALTER TABLE {} VALIDATE CONSTRAINT {}",
-                offbase_sql::quote_identifier(&key.table),
-                offbase_sql::quote_identifier(&key.name)
-            );
-            pg_load::execute_in(connection, pg_schema, &sql).await?;
-            validated = true;
-        }
         foreign_keys.push(ForeignKeyReport {
             name: key.name.clone(),
             table: key.table.clone(),

@@ -142,12 +142,15 @@ impl LineProcessor<'_> {
 
     /// Processes line `line` (0-based) of part `part`.
     pub fn process(&self, part: usize, line: u64, text: &[u8]) -> LineOutcome {
-        let source = format!(
-            "{}:{}",
-            self.part_files.get(part).map(String::as_str).unwrap_or("?"),
-            line + 1
-        );
-        let record: Map<String, Value> = match serde_json::from_slice(trim_line(text)) {
+        // Named only in reject lines: formatted when one is written.
+        let source = || {
+            format!(
+                "{}:{}",
+                self.part_files.get(part).map(String::as_str).unwrap_or("?"),
+                line + 1
+            )
+        };
+        let record = match parse_record(trim_line(text), self.converter.column_count() + 4) {
             Ok(record) => record,
             Err(error) => {
                 let rejection = Rejection {
@@ -157,7 +160,7 @@ impl LineProcessor<'_> {
                     value: None,
                 };
                 let raw = String::from_utf8_lossy(trim_line(text)).into_owned();
-                return self.rejected(&rejection, None, &source, Value::String(raw), "line");
+                return self.rejected(&rejection, None, &source(), Value::String(raw), "line");
             }
         };
         if let Some(winner) = self.duplicates.loser(part, line) {
@@ -167,13 +170,17 @@ impl LineProcessor<'_> {
                 message: winner.clone(),
                 value: record.get(BuiltIn::Id.field_name()).cloned().map(Box::new),
             };
-            return self.rejected_record(&rejection, &record, &source);
+            return self.rejected_record(&rejection, &record, &source());
         }
         let converted = match self.converter.convert(&record) {
             Ok(converted) => converted,
-            Err(rejection) => return self.rejected_record(&rejection, &record, &source),
+            Err(rejection) => return self.rejected_record(&rejection, &record, &source()),
         };
         let mut tables = vec![Vec::new(); self.table_count()];
+        if let Some(first) = tables.first_mut() {
+            // The binary row is about as long as the JSON line: one allocation, no regrowth.
+            first.reserve(text.len() + 64);
+        }
         let encode =
             |table: usize, cells: &[Cell<'_>], out: &mut Vec<u8>| match self.encoders.get(table) {
                 Some(encoder) => encoder.encode(cells, out),
@@ -188,7 +195,7 @@ impl LineProcessor<'_> {
                 message,
                 value: None,
             };
-            return self.rejected_record(&rejection, &record, &source);
+            return self.rejected_record(&rejection, &record, &source());
         }
         let junction_rows = converted.junction_rows.len() as u64;
         for (junction, cells) in &converted.junction_rows {
@@ -201,7 +208,7 @@ impl LineProcessor<'_> {
                     message,
                     value: None,
                 };
-                return self.rejected_record(&rejection, &record, &source);
+                return self.rejected_record(&rejection, &record, &source());
             }
         }
         let relaxed = converted
@@ -290,6 +297,32 @@ impl LineProcessor<'_> {
             line: bytes,
         }
     }
+}
+
+/// Parses a line as a JSON object into a map sized for `capacity` fields up front (serde_json's
+/// own `Map` deserializer starts empty and regrows several times a record).
+pub fn parse_record(line: &[u8], capacity: usize) -> Result<Map<String, Value>, serde_json::Error> {
+    struct RecordVisitor(usize);
+    impl<'de> serde::de::Visitor<'de> for RecordVisitor {
+        type Value = Map<String, Value>;
+        fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str("a JSON object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut access: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut map = Map::with_capacity(self.0);
+            while let Some((key, value)) = access.next_entry::<String, Value>()? {
+                map.insert(key, value);
+            }
+            Ok(map)
+        }
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(line);
+    let record = serde::Deserializer::deserialize_map(&mut deserializer, RecordVisitor(capacity))?;
+    deserializer.end()?;
+    Ok(record)
 }
 
 fn trim_line(text: &[u8]) -> &[u8] {

@@ -314,14 +314,26 @@ fn add_foreign_key(key: &ForeignKey) -> String {
 pub struct LoadSql {
     /// Enum types and tables.
     pub tables: Vec<String>,
-    /// `ALTER TABLE ... ADD CONSTRAINT ... PRIMARY KEY`, one per table.
-    pub primary_keys: Vec<ConstraintSql>,
+    /// Primary keys, one per table: a unique index, then the constraint that adopts it.
+    pub primary_keys: Vec<PrimaryKeySql>,
     /// Constraints the load relaxed, to add back where the loaded data allows.
     pub relaxed: Vec<RelaxedConstraint>,
     /// `CREATE INDEX IF NOT EXISTS`, one per index.
     pub indexes: Vec<String>,
     /// `ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID`, in the plan's order.
     pub foreign_keys: Vec<ConstraintSql>,
+}
+
+/// A primary key added after the data in two steps: `index` builds its unique index (`CREATE
+/// UNIQUE INDEX`, which, unlike `ADD PRIMARY KEY`, can run beside the other index builds of the
+/// table), and `sql` turns that index into the constraint (`PRIMARY KEY USING INDEX`, instant:
+/// the key columns are already NOT NULL).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrimaryKeySql {
+    pub table: String,
+    pub name: String,
+    pub index: String,
+    pub sql: String,
 }
 
 /// A constraint and the statement that adds it.
@@ -403,19 +415,23 @@ pub fn render_for_load(schema: &TargetSchema, relax: crate::copy::convert::Relax
             }
         }
         tables.push(create_table_without_primary_key(&loaded));
-        primary_keys.push(ConstraintSql {
+        let mut index = sea_query::Index::create();
+        index
+            .unique()
+            .if_not_exists()
+            .name(table.primary_key_name.clone())
+            .table(Alias::new(table.name.clone()));
+        for column in &table.primary_key {
+            index.col(Alias::new(column.clone()));
+        }
+        primary_keys.push(PrimaryKeySql {
             table: table.name.clone(),
             name: table.primary_key_name.clone(),
+            index: index.to_string(PostgresQueryBuilder),
             sql: format!(
-                "ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})",
-                quote_identifier(&table.name),
-                quote_identifier(&table.primary_key_name),
-                table
-                    .primary_key
-                    .iter()
-                    .map(|column| quote_identifier(column))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "ALTER TABLE {table} ADD CONSTRAINT {name} PRIMARY KEY USING INDEX {name}",
+                table = quote_identifier(&table.name),
+                name = quote_identifier(&table.primary_key_name),
             ),
         });
     }

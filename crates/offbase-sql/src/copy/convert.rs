@@ -254,6 +254,11 @@ impl<'t> EntityConverter<'t> {
         record.get(self.id_field).and_then(Value::as_str)
     }
 
+    /// The number of columns of the entity's table.
+    pub fn column_count(&self) -> usize {
+        self.columns.len()
+    }
+
     /// Converts one record, or says why it cannot be loaded.
     pub fn convert<'a>(
         &self,
