@@ -487,6 +487,9 @@ impl<'c> LoadTransaction<'c> {
     }
 }
 
+/// The most COPY data handed to the connection at once.
+const COPY_CHUNK_BYTES: usize = 256 * 1024;
+
 async fn copy_rows(
     connection: &mut PgConnection,
     statement: &str,
@@ -497,11 +500,13 @@ async fn copy_rows(
         .await
         .map_err(|error| classify(statement, error))?;
     let mut result = copy.send(COPY_HEADER).await.map(|_| ());
-    for part in parts {
+    // In slices: the connection buffers what one `send` gives it, and a whole batch there
+    // would double the load's memory.
+    for chunk in parts.iter().flat_map(|part| part.chunks(COPY_CHUNK_BYTES)) {
         if result.is_err() {
             break;
         }
-        result = copy.send(*part).await.map(|_| ());
+        result = copy.send(chunk).await.map(|_| ());
     }
     if result.is_ok() {
         result = copy.send(COPY_TRAILER).await.map(|_| ());

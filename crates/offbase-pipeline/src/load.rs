@@ -552,10 +552,18 @@ fn produce(
     let processor = context.processor(duplicates)?;
     let mut reader = PartReader::open(&context.workspace, &context.manifest.parts, start)?;
     let mut buffer = Vec::with_capacity(1 << 12);
-    let fresh = |start: Position| Batch {
-        start,
-        tables: vec![Vec::new(); processor.table_count()],
-        ..Batch::default()
+    let fresh = |start: Position| {
+        let mut tables = vec![Vec::new(); processor.table_count()];
+        if let Some(first) = tables.first_mut() {
+            // Room for a full batch and the row that crosses the limit, so the buffer is never
+            // regrown to twice the batch size (pages are only touched as rows are written).
+            first.reserve_exact(context.batch_bytes + (1 << 20));
+        }
+        Batch {
+            start,
+            tables,
+            ..Batch::default()
+        }
     };
     let mut batch = fresh(start);
     loop {
