@@ -546,6 +546,7 @@ fn produce(
     context: &EntityContext,
     start: Position,
     sender: &tokio::sync::mpsc::Sender<Result<Batch, PipelineError>>,
+    spare: &std::sync::mpsc::Receiver<Vec<u8>>,
 ) -> Result<(), PipelineError> {
     let part_files = context.part_files();
     let duplicates = find_duplicates(&context.workspace, &context.manifest.parts, &part_files)?;
@@ -555,8 +556,12 @@ fn produce(
     let fresh = |start: Position| {
         let mut tables = vec![Vec::new(); processor.table_count()];
         if let Some(first) = tables.first_mut() {
-            // Room for a full batch and the row that crosses the limit, so the buffer is never
-            // regrown to twice the batch size (pages are only touched as rows are written).
+            // A buffer the database side is done with, or a new one with room for a full
+            // batch and the row that crosses the limit, so it is never regrown to twice the
+            // batch size. Reusing the buffers keeps memory at the three batches in flight
+            // (being filled, waiting, being copied) instead of a new one every batch.
+            *first = spare.try_recv().unwrap_or_default();
+            first.clear();
             first.reserve_exact(context.batch_bytes + (1 << 20));
         }
         Batch {
@@ -627,10 +632,11 @@ async fn load_entity(
     let seconds_before = checkpoint.seconds;
 
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<Batch, PipelineError>>(1);
+    let (spare_sender, spare) = std::sync::mpsc::channel::<Vec<u8>>();
     let thread_context = context.clone();
     let start = checkpoint.position;
     let producer = std::thread::spawn(move || {
-        if let Err(error) = produce(&thread_context, start, &sender) {
+        if let Err(error) = produce(&thread_context, start, &sender, &spare) {
             let _ = sender.blocking_send(Err(error));
         }
     });
@@ -696,6 +702,9 @@ async fn load_entity(
                 .await?;
             transaction.commit().await?;
             reporter.advanced(entity, batch.read);
+            if let Some(rows) = batch.tables.first_mut() {
+                let _ = spare_sender.send(std::mem::take(rows));
+            }
         }
         Ok::<(), PipelineError>(())
     }

@@ -142,6 +142,9 @@ impl LineProcessor<'_> {
 
     /// Processes line `line` (0-based) of part `part`.
     pub fn process(&self, part: usize, line: u64, text: &[u8]) -> LineOutcome {
+        if let Some(rows) = self.process_slotted(part, line, text) {
+            return rows;
+        }
         // Named only in reject lines: formatted when one is written.
         let source = || {
             format!(
@@ -221,6 +224,32 @@ impl LineProcessor<'_> {
             junction_rows,
             relaxed,
         }
+    }
+
+    /// The fast path for a plain record that loads: parsed straight into column slots (no
+    /// map of the record), converted and encoded. `None` for anything else (a duplicate's
+    /// losing copy, a line that is not plain JSON, a value that will be rejected), which the
+    /// general path then handles and explains; on records that load, both give the same rows.
+    fn process_slotted(&self, part: usize, line: u64, text: &[u8]) -> Option<LineOutcome> {
+        if self.duplicates.loser(part, line).is_some() {
+            return None;
+        }
+        let text = std::str::from_utf8(trim_line(text)).ok()?;
+        let record = self.converter.parse_slotted(text)?;
+        let converted = self.converter.convert_slotted(&record)?;
+        let encoder = self.encoders.first()?;
+        let mut row = Vec::with_capacity(text.len() + 64);
+        encoder.encode(&converted.row, &mut row).ok()?;
+        let relaxed = converted
+            .relaxed
+            .iter()
+            .map(|(index, kind)| (self.converter.column_name(*index).to_owned(), *kind))
+            .collect();
+        Some(LineOutcome::Rows {
+            tables: vec![row],
+            junction_rows: 0,
+            relaxed,
+        })
     }
 
     fn rejected_record(

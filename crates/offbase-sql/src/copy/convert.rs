@@ -149,6 +149,13 @@ pub struct EntityConverter<'t> {
     junctions: Vec<&'t Table>,
     /// Record keys held by a column: everything else goes to `_extra`.
     column_fields: BTreeSet<&'t str>,
+    /// Whether no two columns read the same field: then a record with as many keys as fields
+    /// found has nothing for `_extra`, and its keys need not be looked at one by one.
+    fields_distinct: bool,
+    /// Per column, the record field it reads (in column order), and the same fields sorted,
+    /// with their column, for [`EntityConverter::parse_slotted`].
+    column_field: Vec<Option<&'t str>>,
+    sorted_fields: Vec<(&'t str, usize)>,
     extra: Option<usize>,
     id_field: &'t str,
 }
@@ -190,15 +197,35 @@ impl<'t> EntityConverter<'t> {
                 }
             })
             .collect();
-        let column_fields = table
+        let column_fields: BTreeSet<&str> = table
             .columns
             .iter()
             .filter_map(|column| column.field.as_deref())
             .collect();
+        let fields_distinct = column_fields.len()
+            == table
+                .columns
+                .iter()
+                .filter(|column| column.field.is_some())
+                .count();
         let extra = table
             .columns
             .iter()
             .position(|column| column.source == ColumnSource::Extra);
+        let column_field: Vec<Option<&str>> = table
+            .columns
+            .iter()
+            .map(|column| match column.source {
+                ColumnSource::Extra => None,
+                _ => column.field.as_deref(),
+            })
+            .collect();
+        let mut sorted_fields: Vec<(&str, usize)> = column_field
+            .iter()
+            .enumerate()
+            .filter_map(|(index, field)| Some(((*field)?, index)))
+            .collect();
+        sorted_fields.sort_unstable();
         let junctions = target
             .tables
             .iter()
@@ -219,6 +246,9 @@ impl<'t> EntityConverter<'t> {
             columns,
             junctions,
             column_fields,
+            fields_distinct,
+            column_field,
+            sorted_fields,
             extra,
             id_field,
         }
@@ -272,12 +302,20 @@ impl<'t> EntityConverter<'t> {
         }
         let mut row = Vec::with_capacity(self.columns.len());
         let mut relaxed = Vec::new();
+        let mut found = 0;
         for (index, plan) in self.columns.iter().enumerate() {
             let column = plan.column;
             let cell = match (&column.source, column.field.as_deref()) {
-                (ColumnSource::Extra, _) => self.extra_cell(record),
+                // Filled in below, once the fields found are counted.
+                (ColumnSource::Extra, _) => Cell::Null,
                 (_, Some(field)) => {
-                    let value = record.get(field).unwrap_or(&Value::Null);
+                    let value = match record.get(field) {
+                        Some(value) => {
+                            found += 1;
+                            value
+                        }
+                        None => &Value::Null,
+                    };
                     let cell =
                         convert_value(value, &column.pg_type).map_err(|failure| Rejection {
                             field: Some(field.to_owned()),
@@ -293,6 +331,12 @@ impl<'t> EntityConverter<'t> {
                 (_, None) => Cell::Null,
             };
             row.push(cell);
+        }
+        if let Some(extra) = self.extra
+            && (!self.fields_distinct || record.len() > found)
+            && let Some(slot) = row.get_mut(extra)
+        {
+            *slot = self.extra_cell(record);
         }
         let mut junction_rows = Vec::new();
         if !self.junctions.is_empty() {
@@ -324,6 +368,82 @@ impl<'t> EntityConverter<'t> {
             junction_rows,
             relaxed,
         })
+    }
+
+    /// Whether [`EntityConverter::parse_slotted`] and [`EntityConverter::convert_slotted`]
+    /// can stand in for [`EntityConverter::convert`] on this table: each field feeds one
+    /// column, and no junction table needs the record's arrays.
+    pub fn slotted(&self) -> bool {
+        self.fields_distinct && self.junctions.is_empty()
+    }
+
+    /// Parses a JSON line straight into the table's columns: each field's value into its
+    /// column's slot, without building the record as a map. `None` when the line is anything
+    /// but a plain record (invalid JSON, an escaped key, the importer's flags): the caller
+    /// then takes the general path, [`EntityConverter::convert`], which also says why.
+    pub fn parse_slotted(&self, line: &str) -> Option<SlottedRecord> {
+        if !self.slotted() {
+            return None;
+        }
+        let mut deserializer = serde_json::Deserializer::from_str(line);
+        let record = serde::Deserializer::deserialize_map(
+            &mut deserializer,
+            SlotVisitor { converter: self },
+        )
+        .ok()?;
+        deserializer.end().ok()?;
+        Some(record)
+    }
+
+    /// Converts a slotted record exactly as [`EntityConverter::convert`] converts the same
+    /// record; `None` when the record must be rejected (the general path then says why).
+    pub fn convert_slotted<'a>(&self, record: &'a SlottedRecord) -> Option<ConvertedRecord<'a>>
+    where
+        't: 'a,
+    {
+        let mut row = Vec::with_capacity(self.columns.len());
+        let mut relaxed = Vec::new();
+        for (index, (plan, slot)) in self.columns.iter().zip(&record.values).enumerate() {
+            let column = plan.column;
+            let cell = match (&column.source, column.field.as_deref()) {
+                (ColumnSource::Extra, _) => match &record.extras {
+                    Value::Object(extras) if !extras.is_empty() => {
+                        Cell::Json(Cow::Borrowed(&record.extras))
+                    }
+                    _ => Cell::Null,
+                },
+                (_, Some(field)) => {
+                    let value = slot.as_ref().unwrap_or(&Value::Null);
+                    let cell = convert_value(value, &column.pg_type).ok()?;
+                    if let Some(violation) = self.check(plan, field, value, &cell).ok()? {
+                        relaxed.push((index, violation));
+                    }
+                    cell
+                }
+                (_, None) => Cell::Null,
+            };
+            row.push(cell);
+        }
+        Some(ConvertedRecord {
+            row,
+            junction_rows: Vec::new(),
+            relaxed,
+        })
+    }
+
+    /// The column a record key feeds: first the column after the previous key's (records
+    /// are written in column order), else a search.
+    fn column_of(&self, key: &str, hint: usize) -> Option<usize> {
+        if let Some(Some(field)) = self.column_field.get(hint)
+            && *field == key
+        {
+            return Some(hint);
+        }
+        self.sorted_fields
+            .binary_search_by(|(field, _)| (*field).cmp(key))
+            .ok()
+            .and_then(|position| self.sorted_fields.get(position))
+            .map(|(_, column)| *column)
     }
 
     /// Applies NOT NULL, CHECK and enum-type membership: a violation rejects the record, or,
@@ -397,6 +517,68 @@ impl<'t> EntityConverter<'t> {
     /// Whether this table has an `_extra` column.
     pub fn has_extra(&self) -> bool {
         self.extra.is_some()
+    }
+}
+
+/// A record read by [`EntityConverter::parse_slotted`]: per column, the value of its field
+/// when the record has it; the keys no column reads, as a JSON object in record order (what
+/// `_extra` holds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlottedRecord {
+    values: Vec<Option<Value>>,
+    extras: Value,
+}
+
+impl SlottedRecord {
+    /// The record's id, when it has a string one.
+    pub fn id<'a>(&'a self, converter: &EntityConverter<'_>) -> Option<&'a str> {
+        let column = converter.column_of(converter.id_field, 0)?;
+        self.values.get(column)?.as_ref()?.as_str()
+    }
+}
+
+struct SlotVisitor<'c, 't> {
+    converter: &'c EntityConverter<'t>,
+}
+
+impl<'de> serde::de::Visitor<'de> for SlotVisitor<'_, '_> {
+    type Value = SlottedRecord;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut access: A,
+    ) -> Result<SlottedRecord, A::Error> {
+        let converter = self.converter;
+        let mut values: Vec<Option<Value>> = vec![None; converter.columns.len()];
+        let mut extras = Map::new();
+        let mut hint = 0;
+        // A key with an escape cannot be borrowed: an error here sends the line to the
+        // general path.
+        while let Some(key) = access.next_key::<&'de str>()? {
+            if key == FLAGS_KEY {
+                return Err(serde::de::Error::custom("flagged by the importer"));
+            }
+            let value: Value = access.next_value()?;
+            match converter.column_of(key, hint) {
+                Some(column) => {
+                    hint = column + 1;
+                    if let Some(slot) = values.get_mut(column) {
+                        *slot = Some(value);
+                    }
+                }
+                None => {
+                    extras.insert(key.to_owned(), value);
+                }
+            }
+        }
+        Ok(SlottedRecord {
+            values,
+            extras: Value::Object(extras),
+        })
     }
 }
 
