@@ -382,23 +382,28 @@ fn print_load_summary(summary: &LoadSummary) {
         );
     }
     println!(
-        "{:<24} {:>10} {:>10} {:>9} {:>12} {:>8}",
-        "entity", "read", "loaded", "rejected", "bytes", "seconds"
+        "{:<24} {:>10} {:>10} {:>9} {:>12} {:>8} {:>10}",
+        "entity", "read", "loaded", "rejected", "bytes", "seconds", "records/s"
     );
     for entity in &summary.entities {
         match &entity.table {
             Some(_) => println!(
-                "{:<24} {:>10} {:>10} {:>9} {:>12} {:>8.2}",
+                "{:<24} {:>10} {:>10} {:>9} {:>12} {:>8.2} {:>10}",
                 entity.entity,
                 entity.read,
                 entity.loaded,
                 entity.rejected,
                 entity.bytes,
-                entity.seconds
+                entity.seconds,
+                if entity.seconds > 0.0 {
+                    format!("{:.0}", entity.read as f64 / entity.seconds)
+                } else {
+                    "-".to_owned()
+                }
             ),
             None => println!(
-                "{:<24} {:>10} {:>10} {:>9} {:>12} {:>8}  skipped by the mapping",
-                entity.entity, entity.staged, 0, 0, 0, "-"
+                "{:<24} {:>10} {:>10} {:>9} {:>12} {:>8} {:>10}  skipped by the mapping",
+                entity.entity, entity.staged, 0, 0, 0, "-", "-"
             ),
         }
     }
