@@ -226,26 +226,33 @@ pub fn import_records(
         else {
             continue;
         };
-        let text =
-            std::fs::read_to_string(&path).map_err(|error| PipelineError::io(&path, error))?;
+        let bytes = std::fs::read(&path).map_err(|error| PipelineError::io(&path, error))?;
         let mut records = Vec::new();
-        for (index, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
+        for (index, line) in bytes.split(|byte| *byte == b'\n').enumerate() {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            match serde_json::from_str::<Map<String, Value>>(line) {
+            // A line that is not UTF-8 or not a JSON object is staged as its text with a flag,
+            // so the load rejects it with the reason instead of the import failing.
+            let parsed = std::str::from_utf8(line)
+                .map_err(|error| format!("is not valid UTF-8 ({error})"))
+                .and_then(|text| {
+                    serde_json::from_str::<Map<String, Value>>(text)
+                        .map_err(|error| format!("is not a JSON object: {error}"))
+                });
+            match parsed {
                 Ok(record) => records.push(record),
-                Err(error) => {
+                Err(problem) => {
                     let mut record = Map::new();
-                    record.insert("_line".into(), Value::String(line.to_owned()));
+                    record.insert(
+                        "_line".into(),
+                        Value::String(String::from_utf8_lossy(line).into_owned()),
+                    );
                     let mut flags = Map::new();
                     flags.insert(
                         "_line".into(),
-                        Value::String(format!(
-                            "{}:{} is not a JSON object: {error}",
-                            path.display(),
-                            index + 1
-                        )),
+                        Value::String(format!("{}:{} {problem}", path.display(), index + 1)),
                     );
                     record.insert(crate::workspace::FLAGS_KEY.into(), Value::Object(flags));
                     records.push(record);

@@ -1,0 +1,360 @@
+//! Bad records through `migrate` and `load`: each kind of record that cannot be loaded is
+//! rejected with its reason (and only it), the loaded rows hold exactly their values, a
+//! duplicate id keeps its newest copy, `--relax` lets what it relaxes in and says so, and a
+//! finished load is neither redone nor overwritten without `--replace`.
+
+use offbase_pipeline::load::{Existing, LoadOptions, LoadStatus, Relax, load};
+use offbase_pipeline::migrate::{Destination, MigrateOptions, MigrateSource, migrate};
+use offbase_pipeline::progress::{NoProgress, Reporter};
+use offbase_pipeline::workspace::Workspace;
+use offbase_tests::{TestSchema, database_url};
+use serde_json::{Map, Value, json};
+use sqlx::Row;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
+const SCHEMA: &str = r#"{"name": "Item", "type": "object", "properties": {
+  "name": {"type": "string"},
+  "kind": {"type": "string", "enum": ["a", "b"]},
+  "count": {"type": "integer"},
+  "amount": {"type": "number"},
+  "tags": {"type": "array", "items": {"type": "string"}},
+  "meta": {"type": "object"},
+  "due": {"type": "string", "format": "date"},
+  "at": {"type": "string", "format": "date-time"}
+}, "required": ["name"]}"#;
+
+fn record(index: u32, changes: Value) -> Value {
+    let mut record = json!({
+        "id": format!("id{index:02}"),
+        "created_date": "2026-01-01T00:00:00.000000",
+        "updated_date": "2026-01-02T00:00:00.000000",
+        "created_by": "a@example.com",
+        "name": format!("item {index}"),
+        "kind": "a"
+    });
+    if let (Some(record), Value::Object(changes)) = (record.as_object_mut(), changes) {
+        for (key, value) in changes {
+            if value == json!("<remove>") {
+                record.remove(&key);
+            } else {
+                record.insert(key, value);
+            }
+        }
+    }
+    record
+}
+
+/// An app folder with one entity and the bad records, one of each kind.
+fn bad_app(folder: &Path) {
+    let entities = folder.join("base44").join("entities");
+    let data = folder.join("data");
+    for dir in [&entities, &data] {
+        std::fs::create_dir_all(dir).unwrap_or_else(|error| panic!("{error}"));
+    }
+    std::fs::write(entities.join("Item.jsonc"), SCHEMA).unwrap_or_else(|error| panic!("{error}"));
+    let lines = [
+        record(
+            1,
+            json!({"at": "2026-03-01T10:00:00.123Z", "due": "2026-03-02", "tags": ["x", "y"],
+                   "meta": {"k": [1, {"z": null}]}, "amount": 1.5, "count": i64::MIN}),
+        )
+        .to_string(),
+        record(
+            2,
+            json!({"at": "2026-03-01T10:00:00.123456", "count": i64::MAX, "name": "non-BMP 😀 𝄞"}),
+        )
+        .to_string(),
+        record(3, json!({"count": 9_223_372_036_854_775_808u64})).to_string(),
+        record(4, json!({"name": "nul\u{0}byte"})).to_string(),
+        r#"{"id":"id05","name":"broken"#.to_owned(),
+        record(6, json!({"kind": "c"})).to_string(),
+        record(7, json!({"name": "<remove>"})).to_string(),
+        record(
+            8,
+            json!({"updated_date": "2026-02-01T00:00:00.000000", "name": "newer copy"}),
+        )
+        .to_string(),
+        record(9, json!({"legacy": {"old": true}, "extra_text": "kept"})).to_string(),
+        record(10, json!({"tags": ["x", 5]})).to_string(),
+        record(
+            8,
+            json!({"updated_date": "2026-01-05T00:00:00.000000", "name": "older copy"}),
+        )
+        .to_string(),
+        record(11, json!({"count": 2.5})).to_string(),
+        record(12, json!({"at": "not a time"})).to_string(),
+    ];
+    let mut bytes = lines.join("\n").into_bytes();
+    bytes.push(b'\n');
+    bytes.extend_from_slice(
+        b"{\"id\":\"id13\",\"created_date\":\"2026-01-01T00:00:00.000000\",\"updated_date\":\"2026-01-02T00:00:00.000000\",\"name\":\"bad \xff byte\",\"kind\":\"a\"}\n",
+    );
+    std::fs::write(data.join("Item.jsonl"), bytes).unwrap_or_else(|error| panic!("{error}"));
+}
+
+/// (id or "-", reason, field) of every reject line, sorted.
+fn rejects(workspace: &Path) -> Vec<(String, String, String)> {
+    let path = workspace.join("reports/rejects/Item.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let mut found: Vec<(String, String, String)> = text
+        .lines()
+        .map(|line| {
+            let reject: Map<String, Value> =
+                serde_json::from_str(line).unwrap_or_else(|error| panic!("{line}: {error}"));
+            assert!(
+                reject.get("record").is_some_and(Value::is_object),
+                "every reject carries the whole record: {line}"
+            );
+            let text = |key: &str| {
+                reject
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .unwrap_or("-")
+                    .to_owned()
+            };
+            (text("id"), text("reason"), text("field"))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+fn owned(rows: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+    let mut rows: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|(id, reason, field)| ((*id).to_owned(), (*reason).to_owned(), (*field).to_owned()))
+        .collect();
+    rows.sort();
+    rows
+}
+
+async fn rows(schema: &mut TestSchema) -> Vec<Value> {
+    sqlx::raw_sql("SET TimeZone = 'UTC'")
+        .execute(&mut schema.connection)
+        .await
+        .unwrap_or_else(|error| panic!("SET TimeZone: {error}"));
+    let sql = format!(
+        "SELECT to_jsonb(t) - 'created_date' - 'updated_date' - 'created_by' - 'created_by_id' \
+         - 'is_sample' AS row FROM \"{}\".item t ORDER BY id",
+        schema.name
+    );
+    sqlx::query(&sql)
+        .fetch_all(&mut schema.connection)
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"))
+        .iter()
+        .map(|row| row.try_get::<Value, _>("row").unwrap_or(Value::Null))
+        .collect()
+}
+
+fn reporter() -> Arc<dyn Reporter> {
+    Arc::new(NoProgress)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_bad_record_is_rejected_with_its_reason_and_the_rest_loads_exactly() {
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let app = folder.path().join("app");
+    bad_app(&app);
+    let workspace = Workspace::new(folder.path().join("workspace"));
+    let mut schema = TestSchema::new("rejects").await;
+    let options = MigrateOptions {
+        source: MigrateSource::Folder {
+            folder: app.clone(),
+            schema_from: None,
+        },
+        workspace: workspace.clone(),
+        mappings: None,
+        destination: Destination::Database(LoadOptions::new(database_url(), &schema.name)),
+    };
+    let summary = migrate(&options, reporter())
+        .await
+        .unwrap_or_else(|error| panic!("migrate: {error}"));
+    let loaded = summary.load.clone().unwrap_or_else(|| panic!("no load"));
+    assert!(loaded.balanced(), "{loaded:?}");
+    assert!(summary.clean(), "verification: {:?}", summary.verify);
+    let item = loaded
+        .entities
+        .iter()
+        .find(|entity| entity.entity == "Item")
+        .unwrap_or_else(|| panic!("no Item"));
+    assert_eq!(
+        (item.read, item.loaded, item.rejected, item.duplicates),
+        (14, 4, 10, 1)
+    );
+
+    assert_eq!(
+        rejects(workspace.root()),
+        owned(&[
+            ("-", "flagged", "_line"),
+            ("-", "flagged", "_line"),
+            ("id03", "out_of_range", "count"),
+            ("id04", "nul_character", "name"),
+            ("id06", "enum", "kind"),
+            ("id07", "not_null", "name"),
+            ("id08", "duplicate_id", "id"),
+            ("id10", "wrong_type", "tags"),
+            ("id11", "wrong_type", "count"),
+            ("id12", "wrong_type", "at"),
+        ]),
+    );
+    let reject_text = std::fs::read_to_string(workspace.root().join("reports/rejects/Item.jsonl"))
+        .unwrap_or_default();
+    assert!(reject_text.contains("is not valid UTF-8"), "{reject_text}");
+    assert!(
+        reject_text.contains("is not a JSON object"),
+        "{reject_text}"
+    );
+    assert!(reject_text.contains("newest updated_date"), "{reject_text}");
+
+    assert_eq!(
+        rows(&mut schema).await,
+        vec![
+            json!({"id": "id01", "name": "item 1", "kind": "a", "count": i64::MIN, "amount": 1.5,
+                   "tags": ["x", "y"], "meta": {"k": [1, {"z": null}]}, "due": "2026-03-02",
+                   "at": "2026-03-01T10:00:00.123+00:00", "_extra": null}),
+            json!({"id": "id02", "name": "non-BMP 😀 𝄞", "kind": "a", "count": i64::MAX,
+                   "amount": null, "tags": null, "meta": null, "due": null,
+                   "at": "2026-03-01T10:00:00.123456+00:00", "_extra": null}),
+            json!({"id": "id08", "name": "newer copy", "kind": "a", "count": null, "amount": null,
+                   "tags": null, "meta": null, "due": null, "at": null, "_extra": null}),
+            json!({"id": "id09", "name": "item 9", "kind": "a", "count": null, "amount": null,
+                   "tags": null, "meta": null, "due": null, "at": null,
+                   "_extra": {"legacy": {"old": true}, "extra_text": "kept"}}),
+        ]
+    );
+
+    // A second load does nothing; other options on the same schema are refused without
+    // --replace; --replace loads again, the same rows.
+    let again = load(
+        &workspace,
+        &LoadOptions::new(database_url(), &schema.name),
+        &NoProgress,
+    )
+    .await
+    .unwrap_or_else(|error| panic!("second load: {error}"));
+    assert_eq!(again.status, LoadStatus::AlreadyLoaded);
+    let mut relaxed = LoadOptions::new(database_url(), &schema.name);
+    relaxed.relax = Relax {
+        required: true,
+        enums: true,
+    };
+    let refused = load(&workspace, &relaxed, &NoProgress).await;
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|error| error.to_string().contains("--replace")),
+        "{refused:?}"
+    );
+    relaxed.existing = Existing::Replace;
+    let replaced = load(&workspace, &relaxed, &NoProgress)
+        .await
+        .unwrap_or_else(|error| panic!("--replace: {error}"));
+    assert_eq!(replaced.status, LoadStatus::Loaded);
+
+    // Relaxed: the enum outsider and the missing name load, and both constraints stay off
+    // because rows break them; everything else is rejected as before.
+    assert_eq!(
+        rejects(workspace.root()),
+        owned(&[
+            ("-", "flagged", "_line"),
+            ("-", "flagged", "_line"),
+            ("id03", "out_of_range", "count"),
+            ("id04", "nul_character", "name"),
+            ("id08", "duplicate_id", "id"),
+            ("id10", "wrong_type", "tags"),
+            ("id11", "wrong_type", "count"),
+            ("id12", "wrong_type", "at"),
+        ])
+    );
+    let ids: Vec<Value> = rows(&mut schema)
+        .await
+        .into_iter()
+        .map(|row| row["id"].clone())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            json!("id01"),
+            json!("id02"),
+            json!("id06"),
+            json!("id07"),
+            json!("id08"),
+            json!("id09")
+        ]
+    );
+    let kinds: BTreeSet<(String, String, u64, bool)> = replaced
+        .relaxed
+        .iter()
+        .map(|relaxed| {
+            (
+                relaxed.column.clone(),
+                format!("{:?}", relaxed.kind),
+                relaxed.rows,
+                relaxed.restored,
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        BTreeSet::from([
+            ("kind".to_owned(), "Check".to_owned(), 1, false),
+            ("name".to_owned(), "NotNull".to_owned(), 1, false),
+        ])
+    );
+    let sql = format!(
+        "SELECT (SELECT count(*) FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid \
+           JOIN pg_namespace n ON n.oid = t.relnamespace \
+           WHERE n.nspname = '{name}' AND t.relname = 'item' AND c.contype = 'c') AS checks, \
+         (SELECT attnotnull FROM pg_attribute a JOIN pg_class t ON t.oid = a.attrelid \
+           JOIN pg_namespace n ON n.oid = t.relnamespace \
+           WHERE n.nspname = '{name}' AND t.relname = 'item' AND a.attname = 'name') AS name_not_null",
+        name = schema.name
+    );
+    let row = sqlx::query(&sql)
+        .fetch_one(&mut schema.connection)
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    assert_eq!(row.try_get::<i64, _>("checks").ok(), Some(0));
+    assert_eq!(row.try_get::<bool, _>("name_not_null").ok(), Some(false));
+    schema.drop().await;
+}
+
+/// Regression: a data file with a line that is not UTF-8 made the whole import fail
+/// ("stream did not contain valid UTF-8") instead of rejecting that one line.
+#[tokio::test]
+async fn a_line_that_is_not_utf8_is_rejected_not_a_failed_import() {
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let app = folder.path().join("app");
+    bad_app(&app);
+    let workspace = Workspace::new(folder.path().join("workspace"));
+    let options = MigrateOptions {
+        source: MigrateSource::Folder {
+            folder: app,
+            schema_from: None,
+        },
+        workspace: workspace.clone(),
+        mappings: None,
+        destination: Destination::Bundle {
+            path: folder.path().join("bundle.sql"),
+            options: offbase_pipeline::bundle::BundleOptions {
+                pg_schema: "public".into(),
+                mappings: None,
+                relax: Relax::default(),
+            },
+        },
+    };
+    if let Err(error) = migrate(&options, reporter()).await {
+        panic!("migrate: {error}");
+    }
+    let text = std::fs::read_to_string(workspace.root().join("reports/rejects/Item.jsonl"))
+        .unwrap_or_default();
+    let line = text
+        .lines()
+        .find(|line| line.contains("is not valid UTF-8"))
+        .unwrap_or_else(|| panic!("no reject for the line that is not UTF-8: {text}"));
+    assert!(line.contains("\"reason\":\"flagged\""), "{line}");
+    assert!(line.contains("bad \u{FFFD} byte"), "{line}");
+}
