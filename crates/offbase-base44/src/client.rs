@@ -281,7 +281,26 @@ impl Client {
         entity: &str,
         query: &ListQuery,
     ) -> Result<Vec<Map<String, Value>>, ClientError> {
-        let path = self.entity_path(entity, "");
+        self.records_at(entity, "", query).await
+    }
+
+    /// `GET /entities/{entity}/trash?...`: the deleted records, a bare array like the list
+    /// (with no 5000 cap).
+    pub async fn trash(
+        &self,
+        entity: &str,
+        query: &ListQuery,
+    ) -> Result<Vec<Map<String, Value>>, ClientError> {
+        self.records_at(entity, "/trash", query).await
+    }
+
+    async fn records_at(
+        &self,
+        entity: &str,
+        rest: &str,
+        query: &ListQuery,
+    ) -> Result<Vec<Map<String, Value>>, ClientError> {
+        let path = self.entity_path(entity, rest);
         let value = self.get_json(entity, &path, &query.pairs()).await?;
         let request = describe(&path, &query.pairs());
         match value {

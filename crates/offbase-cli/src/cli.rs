@@ -101,6 +101,77 @@ pub enum Command {
         after_help = "Examples:\n  offbase generate --schema-from samples/tasks --records 1000 --workspace ws\n  offbase generate --schema-from ./my-app --records 100 --records-for Task=1000000 --workspace bench"
     )]
     Generate(GenerateArgs),
+    /// Keep a loaded schema in step with Base44 until the cutover: changes and deletes.
+    ///
+    /// Each pass reads, per entity, the records changed since its cursor (by `updated_date`,
+    /// re-reading an overlap window, so records sharing one instant are never missed) and
+    /// upserts them where they are newer, one transaction per page together with the cursor
+    /// (in offbase.sync_state); then it deletes the rows of records in the trash and, with
+    /// reconciliation, of records the source no longer lists. Foreign keys are taken off while
+    /// syncing (Base44 enforces none). Kill it at any moment and start it again: nothing is
+    /// applied twice. Ctrl-C lets the pass in flight finish, then exits 0. The API URL and
+    /// app id come from the workspace (written by a pull from the API); the key from the
+    /// environment.
+    ///
+    /// Known limits of this version: entities with arrays of references (junction tables) are
+    /// skipped and named; a field added to a schema is not yet added as a column.
+    #[command(
+        after_help = "Examples:\n  BASE44_API_KEY=... offbase sync --workspace ws --database-url postgres://me@localhost/app --once\n  BASE44_API_KEY=... offbase sync --workspace ws --pg-schema staging --interval 2s"
+    )]
+    Sync(SyncArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The workspace the schema was loaded from (pulled from the API).
+    #[arg(long, default_value = "offbase-workspace", value_name = "DIR")]
+    pub workspace: PathBuf,
+    /// A per-app mapping file (TOML): the one the load used.
+    #[arg(long, value_name = "FILE")]
+    pub mappings: Option<PathBuf>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Time between passes (e.g. 1s, 500ms, 2m).
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_duration)]
+    pub interval: std::time::Duration,
+    /// One pass, then exit (for cron).
+    #[arg(long)]
+    pub once: bool,
+    /// How far before its cursor each pass reads again.
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]
+    pub overlap: std::time::Duration,
+    /// Skip listing every live key to find deletes (the trash alone then finds them).
+    #[arg(long)]
+    pub no_reconcile: bool,
+    /// The environment variable that holds the API key.
+    #[arg(long, default_value = "BASE44_API_KEY", value_name = "NAME")]
+    pub api_key_env: String,
+    /// Print one machine-readable summary per pass on stdout (JSON lines).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `500ms`, `2s`, `1m`, or a number of seconds.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|character: char| character.is_ascii_alphabetic()) {
+        Some(position) => text.split_at(position),
+        None => (text, "s"),
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (e.g. 500ms, 2s, 1m)"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("{text:?}: the unit must be ms, s or m")),
+    };
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(format!("{text:?} is not a duration"));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
 }
 
 #[derive(Debug, Args)]
@@ -332,6 +403,7 @@ pub fn run() -> ExitCode {
         Command::Load(arguments) => commands::load(arguments),
         Command::Migrate(arguments) => commands::migrate(arguments),
         Command::Generate(arguments) => commands::generate(arguments),
+        Command::Sync(arguments) => commands::sync(arguments),
     };
     match result {
         Ok(code) => code,

@@ -604,3 +604,87 @@ pub fn generate(arguments: GenerateArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+pub fn sync(arguments: crate::cli::SyncArgs) -> anyhow::Result<ExitCode> {
+    use offbase_pipeline::sync::{SyncOptions, sync_once};
+    use offbase_pipeline::workspace::{Manifest, SourceInfo};
+    let reporter = TerminalReporter::new(arguments.json);
+    let Some(url) = arguments.database.database_url.clone() else {
+        bail!("sync needs a database: pass --database-url URL or set DATABASE_URL");
+    };
+    let workspace = Workspace::new(&arguments.workspace);
+    let manifest: Option<Manifest> = workspace.read_json(&workspace.manifest_path())?;
+    let Some(SourceInfo::Api { api_url, app_id }) = manifest.and_then(|manifest| manifest.source)
+    else {
+        bail!(
+            "{} was not pulled from the Base44 API: sync reads changes from the API the workspace came from (pull or migrate with --api-url first)",
+            arguments.workspace.display()
+        );
+    };
+    let Ok(key) = std::env::var(&arguments.api_key_env) else {
+        bail!(
+            "no API key: set the environment variable {} (or name another with --api-key-env)",
+            arguments.api_key_env
+        );
+    };
+    let client = Client::new(ClientConfig::new(api_url, app_id, ApiKey::new(key)))?;
+    let mut options = SyncOptions::new(url, arguments.database.pg_schema.clone());
+    options.mappings = arguments.mappings.clone();
+    options.overlap = arguments.overlap;
+    options.reconcile = !arguments.no_reconcile;
+    let runtime = runtime()?;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    runtime.block_on(async {
+        let watcher = Arc::clone(&stop);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                watcher.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        loop {
+            let summary = sync_once(&workspace, &client, &options, &reporter).await?;
+            reporter.clear();
+            if arguments.json {
+                println!("{}", serde_json::to_string(&summary)?);
+            } else {
+                for entity in &summary.entities {
+                    println!(
+                        "{:<24} fetched {:>7}  upserted {:>7}  deleted {:>6}  rejected {:>5}  lag {}",
+                        entity.entity,
+                        entity.fetched,
+                        entity.upserted,
+                        entity.deleted,
+                        entity.rejected,
+                        entity
+                            .lag_seconds
+                            .map(human_seconds)
+                            .unwrap_or_else(|| "-".to_owned())
+                    );
+                }
+            }
+            if arguments.once || stop.load(std::sync::atomic::Ordering::SeqCst) {
+                return Ok::<(), anyhow::Error>(());
+            }
+            let deadline = tokio::time::Instant::now() + arguments.interval;
+            while tokio::time::Instant::now() < deadline {
+                if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    return Ok(());
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50).min(arguments.interval))
+                    .await;
+            }
+        }
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `0.8s`, `42s`, `12m`, `5h`, `186d`.
+fn human_seconds(seconds: f64) -> String {
+    match seconds {
+        seconds if seconds < 10.0 => format!("{seconds:.1}s"),
+        seconds if seconds < 120.0 => format!("{seconds:.0}s"),
+        seconds if seconds < 7_200.0 => format!("{:.0}m", seconds / 60.0),
+        seconds if seconds < 172_800.0 => format!("{:.0}h", seconds / 3_600.0),
+        seconds => format!("{:.0}d", seconds / 86_400.0),
+    }
+}

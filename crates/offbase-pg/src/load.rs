@@ -59,7 +59,7 @@ pub struct LoadRun {
     pub report: Option<Value>,
 }
 
-async fn execute(connection: &mut PgConnection, sql: &str) -> Result<(), PgError> {
+pub(crate) async fn execute(connection: &mut PgConnection, sql: &str) -> Result<(), PgError> {
     sqlx::raw_sql(sql)
         .execute(&mut *connection)
         .await
@@ -490,7 +490,7 @@ impl<'c> LoadTransaction<'c> {
 /// The most COPY data handed to the connection at once.
 const COPY_CHUNK_BYTES: usize = 256 * 1024;
 
-async fn copy_rows(
+pub(crate) async fn copy_rows(
     connection: &mut PgConnection,
     statement: &str,
     parts: &[&[u8]],

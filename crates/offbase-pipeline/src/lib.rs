@@ -11,6 +11,7 @@ pub mod plan;
 pub mod progress;
 pub mod pull;
 pub mod staged;
+pub mod sync;
 pub mod verify;
 pub mod workspace;
 

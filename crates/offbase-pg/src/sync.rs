@@ -1,0 +1,258 @@
+//! The sync's side of PostgreSQL: its state table (`offbase.sync_state`, one row per target
+//! schema and entity), and the transaction that applies a page of changes: rows COPYed into a
+//! staging table, then upserted into the target where they are newer, and deletes; the
+//! entity's state is saved in the same transaction, so a kill never applies a page twice or
+//! loses its cursor.
+
+use crate::PgError;
+use crate::load::{BatchError, STATE_SCHEMA, copy_rows, copy_statement, execute};
+use crate::statement_error;
+use offbase_sql::quote_identifier;
+use serde_json::Value;
+use sqlx::postgres::{PgConnection, Postgres};
+use sqlx::{Connection, Row, Transaction};
+use std::collections::BTreeMap;
+
+/// Creates the sync state table when missing. Safe to run from several processes at once.
+pub async fn prepare_sync_state(connection: &mut PgConnection) -> Result<(), PgError> {
+    let mut transaction = connection
+        .begin()
+        .await
+        .map_err(|error| statement_error("BEGIN", error))?;
+    execute(&mut transaction, "SELECT pg_advisory_xact_lock(4404400045)").await?;
+    let statements = [
+        format!(
+            "CREATE SCHEMA IF NOT EXISTS {}",
+            quote_identifier(STATE_SCHEMA)
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {}.sync_state (\
+             pg_schema text NOT NULL, entity text NOT NULL, state jsonb NOT NULL, \
+             updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (pg_schema, entity))",
+            quote_identifier(STATE_SCHEMA)
+        ),
+    ];
+    for statement in &statements {
+        execute(&mut transaction, statement).await?;
+    }
+    transaction
+        .commit()
+        .await
+        .map_err(|error| statement_error("COMMIT", error))
+}
+
+/// Every entity's saved state for `pg_schema`.
+pub async fn read_sync_states(
+    connection: &mut PgConnection,
+    pg_schema: &str,
+) -> Result<BTreeMap<String, Value>, PgError> {
+    let sql = format!(
+        "SELECT entity, state FROM {}.sync_state WHERE pg_schema = $1",
+        quote_identifier(STATE_SCHEMA)
+    );
+    let rows = sqlx::query(&sql)
+        .bind(pg_schema)
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(|error| statement_error(&sql, error))?;
+    let mut states = BTreeMap::new();
+    for row in rows {
+        let entity: String = row
+            .try_get("entity")
+            .map_err(|error| statement_error(&sql, error))?;
+        let state: Value = row
+            .try_get("state")
+            .map_err(|error| statement_error(&sql, error))?;
+        states.insert(entity, state);
+    }
+    Ok(states)
+}
+
+/// The ids of a table's rows, with their `created_date` in microseconds since the Unix epoch
+/// (`None` when NULL).
+pub async fn target_ids(
+    connection: &mut PgConnection,
+    pg_schema: &str,
+    table: &str,
+    id_column: &str,
+    created_column: &str,
+) -> Result<Vec<(String, Option<i64>)>, PgError> {
+    let sql = format!(
+        "SELECT {id}::text AS id, \
+         (extract(epoch FROM {created}) * 1000000)::bigint AS created FROM {schema}.{table}",
+        id = quote_identifier(id_column),
+        created = quote_identifier(created_column),
+        schema = quote_identifier(pg_schema),
+        table = quote_identifier(table)
+    );
+    let rows = sqlx::query(&sql)
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(|error| statement_error(&sql, error))?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get::<String, _>("id")
+                    .map_err(|error| statement_error(&sql, error))?,
+                row.try_get::<Option<i64>, _>("created")
+                    .map_err(|error| statement_error(&sql, error))?,
+            ))
+        })
+        .collect()
+}
+
+/// What an upsert writes into: the table, its columns in COPY order, its key, and the column
+/// that says which version of a row is newer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpsertTarget {
+    pub table: String,
+    pub columns: Vec<String>,
+    pub key: Vec<String>,
+    pub version: String,
+}
+
+/// One page of changes, applied with the entity's state in one transaction.
+#[derive(Debug)]
+pub struct SyncTransaction<'c> {
+    transaction: Transaction<'c, Postgres>,
+    pg_schema: String,
+}
+
+impl<'c> SyncTransaction<'c> {
+    pub async fn begin(connection: &'c mut PgConnection, pg_schema: &str) -> Result<Self, PgError> {
+        let transaction = connection
+            .begin()
+            .await
+            .map_err(|error| statement_error("BEGIN", error))?;
+        Ok(SyncTransaction {
+            transaction,
+            pg_schema: pg_schema.to_owned(),
+        })
+    }
+
+    /// COPYs `rows` (binary, without header and trailer; at most one per key) into a staging
+    /// table shaped like the target, then inserts the new keys and updates the rows whose
+    /// stored version is older (or equal with other values: two writes in one instant).
+    /// Returns the rows written.
+    pub async fn upsert(&mut self, target: &UpsertTarget, rows: &[u8]) -> Result<u64, BatchError> {
+        let table = format!(
+            "{}.{}",
+            quote_identifier(&self.pg_schema),
+            quote_identifier(&target.table)
+        );
+        // One staging table per target table: a transaction could stage more than one.
+        let stage_name = format!("offbase_stage_{}", target.table);
+        let stage = quote_identifier(&stage_name);
+        let create = format!(
+            "CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP"
+        );
+        execute(&mut self.transaction, &create)
+            .await
+            .map_err(BatchError::Other)?;
+        let columns: Vec<&str> = target.columns.iter().map(String::as_str).collect();
+        let copy = copy_statement("pg_temp", &stage_name, &columns);
+        copy_rows(&mut self.transaction, &copy, &[rows]).await?;
+        let list = |prefix: &str| {
+            target
+                .columns
+                .iter()
+                .map(|column| format!("{prefix}{}", quote_identifier(column)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let updates = target
+            .columns
+            .iter()
+            .filter(|column| !target.key.contains(column))
+            .map(|column| format!("{name} = EXCLUDED.{name}", name = quote_identifier(column)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let version = quote_identifier(&target.version);
+        let upsert = format!(
+            "INSERT INTO {table} AS t ({columns}) SELECT {columns} FROM {stage} \
+             ON CONFLICT ({key}) DO UPDATE SET {updates} \
+             WHERE EXCLUDED.{version} > t.{version} OR t.{version} IS NULL \
+             OR (EXCLUDED.{version} = t.{version} AND ({old}) IS DISTINCT FROM ({new}))",
+            columns = list(""),
+            key = target
+                .key
+                .iter()
+                .map(|column| quote_identifier(column))
+                .collect::<Vec<_>>()
+                .join(", "),
+            old = list("t."),
+            new = list("EXCLUDED."),
+        );
+        let written = sqlx::raw_sql(&upsert)
+            .execute(&mut *self.transaction)
+            .await
+            .map_err(|error| BatchError::Other(statement_error(&upsert, error)))?
+            .rows_affected();
+        execute(&mut self.transaction, &format!("TRUNCATE {stage}"))
+            .await
+            .map_err(BatchError::Other)?;
+        Ok(written)
+    }
+
+    /// Deletes the rows with these ids, or with `soft_delete_column`, sets it where it is
+    /// NULL. Returns the rows affected.
+    pub async fn delete(
+        &mut self,
+        table: &str,
+        id_column: &str,
+        ids: &[String],
+        soft_delete_column: Option<&str>,
+    ) -> Result<u64, PgError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let table = format!(
+            "{}.{}",
+            quote_identifier(&self.pg_schema),
+            quote_identifier(table)
+        );
+        let id = quote_identifier(id_column);
+        let sql = match soft_delete_column {
+            Some(column) => format!(
+                "UPDATE {table} SET {column} = now() WHERE {id}::text = ANY($1) AND {column} IS NULL",
+                column = quote_identifier(column)
+            ),
+            None => format!("DELETE FROM {table} WHERE {id}::text = ANY($1)"),
+        };
+        sqlx::query(&sql)
+            .bind(ids)
+            .execute(&mut *self.transaction)
+            .await
+            .map(|done| done.rows_affected())
+            .map_err(|error| statement_error(&sql, error))
+    }
+
+    /// Runs one statement inside the transaction (a schema change, say).
+    pub async fn execute(&mut self, sql: &str) -> Result<(), PgError> {
+        execute(&mut self.transaction, sql).await
+    }
+
+    /// Saves the entity's state; it takes effect with the commit.
+    pub async fn save_state(&mut self, entity: &str, state: &Value) -> Result<(), PgError> {
+        let sql = format!(
+            "INSERT INTO {}.sync_state (pg_schema, entity, state) VALUES ($1, $2, $3) \
+             ON CONFLICT (pg_schema, entity) DO UPDATE SET state = EXCLUDED.state, updated_at = now()",
+            quote_identifier(STATE_SCHEMA)
+        );
+        sqlx::query(&sql)
+            .bind(&self.pg_schema)
+            .bind(entity)
+            .bind(state)
+            .execute(&mut *self.transaction)
+            .await
+            .map(|_| ())
+            .map_err(|error| statement_error(&sql, error))
+    }
+
+    pub async fn commit(self) -> Result<(), PgError> {
+        self.transaction
+            .commit()
+            .await
+            .map_err(|error| statement_error("COMMIT", error))
+    }
+}

@@ -1,0 +1,674 @@
+//! The sync stage: changes made in Base44 after a load, applied to the loaded tables until the
+//! cutover. One pass ([`sync_once`]) does, per entity:
+//!
+//! 1. **Changes.** Records with `updated_date` at or after the entity's cursor minus an overlap
+//!    window, read by keyset on `updated_date` (a page full of one timestamp is read again by
+//!    `id` within that timestamp, so rows sharing one instant are never skipped). Each page is
+//!    converted as the load converts records and upserted through a staging table: new ids
+//!    are inserted, existing rows updated only when the incoming `updated_date` is newer. The
+//!    page and the advanced cursor commit in one transaction, so a kill repeats at most a page,
+//!    and repeating one writes nothing.
+//! 2. **Deletes.** Ids in the entity's trash are deleted from the table. With reconciliation,
+//!    the keys of every live record are listed (`fields=id,created_date`) and rows the source
+//!    no longer has are deleted too (only rows created before the listing began, so a record
+//!    created meanwhile is never taken for a deleted one).
+//!
+//! Records that cannot be loaded go to `reports/rejects/sync-<Entity>.jsonl` with the reason;
+//! the table keeps the row it had. Foreign keys are taken off for the sync period: Base44
+//! enforces no reference, so changes arrive in any order and may leave orphans.
+
+use crate::PipelineError;
+use crate::load::LoadOptions;
+use crate::plan::{load_rules, plan};
+use crate::progress::Reporter;
+use crate::staged::column_types;
+use crate::workspace::{Workspace, canonical_record};
+use offbase_base44::client::{Client, ListQuery};
+use offbase_model::{BuiltIn, Entity, Table};
+use offbase_pg::load::{self as pg_load, BatchError, LoadPhase};
+use offbase_pg::sync::{self as pg_sync, SyncTransaction, UpsertTarget};
+use offbase_sql::copy::binary::BinaryEncoder;
+use offbase_sql::copy::convert::{EntityConverter, Relax};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::time::Duration;
+
+/// How a sync pass runs.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    pub database_url: String,
+    pub pg_schema: String,
+    pub mappings: Option<std::path::PathBuf>,
+    /// Records per request (Base44 caps at 5000).
+    pub page_size: usize,
+    /// How far before the cursor each pass reads again: writes that become visible late
+    /// (stamped before an earlier pass read past their instant) are still seen.
+    pub overlap: Duration,
+    /// List every live key and delete rows the source no longer has.
+    pub reconcile: bool,
+}
+
+impl SyncOptions {
+    pub fn new(database_url: impl Into<String>, pg_schema: impl Into<String>) -> Self {
+        SyncOptions {
+            database_url: database_url.into(),
+            pg_schema: pg_schema.into(),
+            mappings: None,
+            page_size: 5000,
+            overlap: Duration::from_secs(5),
+            reconcile: true,
+        }
+    }
+
+    /// The options of the load whose tables this sync keeps up to date.
+    pub fn for_load(load: &LoadOptions) -> Self {
+        let mut options = SyncOptions::new(load.database_url.clone(), load.pg_schema.clone());
+        options.mappings = load.mappings.clone();
+        options
+    }
+}
+
+/// An entity's sync state, saved in `offbase.sync_state` with every page it applies.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntitySyncState {
+    /// The newest `updated_date` applied, in microseconds since the Unix epoch.
+    pub cursor: Option<i64>,
+    pub passes: u64,
+    pub fetched: u64,
+    pub upserted: u64,
+    pub deleted: u64,
+    pub rejected: u64,
+    /// When the last pass finished and when the last reconciliation began (Unix
+    /// microseconds).
+    pub last_pass: Option<i64>,
+    pub last_reconcile: Option<i64>,
+}
+
+/// What one pass did for one entity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntitySyncReport {
+    pub entity: String,
+    pub table: String,
+    pub fetched: u64,
+    pub upserted: u64,
+    pub deleted: u64,
+    pub rejected: u64,
+    /// The newest `updated_date` applied (ISO 8601, UTC).
+    pub cursor: Option<String>,
+    /// Seconds between the newest applied change and the end of the pass.
+    pub lag_seconds: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncSummary {
+    pub pg_schema: String,
+    pub entities: Vec<EntitySyncReport>,
+    /// Entities the pass could not sync, with why.
+    pub skipped: Vec<String>,
+    /// Foreign keys this pass took off (the first pass after a load takes them all).
+    pub suspended_foreign_keys: Vec<String>,
+    pub seconds: f64,
+}
+
+/// One sync pass over every entity of the workspace's plan.
+pub async fn sync_once(
+    workspace: &Workspace,
+    client: &Client,
+    options: &SyncOptions,
+    reporter: &dyn Reporter,
+) -> Result<SyncSummary, PipelineError> {
+    let started = std::time::Instant::now();
+    let rules = load_rules(options.mappings.as_deref())?;
+    let output = plan(
+        &workspace.schemas_dir(),
+        &rules,
+        &crate::progress::NoProgress,
+    )?;
+    let mut connection = offbase_pg::connect(&options.database_url).await?;
+    pg_load::prepare_state(&mut connection).await?;
+    match pg_load::read_run(&mut connection, &options.pg_schema).await? {
+        Some(run) if run.phase == LoadPhase::Done => {}
+        _ => {
+            return Err(PipelineError::Usage(format!(
+                "schema {:?} holds no finished load: run `offbase load` (or `offbase migrate`) first, then sync",
+                options.pg_schema
+            )));
+        }
+    }
+    pg_sync::prepare_sync_state(&mut connection).await?;
+    // Base44 enforces no reference: a record can point at one created after it, not yet synced,
+    // or deleted. Foreign keys would refuse such changes, so they are taken off while syncing;
+    // the cutover adds them back, validated where no orphans exist.
+    let mut suspended = Vec::new();
+    for key in &output.target.foreign_keys {
+        if pg_load::constraint_exists(&mut connection, &options.pg_schema, &key.table, &key.name)
+            .await?
+        {
+            let sql = format!(
+                "ALTER TABLE {} DROP CONSTRAINT {}",
+                offbase_sql::quote_identifier(&key.table),
+                offbase_sql::quote_identifier(&key.name)
+            );
+            pg_load::execute_in(&mut connection, &options.pg_schema, &sql).await?;
+            suspended.push(key.name.clone());
+        }
+    }
+    if !suspended.is_empty() {
+        reporter.message(&format!(
+            "foreign keys taken off while syncing (Base44 enforces none; the cutover adds them back): {}",
+            suspended.join(", ")
+        ));
+    }
+    let mut states: BTreeMap<String, EntitySyncState> = BTreeMap::new();
+    for (entity, value) in pg_sync::read_sync_states(&mut connection, &options.pg_schema).await? {
+        let state = serde_json::from_value(value).map_err(|error| {
+            PipelineError::Usage(format!(
+                "the sync state of {entity} in offbase.sync_state is damaged ({error})"
+            ))
+        })?;
+        states.insert(entity, state);
+    }
+    let enum_oids = pg_load::enum_type_oids(&mut connection, &options.pg_schema).await?;
+    let mut entities = Vec::new();
+    let mut skipped = Vec::new();
+    for entity in &output.app.entities {
+        let Some(table) = output.target.table_for_entity(&entity.name) else {
+            continue;
+        };
+        let converter = EntityConverter::new(&output.target, table, Relax::default());
+        if !converter.junctions().is_empty() {
+            let why = format!(
+                "{}: arrays of references (junction tables) are not synced yet; the table keeps what the load wrote",
+                entity.name
+            );
+            reporter.message(&why);
+            skipped.push(why);
+            continue;
+        }
+        let mut state = states.remove(&entity.name).unwrap_or_default();
+        let context = EntitySync {
+            workspace,
+            client,
+            options,
+            entity,
+            table,
+            converter,
+            encoder: BinaryEncoder::new(&column_types(table), &enum_oids)
+                .map_err(|error| PipelineError::Usage(format!("table {}: {error}", table.name)))?,
+        };
+        let report = context.pass(&mut connection, &mut state, reporter).await?;
+        entities.push(report);
+    }
+    Ok(SyncSummary {
+        pg_schema: options.pg_schema.clone(),
+        entities,
+        skipped,
+        suspended_foreign_keys: suspended,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+struct EntitySync<'a> {
+    workspace: &'a Workspace,
+    client: &'a Client,
+    options: &'a SyncOptions,
+    entity: &'a Entity,
+    table: &'a Table,
+    converter: EntityConverter<'a>,
+    encoder: BinaryEncoder,
+}
+
+impl EntitySync<'_> {
+    async fn pass(
+        &self,
+        connection: &mut offbase_pg::PgConnection,
+        state: &mut EntitySyncState,
+        reporter: &dyn Reporter,
+    ) -> Result<EntitySyncReport, PipelineError> {
+        let name = self.entity.name.as_str();
+        reporter.started(name, None);
+        let before = (state.fetched, state.upserted, state.deleted, state.rejected);
+        self.changes(connection, state, reporter).await?;
+        self.deletes(connection, state).await?;
+        state.passes += 1;
+        let now = now_micros();
+        state.last_pass = Some(now);
+        let mut transaction = SyncTransaction::begin(connection, &self.options.pg_schema).await?;
+        transaction.save_state(name, &json!(state)).await?;
+        transaction.commit().await?;
+        reporter.finished(name);
+        Ok(EntitySyncReport {
+            entity: name.to_owned(),
+            table: self.table.name.clone(),
+            fetched: state.fetched - before.0,
+            upserted: state.upserted - before.1,
+            deleted: state.deleted - before.2,
+            rejected: state.rejected - before.3,
+            cursor: state.cursor.map(format_micros),
+            lag_seconds: state
+                .cursor
+                .map(|cursor| (now - cursor).max(0) as f64 / 1e6),
+        })
+    }
+
+    /// Reads and applies every change at or after the cursor minus the overlap.
+    async fn changes(
+        &self,
+        connection: &mut offbase_pg::PgConnection,
+        state: &mut EntitySyncState,
+        reporter: &dyn Reporter,
+    ) -> Result<(), PipelineError> {
+        let updated = BuiltIn::UpdatedDate.field_name();
+        let overlap = i64::try_from(self.options.overlap.as_micros()).unwrap_or(i64::MAX);
+        // The lower bound: `$gte` this instant (or everything at first).
+        let mut lower: Option<i64> = state.cursor.map(|cursor| cursor.saturating_sub(overlap));
+        let mut exclusive = false;
+        loop {
+            let q = lower.map(|bound| {
+                let operator = if exclusive { "$gt" } else { "$gte" };
+                json!({ updated: { operator: format_micros(bound) } })
+            });
+            let page = self
+                .client
+                .list(
+                    &self.entity.name,
+                    &ListQuery {
+                        q,
+                        sort: Some(updated.to_owned()),
+                        limit: Some(self.options.page_size),
+                        ..ListQuery::default()
+                    },
+                )
+                .await?;
+            let full = page.len() >= self.options.page_size;
+            let first = page.first().and_then(updated_micros);
+            let last = page.last().and_then(updated_micros);
+            self.apply(connection, state, page, reporter).await?;
+            if !full {
+                return Ok(());
+            }
+            match (first, last) {
+                (Some(first), Some(last)) if first == last => {
+                    // A whole page of one instant: read that instant by id, then go past it.
+                    self.within_instant(connection, state, last, reporter)
+                        .await?;
+                    lower = Some(last);
+                    exclusive = true;
+                }
+                (_, Some(last)) => {
+                    lower = Some(last);
+                    exclusive = false;
+                }
+                // Records without a readable `updated_date` sort first; there is no key to
+                // page on past them.
+                (_, None) => return Ok(()),
+            }
+        }
+    }
+
+    async fn within_instant(
+        &self,
+        connection: &mut offbase_pg::PgConnection,
+        state: &mut EntitySyncState,
+        instant: i64,
+        reporter: &dyn Reporter,
+    ) -> Result<(), PipelineError> {
+        let updated = BuiltIn::UpdatedDate.field_name();
+        let id = BuiltIn::Id.field_name();
+        let mut after: Option<String> = None;
+        loop {
+            let mut q = Map::new();
+            q.insert(updated.to_owned(), json!(format_micros(instant)));
+            if let Some(after) = &after {
+                q.insert(id.to_owned(), json!({ "$gt": after }));
+            }
+            let page = self
+                .client
+                .list(
+                    &self.entity.name,
+                    &ListQuery {
+                        q: Some(Value::Object(q)),
+                        sort: Some(id.to_owned()),
+                        limit: Some(self.options.page_size),
+                        ..ListQuery::default()
+                    },
+                )
+                .await?;
+            let full = page.len() >= self.options.page_size;
+            after = page
+                .last()
+                .and_then(|record| record.get(id))
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            self.apply(connection, state, page, reporter).await?;
+            if !full || after.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Converts a page, upserts what converts and rejects the rest, and saves the advanced
+    /// cursor, in one transaction.
+    async fn apply(
+        &self,
+        connection: &mut offbase_pg::PgConnection,
+        state: &mut EntitySyncState,
+        page: Vec<Map<String, Value>>,
+        reporter: &dyn Reporter,
+    ) -> Result<(), PipelineError> {
+        if page.is_empty() {
+            return Ok(());
+        }
+        let fetched = page.len() as u64;
+        // One version per id: the newest (a page can hold an id once; this is a guard).
+        let mut newest: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+        let mut cursor = state.cursor;
+        let mut rejects = Vec::new();
+        for record in page {
+            let record = canonical_record(record, self.entity);
+            let version = updated_micros(&record);
+            cursor = cursor.max(version);
+            let Some(id) = self.converter.record_id(&record).map(str::to_owned) else {
+                rejects.push(reject_line(
+                    &self.entity.name,
+                    &record,
+                    "id",
+                    "the record has no id",
+                ));
+                continue;
+            };
+            match newest.get(&id) {
+                Some(kept) if updated_micros(kept) > version => {}
+                _ => {
+                    newest.insert(id, record);
+                }
+            }
+        }
+        let mut rows = Vec::new();
+        let mut rejected = rejects.len() as u64;
+        for record in newest.values() {
+            match self.converter.convert(record) {
+                Ok(converted) => {
+                    if let Err(error) = self.encoder.encode_row(&converted.row, &mut rows) {
+                        rejected += 1;
+                        rejects.push(reject_line(
+                            &self.entity.name,
+                            record,
+                            "wrong_type",
+                            &error.to_string(),
+                        ));
+                    }
+                }
+                Err(rejection) => {
+                    rejected += 1;
+                    rejects.push(reject_line(
+                        &self.entity.name,
+                        record,
+                        rejection.reason.code(),
+                        &rejection.message,
+                    ));
+                }
+            }
+        }
+        if !rejects.is_empty() {
+            self.write_rejects(&rejects)?;
+        }
+        let target = UpsertTarget {
+            table: self.table.name.clone(),
+            columns: self
+                .table
+                .columns
+                .iter()
+                .map(|column| column.name.clone())
+                .collect(),
+            key: self.table.primary_key.clone(),
+            version: self
+                .table
+                .column_for_field(BuiltIn::UpdatedDate.field_name())
+                .map(|column| column.name.clone())
+                .unwrap_or_else(|| BuiltIn::UpdatedDate.field_name().to_owned()),
+        };
+        let mut transaction = SyncTransaction::begin(connection, &self.options.pg_schema).await?;
+        let upserted = if rows.is_empty() {
+            0
+        } else {
+            match transaction.upsert(&target, &rows).await {
+                Ok(written) => written,
+                Err(BatchError::Data(message)) => {
+                    return Err(PipelineError::Usage(format!(
+                        "{}: PostgreSQL refused a page of changes: {message}",
+                        self.entity.name
+                    )));
+                }
+                Err(BatchError::Other(error)) => return Err(error.into()),
+            }
+        };
+        state.cursor = cursor;
+        state.fetched += fetched;
+        state.upserted += upserted;
+        state.rejected += rejected;
+        transaction
+            .save_state(&self.entity.name, &json!(state))
+            .await?;
+        transaction.commit().await?;
+        reporter.advanced(&self.entity.name, fetched);
+        Ok(())
+    }
+
+    /// Deletes rows of records in the trash, then, when asked, rows whose record no longer
+    /// exists in the source.
+    async fn deletes(
+        &self,
+        connection: &mut offbase_pg::PgConnection,
+        state: &mut EntitySyncState,
+    ) -> Result<(), PipelineError> {
+        let id = BuiltIn::Id.field_name();
+        let id_column = self
+            .table
+            .column_for_field(id)
+            .map(|column| column.name.clone())
+            .unwrap_or_else(|| id.to_owned());
+        let mut gone: BTreeSet<String> = BTreeSet::new();
+        // The trash answers where the platform keeps one; without it, reconciliation alone.
+        if let Ok(trash) = self
+            .client
+            .trash(
+                &self.entity.name,
+                &ListQuery {
+                    fields: Some(vec![id.to_owned()]),
+                    ..ListQuery::default()
+                },
+            )
+            .await
+        {
+            gone.extend(
+                trash
+                    .iter()
+                    .filter_map(|record| record.get(id).and_then(Value::as_str))
+                    .map(str::to_owned),
+            );
+        }
+        if self.options.reconcile {
+            let began = now_micros();
+            let live = self.live_ids().await?;
+            let created_column = self
+                .table
+                .column_for_field(BuiltIn::CreatedDate.field_name())
+                .map(|column| column.name.clone())
+                .unwrap_or_else(|| BuiltIn::CreatedDate.field_name().to_owned());
+            let overlap = i64::try_from(self.options.overlap.as_micros()).unwrap_or(i64::MAX);
+            for (target_id, created) in pg_sync::target_ids(
+                connection,
+                &self.options.pg_schema,
+                &self.table.name,
+                &id_column,
+                &created_column,
+            )
+            .await?
+            {
+                let settled = created.is_some_and(|created| created < began - overlap);
+                if settled && !live.contains(&target_id) {
+                    gone.insert(target_id);
+                }
+            }
+            state.last_reconcile = Some(began);
+        }
+        if gone.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = gone.into_iter().collect();
+        let mut transaction = SyncTransaction::begin(connection, &self.options.pg_schema).await?;
+        let deleted = transaction
+            .delete(&self.table.name, &id_column, &ids, None)
+            .await?;
+        state.deleted += deleted;
+        transaction
+            .save_state(&self.entity.name, &json!(state))
+            .await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// Every live id, by keyset on `created_date` (keys only).
+    async fn live_ids(&self) -> Result<BTreeSet<String>, PipelineError> {
+        let created = BuiltIn::CreatedDate.field_name();
+        let id = BuiltIn::Id.field_name();
+        let mut ids = BTreeSet::new();
+        let mut lower: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list(
+                    &self.entity.name,
+                    &ListQuery {
+                        q: lower
+                            .as_ref()
+                            .map(|bound| json!({ created: { "$gte": bound } })),
+                        sort: Some(created.to_owned()),
+                        limit: Some(self.options.page_size),
+                        fields: Some(vec![id.to_owned(), created.to_owned()]),
+                        ..ListQuery::default()
+                    },
+                )
+                .await?;
+            let full = page.len() >= self.options.page_size;
+            let before = ids.len();
+            for record in &page {
+                if let Some(id) = record.get(id).and_then(Value::as_str) {
+                    ids.insert(id.to_owned());
+                }
+            }
+            let last = page
+                .last()
+                .and_then(|record| record.get(created))
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            if !full || last.is_none() {
+                return Ok(ids);
+            }
+            if ids.len() == before {
+                // A full page of one instant, all seen: read that instant by id.
+                let mut after: Option<String> = None;
+                loop {
+                    let mut q = Map::new();
+                    q.insert(created.to_owned(), json!(last));
+                    if let Some(after) = &after {
+                        q.insert(id.to_owned(), json!({ "$gt": after }));
+                    }
+                    let within = self
+                        .client
+                        .list(
+                            &self.entity.name,
+                            &ListQuery {
+                                q: Some(Value::Object(q)),
+                                sort: Some(id.to_owned()),
+                                limit: Some(self.options.page_size),
+                                fields: Some(vec![id.to_owned()]),
+                                ..ListQuery::default()
+                            },
+                        )
+                        .await?;
+                    let within_full = within.len() >= self.options.page_size;
+                    after = within
+                        .last()
+                        .and_then(|record| record.get(id))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                    ids.extend(
+                        within
+                            .iter()
+                            .filter_map(|record| record.get(id).and_then(Value::as_str))
+                            .map(str::to_owned),
+                    );
+                    if !within_full || after.is_none() {
+                        break;
+                    }
+                }
+                lower = last.map(|last| {
+                    offbase_model::time::parse_timestamp(&last)
+                        .map(|instant| format_micros(instant.timestamp_micros() + 1))
+                        .unwrap_or(last)
+                });
+            } else {
+                lower = last;
+            }
+        }
+    }
+
+    fn write_rejects(&self, lines: &[Vec<u8>]) -> Result<(), PipelineError> {
+        let path = self
+            .workspace
+            .root()
+            .join("reports")
+            .join("rejects")
+            .join(format!("sync-{}.jsonl", self.entity.name));
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|error| PipelineError::io(parent, error))?;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|error| PipelineError::io(&path, error))?;
+        for line in lines {
+            file.write_all(line)
+                .map_err(|error| PipelineError::io(&path, error))?;
+        }
+        file.sync_data()
+            .map_err(|error| PipelineError::io(&path, error))
+    }
+}
+
+fn reject_line(entity: &str, record: &Map<String, Value>, reason: &str, message: &str) -> Vec<u8> {
+    let line = json!({
+        "entity": entity,
+        "id": record.get(BuiltIn::Id.field_name()),
+        "reason": reason,
+        "message": message,
+        "record": record,
+    });
+    let mut bytes = serde_json::to_vec(&line).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}
+
+fn updated_micros(record: &Map<String, Value>) -> Option<i64> {
+    record
+        .get(BuiltIn::UpdatedDate.field_name())
+        .and_then(Value::as_str)
+        .and_then(offbase_model::time::parse_timestamp)
+        .map(|instant| instant.timestamp_micros())
+}
+
+/// An instant as Base44 writes fresh timestamps, to the microsecond.
+fn format_micros(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|instant| instant.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
+        .unwrap_or_default()
+}
+
+fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
