@@ -160,3 +160,97 @@ async fn after_the_writer_stops_one_more_pass_leaves_the_target_equal_to_the_sou
     emulator.shutdown().await;
     schema.drop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soft_delete_marks_rows_and_status_reads_the_state_back() {
+    let app_dir = sample("crm");
+    let emulator = start(&app_dir, None).await;
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let workspace = Workspace::new(folder.path().join("workspace"));
+    let mut schema = TestSchema::new("sync_soft").await;
+    let load = LoadOptions::new(database_url(), &schema.name);
+    let options = MigrateOptions {
+        source: MigrateSource::Api {
+            client: Box::new(client(&emulator)),
+            schema_from: app_dir.clone(),
+        },
+        workspace: workspace.clone(),
+        mappings: None,
+        destination: Destination::Database(load.clone()),
+    };
+    if let Err(error) = migrate(&options, reporter()).await {
+        panic!("migrate: {error}");
+    }
+    let store = emulator.store();
+    let deleted: Vec<String> = store.live_ids("Deal").into_iter().take(3).collect();
+    for id in &deleted {
+        store
+            .delete("Deal", id)
+            .unwrap_or_else(|error| panic!("{error}"));
+    }
+    // A company the load kept (the sample plants companies it rejects).
+    let first = format!(
+        "SELECT id FROM \"{}\".company ORDER BY id LIMIT 1",
+        schema.name
+    );
+    let updated: String = sqlx::query_scalar(&first)
+        .fetch_one(&mut schema.connection)
+        .await
+        .unwrap_or_else(|error| panic!("{first}: {error}"));
+    let mut fields = serde_json::Map::new();
+    fields.insert("name".into(), serde_json::json!("Renamed «ünï» 😀"));
+    store
+        .update("Company", &updated, fields)
+        .unwrap_or_else(|error| panic!("{error}"));
+
+    let mut sync = SyncOptions::for_load(&load);
+    sync.soft_delete = true;
+    let summary = sync_once(&workspace, &client(&emulator), &sync, &NoProgress)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    let count = |name: &str, field: fn(&offbase_pipeline::sync::EntitySyncReport) -> u64| {
+        summary
+            .entities
+            .iter()
+            .find(|entity| entity.entity == name)
+            .map(field)
+            .unwrap_or_default()
+    };
+    assert_eq!(count("Deal", |entity| entity.deleted), 3);
+    assert_eq!(count("Company", |entity| entity.upserted), 1);
+    assert!(!summary.suspended_foreign_keys.is_empty());
+
+    let sql = format!(
+        "SELECT (SELECT count(*) FROM \"{name}\".deal WHERE deleted_at IS NOT NULL) AS marked, \
+         (SELECT count(*) FROM \"{name}\".deal WHERE id = ANY($1)) AS kept, \
+         (SELECT name FROM \"{name}\".company WHERE id = $2) AS renamed",
+        name = schema.name
+    );
+    let row = sqlx::query(&sql)
+        .bind(&deleted)
+        .bind(&updated)
+        .fetch_one(&mut schema.connection)
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    use sqlx::Row;
+    assert_eq!(row.try_get::<i64, _>("marked").ok(), Some(3));
+    assert_eq!(row.try_get::<i64, _>("kept").ok(), Some(3));
+    assert_eq!(
+        row.try_get::<String, _>("renamed").ok().as_deref(),
+        Some("Renamed «ünï» 😀")
+    );
+
+    let status = offbase_pipeline::sync::status(&database_url(), &schema.name)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(status.load_phase.as_deref(), Some("done"));
+    let deal = status
+        .entities
+        .iter()
+        .find(|entity| entity.entity == "Deal")
+        .unwrap_or_else(|| panic!("no Deal state: {status:?}"));
+    assert_eq!((deal.state.deleted, deal.state.passes), (3, 1));
+    assert!(deal.cursor.is_some() && deal.since_last_reconcile_seconds.is_some());
+    emulator.shutdown().await;
+    schema.drop().await;
+}

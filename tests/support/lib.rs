@@ -106,14 +106,14 @@ impl TestSchema {
         schema
     }
 
-    /// Drops the schema and everything in it, and forgets any load into it.
+    /// Drops the schema and everything in it, and forgets any load or sync of it.
     pub async fn drop(mut self) {
         let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name);
         if let Err(error) = sqlx::raw_sql(&sql).execute(&mut self.connection).await {
             panic!("{sql}: {error}");
         }
-        // The load state lives in the shared `offbase` schema; it may not exist.
-        for table in ["load_checkpoints", "load_runs"] {
+        // The load and sync state live in the shared `offbase` schema; it may not exist.
+        for table in ["load_checkpoints", "load_runs", "sync_state"] {
             let sql = format!("DELETE FROM offbase.{table} WHERE pg_schema = $1");
             let _ = sqlx::query(&sql)
                 .bind(&self.name)

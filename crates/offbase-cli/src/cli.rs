@@ -119,6 +119,24 @@ pub enum Command {
         after_help = "Examples:\n  BASE44_API_KEY=... offbase sync --workspace ws --database-url postgres://me@localhost/app --once\n  BASE44_API_KEY=... offbase sync --workspace ws --pg-schema staging --interval 2s"
     )]
     Sync(SyncArgs),
+    /// Show where the load and the sync of a schema stand, from the target database alone.
+    ///
+    /// Per entity: the sync cursor (the newest `updated_date` applied), the lag (now minus the
+    /// cursor), the time since the last pass and since the last reconciliation, and the totals
+    /// fetched, upserted, deleted and rejected.
+    #[command(
+        after_help = "Examples:\n  offbase status --database-url postgres://me@localhost/app --pg-schema staging\n  offbase status --json"
+    )]
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Print a machine-readable summary on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -143,6 +161,10 @@ pub struct SyncArgs {
     /// Skip listing every live key to find deletes (the trash alone then finds them).
     #[arg(long)]
     pub no_reconcile: bool,
+    /// Keep deleted records' rows, marked with a `deleted_at` timestamp (a column the first
+    /// delete adds), instead of deleting them.
+    #[arg(long)]
+    pub soft_delete: bool,
     /// The environment variable that holds the API key.
     #[arg(long, default_value = "BASE44_API_KEY", value_name = "NAME")]
     pub api_key_env: String,
@@ -404,6 +426,7 @@ pub fn run() -> ExitCode {
         Command::Migrate(arguments) => commands::migrate(arguments),
         Command::Generate(arguments) => commands::generate(arguments),
         Command::Sync(arguments) => commands::sync(arguments),
+        Command::Status(arguments) => commands::status(arguments),
     };
     match result {
         Ok(code) => code,

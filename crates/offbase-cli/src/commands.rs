@@ -632,6 +632,7 @@ pub fn sync(arguments: crate::cli::SyncArgs) -> anyhow::Result<ExitCode> {
     options.mappings = arguments.mappings.clone();
     options.overlap = arguments.overlap;
     options.reconcile = !arguments.no_reconcile;
+    options.soft_delete = arguments.soft_delete;
     let runtime = runtime()?;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     runtime.block_on(async {
@@ -687,4 +688,62 @@ fn human_seconds(seconds: f64) -> String {
         seconds if seconds < 172_800.0 => format!("{:.0}h", seconds / 3_600.0),
         seconds => format!("{:.0}d", seconds / 86_400.0),
     }
+}
+
+pub fn status(arguments: crate::cli::StatusArgs) -> anyhow::Result<ExitCode> {
+    let Some(url) = arguments.database.database_url.clone() else {
+        bail!("status needs a database: pass --database-url URL or set DATABASE_URL");
+    };
+    let status = runtime()?.block_on(offbase_pipeline::sync::status(
+        &url,
+        &arguments.database.pg_schema,
+    ))?;
+    if arguments.json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "Schema {:?}: load {}",
+        status.pg_schema,
+        status.load_phase.as_deref().unwrap_or("not started")
+    );
+    if status.entities.is_empty() {
+        println!("No sync pass yet.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<24} {:<28} {:>7} {:>10} {:>10} {:>9} {:>9} {:>9} {:>8}",
+        "entity",
+        "cursor",
+        "lag",
+        "last pass",
+        "reconciled",
+        "upserted",
+        "deleted",
+        "rejected",
+        "passes"
+    );
+    let ago = |seconds: Option<f64>| {
+        seconds
+            .map(|seconds| format!("{} ago", human_seconds(seconds)))
+            .unwrap_or_else(|| "never".to_owned())
+    };
+    for entity in &status.entities {
+        println!(
+            "{:<24} {:<28} {:>7} {:>10} {:>10} {:>9} {:>9} {:>9} {:>8}",
+            entity.entity,
+            entity.cursor.as_deref().unwrap_or("-"),
+            entity
+                .lag_seconds
+                .map(human_seconds)
+                .unwrap_or_else(|| "-".to_owned()),
+            ago(entity.since_last_pass_seconds),
+            ago(entity.since_last_reconcile_seconds),
+            entity.state.upserted,
+            entity.state.deleted,
+            entity.state.rejected,
+            entity.state.passes
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -48,7 +48,12 @@ pub struct SyncOptions {
     pub overlap: Duration,
     /// List every live key and delete rows the source no longer has.
     pub reconcile: bool,
+    /// Mark deleted records' rows with a `deleted_at` timestamp instead of deleting them.
+    pub soft_delete: bool,
 }
+
+/// The column `--soft-delete` adds and sets.
+pub const SOFT_DELETE_COLUMN: &str = "deleted_at";
 
 impl SyncOptions {
     pub fn new(database_url: impl Into<String>, pg_schema: impl Into<String>) -> Self {
@@ -59,6 +64,7 @@ impl SyncOptions {
             page_size: 5000,
             overlap: Duration::from_secs(5),
             reconcile: true,
+            soft_delete: false,
         }
     }
 
@@ -520,8 +526,19 @@ impl EntitySync<'_> {
         }
         let ids: Vec<String> = gone.into_iter().collect();
         let mut transaction = SyncTransaction::begin(connection, &self.options.pg_schema).await?;
+        let soft = self.options.soft_delete.then_some(SOFT_DELETE_COLUMN);
+        if let Some(column) = soft {
+            transaction
+                .execute(&format!(
+                    "ALTER TABLE {}.{} ADD COLUMN IF NOT EXISTS {} timestamptz",
+                    offbase_sql::quote_identifier(&self.options.pg_schema),
+                    offbase_sql::quote_identifier(&self.table.name),
+                    offbase_sql::quote_identifier(column)
+                ))
+                .await?;
+        }
         let deleted = transaction
-            .delete(&self.table.name, &id_column, &ids, None)
+            .delete(&self.table.name, &id_column, &ids, soft)
             .await?;
         state.deleted += deleted;
         transaction
@@ -671,4 +688,64 @@ fn format_micros(micros: i64) -> String {
 
 fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
+}
+
+/// Where the load and the sync of one target schema stand, read from the target alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncStatus {
+    pub pg_schema: String,
+    /// The load's phase (`data`, `post_load`, `done`), or `None` when nothing was loaded.
+    pub load_phase: Option<String>,
+    pub entities: Vec<EntityStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntityStatus {
+    pub entity: String,
+    /// The newest `updated_date` applied (ISO 8601, UTC).
+    pub cursor: Option<String>,
+    /// Now minus the cursor, in seconds.
+    pub lag_seconds: Option<f64>,
+    /// Seconds since the last finished pass and since the last reconciliation began.
+    pub since_last_pass_seconds: Option<f64>,
+    pub since_last_reconcile_seconds: Option<f64>,
+    pub state: EntitySyncState,
+}
+
+/// Reads the sync state of `pg_schema`.
+pub async fn status(database_url: &str, pg_schema: &str) -> Result<SyncStatus, PipelineError> {
+    let mut connection = offbase_pg::connect(database_url).await?;
+    pg_load::prepare_state(&mut connection).await?;
+    pg_sync::prepare_sync_state(&mut connection).await?;
+    let load_phase = pg_load::read_run(&mut connection, pg_schema)
+        .await?
+        .map(|run| {
+            serde_json::to_value(run.phase)
+                .ok()
+                .and_then(|value| value.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        });
+    let now = now_micros();
+    let seconds = |micros: Option<i64>| micros.map(|micros| (now - micros).max(0) as f64 / 1e6);
+    let mut entities = Vec::new();
+    for (entity, value) in pg_sync::read_sync_states(&mut connection, pg_schema).await? {
+        let state: EntitySyncState = serde_json::from_value(value).map_err(|error| {
+            PipelineError::Usage(format!(
+                "the sync state of {entity} in offbase.sync_state is damaged ({error})"
+            ))
+        })?;
+        entities.push(EntityStatus {
+            entity,
+            cursor: state.cursor.map(format_micros),
+            lag_seconds: seconds(state.cursor),
+            since_last_pass_seconds: seconds(state.last_pass),
+            since_last_reconcile_seconds: seconds(state.last_reconcile),
+            state,
+        });
+    }
+    Ok(SyncStatus {
+        pg_schema: pg_schema.to_owned(),
+        load_phase,
+        entities,
+    })
 }
