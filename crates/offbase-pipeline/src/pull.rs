@@ -80,6 +80,10 @@ pub struct EntityPullState {
     /// The ids stored with the last stored timestamp, to drop repeats across a page boundary.
     #[serde(default)]
     pub boundary_ids: Vec<String>,
+    /// When this entity's pull began (Unix microseconds, this machine's clock): every change
+    /// the pull may have missed is stamped later, so a sync can start here.
+    #[serde(default)]
+    pub started_at: Option<i64>,
 }
 
 /// `state/pull.json`.
@@ -388,6 +392,9 @@ async fn pull_entity(
             already_complete: true,
             seconds: 0.0,
         });
+    }
+    if entity_state.started_at.is_none() {
+        entity_state.started_at = Some(chrono::Utc::now().timestamp_micros());
     }
     let expected = client.count(name, None).await?;
     reporter.started(name, Some(expected.max(entity_state.writer.records())));

@@ -52,6 +52,10 @@ pub struct SyncOptions {
     pub soft_delete: bool,
 }
 
+/// How much earlier than the pull's start the first pass reads: the pull's clock and the
+/// platform's may disagree by this much.
+const CLOCK_MARGIN_MICROS: i64 = 10 * 60 * 1_000_000;
+
 /// The column `--soft-delete` adds and sets.
 pub const SOFT_DELETE_COLUMN: &str = "deleted_at";
 
@@ -268,9 +272,23 @@ impl EntitySync<'_> {
     ) -> Result<(), PipelineError> {
         let updated = BuiltIn::UpdatedDate.field_name();
         let overlap = i64::try_from(self.options.overlap.as_micros()).unwrap_or(i64::MAX);
-        // The lower bound: `$gte` this instant (or everything at first).
-        let mut lower: Option<i64> = state.cursor.map(|cursor| cursor.saturating_sub(overlap));
+        // The lower bound: `$gte` this instant. At the first pass, where the pull began (less
+        // a margin for the clocks of this machine and the platform), or everything when the
+        // workspace does not say.
+        let mut lower: Option<i64> = match state.cursor {
+            Some(cursor) => Some(cursor.saturating_sub(overlap)),
+            None => self
+                .pull_started()
+                .map(|started| started.saturating_sub(overlap + CLOCK_MARGIN_MICROS)),
+        };
         let mut exclusive = false;
+        if state.cursor.is_none()
+            && let Some(start) = lower
+        {
+            // Everything before the pull's start is in the load: the cursor starts there, so
+            // a quiet entity does not read from the pull's start on every pass.
+            state.cursor = Some(start.saturating_add(overlap));
+        }
         loop {
             let q = lower.map(|bound| {
                 let operator = if exclusive { "$gt" } else { "$gte" };
@@ -312,6 +330,16 @@ impl EntitySync<'_> {
                 (_, None) => return Ok(()),
             }
         }
+    }
+
+    /// When the pull of this entity began, from the workspace's `state/pull.json`.
+    fn pull_started(&self) -> Option<i64> {
+        let state: crate::pull::PullState = self
+            .workspace
+            .read_json(&self.workspace.pull_state_path())
+            .ok()
+            .flatten()?;
+        state.entities.get(&self.entity.name)?.started_at
     }
 
     async fn within_instant(
