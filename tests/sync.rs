@@ -254,3 +254,99 @@ async fn soft_delete_marks_rows_and_status_reads_the_state_back() {
     emulator.shutdown().await;
     schema.drop().await;
 }
+
+/// Copies a folder tree (a sample app) so a test can change it.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|error| panic!("{error}"));
+    for entry in std::fs::read_dir(from).unwrap_or_else(|error| panic!("{error}")) {
+        let entry = entry.unwrap_or_else(|error| panic!("{error}"));
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap_or_else(|error| panic!("{error}"));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_field_the_schema_gains_mid_sync_arrives_as_a_new_column() {
+    // The app as it is now: Deal gained `priority`. The load was made with the old schemas.
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let app_now = folder.path().join("app-now");
+    copy_tree(&sample("crm"), &app_now);
+    let deal_path = app_now.join("base44/entities/Deal.jsonc");
+    let deal = std::fs::read_to_string(&deal_path).unwrap_or_default();
+    let gained = deal.replacen(
+        "\"properties\": {",
+        "\"properties\": {\n    \"priority\": {\"type\": \"integer\"},",
+        1,
+    );
+    assert_ne!(deal, gained, "the Deal schema did not change");
+    std::fs::write(&deal_path, gained).unwrap_or_else(|error| panic!("{error}"));
+
+    let emulator = start(&app_now, None).await;
+    let workspace = Workspace::new(folder.path().join("workspace"));
+    let mut schema = TestSchema::new("sync_drift").await;
+    let load = LoadOptions::new(database_url(), &schema.name);
+    let options = MigrateOptions {
+        source: MigrateSource::Api {
+            client: Box::new(client(&emulator)),
+            schema_from: sample("crm"),
+        },
+        workspace: workspace.clone(),
+        mappings: None,
+        destination: Destination::Database(load.clone()),
+    };
+    if let Err(error) = migrate(&options, reporter()).await {
+        panic!("migrate: {error}");
+    }
+    let first = format!(
+        "SELECT id FROM \"{}\".deal ORDER BY id LIMIT 1",
+        schema.name
+    );
+    let changed: String = sqlx::query_scalar(&first)
+        .fetch_one(&mut schema.connection)
+        .await
+        .unwrap_or_else(|error| panic!("{first}: {error}"));
+    let mut fields = serde_json::Map::new();
+    fields.insert("priority".into(), serde_json::json!(3));
+    emulator
+        .store()
+        .update("Deal", &changed, fields)
+        .unwrap_or_else(|error| panic!("{error}"));
+
+    let mut sync = SyncOptions::for_load(&load);
+    sync.schema_from = Some(app_now.clone());
+    let summary = sync_once(&workspace, &client(&emulator), &sync, &NoProgress)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    let staged =
+        std::fs::read_to_string(workspace.schemas_dir().join("Deal.json")).unwrap_or_default();
+    assert!(staged.contains("priority"), "{staged}");
+    assert_eq!(
+        summary.added_columns,
+        vec!["deal.priority bigint".to_owned()],
+        "{summary:#?}"
+    );
+    let sql = format!(
+        "SELECT count(*) FILTER (WHERE priority = 3 AND id = $1) AS set, \
+         count(*) FILTER (WHERE priority IS NOT NULL) AS non_null FROM \"{}\".deal",
+        schema.name
+    );
+    use sqlx::Row;
+    let row = sqlx::query(&sql)
+        .bind(&changed)
+        .fetch_one(&mut schema.connection)
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    assert_eq!(row.try_get::<i64, _>("set").ok(), Some(1));
+    assert_eq!(row.try_get::<i64, _>("non_null").ok(), Some(1));
+    // The next pass finds nothing more to add.
+    let again = sync_once(&workspace, &client(&emulator), &sync, &NoProgress)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert!(again.added_columns.is_empty(), "{:?}", again.added_columns);
+    emulator.shutdown().await;
+    schema.drop().await;
+}

@@ -113,8 +113,8 @@ pub enum Command {
     /// app id come from the workspace (written by a pull from the API); the key from the
     /// environment.
     ///
-    /// Known limits of this version: entities with arrays of references (junction tables) are
-    /// skipped and named; a field added to a schema is not yet added as a column.
+    /// Known limit of this version: entities with arrays of references (junction tables) are
+    /// skipped and named.
     #[command(
         after_help = "Examples:\n  BASE44_API_KEY=... offbase sync --workspace ws --database-url postgres://me@localhost/app --once\n  BASE44_API_KEY=... offbase sync --workspace ws --pg-schema staging --interval 2s"
     )]
@@ -147,6 +147,10 @@ pub struct SyncArgs {
     /// A per-app mapping file (TOML): the one the load used.
     #[arg(long, value_name = "FILE")]
     pub mappings: Option<PathBuf>,
+    /// The app's schemas as they are now (a code export): read before each pass, so a field
+    /// the schemas gained becomes a new column (added nullable, reported).
+    #[arg(long, value_name = "DIR")]
+    pub schema_from: Option<PathBuf>,
     #[command(flatten)]
     pub database: DatabaseArgs,
     /// Time between passes (e.g. 1s, 500ms, 2m).

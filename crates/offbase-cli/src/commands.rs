@@ -633,6 +633,7 @@ pub fn sync(arguments: crate::cli::SyncArgs) -> anyhow::Result<ExitCode> {
     options.overlap = arguments.overlap;
     options.reconcile = !arguments.no_reconcile;
     options.soft_delete = arguments.soft_delete;
+    options.schema_from = arguments.schema_from.clone();
     let runtime = runtime()?;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     runtime.block_on(async {

@@ -258,7 +258,10 @@ pub fn select_entities(app: &App, names: Option<&[String]>) -> Result<Vec<Entity
 }
 
 /// Saves the schemas the data is read with, as Base44 schema files.
-fn write_schemas(workspace: &Workspace, entities: &[Entity]) -> Result<(), PipelineError> {
+pub(crate) fn write_schemas(
+    workspace: &Workspace,
+    entities: &[Entity],
+) -> Result<(), PipelineError> {
     for entity in entities {
         let path = workspace
             .schemas_dir()

@@ -50,6 +50,9 @@ pub struct SyncOptions {
     pub reconcile: bool,
     /// Mark deleted records' rows with a `deleted_at` timestamp instead of deleting them.
     pub soft_delete: bool,
+    /// The app's schemas as they are now (a code export): copied into the workspace before
+    /// each pass, so fields the schemas gained become columns.
+    pub schema_from: Option<std::path::PathBuf>,
 }
 
 /// How much earlier than the pull's start the first pass reads: the pull's clock and the
@@ -69,6 +72,7 @@ impl SyncOptions {
             overlap: Duration::from_secs(5),
             reconcile: true,
             soft_delete: false,
+            schema_from: None,
         }
     }
 
@@ -119,6 +123,8 @@ pub struct SyncSummary {
     pub skipped: Vec<String>,
     /// Foreign keys this pass took off (the first pass after a load takes them all).
     pub suspended_foreign_keys: Vec<String>,
+    /// Columns added for fields the schemas gained (`table.column type`).
+    pub added_columns: Vec<String>,
     pub seconds: f64,
 }
 
@@ -131,6 +137,10 @@ pub async fn sync_once(
 ) -> Result<SyncSummary, PipelineError> {
     let started = std::time::Instant::now();
     let rules = load_rules(options.mappings.as_deref())?;
+    if let Some(folder) = &options.schema_from {
+        let outcome = offbase_base44::schema::read_app(folder)?;
+        crate::pull::write_schemas(workspace, &outcome.app.entities)?;
+    }
     let output = plan(
         &workspace.schemas_dir(),
         &rules,
@@ -180,6 +190,28 @@ pub async fn sync_once(
         })?;
         states.insert(entity, state);
     }
+    // Schema drift: columns the plan has and the tables do not (a field the schemas gained)
+    // are added, nullable; an entity without a table needs a load of its own.
+    let catalog = offbase_pg::introspect(&mut connection, &options.pg_schema).await?;
+    let mut added_columns = Vec::new();
+    let mut missing_tables = BTreeSet::new();
+    for table in &output.target.tables {
+        let Some(existing) = catalog.tables.get(&table.name) else {
+            missing_tables.insert(table.name.clone());
+            continue;
+        };
+        for column in &table.columns {
+            if existing.column(&column.name).is_none() {
+                let sql = offbase_sql::add_column(table, column);
+                pg_load::execute_in(&mut connection, &options.pg_schema, &sql).await?;
+                let added = format!("{}.{} {}", table.name, column.name, column.pg_type);
+                reporter.message(&format!(
+                    "the schema gained a field: added column {added} (nullable; rows already there have NULL, or the value in _extra)"
+                ));
+                added_columns.push(added);
+            }
+        }
+    }
     let enum_oids = pg_load::enum_type_oids(&mut connection, &options.pg_schema).await?;
     let mut entities = Vec::new();
     let mut skipped = Vec::new();
@@ -187,6 +219,15 @@ pub async fn sync_once(
         let Some(table) = output.target.table_for_entity(&entity.name) else {
             continue;
         };
+        if missing_tables.contains(&table.name) {
+            let why = format!(
+                "{}: table {} does not exist in schema {:?} (an entity the schemas gained): load it before syncing it",
+                entity.name, table.name, options.pg_schema
+            );
+            reporter.message(&why);
+            skipped.push(why);
+            continue;
+        }
         let converter = EntityConverter::new(&output.target, table, Relax::default());
         if !converter.junctions().is_empty() {
             let why = format!(
@@ -216,6 +257,7 @@ pub async fn sync_once(
         entities,
         skipped,
         suspended_foreign_keys: suspended,
+        added_columns,
         seconds: started.elapsed().as_secs_f64(),
     })
 }

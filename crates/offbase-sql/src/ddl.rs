@@ -452,6 +452,18 @@ pub fn render_for_load(schema: &TargetSchema, relax: crate::copy::convert::Relax
     }
 }
 
+/// `ALTER TABLE ... ADD COLUMN IF NOT EXISTS` for a column a schema gained after its table was
+/// created: its type, default and CHECK, but never NOT NULL (the rows already there have no
+/// value for it).
+pub fn add_column(table: &Table, column: &Column) -> String {
+    let mut added = column.clone();
+    added.not_null = false;
+    sea_query::Table::alter()
+        .table(Alias::new(table.name.clone()))
+        .add_column_if_not_exists(column_def(&added))
+        .to_string(PostgresQueryBuilder)
+}
+
 fn create_table_without_primary_key(table: &Table) -> String {
     let mut create = sea_query::Table::create();
     create.table(Alias::new(table.name.clone()));

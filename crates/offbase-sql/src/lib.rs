@@ -13,8 +13,8 @@ mod report;
 mod values;
 
 pub use ddl::{
-    ConstraintSql, LoadSql, PlanSql, PrimaryKeySql, RelaxedConstraint, Section, Statement, render,
-    render_for_load,
+    ConstraintSql, LoadSql, PlanSql, PrimaryKeySql, RelaxedConstraint, Section, Statement,
+    add_column, render, render_for_load,
 };
 pub use plan::{PlanError, plan};
 pub use pretty::quote_identifier;

@@ -545,3 +545,31 @@ fn references_true_infers_even_when_inference_is_off() {
         "{warnings}"
     );
 }
+
+#[test]
+fn a_column_added_after_the_table_keeps_its_check_but_not_its_not_null() {
+    let schema = planned(
+        &app(vec![entity(
+            "Task",
+            vec![with(field("stage", FieldKind::String), |f| {
+                f.required = true;
+                f.enum_values = Some(vec![json!("new"), json!("done")]);
+            })],
+        )]),
+        "",
+    );
+    let Some(table) = schema.table_for_entity("Task") else {
+        panic!("no table");
+    };
+    let Some(column) = table.column_for_field("stage") else {
+        panic!("no column");
+    };
+    assert!(
+        column.not_null,
+        "required fields are NOT NULL in a new table"
+    );
+    assert_eq!(
+        offbase_sql::add_column(table, column),
+        r#"ALTER TABLE "task" ADD COLUMN IF NOT EXISTS "stage" text CONSTRAINT "task_stage_check" CHECK ("stage" IN ('new', 'done'))"#
+    );
+}
