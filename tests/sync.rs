@@ -350,3 +350,124 @@ async fn a_field_the_schema_gains_mid_sync_arrives_as_a_new_column() {
     emulator.shutdown().await;
     schema.drop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cutover_is_no_go_while_lag_or_a_planted_difference_exists_and_go_once_clean() {
+    use offbase_pipeline::cutover::{CutoverOptions, cutover};
+    use sqlx::Row;
+    let app_dir = sample("crm");
+    let emulator = start(&app_dir, None).await;
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let workspace = Workspace::new(folder.path().join("workspace"));
+    let mut schema = TestSchema::new("cutover").await;
+    let load = LoadOptions::new(database_url(), &schema.name);
+    let options = MigrateOptions {
+        source: MigrateSource::Api {
+            client: Box::new(client(&emulator)),
+            schema_from: app_dir.clone(),
+        },
+        workspace: workspace.clone(),
+        mappings: None,
+        destination: Destination::Database(load.clone()),
+    };
+    if let Err(error) = migrate(&options, reporter()).await {
+        panic!("migrate: {error}");
+    }
+    let api = client(&emulator);
+    let mut settings = CutoverOptions::new(SyncOptions::for_load(&load));
+    settings.dry_run = true;
+    settings.quiet = Duration::from_secs(1);
+    let failed = |report: &offbase_pipeline::cutover::CutoverReport| -> Vec<String> {
+        report
+            .gates
+            .iter()
+            .filter(|gate| !gate.passed)
+            .map(|gate| gate.name.clone())
+            .collect()
+    };
+
+    // Never synced; the sample's planted rejects and orphans are not acknowledged.
+    let report = cutover(&workspace, &api, &settings, reporter())
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert!(!report.go);
+    assert_eq!(
+        failed(&report),
+        ["sync lag", "rejects", "foreign-key orphans"]
+    );
+    let written =
+        std::fs::read_to_string(workspace.root().join("reports/cutover.md")).unwrap_or_default();
+    assert!(
+        written.contains("NO-GO") && written.contains("sync lag"),
+        "{written}"
+    );
+
+    // Synced, rejects and orphans acknowledged, but a row changed in the target alone.
+    sync_once(&workspace, &api, &settings.sync, &NoProgress)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    settings.rejects_reviewed = true;
+    settings.orphans_acknowledged = true;
+    let pick = format!(
+        "SELECT id, name FROM \"{}\".company ORDER BY id LIMIT 1",
+        schema.name
+    );
+    let row = sqlx::query(&pick)
+        .fetch_one(&mut schema.connection)
+        .await
+        .unwrap_or_else(|error| panic!("{pick}: {error}"));
+    let id: String = row.try_get("id").unwrap_or_default();
+    let name: Option<String> = row.try_get("name").unwrap_or_default();
+    let set = format!(
+        "UPDATE \"{}\".company SET name = $1 WHERE id = $2",
+        schema.name
+    );
+    sqlx::query(&set)
+        .bind("planted difference")
+        .bind(&id)
+        .execute(&mut schema.connection)
+        .await
+        .unwrap_or_else(|error| panic!("{set}: {error}"));
+    let report = cutover(&workspace, &api, &settings, reporter())
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(failed(&report), ["data"], "{report:#?}");
+
+    // Clean again: go, and a rehearsal changes nothing.
+    sqlx::query(&set)
+        .bind(&name)
+        .bind(&id)
+        .execute(&mut schema.connection)
+        .await
+        .unwrap_or_else(|error| panic!("{set}: {error}"));
+    let report = cutover(&workspace, &api, &settings, reporter())
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert!(report.go && !report.cut_over, "{report:#?}");
+    let keys = format!(
+        "SELECT count(*) AS keys, count(*) FILTER (WHERE convalidated) AS valid FROM pg_constraint c \
+         JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = '{}' AND c.contype = 'f'",
+        schema.name
+    );
+    let count =
+        |row: &sqlx::postgres::PgRow, column: &str| row.try_get::<i64, _>(column).unwrap_or(-1);
+    let row = sqlx::query(&keys)
+        .fetch_one(&mut schema.connection)
+        .await
+        .unwrap_or_else(|error| panic!("{keys}: {error}"));
+    assert_eq!(count(&row, "keys"), 0, "the sync took the foreign keys off");
+
+    // The cutover itself puts them back: validated where no orphans exist.
+    settings.dry_run = false;
+    let report = cutover(&workspace, &api, &settings, reporter())
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert!(report.go && report.cut_over, "{report:#?}");
+    let row = sqlx::query(&keys)
+        .fetch_one(&mut schema.connection)
+        .await
+        .unwrap_or_else(|error| panic!("{keys}: {error}"));
+    assert_eq!((count(&row, "keys"), count(&row, "valid")), (5, 2));
+    emulator.shutdown().await;
+    schema.drop().await;
+}

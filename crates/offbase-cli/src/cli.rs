@@ -128,6 +128,61 @@ pub enum Command {
         after_help = "Examples:\n  offbase status --database-url postgres://me@localhost/app --pg-schema staging\n  offbase status --json"
     )]
     Status(StatusArgs),
+    /// Switch to PostgreSQL safely: gates first, then the write freeze, a final sync and a
+    /// final verification.
+    ///
+    /// Gates: every entity synced recently (--max-lag); the source quiet for --quiet (the
+    /// write freeze; or --freeze-confirmed); after a final sync pass, the target equal to a
+    /// fresh pull of the source (counts and content hashes per entity); no unreviewed rejects
+    /// (--rejects-reviewed); foreign-key orphans acknowledged (--orphans-acknowledged). When all
+    /// pass, the foreign keys the sync took off are added back, validated where no orphans
+    /// exist. --dry-run rehearses all of it without that final step. Writes
+    /// reports/cutover.md and cutover.json in the workspace. See docs/runbook.md.
+    ///
+    /// Exit codes: 0 go, 1 no-go, 2 error.
+    #[command(
+        after_help = "Examples:\n  BASE44_API_KEY=... offbase cutover --workspace ws --pg-schema staging --dry-run\n  BASE44_API_KEY=... offbase cutover --workspace ws --freeze-confirmed --rejects-reviewed"
+    )]
+    Cutover(CutoverArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CutoverArgs {
+    /// The workspace the schema was loaded from and is synced with.
+    #[arg(long, default_value = "offbase-workspace", value_name = "DIR")]
+    pub workspace: PathBuf,
+    /// A per-app mapping file (TOML): the one the load used.
+    #[arg(long, value_name = "FILE")]
+    pub mappings: Option<PathBuf>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Rehearse: every gate, the final sync and verification, but not the final step.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Writes are frozen in the old app (maintenance mode): do not wait for quiet.
+    #[arg(long)]
+    pub freeze_confirmed: bool,
+    /// How long the source must have taken no write to count as frozen.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+    pub quiet: std::time::Duration,
+    /// How long to wait for that quiet before giving up (no-go).
+    #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = parse_duration)]
+    pub freeze_timeout: std::time::Duration,
+    /// The longest time since an entity's last sync pass.
+    #[arg(long, default_value = "2m", value_name = "DURATION", value_parser = parse_duration)]
+    pub max_lag: std::time::Duration,
+    /// The rejected records (reports/rejects) were read and may stay behind.
+    #[arg(long)]
+    pub rejects_reviewed: bool,
+    /// Foreign-key orphans may stay: their keys are added back NOT VALID.
+    #[arg(long)]
+    pub orphans_acknowledged: bool,
+    /// The environment variable that holds the API key.
+    #[arg(long, default_value = "BASE44_API_KEY", value_name = "NAME")]
+    pub api_key_env: String,
+    /// Print the report on stdout as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -431,6 +486,7 @@ pub fn run() -> ExitCode {
         Command::Generate(arguments) => commands::generate(arguments),
         Command::Sync(arguments) => commands::sync(arguments),
         Command::Status(arguments) => commands::status(arguments),
+        Command::Cutover(arguments) => commands::cutover(arguments),
     };
     match result {
         Ok(code) => code,

@@ -605,29 +605,37 @@ pub fn generate(arguments: GenerateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The client of the API a workspace was pulled from.
+fn workspace_client(workspace: &Workspace, api_key_env: &str) -> anyhow::Result<Client> {
+    use offbase_pipeline::workspace::{Manifest, SourceInfo};
+    let manifest: Option<Manifest> = workspace.read_json(&workspace.manifest_path())?;
+    let Some(SourceInfo::Api { api_url, app_id }) = manifest.and_then(|manifest| manifest.source)
+    else {
+        bail!(
+            "{} was not pulled from the Base44 API: sync and cutover read the API the workspace came from (pull or migrate with --api-url first)",
+            workspace.root().display()
+        );
+    };
+    let Ok(key) = std::env::var(api_key_env) else {
+        bail!(
+            "no API key: set the environment variable {api_key_env} (or name another with --api-key-env)"
+        );
+    };
+    Ok(Client::new(ClientConfig::new(
+        api_url,
+        app_id,
+        ApiKey::new(key),
+    ))?)
+}
+
 pub fn sync(arguments: crate::cli::SyncArgs) -> anyhow::Result<ExitCode> {
     use offbase_pipeline::sync::{SyncOptions, sync_once};
-    use offbase_pipeline::workspace::{Manifest, SourceInfo};
     let reporter = TerminalReporter::new(arguments.json);
     let Some(url) = arguments.database.database_url.clone() else {
         bail!("sync needs a database: pass --database-url URL or set DATABASE_URL");
     };
     let workspace = Workspace::new(&arguments.workspace);
-    let manifest: Option<Manifest> = workspace.read_json(&workspace.manifest_path())?;
-    let Some(SourceInfo::Api { api_url, app_id }) = manifest.and_then(|manifest| manifest.source)
-    else {
-        bail!(
-            "{} was not pulled from the Base44 API: sync reads changes from the API the workspace came from (pull or migrate with --api-url first)",
-            arguments.workspace.display()
-        );
-    };
-    let Ok(key) = std::env::var(&arguments.api_key_env) else {
-        bail!(
-            "no API key: set the environment variable {} (or name another with --api-key-env)",
-            arguments.api_key_env
-        );
-    };
-    let client = Client::new(ClientConfig::new(api_url, app_id, ApiKey::new(key)))?;
+    let client = workspace_client(&workspace, &arguments.api_key_env)?;
     let mut options = SyncOptions::new(url, arguments.database.pg_schema.clone());
     options.mappings = arguments.mappings.clone();
     options.overlap = arguments.overlap;
@@ -747,4 +755,60 @@ pub fn status(arguments: crate::cli::StatusArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+pub fn cutover(arguments: crate::cli::CutoverArgs) -> anyhow::Result<ExitCode> {
+    use offbase_pipeline::cutover::{CutoverOptions, cutover};
+    use offbase_pipeline::sync::SyncOptions;
+    let reporter = Arc::new(TerminalReporter::new(arguments.json));
+    let Some(url) = arguments.database.database_url.clone() else {
+        bail!("cutover needs a database: pass --database-url URL or set DATABASE_URL");
+    };
+    let workspace = Workspace::new(&arguments.workspace);
+    let client = workspace_client(&workspace, &arguments.api_key_env)?;
+    let mut sync = SyncOptions::new(url, arguments.database.pg_schema.clone());
+    sync.mappings = arguments.mappings.clone();
+    let mut options = CutoverOptions::new(sync);
+    options.dry_run = arguments.dry_run;
+    options.freeze_confirmed = arguments.freeze_confirmed;
+    options.quiet = arguments.quiet;
+    options.freeze_timeout = arguments.freeze_timeout;
+    options.max_lag = arguments.max_lag;
+    options.rejects_reviewed = arguments.rejects_reviewed;
+    options.orphans_acknowledged = arguments.orphans_acknowledged;
+    let report = runtime()?.block_on(cutover(&workspace, &client, &options, reporter.clone()))?;
+    reporter.clear();
+    if arguments.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for gate in &report.gates {
+            println!(
+                "{:<22} {:<6} {}",
+                gate.name,
+                if gate.passed { "ok" } else { "NO" },
+                gate.figure
+            );
+            if let Some(remedy) = &gate.remedy {
+                println!("{:<29} → {remedy}", "");
+            }
+        }
+        println!(
+            "{} Report: {}",
+            match (report.go, report.cut_over) {
+                (true, true) => "GO: cut over; the foreign keys are back.",
+                (true, false) => "GO (rehearsal: nothing was switched).",
+                (false, _) => "NO-GO: fix the gates marked NO and run again.",
+            },
+            workspace
+                .root()
+                .join("reports")
+                .join("cutover.md")
+                .display()
+        );
+    }
+    Ok(if report.go {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

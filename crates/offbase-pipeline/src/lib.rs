@@ -2,6 +2,7 @@
 //! apply) and `pull` (Base44 → workspace). Stages report progress through [`progress::Reporter`]; only the CLI draws.
 
 pub mod bundle;
+pub mod cutover;
 pub mod files;
 pub mod generate;
 pub mod import;
