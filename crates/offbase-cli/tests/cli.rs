@@ -172,3 +172,52 @@ fn pull_from_csv_without_a_schema_infers_one() {
         "{\"id\":\"r1\",\"created_date\":\"2026-01-01T00:00:00.000000\",\"updated_date\":\"2026-01-01T00:00:00.000000\",\"title\":\"a\",\"count\":3}\n"
     );
 }
+
+#[test]
+fn sync_of_a_workspace_not_pulled_from_the_api_says_what_to_do() {
+    let folder = temporary_folder();
+    let workspace = folder.path().join("ws");
+    // A workspace staged from a local folder, written as a bundle (no database needed).
+    let bundle = folder.path().join("bundle.sql");
+    let staged = offbase(&[
+        "migrate",
+        "--from",
+        "samples/tasks",
+        "--workspace",
+        &workspace.to_string_lossy(),
+        "--bundle",
+        &bundle.to_string_lossy(),
+    ]);
+    assert_eq!(staged.status.code(), Some(0), "{}", text(&staged.stderr));
+    let output = offbase(&[
+        "sync",
+        "--workspace",
+        &workspace.to_string_lossy(),
+        "--database-url",
+        "postgres://someone:hunter2@127.0.0.1:1/none",
+        "--once",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("was not pulled from the Base44 API"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+#[test]
+fn help_teaches_sync_status_and_cutover() {
+    for (command, words) in [
+        ("sync", ["--once", "Ctrl-C", "--schema-from"]),
+        ("status", ["cursor", "--json", "lag"]),
+        ("cutover", ["--dry-run", "--freeze-confirmed", "runbook"]),
+    ] {
+        let output = offbase(&[command, "--help"]);
+        assert_eq!(output.status.code(), Some(0));
+        let help = text(&output.stdout);
+        for word in words {
+            assert!(help.contains(word), "{command} --help lacks {word}: {help}");
+        }
+    }
+}
