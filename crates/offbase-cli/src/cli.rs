@@ -220,6 +220,10 @@ pub struct SyncArgs {
     /// Skip listing every live key to find deletes (the trash alone then finds them).
     #[arg(long)]
     pub no_reconcile: bool,
+    /// How often to list every live key to find deletes the trash does not show (records
+    /// removed from the trash for good); the first pass always does.
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = parse_duration)]
+    pub reconcile_every: std::time::Duration,
     /// Keep deleted records' rows, marked with a `deleted_at` timestamp (a column the first
     /// delete adds), instead of deleting them.
     #[arg(long)]

@@ -640,6 +640,7 @@ pub fn sync(arguments: crate::cli::SyncArgs) -> anyhow::Result<ExitCode> {
     options.mappings = arguments.mappings.clone();
     options.overlap = arguments.overlap;
     options.reconcile = !arguments.no_reconcile;
+    options.reconcile_every = arguments.reconcile_every;
     options.soft_delete = arguments.soft_delete;
     options.schema_from = arguments.schema_from.clone();
     let runtime = runtime()?;

@@ -566,4 +566,9 @@ impl StoreHandle {
     pub fn delete(&self, entity: &str, id: &str) -> Result<(), StoreError> {
         self.write(|store| store.delete(entity, id))
     }
+
+    /// Removes a record from the trash for good, as `DELETE .../permanent` does.
+    pub fn purge(&self, entity: &str, id: &str) -> Result<(), StoreError> {
+        self.write(|store| store.purge(entity, id))
+    }
 }

@@ -48,6 +48,9 @@ pub struct SyncOptions {
     pub overlap: Duration,
     /// List every live key and delete rows the source no longer has.
     pub reconcile: bool,
+    /// How often to reconcile (the first pass always does): listing every key costs a
+    /// request per 5,000 records, against the platform's rate limit.
+    pub reconcile_every: Duration,
     /// Mark deleted records' rows with a `deleted_at` timestamp instead of deleting them.
     pub soft_delete: bool,
     /// The app's schemas as they are now (a code export): copied into the workspace before
@@ -71,6 +74,7 @@ impl SyncOptions {
             page_size: 5000,
             overlap: Duration::from_secs(5),
             reconcile: true,
+            reconcile_every: Duration::from_secs(300),
             soft_delete: false,
             schema_from: None,
         }
@@ -113,7 +117,15 @@ pub struct EntitySyncReport {
     pub cursor: Option<String>,
     /// Seconds between the newest applied change and the end of the pass.
     pub lag_seconds: Option<f64>,
+    /// For each change this pass saw for the first time (newer than the cursor it started
+    /// from), milliseconds from its `updated_date` to the commit that applied it; at most
+    /// 10,000 a pass. Empty on an entity's first pass.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub change_lags_ms: Vec<u64>,
 }
+
+/// The most change lags one pass reports per entity.
+const MAX_LAG_SAMPLES: usize = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyncSummary {
@@ -248,6 +260,8 @@ pub async fn sync_once(
             converter,
             encoder: BinaryEncoder::new(&column_types(table), &enum_oids)
                 .map_err(|error| PipelineError::Usage(format!("table {}: {error}", table.name)))?,
+            started_from: state.cursor,
+            lags: std::sync::Mutex::new(Vec::new()),
         };
         let report = context.pass(&mut connection, &mut state, reporter).await?;
         entities.push(report);
@@ -270,6 +284,9 @@ struct EntitySync<'a> {
     table: &'a Table,
     converter: EntityConverter<'a>,
     encoder: BinaryEncoder,
+    /// The cursor the pass started from, and the lags of the changes newer than it.
+    started_from: Option<i64>,
+    lags: std::sync::Mutex<Vec<u64>>,
 }
 
 impl EntitySync<'_> {
@@ -302,6 +319,11 @@ impl EntitySync<'_> {
             lag_seconds: state
                 .cursor
                 .map(|cursor| (now - cursor).max(0) as f64 / 1e6),
+            change_lags_ms: self
+                .lags
+                .lock()
+                .map(|mut lags| std::mem::take(&mut *lags))
+                .unwrap_or_default(),
         })
     }
 
@@ -529,6 +551,16 @@ impl EntitySync<'_> {
             .save_state(&self.entity.name, &json!(state))
             .await?;
         transaction.commit().await?;
+        if let Some(from) = self.started_from
+            && let Ok(mut lags) = self.lags.lock()
+        {
+            let committed = now_micros();
+            for version in newest.values().filter_map(updated_micros) {
+                if version > from && lags.len() < MAX_LAG_SAMPLES {
+                    lags.push(u64::try_from((committed - version).max(0) / 1000).unwrap_or(0));
+                }
+            }
+        }
         reporter.advanced(&self.entity.name, fetched);
         Ok(())
     }
@@ -566,7 +598,11 @@ impl EntitySync<'_> {
                     .map(str::to_owned),
             );
         }
-        if self.options.reconcile {
+        let every = i64::try_from(self.options.reconcile_every.as_micros()).unwrap_or(i64::MAX);
+        let due = state
+            .last_reconcile
+            .is_none_or(|last| now_micros().saturating_sub(last) >= every);
+        if self.options.reconcile && due {
             let began = now_micros();
             let live = self.live_ids().await?;
             let created_column = self
