@@ -478,3 +478,118 @@ async fn cutover_is_no_go_while_lag_or_a_planted_difference_exists_and_go_once_c
     emulator.shutdown().await;
     schema.drop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arrays_of_references_follow_their_records_into_junction_tables() {
+    use sqlx::Row;
+    let app_dir = sample("marketplace");
+    let mappings = offbase_tests::repo_root().join("mappings/examples/marketplace.toml");
+    let emulator = start(&app_dir, None).await;
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let workspace = Workspace::new(folder.path().join("workspace"));
+    let mut schema = TestSchema::new("sync_junction").await;
+    let mut load = LoadOptions::new(database_url(), &schema.name);
+    load.mappings = Some(mappings.clone());
+    let options = MigrateOptions {
+        source: MigrateSource::Api {
+            client: Box::new(client(&emulator)),
+            schema_from: app_dir.clone(),
+        },
+        workspace: workspace.clone(),
+        mappings: Some(mappings.clone()),
+        destination: Destination::Database(load.clone()),
+    };
+    if let Err(error) = migrate(&options, reporter()).await {
+        panic!("migrate: {error}");
+    }
+    let pick = format!(
+        "SELECT o.id FROM \"{name}\".orders o WHERE EXISTS \
+         (SELECT 1 FROM \"{name}\".orders_listing_ids j WHERE j.source_id = o.id) ORDER BY o.id LIMIT 2",
+        name = schema.name
+    );
+    let orders: Vec<String> = sqlx::query_scalar(&pick)
+        .fetch_all(&mut schema.connection)
+        .await
+        .unwrap_or_else(|error| panic!("{pick}: {error}"));
+    let [changed, deleted] = orders.as_slice() else {
+        panic!("the sample has fewer than two orders with listings: {orders:?}");
+    };
+    let listings: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT id FROM \"{}\".listing ORDER BY id DESC LIMIT 2",
+        schema.name
+    ))
+    .fetch_all(&mut schema.connection)
+    .await
+    .unwrap_or_else(|error| panic!("{error}"));
+    let store = emulator.store();
+    let mut fields = serde_json::Map::new();
+    fields.insert("listing_ids".into(), serde_json::json!(listings));
+    store
+        .update("Order", changed, fields)
+        .unwrap_or_else(|error| panic!("{error}"));
+    store
+        .delete("Order", deleted)
+        .unwrap_or_else(|error| panic!("{error}"));
+
+    let summary = sync_once(
+        &workspace,
+        &client(&emulator),
+        &SyncOptions::for_load(&load),
+        &NoProgress,
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{error}"));
+    assert!(summary.skipped.is_empty(), "{:?}", summary.skipped);
+    let junction = |id: &str| {
+        format!(
+            "SELECT coalesce(array_agg(target_id ORDER BY position), '{{}}') AS targets \
+             FROM \"{}\".orders_listing_ids WHERE source_id = '{id}'",
+            schema.name
+        )
+    };
+    let row = sqlx::query(&junction(changed))
+        .fetch_one(&mut schema.connection)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(
+        row.try_get::<Vec<String>, _>("targets").ok(),
+        Some(listings.clone())
+    );
+    let row = sqlx::query(&junction(deleted))
+        .fetch_one(&mut schema.connection)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(
+        row.try_get::<Vec<String>, _>("targets").ok(),
+        Some(Vec::new())
+    );
+
+    // Every entity table equals a fresh pull.
+    let snapshot_folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let snapshot = Workspace::new(snapshot_folder.path().join("workspace"));
+    let snapshot_options = MigrateOptions {
+        source: MigrateSource::Api {
+            client: Box::new(client(&emulator)),
+            schema_from: app_dir.clone(),
+        },
+        workspace: snapshot.clone(),
+        mappings: Some(mappings.clone()),
+        destination: Destination::Bundle {
+            path: snapshot_folder.path().join("bundle.sql"),
+            options: BundleOptions {
+                pg_schema: "unused".into(),
+                mappings: Some(mappings),
+                relax: Default::default(),
+            },
+        },
+    };
+    if let Err(error) = migrate(&snapshot_options, reporter()).await {
+        panic!("snapshot: {error}");
+    }
+    let compared = verify(&snapshot, &load, &NoProgress)
+        .await
+        .unwrap_or_else(|error| panic!("verify: {error}"));
+    assert!(compared.matches(), "{compared:#?}");
+    emulator.shutdown().await;
+    schema.drop().await;
+}

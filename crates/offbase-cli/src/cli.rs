@@ -112,9 +112,6 @@ pub enum Command {
     /// applied twice. Ctrl-C lets the pass in flight finish, then exits 0. The API URL and
     /// app id come from the workspace (written by a pull from the API); the key from the
     /// environment.
-    ///
-    /// Known limit of this version: entities with arrays of references (junction tables) are
-    /// skipped and named.
     #[command(
         after_help = "Examples:\n  BASE44_API_KEY=... offbase sync --workspace ws --database-url postgres://me@localhost/app --once\n  BASE44_API_KEY=... offbase sync --workspace ws --pg-schema staging --interval 2s"
     )]

@@ -111,6 +111,14 @@ pub struct UpsertTarget {
     pub version: String,
 }
 
+/// A junction table filled from an array of references: its name and columns in COPY order;
+/// the first column holds the owning row's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JunctionTarget {
+    pub table: String,
+    pub columns: Vec<String>,
+}
+
 /// One page of changes, applied with the entity's state in one transaction.
 #[derive(Debug)]
 pub struct SyncTransaction<'c> {
@@ -134,7 +142,12 @@ impl<'c> SyncTransaction<'c> {
     /// table shaped like the target, then inserts the new keys and updates the rows whose
     /// stored version is older (or equal with other values: two writes in one instant).
     /// Returns the rows written.
-    pub async fn upsert(&mut self, target: &UpsertTarget, rows: &[u8]) -> Result<u64, BatchError> {
+    pub async fn upsert(
+        &mut self,
+        target: &UpsertTarget,
+        rows: &[u8],
+        junctions: &[(JunctionTarget, Vec<u8>)],
+    ) -> Result<u64, BatchError> {
         let table = format!(
             "{}.{}",
             quote_identifier(&self.pg_schema),
@@ -188,23 +201,85 @@ impl<'c> SyncTransaction<'c> {
             .await
             .map_err(|error| BatchError::Other(statement_error(&upsert, error)))?
             .rows_affected();
+        // Junction rows follow their owner: where the owning row now holds the staged version
+        // (just written, or already there), its junction rows are replaced by the staged ones;
+        // where it holds a newer version, they are left alone.
+        let key = target.key.first().map(String::as_str).unwrap_or("id");
+        for (junction, junction_rows) in junctions {
+            let junction_table = format!(
+                "{}.{}",
+                quote_identifier(&self.pg_schema),
+                quote_identifier(&junction.table)
+            );
+            let junction_stage_name = format!("offbase_stage_{}", junction.table);
+            let junction_stage = quote_identifier(&junction_stage_name);
+            let create = format!(
+                "CREATE TEMP TABLE IF NOT EXISTS {junction_stage} (LIKE {junction_table}) ON COMMIT DROP"
+            );
+            execute(&mut self.transaction, &create)
+                .await
+                .map_err(BatchError::Other)?;
+            let junction_columns: Vec<&str> = junction.columns.iter().map(String::as_str).collect();
+            if !junction_rows.is_empty() {
+                let copy = copy_statement("pg_temp", &junction_stage_name, &junction_columns);
+                copy_rows(&mut self.transaction, &copy, &[junction_rows]).await?;
+            }
+            let owner = quote_identifier(junction_columns.first().copied().unwrap_or("source_id"));
+            let current = format!(
+                "SELECT s.{key} FROM {stage} s JOIN {table} t ON t.{key} = s.{key}                  WHERE t.{version} IS NOT DISTINCT FROM s.{version}",
+                key = quote_identifier(key),
+            );
+            let replace = format!(
+                "DELETE FROM {junction_table} WHERE {owner} IN ({current});                  INSERT INTO {junction_table} ({columns}) SELECT {columns} FROM {junction_stage}                  WHERE {owner} IN ({current}); TRUNCATE {junction_stage}",
+                columns = junction_columns
+                    .iter()
+                    .map(|column| quote_identifier(column))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+            execute(&mut self.transaction, &replace)
+                .await
+                .map_err(BatchError::Other)?;
+        }
         execute(&mut self.transaction, &format!("TRUNCATE {stage}"))
             .await
             .map_err(BatchError::Other)?;
         Ok(written)
     }
 
-    /// Deletes the rows with these ids, or with `soft_delete_column`, sets it where it is
-    /// NULL. Returns the rows affected.
+    /// Deletes the rows with these ids (and their junction rows), or with
+    /// `soft_delete_column`, sets it where it is NULL. Returns the rows affected.
     pub async fn delete(
         &mut self,
         table: &str,
         id_column: &str,
         ids: &[String],
         soft_delete_column: Option<&str>,
+        junctions: &[JunctionTarget],
     ) -> Result<u64, PgError> {
         if ids.is_empty() {
             return Ok(0);
+        }
+        if soft_delete_column.is_none() {
+            // Their foreign keys (ON DELETE CASCADE) are off while syncing.
+            for junction in junctions {
+                let owner = junction
+                    .columns
+                    .first()
+                    .map(String::as_str)
+                    .unwrap_or("source_id");
+                let sql = format!(
+                    "DELETE FROM {}.{} WHERE {}::text = ANY($1)",
+                    quote_identifier(&self.pg_schema),
+                    quote_identifier(&junction.table),
+                    quote_identifier(owner)
+                );
+                sqlx::query(&sql)
+                    .bind(ids)
+                    .execute(&mut *self.transaction)
+                    .await
+                    .map_err(|error| statement_error(&sql, error))?;
+            }
         }
         let table = format!(
             "{}.{}",

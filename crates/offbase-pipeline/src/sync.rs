@@ -26,7 +26,7 @@ use crate::workspace::{Workspace, canonical_record};
 use offbase_base44::client::{Client, ListQuery};
 use offbase_model::{BuiltIn, Entity, Table};
 use offbase_pg::load::{self as pg_load, BatchError, LoadPhase};
-use offbase_pg::sync::{self as pg_sync, SyncTransaction, UpsertTarget};
+use offbase_pg::sync::{self as pg_sync, JunctionTarget, SyncTransaction, UpsertTarget};
 use offbase_sql::copy::binary::BinaryEncoder;
 use offbase_sql::copy::convert::{EntityConverter, Relax};
 use serde::{Deserialize, Serialize};
@@ -241,14 +241,23 @@ pub async fn sync_once(
             continue;
         }
         let converter = EntityConverter::new(&output.target, table, Relax::default());
-        if !converter.junctions().is_empty() {
-            let why = format!(
-                "{}: arrays of references (junction tables) are not synced yet; the table keeps what the load wrote",
-                entity.name
-            );
-            reporter.message(&why);
-            skipped.push(why);
-            continue;
+        let mut junctions = Vec::new();
+        for junction in converter.junctions() {
+            let encoder =
+                BinaryEncoder::new(&column_types(junction), &enum_oids).map_err(|error| {
+                    PipelineError::Usage(format!("table {}: {error}", junction.name))
+                })?;
+            junctions.push((
+                JunctionTarget {
+                    table: junction.name.clone(),
+                    columns: junction
+                        .columns
+                        .iter()
+                        .map(|column| column.name.clone())
+                        .collect(),
+                },
+                encoder,
+            ));
         }
         let mut state = states.remove(&entity.name).unwrap_or_default();
         let context = EntitySync {
@@ -262,6 +271,7 @@ pub async fn sync_once(
                 .map_err(|error| PipelineError::Usage(format!("table {}: {error}", table.name)))?,
             started_from: state.cursor,
             lags: std::sync::Mutex::new(Vec::new()),
+            junctions,
         };
         let report = context.pass(&mut connection, &mut state, reporter).await?;
         entities.push(report);
@@ -287,6 +297,8 @@ struct EntitySync<'a> {
     /// The cursor the pass started from, and the lags of the changes newer than it.
     started_from: Option<i64>,
     lags: std::sync::Mutex<Vec<u64>>,
+    /// The entity's junction tables (arrays of references), in the converter's order.
+    junctions: Vec<(JunctionTarget, BinaryEncoder)>,
 }
 
 impl EntitySync<'_> {
@@ -485,11 +497,31 @@ impl EntitySync<'_> {
             }
         }
         let mut rows = Vec::new();
+        let mut junction_rows: Vec<Vec<u8>> = vec![Vec::new(); self.junctions.len()];
         let mut rejected = rejects.len() as u64;
         for record in newest.values() {
             match self.converter.convert(record) {
                 Ok(converted) => {
-                    if let Err(error) = self.encoder.encode_row(&converted.row, &mut rows) {
+                    // All of a record's rows, or none of them.
+                    let (rows_before, junctions_before): (usize, Vec<usize>) =
+                        (rows.len(), junction_rows.iter().map(Vec::len).collect());
+                    let mut encoded = self.encoder.encode_row(&converted.row, &mut rows);
+                    for (junction, cells) in &converted.junction_rows {
+                        if encoded.is_err() {
+                            break;
+                        }
+                        if let (Some((_, encoder)), Some(out)) = (
+                            self.junctions.get(*junction),
+                            junction_rows.get_mut(*junction),
+                        ) {
+                            encoded = encoder.encode_row(cells, out);
+                        }
+                    }
+                    if let Err(error) = encoded {
+                        rows.truncate(rows_before);
+                        for (out, length) in junction_rows.iter_mut().zip(junctions_before) {
+                            out.truncate(length);
+                        }
                         rejected += 1;
                         rejects.push(reject_line(
                             &self.entity.name,
@@ -532,7 +564,13 @@ impl EntitySync<'_> {
         let upserted = if rows.is_empty() {
             0
         } else {
-            match transaction.upsert(&target, &rows).await {
+            let junctions: Vec<(JunctionTarget, Vec<u8>)> = self
+                .junctions
+                .iter()
+                .map(|(junction, _)| junction.clone())
+                .zip(junction_rows)
+                .collect();
+            match transaction.upsert(&target, &rows, &junctions).await {
                 Ok(written) => written,
                 Err(BatchError::Data(message)) => {
                     return Err(PipelineError::Usage(format!(
@@ -644,7 +682,17 @@ impl EntitySync<'_> {
                 .await?;
         }
         let deleted = transaction
-            .delete(&self.table.name, &id_column, &ids, soft)
+            .delete(
+                &self.table.name,
+                &id_column,
+                &ids,
+                soft,
+                &self
+                    .junctions
+                    .iter()
+                    .map(|(junction, _)| junction.clone())
+                    .collect::<Vec<_>>(),
+            )
             .await?;
         state.deleted += deleted;
         transaction
