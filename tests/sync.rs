@@ -593,3 +593,71 @@ async fn arrays_of_references_follow_their_records_into_junction_tables() {
     emulator.shutdown().await;
     schema.drop().await;
 }
+
+/// Regression: a rejected change read again inside the overlap window was written to the
+/// reject file again on every pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_change_read_again_in_the_overlap_is_rejected_once() {
+    let app_dir = sample("crm");
+    let emulator = start(&app_dir, None).await;
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let workspace = Workspace::new(folder.path().join("workspace"));
+    let mut schema = TestSchema::new("sync_reject_once").await;
+    let load = LoadOptions::new(database_url(), &schema.name);
+    let options = MigrateOptions {
+        source: MigrateSource::Api {
+            client: Box::new(client(&emulator)),
+            schema_from: app_dir.clone(),
+        },
+        workspace: workspace.clone(),
+        mappings: None,
+        destination: Destination::Database(load.clone()),
+    };
+    if let Err(error) = migrate(&options, reporter()).await {
+        panic!("migrate: {error}");
+    }
+    let first = format!(
+        "SELECT id FROM \"{}\".deal ORDER BY id LIMIT 1",
+        schema.name
+    );
+    let id: String = sqlx::query_scalar(&first)
+        .fetch_one(&mut schema.connection)
+        .await
+        .unwrap_or_else(|error| panic!("{first}: {error}"));
+    let mut sync = SyncOptions::for_load(&load);
+    sync.overlap = Duration::from_secs(60);
+    let api = client(&emulator);
+    sync_once(&workspace, &api, &sync, &NoProgress)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    let mut fields = serde_json::Map::new();
+    fields.insert("stage".into(), serde_json::json!("Not a stage"));
+    emulator
+        .store()
+        .update("Deal", &id, fields)
+        .unwrap_or_else(|error| panic!("{error}"));
+    let mut rejected = 0;
+    for _ in 0..3 {
+        let summary = sync_once(&workspace, &api, &sync, &NoProgress)
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        rejected += summary
+            .entities
+            .iter()
+            .map(|entity| entity.rejected)
+            .sum::<u64>();
+    }
+    let text = std::fs::read_to_string(workspace.root().join("reports/rejects/sync-Deal.jsonl"))
+        .unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|line| line.contains(&id)).collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(
+        lines
+            .iter()
+            .all(|line| line.contains("\"reason\":\"enum\"")),
+        "{text}"
+    );
+    assert_eq!(rejected, 1);
+    emulator.shutdown().await;
+    schema.drop().await;
+}

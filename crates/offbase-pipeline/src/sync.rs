@@ -102,6 +102,10 @@ pub struct EntitySyncState {
     /// microseconds).
     pub last_pass: Option<i64>,
     pub last_reconcile: Option<i64>,
+    /// Rejected versions (id, `updated_date` in microseconds) still inside the overlap window,
+    /// so a record read again there is not rejected twice.
+    #[serde(default)]
+    pub recent_rejects: BTreeSet<(String, i64)>,
 }
 
 /// What one pass did for one entity.
@@ -481,11 +485,16 @@ impl EntitySync<'_> {
             let version = updated_micros(&record);
             cursor = cursor.max(version);
             let Some(id) = self.converter.record_id(&record).map(str::to_owned) else {
-                rejects.push(reject_line(
-                    &self.entity.name,
-                    &record,
-                    "id",
-                    "the record has no id",
+                rejects.push((
+                    None,
+                    reject_line(
+                        &self.entity.name,
+                        &record,
+                        "wrong_type",
+                        "the record has no id",
+                        Some(BuiltIn::Id.field_name()),
+                        None,
+                    ),
                 ));
                 continue;
             };
@@ -523,27 +532,58 @@ impl EntitySync<'_> {
                             out.truncate(length);
                         }
                         rejected += 1;
-                        rejects.push(reject_line(
-                            &self.entity.name,
-                            record,
-                            "wrong_type",
-                            &error.to_string(),
+                        rejects.push((
+                            reject_key(&self.converter, record),
+                            reject_line(
+                                &self.entity.name,
+                                record,
+                                "wrong_type",
+                                &error.to_string(),
+                                None,
+                                None,
+                            ),
                         ));
                     }
                 }
                 Err(rejection) => {
                     rejected += 1;
-                    rejects.push(reject_line(
-                        &self.entity.name,
-                        record,
-                        rejection.reason.code(),
-                        &rejection.message,
+                    rejects.push((
+                        reject_key(&self.converter, record),
+                        reject_line(
+                            &self.entity.name,
+                            record,
+                            rejection.reason.code(),
+                            &rejection.message,
+                            rejection.field.as_deref(),
+                            rejection.value.as_deref(),
+                        ),
                     ));
                 }
             }
         }
-        if !rejects.is_empty() {
-            self.write_rejects(&rejects)?;
+        // A version rejected by an earlier pass (read again in the overlap) is not again.
+        let mut fresh = Vec::new();
+        let mut repeated = 0;
+        for (key, line) in rejects {
+            match key {
+                Some(key) if state.recent_rejects.contains(&key) => repeated += 1,
+                Some(key) => {
+                    state.recent_rejects.insert(key);
+                    fresh.push(line);
+                }
+                None => fresh.push(line),
+            }
+        }
+        rejected -= repeated;
+        if !fresh.is_empty() {
+            self.write_rejects(&fresh)?;
+        }
+        let overlap = i64::try_from(self.options.overlap.as_micros()).unwrap_or(i64::MAX);
+        if let Some(cursor) = cursor {
+            let keep_from = cursor.saturating_sub(overlap.saturating_mul(2));
+            state
+                .recent_rejects
+                .retain(|(_, version)| *version >= keep_from);
         }
         let target = UpsertTarget {
             table: self.table.name.clone(),
@@ -812,17 +852,40 @@ impl EntitySync<'_> {
     }
 }
 
-fn reject_line(entity: &str, record: &Map<String, Value>, reason: &str, message: &str) -> Vec<u8> {
+/// A reject line as the load writes them (entity, id, field, reason, message, value, the
+/// whole record), where `source` says it came from the API by a sync.
+fn reject_line(
+    entity: &str,
+    record: &Map<String, Value>,
+    reason: &str,
+    message: &str,
+    field: Option<&str>,
+    value: Option<&Value>,
+) -> Vec<u8> {
     let line = json!({
         "entity": entity,
         "id": record.get(BuiltIn::Id.field_name()),
+        "field": field,
         "reason": reason,
         "message": message,
+        "value": value,
+        "source": "sync",
         "record": record,
     });
     let mut bytes = serde_json::to_vec(&line).unwrap_or_default();
     bytes.push(b'\n');
     bytes
+}
+
+/// A rejected version: the record's id and `updated_date`.
+fn reject_key(
+    converter: &EntityConverter<'_>,
+    record: &Map<String, Value>,
+) -> Option<(String, i64)> {
+    Some((
+        converter.record_id(record)?.to_owned(),
+        updated_micros(record)?,
+    ))
 }
 
 fn updated_micros(record: &Map<String, Value>) -> Option<i64> {
