@@ -645,6 +645,10 @@ pub fn sync(arguments: crate::cli::SyncArgs) -> anyhow::Result<ExitCode> {
     options.schema_from = arguments.schema_from.clone();
     let runtime = runtime()?;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // On a terminal the table is redrawn in place after each pass; elsewhere (a log) each
+    // pass adds its lines.
+    let live = std::io::IsTerminal::is_terminal(&std::io::stdout()) && !arguments.once;
+    let mut table = SyncTable::default();
     runtime.block_on(async {
         let watcher = Arc::clone(&stop);
         tokio::spawn(async move {
@@ -658,20 +662,8 @@ pub fn sync(arguments: crate::cli::SyncArgs) -> anyhow::Result<ExitCode> {
             if arguments.json {
                 println!("{}", serde_json::to_string(&summary)?);
             } else {
-                for entity in &summary.entities {
-                    println!(
-                        "{:<24} fetched {:>7}  upserted {:>7}  deleted {:>6}  rejected {:>5}  lag {}",
-                        entity.entity,
-                        entity.fetched,
-                        entity.upserted,
-                        entity.deleted,
-                        entity.rejected,
-                        entity
-                            .lag_seconds
-                            .map(human_seconds)
-                            .unwrap_or_else(|| "-".to_owned())
-                    );
-                }
+                table.record(&summary);
+                table.print(live);
             }
             if arguments.once || stop.load(std::sync::atomic::Ordering::SeqCst) {
                 return Ok::<(), anyhow::Error>(());
@@ -812,4 +804,100 @@ pub fn cutover(arguments: crate::cli::CutoverArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The sync's table: per entity, totals since the command started and the last pass's lag.
+#[derive(Debug, Default)]
+struct SyncTable {
+    started: Option<std::time::Instant>,
+    passes: u64,
+    printed_lines: usize,
+    rows: std::collections::BTreeMap<String, SyncRow>,
+    /// Messages not shown yet, and every one shown (each is shown once).
+    pending: Vec<String>,
+    shown: std::collections::BTreeSet<String>,
+}
+
+#[derive(Debug, Default)]
+struct SyncRow {
+    fetched: u64,
+    upserted: u64,
+    deleted: u64,
+    rejected: u64,
+    lag_seconds: Option<f64>,
+    last_pass: Option<std::time::Instant>,
+}
+
+impl SyncTable {
+    fn record(&mut self, summary: &offbase_pipeline::sync::SyncSummary) {
+        let now = std::time::Instant::now();
+        self.started.get_or_insert(now);
+        self.passes += 1;
+        for entity in &summary.entities {
+            let row = self.rows.entry(entity.entity.clone()).or_default();
+            row.fetched += entity.fetched;
+            row.upserted += entity.upserted;
+            row.deleted += entity.deleted;
+            row.rejected += entity.rejected;
+            row.lag_seconds = entity.lag_seconds;
+            row.last_pass = Some(now);
+        }
+        for message in summary.skipped.iter().chain(&summary.added_columns) {
+            if self.shown.insert(message.clone()) {
+                self.pending.push(message.clone());
+            }
+        }
+    }
+
+    fn print(&mut self, live: bool) {
+        use std::io::Write;
+        let elapsed = self
+            .started
+            .map(|started| started.elapsed().as_secs_f64())
+            .unwrap_or_default()
+            .max(1e-3);
+        let mut out = String::new();
+        out.push_str(&format!(
+            "pass {} after {}\n{:<24} {:>10} {:>9} {:>9} {:>8} {:>8} {:>8} {:>10}\n",
+            self.passes,
+            human_seconds(elapsed),
+            "entity",
+            "changes/s",
+            "upserted",
+            "deleted",
+            "rejected",
+            "fetched",
+            "lag",
+            "last poll"
+        ));
+        for (entity, row) in &self.rows {
+            out.push_str(&format!(
+                "{:<24} {:>10.1} {:>9} {:>9} {:>8} {:>8} {:>8} {:>10}\n",
+                entity,
+                (row.upserted + row.deleted) as f64 / elapsed,
+                row.upserted,
+                row.deleted,
+                row.rejected,
+                row.fetched,
+                row.lag_seconds
+                    .map(human_seconds)
+                    .unwrap_or_else(|| "-".to_owned()),
+                row.last_pass
+                    .map(|at| format!("{} ago", human_seconds(at.elapsed().as_secs_f64())))
+                    .unwrap_or_else(|| "never".to_owned())
+            ));
+        }
+        let mut stdout = std::io::stdout().lock();
+        if live && self.printed_lines > 0 {
+            // Back to the table's first line, and clear to the end of the screen.
+            let _ = write!(stdout, "\x1b[{}A\x1b[J", self.printed_lines);
+        }
+        // Messages stay above the table.
+        for message in self.pending.drain(..) {
+            let _ = writeln!(stdout, "{message}");
+        }
+        let _ = write!(stdout, "{out}");
+        let _ = stdout.flush();
+        self.printed_lines = out.lines().count();
+    }
 }

@@ -6,7 +6,7 @@
 //! sync pass; a final verification against a fresh pull of the source (counts and content
 //! hashes per entity); no unreviewed rejects; foreign-key orphans counted and acknowledged.
 //! When every gate passes and it is not a dry run, the foreign keys the sync took off are
-//! added back (validated where no orphans exist) and the cutover is recorded.
+//! added back (validated where no orphans exist); the report says so.
 
 use crate::PipelineError;
 use crate::load::LoadOptions;
