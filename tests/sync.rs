@@ -47,6 +47,39 @@ fn reporter() -> Arc<dyn Reporter> {
     Arc::new(NoProgress)
 }
 
+/// An app migrated from the emulator's API into a schema of its own.
+struct Migrated {
+    folder: tempfile::TempDir,
+    workspace: Workspace,
+    schema: TestSchema,
+    load: LoadOptions,
+}
+
+async fn migrated(emulator: &RunningEmulator, app_dir: &Path, label: &str) -> Migrated {
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let workspace = Workspace::new(folder.path().join("workspace"));
+    let schema = TestSchema::new(label).await;
+    let load = LoadOptions::new(database_url(), &schema.name);
+    let options = MigrateOptions {
+        source: MigrateSource::Api {
+            client: Box::new(client(emulator)),
+            schema_from: app_dir.to_path_buf(),
+        },
+        workspace: workspace.clone(),
+        mappings: None,
+        destination: Destination::Database(load.clone()),
+    };
+    if let Err(error) = migrate(&options, reporter()).await {
+        panic!("migrate: {error}");
+    }
+    Migrated {
+        folder,
+        workspace,
+        schema,
+        load,
+    }
+}
+
 /// A fresh workspace of what the source holds now.
 async fn snapshot(emulator: &RunningEmulator, app_dir: &Path, folder: &Path) -> Workspace {
     let workspace = Workspace::new(folder.join("workspace"));
@@ -84,22 +117,12 @@ async fn after_the_writer_stops_one_more_pass_leaves_the_target_equal_to_the_sou
         }),
     )
     .await;
-    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
-    let workspace = Workspace::new(folder.path().join("workspace"));
-    let schema = TestSchema::new("sync").await;
-    let load = LoadOptions::new(database_url(), &schema.name);
-    let options = MigrateOptions {
-        source: MigrateSource::Api {
-            client: Box::new(client(&emulator)),
-            schema_from: app_dir.clone(),
-        },
-        workspace: workspace.clone(),
-        mappings: None,
-        destination: Destination::Database(load.clone()),
-    };
-    if let Err(error) = migrate(&options, reporter()).await {
-        panic!("migrate: {error}");
-    }
+    let Migrated {
+        folder: _folder,
+        workspace,
+        schema,
+        load,
+    } = migrated(&emulator, &app_dir, "sync").await;
     let sync_client = client(&emulator);
     let mut sync = SyncOptions::for_load(&load);
     sync.overlap = Duration::from_millis(500);
@@ -165,22 +188,12 @@ async fn after_the_writer_stops_one_more_pass_leaves_the_target_equal_to_the_sou
 async fn soft_delete_marks_rows_and_status_reads_the_state_back() {
     let app_dir = sample("crm");
     let emulator = start(&app_dir, None).await;
-    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
-    let workspace = Workspace::new(folder.path().join("workspace"));
-    let mut schema = TestSchema::new("sync_soft").await;
-    let load = LoadOptions::new(database_url(), &schema.name);
-    let options = MigrateOptions {
-        source: MigrateSource::Api {
-            client: Box::new(client(&emulator)),
-            schema_from: app_dir.clone(),
-        },
-        workspace: workspace.clone(),
-        mappings: None,
-        destination: Destination::Database(load.clone()),
-    };
-    if let Err(error) = migrate(&options, reporter()).await {
-        panic!("migrate: {error}");
-    }
+    let Migrated {
+        folder: _folder,
+        workspace,
+        mut schema,
+        load,
+    } = migrated(&emulator, &app_dir, "sync_soft").await;
     let store = emulator.store();
     // Three deals to the trash, and a fourth out of the trash for good, which only the
     // keys reconciliation can find.
@@ -364,22 +377,12 @@ async fn cutover_is_no_go_while_lag_or_a_planted_difference_exists_and_go_once_c
     use sqlx::Row;
     let app_dir = sample("crm");
     let emulator = start(&app_dir, None).await;
-    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
-    let workspace = Workspace::new(folder.path().join("workspace"));
-    let mut schema = TestSchema::new("cutover").await;
-    let load = LoadOptions::new(database_url(), &schema.name);
-    let options = MigrateOptions {
-        source: MigrateSource::Api {
-            client: Box::new(client(&emulator)),
-            schema_from: app_dir.clone(),
-        },
-        workspace: workspace.clone(),
-        mappings: None,
-        destination: Destination::Database(load.clone()),
-    };
-    if let Err(error) = migrate(&options, reporter()).await {
-        panic!("migrate: {error}");
-    }
+    let Migrated {
+        folder: _folder,
+        workspace,
+        mut schema,
+        load,
+    } = migrated(&emulator, &app_dir, "cutover").await;
     let api = client(&emulator);
     let mut settings = CutoverOptions::new(SyncOptions::for_load(&load));
     settings.dry_run = true;
@@ -600,22 +603,12 @@ async fn arrays_of_references_follow_their_records_into_junction_tables() {
 async fn a_rejected_change_read_again_in_the_overlap_is_rejected_once() {
     let app_dir = sample("crm");
     let emulator = start(&app_dir, None).await;
-    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
-    let workspace = Workspace::new(folder.path().join("workspace"));
-    let mut schema = TestSchema::new("sync_reject_once").await;
-    let load = LoadOptions::new(database_url(), &schema.name);
-    let options = MigrateOptions {
-        source: MigrateSource::Api {
-            client: Box::new(client(&emulator)),
-            schema_from: app_dir.clone(),
-        },
-        workspace: workspace.clone(),
-        mappings: None,
-        destination: Destination::Database(load.clone()),
-    };
-    if let Err(error) = migrate(&options, reporter()).await {
-        panic!("migrate: {error}");
-    }
+    let Migrated {
+        folder: _folder,
+        workspace,
+        mut schema,
+        load,
+    } = migrated(&emulator, &app_dir, "sync_reject_once").await;
     let first = format!(
         "SELECT id FROM \"{}\".deal ORDER BY id LIMIT 1",
         schema.name

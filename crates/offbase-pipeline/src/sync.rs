@@ -197,15 +197,7 @@ pub async fn sync_once(
             suspended.join(", ")
         ));
     }
-    let mut states: BTreeMap<String, EntitySyncState> = BTreeMap::new();
-    for (entity, value) in pg_sync::read_sync_states(&mut connection, &options.pg_schema).await? {
-        let state = serde_json::from_value(value).map_err(|error| {
-            PipelineError::Usage(format!(
-                "the sync state of {entity} in offbase.sync_state is damaged ({error})"
-            ))
-        })?;
-        states.insert(entity, state);
-    }
+    let mut states = read_states(&mut connection, &options.pg_schema).await?;
     // Schema drift: columns the plan has and the tables do not (a field the schemas gained)
     // are added, nullable; an entity without a table needs a load of its own.
     let catalog = offbase_pg::introspect(&mut connection, &options.pg_schema).await?;
@@ -929,6 +921,23 @@ pub struct EntityStatus {
     pub state: EntitySyncState,
 }
 
+/// Every entity's saved state for `pg_schema`.
+async fn read_states(
+    connection: &mut offbase_pg::PgConnection,
+    pg_schema: &str,
+) -> Result<BTreeMap<String, EntitySyncState>, PipelineError> {
+    let mut states = BTreeMap::new();
+    for (entity, value) in pg_sync::read_sync_states(connection, pg_schema).await? {
+        let state = serde_json::from_value(value).map_err(|error| {
+            PipelineError::Usage(format!(
+                "the sync state of {entity} in offbase.sync_state is damaged ({error}): delete its row to start that entity's sync over"
+            ))
+        })?;
+        states.insert(entity, state);
+    }
+    Ok(states)
+}
+
 /// Reads the sync state of `pg_schema`.
 pub async fn status(database_url: &str, pg_schema: &str) -> Result<SyncStatus, PipelineError> {
     let mut connection = offbase_pg::connect(database_url).await?;
@@ -945,12 +954,7 @@ pub async fn status(database_url: &str, pg_schema: &str) -> Result<SyncStatus, P
     let now = now_micros();
     let seconds = |micros: Option<i64>| micros.map(|micros| (now - micros).max(0) as f64 / 1e6);
     let mut entities = Vec::new();
-    for (entity, value) in pg_sync::read_sync_states(&mut connection, pg_schema).await? {
-        let state: EntitySyncState = serde_json::from_value(value).map_err(|error| {
-            PipelineError::Usage(format!(
-                "the sync state of {entity} in offbase.sync_state is damaged ({error})"
-            ))
-        })?;
+    for (entity, state) in read_states(&mut connection, pg_schema).await? {
         entities.push(EntityStatus {
             entity,
             cursor: state.cursor.map(format_micros),
