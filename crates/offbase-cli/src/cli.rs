@@ -141,6 +141,42 @@ pub enum Command {
         after_help = "Examples:\n  BASE44_API_KEY=... offbase cutover --workspace ws --pg-schema staging --dry-run\n  BASE44_API_KEY=... offbase cutover --workspace ws --freeze-confirmed --rejects-reviewed"
     )]
     Cutover(CutoverArgs),
+    /// Compare the old backend with the new one.
+    #[command(subcommand)]
+    Diff(DiffCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DiffCommand {
+    /// Whether the target holds the same records as the workspace, record by record.
+    ///
+    /// Both sides are compared in one canonical form: timestamps as UTC instants to the
+    /// microsecond, numbers by value (1 = 1.0), JSON objects whatever their key order,
+    /// `_extra` folded back into the record, an absent field equal to a null one. Per entity:
+    /// the same records, the ids on one side only (records the load rejected are named as
+    /// such), and per differing record its fields and a diff of the two. Writes
+    /// reports/diff-data.md and .json in the workspace.
+    ///
+    /// Exit codes: 0 same, 1 differences found, 2 error.
+    #[command(
+        after_help = "Examples:\n  offbase diff data --workspace ws --pg-schema staging\n  offbase diff data --workspace ws --json"
+    )]
+    Data(DiffDataArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DiffDataArgs {
+    /// The workspace the schema was loaded from.
+    #[arg(long, default_value = "offbase-workspace", value_name = "DIR")]
+    pub workspace: PathBuf,
+    /// A per-app mapping file (TOML): the one the load used.
+    #[arg(long, value_name = "FILE")]
+    pub mappings: Option<PathBuf>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Print the whole result on stdout as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -488,6 +524,7 @@ pub fn run() -> ExitCode {
         Command::Sync(arguments) => commands::sync(arguments),
         Command::Status(arguments) => commands::status(arguments),
         Command::Cutover(arguments) => commands::cutover(arguments),
+        Command::Diff(DiffCommand::Data(arguments)) => commands::diff_data(arguments),
     };
     match result {
         Ok(code) => code,

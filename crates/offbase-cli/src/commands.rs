@@ -901,3 +901,63 @@ impl SyncTable {
         self.printed_lines = out.lines().count();
     }
 }
+
+pub fn diff_data(arguments: crate::cli::DiffDataArgs) -> anyhow::Result<ExitCode> {
+    let reporter = TerminalReporter::new(arguments.json);
+    let Some(url) = arguments.database.database_url.clone() else {
+        bail!("diff needs a database: pass --database-url URL or set DATABASE_URL");
+    };
+    let mut options = LoadOptions::new(url, arguments.database.pg_schema.clone());
+    options.mappings = arguments.mappings.clone();
+    let workspace = Workspace::new(&arguments.workspace);
+    let diff = runtime()?.block_on(offbase_pipeline::diff::diff_data(
+        &workspace, &options, &reporter,
+    ))?;
+    offbase_pipeline::diff::write_reports(&workspace, &diff)?;
+    reporter.clear();
+    if arguments.json {
+        println!("{}", serde_json::to_string_pretty(&diff)?);
+    } else {
+        println!(
+            "{:<24} {:>9} {:>18} {:>10} {:>18} {:>10}",
+            "entity", "same", "missing in target", "rejected", "missing in source", "different"
+        );
+        for entity in &diff.entities {
+            println!(
+                "{:<24} {:>9} {:>18} {:>10} {:>18} {:>10}",
+                entity.entity,
+                entity.same,
+                entity.missing_in_target.len(),
+                entity.rejected.len(),
+                entity.missing_in_source.len(),
+                entity.different.len()
+            );
+            for record in entity.different.iter().take(3) {
+                println!(
+                    "  {} {}: {}",
+                    entity.entity,
+                    record.id,
+                    record.fields.join(", ")
+                );
+            }
+        }
+        println!(
+            "{} Report: {}",
+            if diff.clean() {
+                "Same: every record matches (rejected records aside)."
+            } else {
+                "Differences found."
+            },
+            workspace
+                .root()
+                .join("reports")
+                .join("diff-data.md")
+                .display()
+        );
+    }
+    Ok(if diff.clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -674,6 +674,29 @@ pub async fn constraint_validated(
         .map_err(|error| statement_error(sql, error))
 }
 
+/// Every row of a table as a JSON object (`to_jsonb`), for comparing with records.
+pub async fn rows_as_json(
+    connection: &mut PgConnection,
+    pg_schema: &str,
+    table: &str,
+) -> Result<Vec<Value>, PgError> {
+    let sql = format!(
+        "SELECT to_jsonb(t) AS row FROM {}.{} t",
+        quote_identifier(pg_schema),
+        quote_identifier(table)
+    );
+    let rows = sqlx::query(&sql)
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(|error| statement_error(&sql, error))?;
+    rows.iter()
+        .map(|row| {
+            row.try_get::<Value, _>("row")
+                .map_err(|error| statement_error(&sql, error))
+        })
+        .collect()
+}
+
 /// The number of rows of a table.
 pub async fn count_rows(
     connection: &mut PgConnection,

@@ -3,6 +3,7 @@
 
 pub mod bundle;
 pub mod cutover;
+pub mod diff;
 pub mod files;
 pub mod generate;
 pub mod import;

@@ -1,0 +1,214 @@
+//! `diff data` against real PostgreSQL: after a correct migrate of each sample it is clean
+//! (the records the load rejected are named as such, not as differences); with six planted
+//! differences (a changed field, a missing row, an extra row, a timestamp shifted by 1 ms, a
+//! float rounded, a jsonb key renamed) it finds exactly those six and nothing else.
+
+use offbase_pipeline::diff::{DataDiff, diff_data};
+use offbase_pipeline::load::LoadOptions;
+use offbase_pipeline::migrate::{Destination, MigrateOptions, MigrateSource, migrate};
+use offbase_pipeline::progress::{NoProgress, Reporter};
+use offbase_pipeline::workspace::Workspace;
+use offbase_tests::{SAMPLES, TestSchema, database_url, sample};
+use std::sync::Arc;
+
+async fn migrated(app: &str) -> (tempfile::TempDir, Workspace, TestSchema, LoadOptions) {
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let workspace = Workspace::new(folder.path().join("workspace"));
+    let schema = TestSchema::new(&format!("diff_{app}")).await;
+    let load = LoadOptions::new(database_url(), &schema.name);
+    let options = MigrateOptions {
+        source: MigrateSource::Folder {
+            folder: sample(app),
+            schema_from: None,
+        },
+        workspace: workspace.clone(),
+        mappings: None,
+        destination: Destination::Database(load.clone()),
+    };
+    let reporter: Arc<dyn Reporter> = Arc::new(NoProgress);
+    if let Err(error) = migrate(&options, reporter).await {
+        panic!("{app}: migrate: {error}");
+    }
+    (folder, workspace, schema, load)
+}
+
+async fn execute(schema: &mut TestSchema, sql: &str) {
+    let sql = sql.replace("$schema", &format!("\"{}\"", schema.name));
+    if let Err(error) = sqlx::raw_sql(&sql).execute(&mut schema.connection).await {
+        panic!("{sql}: {error}");
+    }
+}
+
+async fn first_id(schema: &mut TestSchema, query: &str) -> String {
+    let sql = query.replace("$schema", &format!("\"{}\"", schema.name));
+    sqlx::query_scalar(&sql)
+        .fetch_one(&mut schema.connection)
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"))
+}
+
+/// (entity, kind, id, fields) of every difference found.
+fn found(diff: &DataDiff) -> Vec<(String, String, String, Vec<String>)> {
+    let mut found = Vec::new();
+    for entity in &diff.entities {
+        for id in &entity.missing_in_target {
+            if !entity.rejected.contains(id) {
+                found.push((
+                    entity.entity.clone(),
+                    "missing in target".into(),
+                    id.clone(),
+                    vec![],
+                ));
+            }
+        }
+        for id in &entity.missing_in_source {
+            found.push((
+                entity.entity.clone(),
+                "missing in source".into(),
+                id.clone(),
+                vec![],
+            ));
+        }
+        for record in &entity.different {
+            found.push((
+                entity.entity.clone(),
+                "different".into(),
+                record.id.clone(),
+                record.fields.clone(),
+            ));
+        }
+    }
+    found.sort();
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_correct_migrate_every_sample_is_clean() {
+    for app in SAMPLES {
+        let (_folder, workspace, schema, load) = migrated(app).await;
+        let diff = diff_data(&workspace, &load, &NoProgress)
+            .await
+            .unwrap_or_else(|error| panic!("{app}: {error}"));
+        assert!(diff.clean(), "{app}: {:#?}", found(&diff));
+        let same: u64 = diff.entities.iter().map(|entity| entity.same).sum();
+        assert!(same > 100, "{app}: only {same} records compared");
+        schema.drop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planted_differences_are_each_found_exactly_and_nothing_else() {
+    let (_folder, workspace, mut schema, load) = migrated("crm").await;
+    let changed = first_id(
+        &mut schema,
+        "SELECT id FROM $schema.company WHERE name IS NOT NULL ORDER BY id LIMIT 1",
+    )
+    .await;
+    execute(
+        &mut schema,
+        &format!("UPDATE $schema.company SET name = name || ' (changed)' WHERE id = '{changed}'"),
+    )
+    .await;
+    let missing = first_id(
+        &mut schema,
+        "SELECT id FROM $schema.contact ORDER BY id LIMIT 1",
+    )
+    .await;
+    execute(
+        &mut schema,
+        &format!("DELETE FROM $schema.contact WHERE id = '{missing}'"),
+    )
+    .await;
+    let copied = first_id(
+        &mut schema,
+        "SELECT d.id FROM $schema.deal d WHERE (d.company_id IS NULL OR EXISTS (SELECT 1 FROM $schema.company c WHERE c.id = d.company_id)) AND (d.contact_id IS NULL OR EXISTS (SELECT 1 FROM $schema.contact c WHERE c.id = d.contact_id)) ORDER BY d.id LIMIT 1",
+    )
+    .await;
+    execute(
+        &mut schema,
+        &format!(
+            "INSERT INTO $schema.deal SELECT (jsonb_populate_record(NULL::$schema.deal, to_jsonb(d) || '{{\"id\": \"planted-extra\"}}')).* \
+             FROM $schema.deal d WHERE id = '{copied}'"
+        ),
+    )
+    .await;
+    let shifted = first_id(
+        &mut schema,
+        "SELECT id FROM $schema.activity WHERE created_date IS NOT NULL ORDER BY id LIMIT 1",
+    )
+    .await;
+    execute(&mut schema, &format!("UPDATE $schema.activity SET created_date = created_date + interval '1 millisecond' WHERE id = '{shifted}'")).await;
+    let rounded = first_id(
+        &mut schema,
+        "SELECT id FROM $schema.deal WHERE amount <> round(amount) ORDER BY id LIMIT 1",
+    )
+    .await;
+    execute(
+        &mut schema,
+        &format!("UPDATE $schema.deal SET amount = round(amount) WHERE id = '{rounded}'"),
+    )
+    .await;
+    let renamed = first_id(&mut schema, "SELECT id FROM $schema.company WHERE address ? 'city' AND id <> (SELECT min(id) FROM $schema.company WHERE name IS NOT NULL) ORDER BY id LIMIT 1").await;
+    execute(&mut schema, &format!("UPDATE $schema.company SET address = (address - 'city') || jsonb_build_object('town', address->'city') WHERE id = '{renamed}'")).await;
+
+    let diff = diff_data(&workspace, &load, &NoProgress)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert!(!diff.clean());
+    let mut expected = vec![
+        (
+            "Activity".to_owned(),
+            "different".to_owned(),
+            shifted,
+            vec!["created_date".to_owned()],
+        ),
+        (
+            "Company".to_owned(),
+            "different".to_owned(),
+            changed,
+            vec!["name".to_owned()],
+        ),
+        (
+            "Company".to_owned(),
+            "different".to_owned(),
+            renamed.clone(),
+            vec!["address".to_owned()],
+        ),
+        (
+            "Contact".to_owned(),
+            "missing in target".to_owned(),
+            missing,
+            vec![],
+        ),
+        (
+            "Deal".to_owned(),
+            "different".to_owned(),
+            rounded,
+            vec!["amount".to_owned()],
+        ),
+        (
+            "Deal".to_owned(),
+            "missing in source".to_owned(),
+            "planted-extra".to_owned(),
+            vec![],
+        ),
+    ];
+    expected.sort();
+    assert_eq!(found(&diff), expected);
+    let company = diff
+        .entities
+        .iter()
+        .find(|entity| entity.entity == "Company")
+        .unwrap_or_else(|| panic!("no Company"));
+    let record = company
+        .different
+        .iter()
+        .find(|record| record.id == renamed)
+        .unwrap_or_else(|| panic!("no diff for {renamed}"));
+    assert!(
+        record.diff.contains("-    \"city\"") && record.diff.contains("+    \"town\""),
+        "{}",
+        record.diff
+    );
+    schema.drop().await;
+}
