@@ -41,6 +41,26 @@ pub async fn prepare_sync_state(connection: &mut PgConnection) -> Result<(), PgE
         .map_err(|error| statement_error("COMMIT", error))
 }
 
+/// Whether the table `offbase.<name>` exists (a read-only command creates nothing).
+pub async fn state_table_exists(
+    connection: &mut PgConnection,
+    name: &str,
+) -> Result<bool, PgError> {
+    let sql = "SELECT to_regclass($1) IS NOT NULL AS present";
+    let qualified = format!(
+        "{}.{}",
+        quote_identifier(STATE_SCHEMA),
+        quote_identifier(name)
+    );
+    let row = sqlx::query(sql)
+        .bind(qualified)
+        .fetch_one(&mut *connection)
+        .await
+        .map_err(|error| statement_error(sql, error))?;
+    row.try_get("present")
+        .map_err(|error| statement_error(sql, error))
+}
+
 /// Every entity's saved state for `pg_schema`.
 pub async fn read_sync_states(
     connection: &mut PgConnection,

@@ -941,20 +941,29 @@ async fn read_states(
 /// Reads the sync state of `pg_schema`.
 pub async fn status(database_url: &str, pg_schema: &str) -> Result<SyncStatus, PipelineError> {
     let mut connection = offbase_pg::connect(database_url).await?;
-    pg_load::prepare_state(&mut connection).await?;
-    pg_sync::prepare_sync_state(&mut connection).await?;
-    let load_phase = pg_load::read_run(&mut connection, pg_schema)
-        .await?
-        .map(|run| {
-            serde_json::to_value(run.phase)
-                .ok()
-                .and_then(|value| value.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        });
+    // Read-only: where offbase never ran, there is nothing to read and nothing is created.
+    let loads = pg_sync::state_table_exists(&mut connection, "load_runs").await?;
+    let syncs = pg_sync::state_table_exists(&mut connection, "sync_state").await?;
+    let load_phase = if loads {
+        pg_load::read_run(&mut connection, pg_schema).await?
+    } else {
+        None
+    }
+    .map(|run| {
+        serde_json::to_value(run.phase)
+            .ok()
+            .and_then(|value| value.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    });
     let now = now_micros();
     let seconds = |micros: Option<i64>| micros.map(|micros| (now - micros).max(0) as f64 / 1e6);
     let mut entities = Vec::new();
-    for (entity, state) in read_states(&mut connection, pg_schema).await? {
+    let states = if syncs {
+        read_states(&mut connection, pg_schema).await?
+    } else {
+        BTreeMap::new()
+    };
+    for (entity, state) in states {
         entities.push(EntityStatus {
             entity,
             cursor: state.cursor.map(format_micros),
