@@ -14,7 +14,7 @@ use offbase_pipeline::sync::{SyncOptions, sync_once};
 use offbase_pipeline::verify::verify;
 use offbase_pipeline::workspace::Workspace;
 use offbase_tests::{TestSchema, database_url, sample};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,17 +56,28 @@ struct Migrated {
 }
 
 async fn migrated(emulator: &RunningEmulator, app_dir: &Path, label: &str) -> Migrated {
+    migrated_with(emulator, app_dir, label, None).await
+}
+
+/// The same, with the schemas from `schema_from` and a mapping file.
+async fn migrated_with(
+    emulator: &RunningEmulator,
+    schema_from: &Path,
+    label: &str,
+    mappings: Option<PathBuf>,
+) -> Migrated {
     let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
     let workspace = Workspace::new(folder.path().join("workspace"));
     let schema = TestSchema::new(label).await;
-    let load = LoadOptions::new(database_url(), &schema.name);
+    let mut load = LoadOptions::new(database_url(), &schema.name);
+    load.mappings = mappings.clone();
     let options = MigrateOptions {
         source: MigrateSource::Api {
             client: Box::new(client(emulator)),
-            schema_from: app_dir.to_path_buf(),
+            schema_from: schema_from.to_path_buf(),
         },
         workspace: workspace.clone(),
-        mappings: None,
+        mappings,
         destination: Destination::Database(load.clone()),
     };
     if let Err(error) = migrate(&options, reporter()).await {
@@ -306,21 +317,12 @@ async fn a_field_the_schema_gains_mid_sync_arrives_as_a_new_column() {
     std::fs::write(&deal_path, gained).unwrap_or_else(|error| panic!("{error}"));
 
     let emulator = start(&app_now, None).await;
-    let workspace = Workspace::new(folder.path().join("workspace"));
-    let mut schema = TestSchema::new("sync_drift").await;
-    let load = LoadOptions::new(database_url(), &schema.name);
-    let options = MigrateOptions {
-        source: MigrateSource::Api {
-            client: Box::new(client(&emulator)),
-            schema_from: sample("crm"),
-        },
-        workspace: workspace.clone(),
-        mappings: None,
-        destination: Destination::Database(load.clone()),
-    };
-    if let Err(error) = migrate(&options, reporter()).await {
-        panic!("migrate: {error}");
-    }
+    let Migrated {
+        folder: _workspace_folder,
+        workspace,
+        mut schema,
+        load,
+    } = migrated_with(&emulator, &sample("crm"), "sync_drift", None).await;
     let first = format!(
         "SELECT id FROM \"{}\".deal ORDER BY id LIMIT 1",
         schema.name
@@ -488,23 +490,12 @@ async fn arrays_of_references_follow_their_records_into_junction_tables() {
     let app_dir = sample("marketplace");
     let mappings = offbase_tests::repo_root().join("mappings/examples/marketplace.toml");
     let emulator = start(&app_dir, None).await;
-    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
-    let workspace = Workspace::new(folder.path().join("workspace"));
-    let mut schema = TestSchema::new("sync_junction").await;
-    let mut load = LoadOptions::new(database_url(), &schema.name);
-    load.mappings = Some(mappings.clone());
-    let options = MigrateOptions {
-        source: MigrateSource::Api {
-            client: Box::new(client(&emulator)),
-            schema_from: app_dir.clone(),
-        },
-        workspace: workspace.clone(),
-        mappings: Some(mappings.clone()),
-        destination: Destination::Database(load.clone()),
-    };
-    if let Err(error) = migrate(&options, reporter()).await {
-        panic!("migrate: {error}");
-    }
+    let Migrated {
+        folder: _folder,
+        workspace,
+        mut schema,
+        load,
+    } = migrated_with(&emulator, &app_dir, "sync_junction", Some(mappings.clone())).await;
     let pick = format!(
         "SELECT o.id FROM \"{name}\".orders o WHERE EXISTS \
          (SELECT 1 FROM \"{name}\".orders_listing_ids j WHERE j.source_id = o.id) ORDER BY o.id LIMIT 2",

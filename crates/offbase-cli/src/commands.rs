@@ -108,17 +108,12 @@ pub fn pull(arguments: PullArgs) -> anyhow::Result<ExitCode> {
     else {
         bail!("--api-url needs --app-id and --schema-from");
     };
-    let Ok(key) = std::env::var(&arguments.api_key_env) else {
-        bail!(
-            "no API key: set the environment variable {} (or name another with --api-key-env)",
-            arguments.api_key_env
-        );
-    };
+    let key = api_key(&arguments.api_key_env)?;
     let outcome = offbase_base44::schema::read_app(&schema_from)?;
     for warning in &outcome.warnings {
         reporter.message(&format!("{}: {}", warning.path, warning.message));
     }
-    let mut config = ClientConfig::new(api_url, app_id, ApiKey::new(key));
+    let mut config = ClientConfig::new(api_url, app_id, key);
     config.requests_per_minute = arguments.requests_per_minute;
     let client = Client::new(config)?;
     let options = PullOptions {
@@ -471,13 +466,8 @@ pub fn migrate(arguments: MigrateArgs) -> anyhow::Result<ExitCode> {
             else {
                 bail!("--api-url needs --app-id and --schema-from");
             };
-            let Ok(key) = std::env::var(&arguments.api_key_env) else {
-                bail!(
-                    "no API key: set the environment variable {} (or name another with --api-key-env)",
-                    arguments.api_key_env
-                );
-            };
-            let config = ClientConfig::new(api_url.clone(), app_id, ApiKey::new(key));
+            let config =
+                ClientConfig::new(api_url.clone(), app_id, api_key(&arguments.api_key_env)?);
             MigrateSource::Api {
                 client: Box::new(Client::new(config)?),
                 schema_from,
@@ -616,16 +606,22 @@ fn workspace_client(workspace: &Workspace, api_key_env: &str) -> anyhow::Result<
             workspace.root().display()
         );
     };
-    let Ok(key) = std::env::var(api_key_env) else {
-        bail!(
-            "no API key: set the environment variable {api_key_env} (or name another with --api-key-env)"
-        );
-    };
     Ok(Client::new(ClientConfig::new(
         api_url,
         app_id,
-        ApiKey::new(key),
+        api_key(api_key_env)?,
     ))?)
+}
+
+/// The API key from the environment variable `name` (never from the command line, so it stays
+/// out of shell history and process lists).
+fn api_key(name: &str) -> anyhow::Result<ApiKey> {
+    let Ok(key) = std::env::var(name) else {
+        bail!(
+            "no API key: set the environment variable {name} (or name another with --api-key-env)"
+        );
+    };
+    Ok(ApiKey::new(key))
 }
 
 pub fn sync(arguments: crate::cli::SyncArgs) -> anyhow::Result<ExitCode> {

@@ -67,13 +67,14 @@ pub(crate) async fn execute(connection: &mut PgConnection, sql: &str) -> Result<
         .map_err(|error| statement_error(sql, error))
 }
 
-/// Creates the state schema and tables when missing. Safe to run from several loads at once.
+/// Creates the state schema and tables (of loads and syncs) when missing. Safe to run from
+/// several processes at once.
 pub async fn prepare_state(connection: &mut PgConnection) -> Result<(), PgError> {
     let mut transaction = connection
         .begin()
         .await
         .map_err(|error| statement_error("BEGIN", error))?;
-    // CREATE ... IF NOT EXISTS races with itself; one lock makes concurrent loads take turns.
+    // CREATE ... IF NOT EXISTS races with itself; one lock makes concurrent runs take turns.
     let lock = "SELECT pg_advisory_xact_lock(4404400044)";
     execute(&mut transaction, lock).await?;
     let statements = [
@@ -91,6 +92,12 @@ pub async fn prepare_state(connection: &mut PgConnection) -> Result<(), PgError>
         format!(
             "CREATE TABLE IF NOT EXISTS {}.load_checkpoints (\
              pg_schema text NOT NULL, entity text NOT NULL, checkpoint jsonb NOT NULL, \
+             updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (pg_schema, entity))",
+            quote_identifier(STATE_SCHEMA)
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {}.sync_state (\
+             pg_schema text NOT NULL, entity text NOT NULL, state jsonb NOT NULL, \
              updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (pg_schema, entity))",
             quote_identifier(STATE_SCHEMA)
         ),
@@ -580,15 +587,26 @@ pub async fn constraint_exists(
     let sql = "SELECT EXISTS (SELECT 1 FROM pg_constraint con \
                JOIN pg_class c ON c.oid = con.conrelid \
                JOIN pg_namespace n ON n.oid = c.relnamespace \
-               WHERE n.nspname = $1 AND c.relname = $2 AND con.conname = $3) AS present";
+               WHERE n.nspname = $1 AND c.relname = $2 AND con.conname = $3) AS flag";
+    catalog_flag(connection, sql, [pg_schema, table, name]).await
+}
+
+/// Runs a catalog query of three text parameters (schema, table, constraint or column) that
+/// answers one boolean column `flag`.
+async fn catalog_flag(
+    connection: &mut PgConnection,
+    sql: &str,
+    parameters: [&str; 3],
+) -> Result<bool, PgError> {
+    let [schema, table, name] = parameters;
     let row = sqlx::query(sql)
-        .bind(pg_schema)
+        .bind(schema)
         .bind(table)
         .bind(name)
         .fetch_one(&mut *connection)
         .await
         .map_err(|error| statement_error(sql, error))?;
-    row.try_get("present")
+    row.try_get("flag")
         .map_err(|error| statement_error(sql, error))
 }
 
@@ -602,16 +620,8 @@ pub async fn column_not_null(
     let sql = "SELECT COALESCE((SELECT a.attnotnull FROM pg_attribute a \
                JOIN pg_class c ON c.oid = a.attrelid \
                JOIN pg_namespace n ON n.oid = c.relnamespace \
-               WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3), false) AS not_null";
-    let row = sqlx::query(sql)
-        .bind(pg_schema)
-        .bind(table)
-        .bind(column)
-        .fetch_one(&mut *connection)
-        .await
-        .map_err(|error| statement_error(sql, error))?;
-    row.try_get("not_null")
-        .map_err(|error| statement_error(sql, error))
+               WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3), false) AS flag";
+    catalog_flag(connection, sql, [pg_schema, table, column]).await
 }
 
 /// Orphans of a foreign key: how many rows reference a missing row, and up to `sample` of
@@ -662,16 +672,8 @@ pub async fn constraint_validated(
     let sql = "SELECT COALESCE((SELECT con.convalidated FROM pg_constraint con \
                JOIN pg_class c ON c.oid = con.conrelid \
                JOIN pg_namespace n ON n.oid = c.relnamespace \
-               WHERE n.nspname = $1 AND c.relname = $2 AND con.conname = $3), false) AS validated";
-    let row = sqlx::query(sql)
-        .bind(pg_schema)
-        .bind(table)
-        .bind(name)
-        .fetch_one(&mut *connection)
-        .await
-        .map_err(|error| statement_error(sql, error))?;
-    row.try_get("validated")
-        .map_err(|error| statement_error(sql, error))
+               WHERE n.nspname = $1 AND c.relname = $2 AND con.conname = $3), false) AS flag";
+    catalog_flag(connection, sql, [pg_schema, table, name]).await
 }
 
 /// Every row of a table as a JSON object (`to_jsonb`), for comparing with records.

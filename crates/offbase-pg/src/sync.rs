@@ -13,34 +13,6 @@ use sqlx::postgres::{PgConnection, Postgres};
 use sqlx::{Connection, Row, Transaction};
 use std::collections::BTreeMap;
 
-/// Creates the sync state table when missing. Safe to run from several processes at once.
-pub async fn prepare_sync_state(connection: &mut PgConnection) -> Result<(), PgError> {
-    let mut transaction = connection
-        .begin()
-        .await
-        .map_err(|error| statement_error("BEGIN", error))?;
-    execute(&mut transaction, "SELECT pg_advisory_xact_lock(4404400045)").await?;
-    let statements = [
-        format!(
-            "CREATE SCHEMA IF NOT EXISTS {}",
-            quote_identifier(STATE_SCHEMA)
-        ),
-        format!(
-            "CREATE TABLE IF NOT EXISTS {}.sync_state (\
-             pg_schema text NOT NULL, entity text NOT NULL, state jsonb NOT NULL, \
-             updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (pg_schema, entity))",
-            quote_identifier(STATE_SCHEMA)
-        ),
-    ];
-    for statement in &statements {
-        execute(&mut transaction, statement).await?;
-    }
-    transaction
-        .commit()
-        .await
-        .map_err(|error| statement_error("COMMIT", error))
-}
-
 /// Whether the table `offbase.<name>` exists (a read-only command creates nothing).
 pub async fn state_table_exists(
     connection: &mut PgConnection,

@@ -7,7 +7,7 @@
 
 use crate::PipelineError;
 use crate::load::{EntityLoadSummary, rejects_path};
-use crate::plan::{load_rules, plan};
+use crate::plan::plan_workspace;
 use crate::progress::Reporter;
 use crate::staged::{LineOutcome, LineProcessor, PartReader, Position, TextRows, find_duplicates};
 use crate::workspace::{Manifest, Workspace};
@@ -15,7 +15,7 @@ use offbase_model::Table;
 use offbase_sql::copy::convert::{ConstraintKind, EntityConverter, RejectReason, Relax};
 use offbase_sql::{quote_identifier, render_for_load};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -53,8 +53,7 @@ pub fn write_bundle(
                 workspace.root().display()
             ))
         })?;
-    let rules = load_rules(options.mappings.as_deref())?;
-    let output = plan(&workspace.schemas_dir(), &rules, reporter)?;
+    let output = plan_workspace(workspace, options.mappings.as_deref(), reporter)?;
     let target = &output.target;
     let load_sql = render_for_load(target, options.relax);
 
@@ -80,7 +79,7 @@ pub fn write_bundle(
          BEGIN;\n\
          CREATE SCHEMA IF NOT EXISTS {schema};\n\
          SET LOCAL search_path TO {schema};\n",
-        comment_safe(&target.app),
+        offbase_sql::comment_safe(&target.app),
         path.file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_default()
@@ -127,19 +126,7 @@ pub fn write_bundle(
         let mut junction_rows: Vec<Vec<u8>> = vec![Vec::new(); junctions.len()];
         let reject_path = rejects_path(workspace, entity);
         let mut rejects: Option<BufWriter<File>> = None;
-        let mut summary = EntityLoadSummary {
-            entity: entity.clone(),
-            table: Some(table.name.clone()),
-            read: 0,
-            loaded: 0,
-            rejected: 0,
-            duplicates: 0,
-            junction_rows: 0,
-            bytes: 0,
-            seconds: 0.0,
-            reasons: BTreeMap::new(),
-            staged: entry.records,
-        };
+        let mut summary = EntityLoadSummary::empty(entity, Some(table.name.clone()), entry.records);
         writeln!(out, "{} FROM stdin;", copy_head(table)).map_err(io)?;
         let mut reader = PartReader::open(workspace, &entry.parts, Position::default())?;
         let mut buffer = Vec::new();
@@ -285,16 +272,4 @@ fn copy_head(table: &Table) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     )
-}
-
-fn comment_safe(text: &str) -> String {
-    text.chars()
-        .map(|character| {
-            if character.is_control() {
-                ' '
-            } else {
-                character
-            }
-        })
-        .collect()
 }

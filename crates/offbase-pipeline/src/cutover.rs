@@ -11,7 +11,7 @@
 use crate::PipelineError;
 use crate::load::LoadOptions;
 use crate::migrate::{Destination, MigrateOptions, MigrateSource, migrate};
-use crate::plan::{load_rules, plan};
+use crate::plan::plan_workspace;
 use crate::progress::{NoProgress, Reporter};
 use crate::sync::{SyncOptions, status, sync_once};
 use crate::verify::verify;
@@ -98,8 +98,7 @@ pub async fn cutover(
 
     // 1. The sync has been keeping up.
     let before = status(&options.sync.database_url, &pg_schema).await?;
-    let rules = load_rules(options.sync.mappings.as_deref())?;
-    let output = plan(&workspace.schemas_dir(), &rules, &NoProgress)?;
+    let output = plan_workspace(workspace, options.sync.mappings.as_deref(), &NoProgress)?;
     let mut worst: Option<f64> = Some(0.0);
     for table in output
         .target
@@ -238,14 +237,7 @@ pub async fn cutover(
     let mut connection = offbase_pg::connect(&options.sync.database_url).await?;
     let mut orphans = Vec::new();
     for key in &output.target.foreign_keys {
-        let id_column = output
-            .target
-            .tables
-            .iter()
-            .find(|table| table.name == key.table)
-            .and_then(|table| table.primary_key.first())
-            .cloned()
-            .unwrap_or_else(|| BuiltIn::Id.field_name().to_owned());
+        let id_column = crate::load::referencing_id_column(&output.target, key);
         let (count, sample) =
             pg_load::count_orphans(&mut connection, &pg_schema, key, &id_column, 3).await?;
         if count > 0 {
@@ -292,17 +284,14 @@ pub async fn cutover(
             .iter()
             .zip(&load_sql.foreign_keys)
         {
-            if !pg_load::constraint_exists(&mut connection, &pg_schema, &key.table, &key.name)
-                .await?
-            {
-                pg_load::execute_in(&mut connection, &pg_schema, &constraint.sql).await?;
-            }
-            if !pg_load::constraint_validated(&mut connection, &pg_schema, &key.table, &key.name)
-                .await?
-            {
-                pg_load::validate_foreign_key(&mut connection, &pg_schema, &key.table, &key.name)
-                    .await?;
-            }
+            crate::load::add_foreign_key(
+                &mut connection,
+                &pg_schema,
+                &output.target,
+                key,
+                &constraint.sql,
+            )
+            .await?;
         }
         cut_over = true;
         lap("foreign keys back", &mut timings);

@@ -10,9 +10,9 @@
 
 use crate::PipelineError;
 use crate::load::{LoadOptions, rejects_path};
-use crate::plan::{load_rules, plan};
+use crate::plan::plan_workspace;
 use crate::progress::Reporter;
-use crate::staged::{PartReader, Position, find_duplicates};
+use crate::staged::for_each_kept_line;
 use crate::workspace::{Manifest, Workspace};
 use offbase_model::{BuiltIn, ColumnSource, PgType, Table};
 use serde::{Deserialize, Serialize};
@@ -73,10 +73,9 @@ pub async fn diff_data(
     let manifest: Manifest = workspace
         .read_json(&workspace.manifest_path())?
         .unwrap_or_default();
-    let rules = load_rules(options.mappings.as_deref())?;
-    let output = plan(
-        &workspace.schemas_dir(),
-        &rules,
+    let output = plan_workspace(
+        workspace,
+        options.mappings.as_deref(),
         &crate::progress::NoProgress,
     )?;
     let mut connection = offbase_pg::connect(&options.database_url).await?;
@@ -131,25 +130,17 @@ fn source_records(
     entry: &crate::workspace::EntityManifest,
     table: &Table,
 ) -> Result<BTreeMap<String, BTreeMap<String, Value>>, PipelineError> {
-    let part_files: Vec<String> = entry.parts.iter().map(|part| part.file.clone()).collect();
-    let duplicates = find_duplicates(workspace, &entry.parts, &part_files)?;
-    let mut reader = PartReader::open(workspace, &entry.parts, Position::default())?;
-    let mut buffer = Vec::new();
     let mut records = BTreeMap::new();
-    while let Some((part, line)) = reader.next_line(&mut buffer)? {
-        if duplicates.is_loser(part, line) {
-            continue;
-        }
-        let Ok(record) = serde_json::from_slice::<Map<String, Value>>(buffer.trim_ascii_end())
-        else {
-            continue;
+    for_each_kept_line(workspace, &entry.parts, |_, _, text| {
+        let Ok(record) = serde_json::from_slice::<Map<String, Value>>(text) else {
+            return;
         };
         let Some(id) = record
             .get(BuiltIn::Id.field_name())
             .and_then(Value::as_str)
             .map(str::to_owned)
         else {
-            continue;
+            return;
         };
         let mut canonical = BTreeMap::new();
         for (field, value) in record {
@@ -162,7 +153,7 @@ fn source_records(
             }
         }
         records.insert(id, canonical);
-    }
+    })?;
     Ok(records)
 }
 

@@ -8,7 +8,7 @@
 //! JSON and PostgreSQL's COPY work at the same time.
 
 use crate::PipelineError;
-use crate::plan::{PlanOutput, load_rules, plan};
+use crate::plan::{PlanOutput, plan_workspace};
 use crate::progress::Reporter;
 use crate::staged::{
     BinaryRows, LineOutcome, LineProcessor, PartReader, Position, RowEncoder, find_duplicates,
@@ -106,6 +106,25 @@ pub struct EntityLoadSummary {
     pub staged: u64,
 }
 
+impl EntityLoadSummary {
+    /// An entity nothing was read of yet.
+    pub fn empty(entity: &str, table: Option<String>, staged: u64) -> Self {
+        EntityLoadSummary {
+            entity: entity.to_owned(),
+            table,
+            read: 0,
+            loaded: 0,
+            rejected: 0,
+            duplicates: 0,
+            junction_rows: 0,
+            bytes: 0,
+            seconds: 0.0,
+            reasons: BTreeMap::new(),
+            staged,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ForeignKeyReport {
     pub name: String,
@@ -191,8 +210,7 @@ pub async fn load(
         Err(error) => return Err(PipelineError::io(&manifest_path, error)),
     };
     let manifest: Manifest = workspace.read_json(&manifest_path)?.unwrap_or_default();
-    let rules = load_rules(options.mappings.as_deref())?;
-    let output = plan(&workspace.schemas_dir(), &rules, reporter)?;
+    let output = plan_workspace(workspace, options.mappings.as_deref(), reporter)?;
     let load_sql = render_for_load(&output.target, options.relax);
     let digest = load_digest(&manifest_bytes, &load_sql, options.relax);
 
@@ -201,7 +219,8 @@ pub async fn load(
     let names = relation_names(&output.target);
     let run = pg_load::read_run(&mut connection, &options.pg_schema).await?;
     let rejects_folder = workspace.root().join("reports").join("rejects");
-    match run {
+    // Whether this run starts a load (new tables, no rejects yet) or continues one.
+    let starts = match run {
         Some(_) if options.existing == Existing::Replace => {
             reporter.message(&format!(
                 "--replace: dropping the tables of the earlier load in schema {:?}",
@@ -220,15 +239,7 @@ pub async fn load(
                 .map(|enum_type| enum_type.name.clone())
                 .collect();
             pg_load::discard_run(&mut connection, &options.pg_schema, &tables, &types).await?;
-            clear_rejects(&rejects_folder)?;
-            pg_load::begin_run(
-                &mut connection,
-                &options.pg_schema,
-                &digest,
-                &names,
-                &load_sql.tables,
-            )
-            .await?;
+            true
         }
         Some(run) if run.digest != digest => {
             return Err(PipelineError::Usage(format!(
@@ -246,24 +257,27 @@ pub async fn load(
                 summary.seconds = started.elapsed().as_secs_f64();
                 return Ok(summary);
             }
+            false
         }
         Some(_) => {
             reporter.message(&format!(
                 "resuming the unfinished load of schema {:?}",
                 options.pg_schema
             ));
+            false
         }
-        None => {
-            clear_rejects(&rejects_folder)?;
-            pg_load::begin_run(
-                &mut connection,
-                &options.pg_schema,
-                &digest,
-                &names,
-                &load_sql.tables,
-            )
-            .await?;
-        }
+        None => true,
+    };
+    if starts {
+        clear_rejects(&rejects_folder)?;
+        pg_load::begin_run(
+            &mut connection,
+            &options.pg_schema,
+            &digest,
+            &names,
+            &load_sql.tables,
+        )
+        .await?;
     }
 
     let enum_oids = pg_load::enum_type_oids(&mut connection, &options.pg_schema).await?;
@@ -283,19 +297,7 @@ pub async fn load(
                 "{entity}: no table (the mapping skips it): its {} staged records are not loaded",
                 entry.records
             ));
-            entities.push(EntityLoadSummary {
-                entity: entity.clone(),
-                table: None,
-                read: 0,
-                loaded: 0,
-                rejected: 0,
-                duplicates: 0,
-                junction_rows: 0,
-                bytes: 0,
-                seconds: 0.0,
-                reasons: BTreeMap::new(),
-                staged: entry.records,
-            });
+            entities.push(EntityLoadSummary::empty(entity, None, entry.records));
             continue;
         };
         let checkpoint = checkpoints.remove(entity).unwrap_or_default();
@@ -803,7 +805,7 @@ async fn isolate(
                 junction_rows,
                 relaxed,
             } => {
-                rows.push(tables.clone());
+                rows.push(tables);
                 lines.push((part, line, buffer.clone()));
                 fresh.absorb(LineOutcome::Rows {
                     tables: Vec::new(),
@@ -1008,38 +1010,59 @@ async fn constraints_and_foreign_keys(
     }
     let mut foreign_keys = Vec::new();
     for (key, constraint) in target.foreign_keys.iter().zip(&load_sql.foreign_keys) {
-        if !pg_load::constraint_exists(connection, pg_schema, &key.table, &key.name).await? {
-            pg_load::execute_in(connection, pg_schema, &constraint.sql).await?;
-        }
-        let id_column = target
-            .tables
-            .iter()
-            .find(|table| table.name == key.table)
-            .and_then(|table| table.primary_key.first())
-            .cloned()
-            .unwrap_or_else(|| BuiltIn::Id.field_name().to_owned());
-        // Validating finds out whether orphans exist as fast as counting them would; they are
-        // counted only when it fails.
-        let validated = pg_load::constraint_validated(connection, pg_schema, &key.table, &key.name)
-            .await?
-            || pg_load::validate_foreign_key(connection, pg_schema, &key.table, &key.name).await?;
-        let (orphans, sample) = if validated {
-            (0, Vec::new())
-        } else {
-            pg_load::count_orphans(connection, pg_schema, key, &id_column, 5).await?
-        };
-        foreign_keys.push(ForeignKeyReport {
-            name: key.name.clone(),
-            table: key.table.clone(),
-            column: key.column.clone(),
-            target_table: key.target_table.clone(),
-            orphans,
-            sample,
-            validated,
-        });
+        foreign_keys
+            .push(add_foreign_key(connection, pg_schema, target, key, &constraint.sql).await?);
         reporter.advanced(task, 1);
     }
     Ok((relaxed, foreign_keys))
+}
+
+/// Adds a foreign key `NOT VALID` (where it is missing) and validates it; when validation
+/// fails, counts its orphans with a few sample ids and leaves it NOT VALID. Validating finds
+/// out whether orphans exist as fast as counting them would, so they are counted only then.
+pub(crate) async fn add_foreign_key(
+    connection: &mut PgConnection,
+    pg_schema: &str,
+    target: &TargetSchema,
+    key: &offbase_model::ForeignKey,
+    add_sql: &str,
+) -> Result<ForeignKeyReport, PipelineError> {
+    if !pg_load::constraint_exists(connection, pg_schema, &key.table, &key.name).await? {
+        pg_load::execute_in(connection, pg_schema, add_sql).await?;
+    }
+    let validated = pg_load::constraint_validated(connection, pg_schema, &key.table, &key.name)
+        .await?
+        || pg_load::validate_foreign_key(connection, pg_schema, &key.table, &key.name).await?;
+    let (orphans, sample) = if validated {
+        (0, Vec::new())
+    } else {
+        let id_column = referencing_id_column(target, key);
+        pg_load::count_orphans(connection, pg_schema, key, &id_column, 5).await?
+    };
+    Ok(ForeignKeyReport {
+        name: key.name.clone(),
+        table: key.table.clone(),
+        column: key.column.clone(),
+        target_table: key.target_table.clone(),
+        orphans,
+        sample,
+        validated,
+    })
+}
+
+/// The column that names a referencing row in orphan samples: its table's first primary key
+/// column.
+pub(crate) fn referencing_id_column(
+    target: &TargetSchema,
+    key: &offbase_model::ForeignKey,
+) -> String {
+    target
+        .tables
+        .iter()
+        .find(|table| table.name == key.table)
+        .and_then(|table| table.primary_key.first())
+        .cloned()
+        .unwrap_or_else(|| BuiltIn::Id.field_name().to_owned())
 }
 
 /// Writes `reports/load.md` and `reports/load.json`.

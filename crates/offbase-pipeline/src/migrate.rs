@@ -6,7 +6,7 @@ use crate::PipelineError;
 use crate::bundle::{BundleOptions, BundleSummary, write_bundle};
 use crate::import::{ImportSummary, import_csv, import_records, import_seed};
 use crate::load::{LoadOptions, LoadSummary, load};
-use crate::plan::{load_rules, plan, write_plan};
+use crate::plan::{plan_workspace, write_plan};
 use crate::progress::Reporter;
 use crate::pull::{PullOptions, PullSummary, pull};
 use crate::verify::{VerifySummary, verify};
@@ -194,8 +194,7 @@ pub async fn migrate(
         }
     };
 
-    let rules = load_rules(options.mappings.as_deref())?;
-    let output = plan(&workspace.schemas_dir(), &rules, &*reporter)?;
+    let output = plan_workspace(workspace, options.mappings.as_deref(), &*reporter)?;
     let plan_files = write_plan(&output, &workspace.root().join("plan"))?
         .iter()
         .map(|path| path.display().to_string())

@@ -88,6 +88,16 @@ pub fn load_rules(mappings: Option<&Path>) -> Result<MappingRules, PipelineError
 }
 
 /// Reads the schemas under `source` and plans them under `rules`.
+/// Plans a workspace's schemas (`schemas/`) with the default rules and `mappings`, as every
+/// stage after the pull does.
+pub fn plan_workspace(
+    workspace: &crate::workspace::Workspace,
+    mappings: Option<&Path>,
+    reporter: &dyn Reporter,
+) -> Result<PlanOutput, PipelineError> {
+    plan(&workspace.schemas_dir(), &load_rules(mappings)?, reporter)
+}
+
 pub fn plan(
     source: &Path,
     rules: &MappingRules,

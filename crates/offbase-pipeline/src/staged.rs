@@ -146,13 +146,7 @@ impl LineProcessor<'_> {
             return rows;
         }
         // Named only in reject lines: formatted when one is written.
-        let source = || {
-            format!(
-                "{}:{}",
-                self.part_files.get(part).map(String::as_str).unwrap_or("?"),
-                line + 1
-            )
-        };
+        let source = || self.source(part, line);
         let record = match parse_record(trim_line(text), self.converter.column_count() + 4) {
             Ok(record) => record,
             Err(error) => {
@@ -268,13 +262,18 @@ impl LineProcessor<'_> {
         )
     }
 
-    /// A reject for a record the database refused after it was encoded.
-    pub fn database_reject(&self, part: usize, line: u64, text: &[u8], message: &str) -> Vec<u8> {
-        let source = format!(
+    /// Where a line is, as reject lines name it: `part file:line` (1-based).
+    fn source(&self, part: usize, line: u64) -> String {
+        format!(
             "{}:{}",
             self.part_files.get(part).map(String::as_str).unwrap_or("?"),
             line + 1
-        );
+        )
+    }
+
+    /// A reject for a record the database refused after it was encoded.
+    pub fn database_reject(&self, part: usize, line: u64, text: &[u8], message: &str) -> Vec<u8> {
+        let source = self.source(part, line);
         let record: Map<String, Value> =
             serde_json::from_slice(trim_line(text)).unwrap_or_default();
         let rejection = Rejection {
@@ -434,6 +433,26 @@ impl PartReader {
     pub fn at_part_end(&self, part: usize) -> bool {
         self.position.part > part
     }
+}
+
+/// Calls `visit` with every staged line of an entity that a load keeps (the losing copies of
+/// a duplicate id left out): the part file's name, the line number (0-based) and its bytes.
+pub fn for_each_kept_line(
+    workspace: &Workspace,
+    parts: &[ManifestPart],
+    mut visit: impl FnMut(&str, u64, &[u8]),
+) -> Result<(), PipelineError> {
+    let part_files: Vec<String> = parts.iter().map(|part| part.file.clone()).collect();
+    let duplicates = find_duplicates(workspace, parts, &part_files)?;
+    let mut reader = PartReader::open(workspace, parts, Position::default())?;
+    let mut buffer = Vec::new();
+    while let Some((part, line)) = reader.next_line(&mut buffer)? {
+        if !duplicates.is_loser(part, line) {
+            let file = part_files.get(part).map(String::as_str).unwrap_or("?");
+            visit(file, line, trim_line(&buffer));
+        }
+    }
+    Ok(())
 }
 
 /// Scans an entity's parts for ids that occur more than once and decides which copy loads:

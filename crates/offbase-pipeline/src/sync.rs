@@ -19,7 +19,7 @@
 
 use crate::PipelineError;
 use crate::load::LoadOptions;
-use crate::plan::{load_rules, plan};
+use crate::plan::plan_workspace;
 use crate::progress::Reporter;
 use crate::staged::column_types;
 use crate::workspace::{Workspace, canonical_record};
@@ -152,14 +152,13 @@ pub async fn sync_once(
     reporter: &dyn Reporter,
 ) -> Result<SyncSummary, PipelineError> {
     let started = std::time::Instant::now();
-    let rules = load_rules(options.mappings.as_deref())?;
     if let Some(folder) = &options.schema_from {
         let outcome = offbase_base44::schema::read_app(folder)?;
         crate::pull::write_schemas(workspace, &outcome.app.entities)?;
     }
-    let output = plan(
-        &workspace.schemas_dir(),
-        &rules,
+    let output = plan_workspace(
+        workspace,
+        options.mappings.as_deref(),
         &crate::progress::NoProgress,
     )?;
     let mut connection = offbase_pg::connect(&options.database_url).await?;
@@ -173,7 +172,6 @@ pub async fn sync_once(
             )));
         }
     }
-    pg_sync::prepare_sync_state(&mut connection).await?;
     // Base44 enforces no reference: a record can point at one created after it, not yet synced,
     // or deleted. Foreign keys would refuse such changes, so they are taken off while syncing;
     // the cutover adds them back, validated where no orphans exist.

@@ -6,9 +6,9 @@
 
 use crate::PipelineError;
 use crate::load::{LoadOptions, rejects_path};
-use crate::plan::{load_rules, plan};
+use crate::plan::plan_workspace;
 use crate::progress::Reporter;
-use crate::staged::{PartReader, Position, column_types, find_duplicates};
+use crate::staged::{column_types, for_each_kept_line};
 use crate::workspace::{Manifest, Workspace};
 use offbase_model::Table;
 use offbase_pg::load as pg_load;
@@ -58,10 +58,9 @@ pub async fn verify(
     let manifest: Manifest = workspace
         .read_json(&workspace.manifest_path())?
         .unwrap_or_default();
-    let rules = load_rules(options.mappings.as_deref())?;
-    let output = plan(
-        &workspace.schemas_dir(),
-        &rules,
+    let output = plan_workspace(
+        workspace,
+        options.mappings.as_deref(),
         &crate::progress::NoProgress,
     )?;
     let target = &output.target;
@@ -102,33 +101,19 @@ fn expected_hash(
     table: &Table,
     options: &LoadOptions,
 ) -> Result<ContentHash, PipelineError> {
-    let part_files: Vec<String> = entry.parts.iter().map(|part| part.file.clone()).collect();
-    let duplicates = find_duplicates(workspace, &entry.parts, &part_files)?;
     let refused = database_refused(workspace, entity)?;
     let converter = EntityConverter::new(target, table, options.relax);
     let mut hash = ContentHash::default();
-    let mut reader = PartReader::open(workspace, &entry.parts, Position::default())?;
-    let mut buffer = Vec::new();
-    while let Some((part, line)) = reader.next_line(&mut buffer)? {
-        if duplicates.is_loser(part, line) {
-            continue;
+    for_each_kept_line(workspace, &entry.parts, |file, line, text| {
+        if refused.contains(&format!("{file}:{}", line + 1)) {
+            return;
         }
-        let source = format!(
-            "{}:{}",
-            part_files.get(part).map(String::as_str).unwrap_or("?"),
-            line + 1
-        );
-        if refused.contains(&source) {
-            continue;
-        }
-        let Ok(record) = serde_json::from_slice::<Map<String, Value>>(buffer.trim_ascii_end())
-        else {
-            continue;
-        };
-        if let Ok(converted) = converter.convert(&record) {
+        if let Ok(record) = serde_json::from_slice::<Map<String, Value>>(text)
+            && let Ok(converted) = converter.convert(&record)
+        {
             hash.add_row(&converted.row);
         }
-    }
+    })?;
     Ok(hash)
 }
 

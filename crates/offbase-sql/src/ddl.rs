@@ -85,7 +85,8 @@ impl PlanSql {
     }
 }
 
-fn comment_safe(text: &str) -> String {
+/// Text fit for an SQL `--` comment: control characters (a newline would end it) as spaces.
+pub fn comment_safe(text: &str) -> String {
     text.chars()
         .map(|character| {
             if character.is_control() {

@@ -14,7 +14,7 @@ mod values;
 
 pub use ddl::{
     ConstraintSql, LoadSql, PlanSql, PrimaryKeySql, RelaxedConstraint, Section, Statement,
-    add_column, render, render_for_load,
+    add_column, comment_safe, render, render_for_load,
 };
 pub use plan::{PlanError, plan};
 pub use pretty::quote_identifier;
