@@ -3,6 +3,7 @@
 //! JSONC reader it relies on ([`jsonc::strip`]).
 
 pub mod client;
+pub mod corpus;
 pub mod csv_export;
 pub mod jsonc;
 pub mod platform;
