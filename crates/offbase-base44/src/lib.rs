@@ -5,6 +5,7 @@
 pub mod client;
 pub mod corpus;
 pub mod csv_export;
+pub mod har;
 pub mod jsonc;
 pub mod platform;
 pub mod query;
