@@ -329,6 +329,29 @@ impl Client {
         }
     }
 
+    /// `GET /entities/{entity}/{id}`: the record, or `None` when the API answers 404 (deleted,
+    /// hidden or never there).
+    pub async fn get(
+        &self,
+        entity: &str,
+        id: &str,
+    ) -> Result<Option<Map<String, Value>>, ClientError> {
+        let path = self.entity_path(entity, &format!("/{}", encode_segment(id)));
+        match self.get_json(entity, &path, &[]).await {
+            Ok(Value::Object(record)) => Ok(Some(record)),
+            Ok(other) => Err(ClientError::InvalidBody {
+                request: describe(&path, &[]),
+                message: format!(
+                    "expected a record, got {}",
+                    offbase_model::json_kind(&other)
+                ),
+                attempts: 1,
+            }),
+            Err(ClientError::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// `GET /entities/{entity}/count?q=`.
     pub async fn count(&self, entity: &str, q: Option<&Value>) -> Result<u64, ClientError> {
         let path = self.entity_path(entity, "/count");
@@ -475,6 +498,20 @@ impl Client {
             }),
         }
     }
+}
+
+/// A path segment with everything but unreserved characters percent-encoded (ids are opaque
+/// text).
+fn encode_segment(text: &str) -> String {
+    let mut encoded = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
 }
 
 /// The request as a message shows it: method, path and parameters; never a header.

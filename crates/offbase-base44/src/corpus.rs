@@ -184,14 +184,12 @@ pub fn read_corpus(text: &str) -> Result<Vec<CorpusRequest>, CorpusError> {
                 line,
                 message: error.to_string(),
             })?;
-        request
-            .check()
-            .map_err(|message| CorpusError::Invalid {
-                line,
-                entity: request.entity.clone(),
-                op: request.op,
-                message,
-            })?;
+        request.check().map_err(|message| CorpusError::Invalid {
+            line,
+            entity: request.entity.clone(),
+            op: request.op,
+            message,
+        })?;
         requests.push(request);
     }
     Ok(requests)
@@ -230,9 +228,10 @@ mod tests {
             error.as_deref(),
             Some("corpus line 1 (Task Get): `get` needs an `id`")
         );
-        let error = read_corpus("{\"entity\":\"Task\",\"op\":\"filter\",\"q\":{\"a\":{\"$bad\":1}}}")
-            .err()
-            .map(|error| error.to_string());
+        let error =
+            read_corpus("{\"entity\":\"Task\",\"op\":\"filter\",\"q\":{\"a\":{\"$bad\":1}}}")
+                .err()
+                .map(|error| error.to_string());
         assert!(
             error
                 .as_deref()

@@ -675,8 +675,9 @@ impl fmt::Display for Sort {
 
 /// Reads `YYYY-MM-DD[(T|t| )HH:MM[:SS[.fraction]]][Z|z|±HH:MM|±HHMM]` (UTC unless an offset is
 /// given) as (seconds since 1970-01-01T00:00:00Z, nanoseconds). `None` for anything else,
-/// impossible dates and times included.
-fn instant(text: &str) -> Option<(i64, u32)> {
+/// impossible dates and times included. This is what makes a string an instant to the filter
+/// and the sort; a translation of them to SQL must read operands the same way.
+pub fn instant(text: &str) -> Option<(i64, u32)> {
     let bytes = text.as_bytes();
     let mut cursor = Cursor { bytes, at: 0 };
     let year = cursor.digits(4)?;

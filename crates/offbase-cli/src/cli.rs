@@ -144,6 +144,58 @@ pub enum Command {
     /// Compare the old backend with the new one.
     #[command(subcommand)]
     Diff(DiffCommand),
+    /// Build a behaviour corpus (the reads `diff behaviour` replays), one request a line.
+    #[command(subcommand)]
+    Corpus(CorpusCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CorpusCommand {
+    /// Typical reads of every entity, built from the workspace's schemas and records.
+    ///
+    /// Per entity: the first page and every record, a count, each scalar field sorted both
+    /// ways, paging windows, a projection, filters on enum values, booleans, date ranges,
+    /// numbers, references and nulls (with values taken from the records), `$regex` prefixes
+    /// with and without case, and gets. The same workspace gives the same corpus.
+    #[command(
+        after_help = "Examples:\n  offbase corpus generate --workspace ws --out ws/corpus.jsonl\n  offbase diff behaviour --workspace ws --corpus ws/corpus.jsonl"
+    )]
+    Generate(CorpusGenerateArgs),
+    /// The entity reads of a HAR file captured in the browser on the live app.
+    ///
+    /// In the browser's developer tools, Network tab, use the app, then "Save all as HAR".
+    /// Entity lists, filters, counts and gets become requests; writes, cursor pages
+    /// (v2/list), other calls and repeats are skipped and counted. Headers (API keys, tokens)
+    /// and credentials in URLs are never copied.
+    #[command(
+        after_help = "Examples:\n  offbase corpus from-har capture.har --out corpus.jsonl\n  offbase corpus from-har samples/har/crm.har"
+    )]
+    FromHar(CorpusFromHarArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CorpusGenerateArgs {
+    /// The workspace to read schemas and records from.
+    #[arg(long, default_value = "offbase-workspace", value_name = "DIR")]
+    pub workspace: PathBuf,
+    /// A per-app mapping file (TOML): the one the load used.
+    #[arg(long, value_name = "FILE")]
+    pub mappings: Option<PathBuf>,
+    /// Where to write the corpus (JSONL); stdout when not given.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CorpusFromHarArgs {
+    /// The HAR file.
+    pub har: PathBuf,
+    /// Where to write the corpus (JSONL); stdout when not given.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print what was kept and skipped as JSON (on stderr when the corpus goes to stdout).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +214,62 @@ pub enum DiffCommand {
         after_help = "Examples:\n  offbase diff data --workspace ws --pg-schema staging\n  offbase diff data --workspace ws --json"
     )]
     Data(DiffDataArgs),
+    /// Whether PostgreSQL answers the app's reads as Base44 does.
+    ///
+    /// Each request of the corpus (JSONL: entity, op list|filter|get|count, q, sort, limit,
+    /// skip, fields, id) is asked of the old backend (the Base44 API the workspace was pulled
+    /// from) twice, to learn which fields change by themselves (noise, not compared), then of
+    /// the new one: PostgreSQL, through a translation of q/sort/limit/skip into SQL, or with
+    /// --target-url any endpoint that speaks the Base44 API. Answers are compared in one
+    /// canonical form: in order when the request sorts, as a set when it does not (by size
+    /// alone when an unordered page was cut by its limit), numbers within --float-tolerance.
+    /// Records the load rejected are left out of the old backend's answers. Writes
+    /// reports/diff-behaviour.md and .json in the workspace.
+    ///
+    /// Exit codes: 0 every request matches, 1 a mismatch or a request that could not be
+    /// compared, 2 error.
+    #[command(
+        after_help = "Examples:\n  offbase corpus generate --workspace ws --out ws/corpus.jsonl\n  BASE44_API_KEY=... offbase diff behaviour --workspace ws --corpus ws/corpus.jsonl --pg-schema staging\n  BASE44_API_KEY=... offbase diff behaviour --workspace ws --corpus capture.jsonl --ignore updated_date --json"
+    )]
+    Behaviour(DiffBehaviourArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DiffBehaviourArgs {
+    /// The workspace pulled from the old backend (its schemas give the table layout).
+    #[arg(long, default_value = "offbase-workspace", value_name = "DIR")]
+    pub workspace: PathBuf,
+    /// The requests to replay (JSONL): from `offbase corpus generate`, `corpus from-har`, or
+    /// written by hand.
+    #[arg(long, value_name = "FILE")]
+    pub corpus: PathBuf,
+    /// A per-app mapping file (TOML): the one the load used.
+    #[arg(long, value_name = "FILE")]
+    pub mappings: Option<PathBuf>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The environment variable holding the old backend's API key.
+    #[arg(long, default_value = "BASE44_API_KEY", value_name = "NAME")]
+    pub api_key_env: String,
+    /// Compare with this Base44-API endpoint instead of PostgreSQL (e.g. the new app's API).
+    #[arg(long, value_name = "URL")]
+    pub target_url: Option<String>,
+    /// The app id at --target-url (default: the old backend's).
+    #[arg(long, value_name = "ID", requires = "target_url")]
+    pub target_app_id: Option<String>,
+    /// The environment variable holding --target-url's API key.
+    #[arg(long, default_value = "OFFBASE_TARGET_API_KEY", value_name = "NAME")]
+    pub target_api_key_env: String,
+    /// Fields never compared (comma-separated or repeated), besides the noise found by asking
+    /// the old backend twice.
+    #[arg(long, value_name = "FIELD", value_delimiter = ',')]
+    pub ignore: Vec<String>,
+    /// Numbers match when they differ by at most this fraction of the larger.
+    #[arg(long, default_value_t = 1e-9, value_name = "FRACTION")]
+    pub float_tolerance: f64,
+    /// Print the whole result on stdout as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -525,6 +633,9 @@ pub fn run() -> ExitCode {
         Command::Status(arguments) => commands::status(arguments),
         Command::Cutover(arguments) => commands::cutover(arguments),
         Command::Diff(DiffCommand::Data(arguments)) => commands::diff_data(arguments),
+        Command::Diff(DiffCommand::Behaviour(arguments)) => commands::diff_behaviour(arguments),
+        Command::Corpus(CorpusCommand::Generate(arguments)) => commands::corpus_generate(arguments),
+        Command::Corpus(CorpusCommand::FromHar(arguments)) => commands::corpus_from_har(arguments),
     };
     match result {
         Ok(code) => code,

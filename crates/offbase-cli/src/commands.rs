@@ -957,3 +957,165 @@ pub fn diff_data(arguments: crate::cli::DiffDataArgs) -> anyhow::Result<ExitCode
         ExitCode::from(1)
     })
 }
+
+pub fn diff_behaviour(arguments: crate::cli::DiffBehaviourArgs) -> anyhow::Result<ExitCode> {
+    use offbase_pipeline::behaviour::{
+        BehaviourOptions, NewBackend, Verdict, comparison_word, verdict_word,
+    };
+    let reporter = TerminalReporter::new(arguments.json);
+    let workspace = Workspace::new(&arguments.workspace);
+    let text = std::fs::read_to_string(&arguments.corpus)
+        .with_context(|| format!("cannot read the corpus {}", arguments.corpus.display()))?;
+    let corpus = offbase_base44::corpus::read_corpus(&text)
+        .with_context(|| format!("in {}", arguments.corpus.display()))?;
+    if corpus.is_empty() {
+        bail!(
+            "the corpus {} holds no request: make one with `offbase corpus generate` or `offbase corpus from-har`",
+            arguments.corpus.display()
+        );
+    }
+    let old = workspace_client(&workspace, &arguments.api_key_env)?;
+    let new = match &arguments.target_url {
+        Some(url) => {
+            let app_id = arguments
+                .target_app_id
+                .clone()
+                .unwrap_or_else(|| old.app_id().to_owned());
+            NewBackend::Api(Client::new(ClientConfig::new(
+                url.clone(),
+                app_id,
+                api_key(&arguments.target_api_key_env)?,
+            ))?)
+        }
+        None => {
+            let Some(url) = arguments.database.database_url.clone() else {
+                bail!(
+                    "diff behaviour compares with PostgreSQL: pass --database-url URL or set DATABASE_URL (or --target-url for an API)"
+                );
+            };
+            NewBackend::Postgres {
+                database_url: url,
+                pg_schema: arguments.database.pg_schema.clone(),
+            }
+        }
+    };
+    let options = BehaviourOptions {
+        ignore_fields: arguments.ignore.clone(),
+        float_tolerance: arguments.float_tolerance,
+    };
+    let diff = runtime()?.block_on(offbase_pipeline::behaviour::diff_behaviour(
+        &workspace,
+        arguments.mappings.as_deref(),
+        &old,
+        &new,
+        &corpus,
+        &options,
+        &reporter,
+    ))?;
+    offbase_pipeline::behaviour::write_reports(&workspace, &diff)?;
+    reporter.clear();
+    if arguments.json {
+        println!("{}", serde_json::to_string_pretty(&diff)?);
+    } else {
+        for outcome in diff
+            .requests
+            .iter()
+            .filter(|outcome| outcome.verdict != Verdict::Match)
+        {
+            println!(
+                "#{:<4} {:<8} {}",
+                outcome.number,
+                verdict_word(outcome.verdict),
+                outcome.label
+            );
+            match (&outcome.error, outcome.comparison) {
+                (Some(error), _) => println!("       {error}"),
+                (None, Some(comparison)) => println!(
+                    "       old: {}; new: {} (compared {})",
+                    outcome.old,
+                    outcome.new,
+                    comparison_word(comparison)
+                ),
+                (None, None) => {}
+            }
+        }
+        println!(
+            "{} requests: {} match, {} mismatch, {} error; match rate {:.1}%. Report: {}",
+            diff.requests.len(),
+            diff.matched,
+            diff.mismatched,
+            diff.errors,
+            diff.match_rate(),
+            workspace
+                .root()
+                .join("reports")
+                .join("diff-behaviour.md")
+                .display()
+        );
+    }
+    Ok(if diff.clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub fn corpus_generate(arguments: crate::cli::CorpusGenerateArgs) -> anyhow::Result<ExitCode> {
+    let workspace = Workspace::new(&arguments.workspace);
+    let corpus =
+        offbase_pipeline::corpus::generate_corpus(&workspace, arguments.mappings.as_deref())?;
+    let text = offbase_base44::corpus::write_corpus(&corpus);
+    match &arguments.out {
+        Some(path) => {
+            offbase_pipeline::files::write_atomic(path, text.as_bytes())?;
+            eprintln!("{} requests written to {}", corpus.len(), path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn corpus_from_har(arguments: crate::cli::CorpusFromHarArgs) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&arguments.har)
+        .with_context(|| format!("cannot read {}", arguments.har.display()))?;
+    let extract = offbase_base44::har::corpus_from_har(&text)
+        .with_context(|| format!("in {}", arguments.har.display()))?;
+    let corpus = offbase_base44::corpus::write_corpus(&extract.requests);
+    match &arguments.out {
+        Some(path) => offbase_pipeline::files::write_atomic(path, corpus.as_bytes())?,
+        None => print!("{corpus}"),
+    }
+    let summary = serde_json::json!({
+        "requests": extract.requests.len(),
+        "skipped": extract.skip_counts(),
+        "skipped_entries": extract.skipped.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    });
+    if arguments.json {
+        let text = serde_json::to_string_pretty(&summary)?;
+        if arguments.out.is_some() {
+            println!("{text}");
+        } else {
+            eprintln!("{text}");
+        }
+    } else {
+        eprintln!(
+            "{} requests{}",
+            extract.requests.len(),
+            arguments
+                .out
+                .as_ref()
+                .map(|path| format!(" written to {}", path.display()))
+                .unwrap_or_default()
+        );
+        for (reason, count) in extract.skip_counts() {
+            eprintln!("  skipped {count}: {reason}");
+        }
+    }
+    if extract.requests.is_empty() {
+        bail!(
+            "{} holds no entity read: capture the Network tab while using the app (lists, filters, record pages)",
+            arguments.har.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -5,6 +5,7 @@ mod apply;
 mod catalog;
 mod connect;
 pub mod load;
+pub mod query;
 pub mod sync;
 
 pub use apply::{ApplyOutcome, apply_plan};

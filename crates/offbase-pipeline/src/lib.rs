@@ -1,7 +1,9 @@
 //! offbase stages, each callable in-process: `plan` (read schemas → plan → files, and optionally
 //! apply) and `pull` (Base44 → workspace). Stages report progress through [`progress::Reporter`]; only the CLI draws.
 
+pub mod behaviour;
 pub mod bundle;
+pub mod corpus;
 pub mod cutover;
 pub mod diff;
 pub mod files;

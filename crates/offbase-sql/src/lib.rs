@@ -8,6 +8,7 @@ pub mod generate;
 mod names;
 mod plan;
 mod pretty;
+pub mod query;
 mod references;
 mod report;
 mod values;

@@ -1,0 +1,723 @@
+//! Base44 reads as PostgreSQL queries: a filter `q`, a `sort`, `limit` and `skip` (the shared
+//! AST of `offbase_base44::query`) translated with sea-query into a `SELECT` over a table of
+//! the target model, so `diff behaviour` can ask PostgreSQL what the platform was asked. Pure:
+//! no I/O.
+//!
+//! The translation follows the platform's semantics, not SQL's defaults:
+//! - a field is its column (an enum type compared as text), a field without a column is read
+//!   from `_extra`, a dotted path steps into a `jsonb` column;
+//! - equality on an array column means "holds an element equal to"; `$ne`, `$nin` and `$not`
+//!   match a null (missing) value, so every negation is `NOT COALESCE(..., FALSE)`;
+//! - an operand of another kind than the column never matches (`"5"` is not `5`); a string that
+//!   reads as an instant compares with timestamp columns as an instant;
+//! - sorting puts nulls first ascending and last descending, ties broken by `id` ascending in
+//!   byte order (as the platform does); text sorts and compares in the column's collation,
+//!   which is exactly what `diff behaviour` is there to check;
+//! - `$regex` options become embedded options of a PostgreSQL regular expression (`i` case
+//!   insensitive; without `s` a `.` does not match a line break; `m` lets `^`/`$` match at
+//!   line breaks).
+//!
+//! Anything the translation cannot express faithfully is an [`TranslateError::Unsupported`]
+//! error, never a silently different query.
+
+use offbase_base44::query::{Condition, Filter, Operator, Sort, instant};
+use offbase_model::{ColumnSource, PgType, Table};
+use sea_query::{
+    Alias, Expr, ExprTrait, NullOrdering, Order, PostgresQueryBuilder, Query, SelectStatement,
+};
+use serde_json::Value;
+
+/// Records a list returns when no `limit` is given.
+pub const DEFAULT_LIMIT: u64 = 50;
+/// The most records one list returns.
+pub const LIST_CAP: u64 = 5000;
+
+/// The alias of the table in every query; rows come back as `to_jsonb("t")`.
+const ROW_ALIAS: &str = "t";
+
+/// Why a read cannot be asked of PostgreSQL.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TranslateError {
+    #[error("cannot translate {what} on field `{field}` faithfully: {reason}")]
+    Unsupported {
+        field: String,
+        what: String,
+        reason: String,
+    },
+}
+
+/// A list read: `SELECT to_jsonb("t") AS "row" FROM ... WHERE ... ORDER BY ... LIMIT ... OFFSET ...`.
+/// `limit` as the platform reads it (none: 50; 0: the cap; capped at 5000).
+pub fn list_sql(
+    pg_schema: &str,
+    table: &Table,
+    filter: &Filter,
+    sort: Option<&Sort>,
+    limit: Option<u64>,
+    skip: Option<u64>,
+) -> Result<String, TranslateError> {
+    let mut select = base_select(pg_schema, table);
+    select.expr_as(
+        Expr::cust(format!("to_jsonb(\"{ROW_ALIAS}\")")),
+        Alias::new("row"),
+    );
+    select.and_where(condition(table, filter)?);
+    if let Some(sort) = sort {
+        let order = if sort.descending {
+            Order::Desc
+        } else {
+            Order::Asc
+        };
+        let nulls = if sort.descending {
+            NullOrdering::Last
+        } else {
+            NullOrdering::First
+        };
+        match resolve(table, &sort.field) {
+            Target::Column { name, pg_type } => {
+                select.order_by_expr_with_nulls(column_value(name, pg_type), order, nulls);
+            }
+            Target::Json(document) => {
+                for key in json_sort_keys(document) {
+                    select.order_by_expr(key, order.clone());
+                }
+            }
+            Target::Nothing => {}
+        }
+    }
+    select.order_by_expr(
+        Expr::cust_with_exprs("$1 COLLATE \"C\"", [id_column(table)]),
+        Order::Asc,
+    );
+    let limit = match limit {
+        None => DEFAULT_LIMIT,
+        Some(0) => LIST_CAP,
+        Some(limit) => Ord::min(limit, LIST_CAP),
+    };
+    select.limit(limit);
+    if let Some(skip) = skip.filter(|skip| *skip > 0) {
+        select.offset(skip);
+    }
+    Ok(select.to_string(PostgresQueryBuilder))
+}
+
+/// A count: `SELECT count(*) AS "count" FROM ... WHERE ...`.
+pub fn count_sql(
+    pg_schema: &str,
+    table: &Table,
+    filter: &Filter,
+) -> Result<String, TranslateError> {
+    let mut select = base_select(pg_schema, table);
+    select.expr_as(Expr::cust("count(*)"), Alias::new("count"));
+    select.and_where(condition(table, filter)?);
+    Ok(select.to_string(PostgresQueryBuilder))
+}
+
+/// A get by id: the list read of one record.
+pub fn get_sql(pg_schema: &str, table: &Table, id: &str) -> String {
+    let mut select = base_select(pg_schema, table);
+    select.expr_as(
+        Expr::cust(format!("to_jsonb(\"{ROW_ALIAS}\")")),
+        Alias::new("row"),
+    );
+    select.and_where(id_column(table).eq(id));
+    select.to_string(PostgresQueryBuilder)
+}
+
+fn base_select(pg_schema: &str, table: &Table) -> SelectStatement {
+    let mut select = Query::select();
+    select.from_as(
+        (Alias::new(pg_schema), Alias::new(&table.name)),
+        Alias::new(ROW_ALIAS),
+    );
+    select
+}
+
+fn id_column(table: &Table) -> Expr {
+    let name = table
+        .column_for_field(offbase_model::BuiltIn::Id.field_name())
+        .map_or("id", |column| column.name.as_str());
+    Expr::col(Alias::new(name))
+}
+
+/// Where a field path's value lives in the table.
+enum Target<'t> {
+    /// A typed column.
+    Column { name: &'t str, pg_type: &'t PgType },
+    /// A `jsonb` expression (SQL NULL when the key is missing).
+    Json(Expr),
+    /// Nowhere: the value is missing in every row.
+    Nothing,
+}
+
+fn resolve<'t>(table: &'t Table, path: &str) -> Target<'t> {
+    let mut segments = path.split('.');
+    let first = segments.next().unwrap_or_default();
+    let rest: Vec<&str> = segments.collect();
+    let column = table.columns.iter().find(|column| {
+        column.field.as_deref() == Some(first) && column.source != ColumnSource::Extra
+    });
+    if let Some(column) = column {
+        if rest.is_empty() {
+            return Target::Column {
+                name: &column.name,
+                pg_type: &column.pg_type,
+            };
+        }
+        if column.pg_type.is_json() {
+            return Target::Json(json_path(Expr::col(Alias::new(&column.name)), &rest));
+        }
+        // A scalar has no sub-fields.
+        return Target::Nothing;
+    }
+    match table
+        .columns
+        .iter()
+        .find(|column| column.source == ColumnSource::Extra)
+    {
+        Some(extra) => {
+            let mut all = vec![first];
+            all.extend(rest);
+            Target::Json(json_path(Expr::col(Alias::new(&extra.name)), &all))
+        }
+        None => Target::Nothing,
+    }
+}
+
+/// `document #> '{a,b}'`, each segment quoted as an element of a text array literal.
+fn json_path(document: Expr, segments: &[&str]) -> Expr {
+    let elements: Vec<String> = segments
+        .iter()
+        .map(|segment| format!("\"{}\"", segment.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    let path = format!("{{{}}}", elements.join(","));
+    Expr::cust_with_exprs(
+        "(CAST($1 AS jsonb) #> CAST($2 AS text[]))",
+        [document, Expr::val(path)],
+    )
+}
+
+/// The value of a typed column as compared and sorted: an enum type as its text (the
+/// platform compares enum values as strings, not in declaration order).
+fn column_value(name: &str, pg_type: &PgType) -> Expr {
+    let column = Expr::col(Alias::new(name));
+    match pg_type {
+        PgType::Enum(_) => Expr::cust_with_exprs("CAST($1 AS text)", [column]),
+        PgType::Json => Expr::cust_with_exprs("CAST($1 AS jsonb)", [column]),
+        _ => column,
+    }
+}
+
+fn condition(table: &Table, filter: &Filter) -> Result<Expr, TranslateError> {
+    Ok(match filter {
+        Filter::And(filters) => all_of(conditions(table, filters)?),
+        Filter::Or(filters) => any_of(conditions(table, filters)?),
+        Filter::Nor(filters) => negate(any_of(conditions(table, filters)?)),
+        Filter::Field { path, condition } => field_condition(table, path, condition)?,
+    })
+}
+
+fn conditions(table: &Table, filters: &[Filter]) -> Result<Vec<Expr>, TranslateError> {
+    filters
+        .iter()
+        .map(|filter| condition(table, filter))
+        .collect()
+}
+
+/// `NOT COALESCE(condition, FALSE)`: a negation that holds where the value is null.
+fn negate(expression: Expr) -> Expr {
+    Expr::cust_with_exprs("NOT COALESCE($1, FALSE)", [expression])
+}
+
+fn constant(value: bool) -> Expr {
+    Expr::cust(if value { "TRUE" } else { "FALSE" })
+}
+
+fn field_condition(
+    table: &Table,
+    path: &str,
+    condition: &Condition,
+) -> Result<Expr, TranslateError> {
+    let target = resolve(table, path);
+    match condition {
+        Condition::Eq(value) => equal(&target, path, value),
+        Condition::Ops(operators) => {
+            let mut parts = Vec::new();
+            for operator in operators {
+                parts.push(operator_condition(table, &target, path, operator)?);
+            }
+            Ok(all_of(parts))
+        }
+    }
+}
+
+fn all_of(parts: Vec<Expr>) -> Expr {
+    let mut parts = parts.into_iter();
+    let Some(first) = parts.next() else {
+        return constant(true);
+    };
+    parts.fold(first, |all, part| all.and(part))
+}
+
+fn any_of(parts: Vec<Expr>) -> Expr {
+    let mut parts = parts.into_iter();
+    let Some(first) = parts.next() else {
+        return constant(false);
+    };
+    parts.fold(first, |any, part| any.or(part))
+}
+
+fn operator_condition(
+    table: &Table,
+    target: &Target<'_>,
+    path: &str,
+    operator: &Operator,
+) -> Result<Expr, TranslateError> {
+    Ok(match operator {
+        Operator::Eq(value) => equal(target, path, value)?,
+        Operator::Ne(value) => negate(equal(target, path, value)?),
+        Operator::In(values) => {
+            let mut parts = Vec::new();
+            for value in values {
+                parts.push(equal(target, path, value)?);
+            }
+            any_of(parts)
+        }
+        Operator::Nin(values) => {
+            let mut parts = Vec::new();
+            for value in values {
+                parts.push(equal(target, path, value)?);
+            }
+            negate(any_of(parts))
+        }
+        Operator::All(values) => {
+            if values.is_empty() {
+                constant(false)
+            } else {
+                let mut parts = Vec::new();
+                for value in values {
+                    parts.push(equal(target, path, value)?);
+                }
+                all_of(parts)
+            }
+        }
+        Operator::Gt(value) => range(target, path, Range::Greater, value)?,
+        Operator::Gte(value) => range(target, path, Range::GreaterOrEqual, value)?,
+        Operator::Lt(value) => range(target, path, Range::Less, value)?,
+        Operator::Lte(value) => range(target, path, Range::LessOrEqual, value)?,
+        Operator::Exists(present) => {
+            let value = match target {
+                Target::Column { name, .. } => Expr::col(Alias::new(*name)),
+                Target::Json(document) => document.clone(),
+                Target::Nothing => return Ok(constant(!present)),
+            };
+            if *present {
+                value.is_not_null()
+            } else {
+                value.is_null()
+            }
+        }
+        Operator::Regex { pattern, options } => regex(target, path, pattern, options)?,
+        Operator::Not(condition) => negate(field_condition(table, path, condition)?),
+        Operator::Size(size) => {
+            let size = i64::try_from(*size).unwrap_or(i64::MAX);
+            match target {
+                Target::Column { name, pg_type } if pg_type.element().is_some() => {
+                    Expr::cust_with_exprs(
+                        "cardinality($1) = $2",
+                        [Expr::col(Alias::new(*name)), Expr::val(size)],
+                    )
+                }
+                Target::Json(document) => Expr::cust_with_exprs(
+                    "(jsonb_typeof($1) = 'array' AND jsonb_array_length($1) = $2)",
+                    [document.clone(), Expr::val(size)],
+                ),
+                _ => constant(false),
+            }
+        }
+    })
+}
+
+/// How a typed column reads an operand.
+enum Operand {
+    /// A literal of the column's kind.
+    Literal(Expr),
+    /// Another kind: never equal, never in range.
+    OtherKind,
+    /// A string that is not an instant, against a timestamp column: as a string it sorts
+    /// after every instant the column holds.
+    AfterEveryInstant,
+}
+
+fn operand(pg_type: &PgType, value: &Value, path: &str) -> Result<Operand, TranslateError> {
+    Ok(match (pg_type, value) {
+        (
+            PgType::Text | PgType::Varchar(_) | PgType::Uuid | PgType::Enum(_),
+            Value::String(text),
+        ) => {
+            if matches!(pg_type, PgType::Uuid) {
+                return Err(unsupported(
+                    path,
+                    "a comparison",
+                    "uuid columns are compared as text by the platform; map the field to text",
+                ));
+            }
+            Operand::Literal(Expr::val(text.clone()))
+        }
+        (
+            PgType::Smallint
+            | PgType::Integer
+            | PgType::Bigint
+            | PgType::Real
+            | PgType::DoublePrecision
+            | PgType::Numeric(_),
+            Value::Number(number),
+        ) => Operand::Literal(number_literal(number)),
+        (PgType::Boolean, Value::Bool(flag)) => Operand::Literal(Expr::val(*flag)),
+        (PgType::Timestamptz | PgType::Timestamp | PgType::Date, Value::String(text)) => {
+            match instant(text) {
+                Some((seconds, nanos)) => {
+                    let Some(moment) = chrono::DateTime::from_timestamp(seconds, nanos) else {
+                        return Ok(Operand::OtherKind);
+                    };
+                    let utc = moment.format("%Y-%m-%dT%H:%M:%S%.9f").to_string();
+                    let literal = match pg_type {
+                        PgType::Timestamp => Expr::val(utc).cast_as(Alias::new("timestamp")),
+                        _ => Expr::val(format!("{utc}Z")).cast_as(Alias::new("timestamptz")),
+                    };
+                    Operand::Literal(literal)
+                }
+                None => Operand::AfterEveryInstant,
+            }
+        }
+        (PgType::Time, Value::String(text)) => match offbase_model::time::parse_time(text) {
+            Some(time) => Operand::Literal(
+                Expr::val(time.format("%H:%M:%S%.f").to_string()).cast_as(Alias::new("time")),
+            ),
+            None => {
+                return Err(unsupported(
+                    path,
+                    "a comparison",
+                    "the operand is not a time of day",
+                ));
+            }
+        },
+        _ => Operand::OtherKind,
+    })
+}
+
+fn number_literal(number: &serde_json::Number) -> Expr {
+    if let Some(integer) = number.as_i64() {
+        return Expr::val(integer);
+    }
+    if let Some(integer) = number.as_u64() {
+        // Beyond i64: digits only, so safe to write as they are.
+        return Expr::cust(integer.to_string());
+    }
+    match number.as_f64() {
+        Some(float) if float.is_finite() => Expr::val(float),
+        _ => Expr::cust("NULL"),
+    }
+}
+
+fn unsupported(field: &str, what: &str, reason: &str) -> TranslateError {
+    TranslateError::Unsupported {
+        field: field.to_owned(),
+        what: what.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// The operand as a `jsonb` literal.
+fn json_literal(value: &Value) -> Expr {
+    Expr::val(value.to_string()).cast_as(Alias::new("jsonb"))
+}
+
+fn equal(target: &Target<'_>, path: &str, value: &Value) -> Result<Expr, TranslateError> {
+    Ok(match target {
+        Target::Nothing => constant(value.is_null()),
+        Target::Column { name, pg_type } => {
+            let column = column_value(name, pg_type);
+            if value.is_null() {
+                return Ok(Expr::col(Alias::new(*name)).is_null());
+            }
+            if pg_type.is_json() {
+                return Ok(json_equal(column, value));
+            }
+            match (pg_type.element(), value) {
+                (Some(element), Value::Array(_)) => {
+                    if !matches!(
+                        element,
+                        PgType::Text
+                            | PgType::Varchar(_)
+                            | PgType::Boolean
+                            | PgType::Smallint
+                            | PgType::Integer
+                            | PgType::Bigint
+                            | PgType::Numeric(_)
+                            | PgType::DoublePrecision
+                            | PgType::Real
+                    ) {
+                        return Err(unsupported(
+                            path,
+                            "an array equality",
+                            "only arrays of text, numbers and booleans",
+                        ));
+                    }
+                    Expr::cust_with_exprs("to_jsonb($1) = $2", [column, json_literal(value)])
+                }
+                (Some(element), value) => match operand(element, value, path)? {
+                    Operand::Literal(literal) => {
+                        Expr::cust_with_exprs("$1 = ANY($2)", [literal, column])
+                    }
+                    Operand::OtherKind | Operand::AfterEveryInstant => constant(false),
+                },
+                (None, Value::Array(_) | Value::Object(_)) => constant(false),
+                (None, value) => match operand(pg_type, value, path)? {
+                    Operand::Literal(literal) => column.eq(literal),
+                    Operand::OtherKind | Operand::AfterEveryInstant => constant(false),
+                },
+            }
+        }
+        Target::Json(document) => {
+            if value.is_null() {
+                Expr::cust_with_exprs("($1 IS NULL OR $1 = 'null'::jsonb)", [document.clone()])
+            } else {
+                json_equal(document.clone(), value)
+            }
+        }
+    })
+}
+
+/// Equal, or an array holding an equal element.
+fn json_equal(document: Expr, value: &Value) -> Expr {
+    let element = Value::Array(vec![value.clone()]);
+    Expr::cust_with_exprs(
+        "($1 = $2 OR (jsonb_typeof($1) = 'array' AND $1 @> $3))",
+        [document, json_literal(value), json_literal(&element)],
+    )
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Range {
+    Greater,
+    GreaterOrEqual,
+    Less,
+    LessOrEqual,
+}
+
+impl Range {
+    fn sql(self) -> &'static str {
+        match self {
+            Range::Greater => ">",
+            Range::GreaterOrEqual => ">=",
+            Range::Less => "<",
+            Range::LessOrEqual => "<=",
+        }
+    }
+
+    /// Whether a value below the operand satisfies it.
+    fn below(self) -> bool {
+        matches!(self, Range::Less | Range::LessOrEqual)
+    }
+}
+
+fn range(
+    target: &Target<'_>,
+    path: &str,
+    range: Range,
+    value: &Value,
+) -> Result<Expr, TranslateError> {
+    if value.is_null() {
+        // `$gte: null` and `$lte: null` match null or missing; `$gt`/`$lt` nothing.
+        return Ok(match range {
+            Range::GreaterOrEqual | Range::LessOrEqual => equal(target, path, value)?,
+            Range::Greater | Range::Less => constant(false),
+        });
+    }
+    if !matches!(value, Value::Number(_) | Value::String(_) | Value::Bool(_)) {
+        return Ok(constant(false));
+    }
+    Ok(match target {
+        Target::Nothing => constant(false),
+        Target::Column { name, pg_type } => {
+            let column = column_value(name, pg_type);
+            if pg_type.is_json() {
+                return json_range(column, path, range, value);
+            }
+            match pg_type.element() {
+                Some(element) => match operand(element, value, path)? {
+                    Operand::Literal(literal) => Expr::cust_with_exprs(
+                        format!(
+                            "EXISTS (SELECT 1 FROM unnest($1) AS \"element\"(\"value\") WHERE \"element\".\"value\" {} $2)",
+                            range.sql()
+                        ),
+                        [column, literal],
+                    ),
+                    Operand::OtherKind => constant(false),
+                    Operand::AfterEveryInstant => {
+                        if range.below() {
+                            Expr::cust_with_exprs("cardinality($1) > 0", [column])
+                        } else {
+                            constant(false)
+                        }
+                    }
+                },
+                None => match operand(pg_type, value, path)? {
+                    Operand::Literal(literal) => {
+                        Expr::cust_with_exprs(format!("$1 {} $2", range.sql()), [column, literal])
+                    }
+                    Operand::OtherKind => constant(false),
+                    Operand::AfterEveryInstant => {
+                        if range.below() {
+                            column.is_not_null()
+                        } else {
+                            constant(false)
+                        }
+                    }
+                },
+            }
+        }
+        Target::Json(document) => json_range(document.clone(), path, range, value)?,
+    })
+}
+
+fn json_range(
+    document: Expr,
+    path: &str,
+    range: Range,
+    value: &Value,
+) -> Result<Expr, TranslateError> {
+    let scalar = |element: &str| -> Result<String, TranslateError> {
+        Ok(match value {
+            Value::Number(_) => format!(
+                "(jsonb_typeof({element}) = 'number' AND {element} {} $2)",
+                range.sql()
+            ),
+            Value::Bool(_) => format!(
+                "(jsonb_typeof({element}) = 'boolean' AND {element} {} $2)",
+                range.sql()
+            ),
+            Value::String(text) => {
+                if instant(text).is_some() {
+                    return Err(unsupported(
+                        path,
+                        "a range on a date-time kept as JSON",
+                        "map the field to a timestamp column",
+                    ));
+                }
+                format!(
+                    "(jsonb_typeof({element}) = 'string' AND ({element} #>> '{{}}') COLLATE \"C\" {} ($2 #>> '{{}}'))",
+                    range.sql()
+                )
+            }
+            _ => "FALSE".to_owned(),
+        })
+    };
+    let direct = scalar("$1")?;
+    let inside = scalar("\"element\"")?;
+    Ok(Expr::cust_with_exprs(
+        format!(
+            "({direct} OR (jsonb_typeof($1) = 'array' AND EXISTS (SELECT 1 FROM jsonb_array_elements($1) AS \"element\" WHERE {inside})))"
+        ),
+        [document, json_literal(value)],
+    ))
+}
+
+/// PostgreSQL embedded options for the platform's `$options`.
+fn regex_pattern(pattern: &str, options: &str) -> String {
+    let insensitive = options.contains('i');
+    let multiline = options.contains('m');
+    let dot_all = options.contains('s');
+    let mut flags = String::new();
+    if insensitive {
+        flags.push('i');
+    }
+    flags.push(match (multiline, dot_all) {
+        // `.` and `[^x]` stop at line breaks, `^`/`$` only at the ends.
+        (false, false) => 'p',
+        // `^`/`$` at line breaks too, `.` stops at them.
+        (true, false) => 'n',
+        // `.` matches anything, `^`/`$` only at the ends: the default.
+        (false, true) => 'c',
+        (true, true) => 'w',
+    });
+    format!("(?{flags}){pattern}")
+}
+
+fn regex(
+    target: &Target<'_>,
+    path: &str,
+    pattern: &str,
+    options: &str,
+) -> Result<Expr, TranslateError> {
+    if pattern.contains("\\x") {
+        return Err(unsupported(
+            path,
+            "a $regex",
+            "`\\xHH` reads differently in PostgreSQL regular expressions",
+        ));
+    }
+    let pattern = Expr::val(regex_pattern(pattern, options));
+    Ok(match target {
+        Target::Nothing => constant(false),
+        Target::Column { name, pg_type } => {
+            let column = Expr::col(Alias::new(*name));
+            match (pg_type.element(), pg_type) {
+                (Some(element), _) if element.is_textual() => Expr::cust_with_exprs(
+                    "EXISTS (SELECT 1 FROM unnest($1) AS \"element\"(\"value\") WHERE \"element\".\"value\" ~ $2)",
+                    [column, pattern],
+                ),
+                (None, pg_type) if pg_type.is_textual() => {
+                    Expr::cust_with_exprs("CAST($1 AS text) ~ $2", [column, pattern])
+                }
+                (None, pg_type) if pg_type.is_json() => {
+                    json_regex(column_value(name, pg_type), pattern)
+                }
+                // The platform matches strings only.
+                (None, pg_type) if pg_type.is_numeric() || matches!(pg_type, PgType::Boolean) => {
+                    constant(false)
+                }
+                _ => {
+                    return Err(unsupported(
+                        path,
+                        "a $regex",
+                        "the platform matches it against the stored text of a date or time; the column holds a typed value",
+                    ));
+                }
+            }
+        }
+        Target::Json(document) => json_regex(document.clone(), pattern),
+    })
+}
+
+fn json_regex(document: Expr, pattern: Expr) -> Expr {
+    Expr::cust_with_exprs(
+        "((jsonb_typeof($1) = 'string' AND ($1 #>> '{}') ~ $2) OR (jsonb_typeof($1) = 'array' AND EXISTS (SELECT 1 FROM jsonb_array_elements_text($1) AS \"element\"(\"value\") WHERE \"element\".\"value\" ~ $2)))",
+        [document, pattern],
+    )
+}
+
+/// The keys that sort a JSON value as the platform does: null, numbers, strings, booleans,
+/// arrays, objects; within a kind by value (strings in byte order).
+fn json_sort_keys(document: Expr) -> Vec<Expr> {
+    vec![
+        Expr::cust_with_exprs(
+            "CASE jsonb_typeof($1) WHEN 'number' THEN 1 WHEN 'string' THEN 2 WHEN 'boolean' THEN 3 WHEN 'array' THEN 4 WHEN 'object' THEN 5 ELSE 0 END",
+            [document.clone()],
+        ),
+        Expr::cust_with_exprs(
+            "CASE WHEN jsonb_typeof($1) = 'number' THEN CAST($1 AS numeric) END",
+            [document.clone()],
+        ),
+        Expr::cust_with_exprs(
+            "CASE WHEN jsonb_typeof($1) = 'string' THEN ($1 #>> '{}') COLLATE \"C\" END",
+            [document.clone()],
+        ),
+        Expr::cust_with_exprs(
+            "CASE WHEN jsonb_typeof($1) = 'boolean' THEN CAST($1 AS boolean) END",
+            [document.clone()],
+        ),
+        document,
+    ]
+}
