@@ -61,7 +61,7 @@ pub fn list_sql(
         Expr::cust(format!("to_jsonb(\"{ROW_ALIAS}\")")),
         Alias::new("row"),
     );
-    select.and_where(condition(table, filter)?);
+    where_filter(&mut select, table, filter)?;
     if let Some(sort) = sort {
         let order = if sort.descending {
             Order::Desc
@@ -109,7 +109,7 @@ pub fn count_sql(
 ) -> Result<String, TranslateError> {
     let mut select = base_select(pg_schema, table);
     select.expr_as(Expr::cust("count(*)"), Alias::new("count"));
-    select.and_where(condition(table, filter)?);
+    where_filter(&mut select, table, filter)?;
     Ok(select.to_string(PostgresQueryBuilder))
 }
 
@@ -122,6 +122,18 @@ pub fn get_sql(pg_schema: &str, table: &Table, id: &str) -> String {
     );
     select.and_where(id_column(table).eq(id));
     select.to_string(PostgresQueryBuilder)
+}
+
+/// Adds the filter as the `WHERE` clause (none for the filter that matches everything).
+fn where_filter(
+    select: &mut SelectStatement,
+    table: &Table,
+    filter: &Filter,
+) -> Result<(), TranslateError> {
+    if !matches!(filter, Filter::And(filters) if filters.is_empty()) {
+        select.and_where(condition(table, filter)?);
+    }
+    Ok(())
 }
 
 fn base_select(pg_schema: &str, table: &Table) -> SelectStatement {
@@ -165,7 +177,10 @@ fn resolve<'t>(table: &'t Table, path: &str) -> Target<'t> {
             };
         }
         if column.pg_type.is_json() {
-            return Target::Json(json_path(Expr::col(Alias::new(&column.name)), &rest));
+            return Target::Json(json_path(
+                column_value(&column.name, &column.pg_type),
+                &rest,
+            ));
         }
         // A scalar has no sub-fields.
         return Target::Nothing;
@@ -178,23 +193,21 @@ fn resolve<'t>(table: &'t Table, path: &str) -> Target<'t> {
         Some(extra) => {
             let mut all = vec![first];
             all.extend(rest);
-            Target::Json(json_path(Expr::col(Alias::new(&extra.name)), &all))
+            Target::Json(json_path(column_value(&extra.name, &extra.pg_type), &all))
         }
         None => Target::Nothing,
     }
 }
 
-/// `document #> '{a,b}'`, each segment quoted as an element of a text array literal.
+/// `document #> '{a,b}'` (`document` is jsonb), each segment quoted as an element of a text
+/// array literal.
 fn json_path(document: Expr, segments: &[&str]) -> Expr {
     let elements: Vec<String> = segments
         .iter()
         .map(|segment| format!("\"{}\"", segment.replace('\\', "\\\\").replace('"', "\\\"")))
         .collect();
     let path = format!("{{{}}}", elements.join(","));
-    Expr::cust_with_exprs(
-        "(CAST($1 AS jsonb) #> CAST($2 AS text[]))",
-        [document, Expr::val(path)],
-    )
+    Expr::cust_with_exprs("($1 #> CAST($2 AS text[]))", [document, Expr::val(path)])
 }
 
 /// The value of a typed column as compared and sorted: an enum type as its text (the
@@ -669,7 +682,7 @@ fn regex(
                     [column, pattern],
                 ),
                 (None, pg_type) if pg_type.is_textual() => {
-                    Expr::cust_with_exprs("CAST($1 AS text) ~ $2", [column, pattern])
+                    Expr::cust_with_exprs("$1 ~ $2", [column_value(name, pg_type), pattern])
                 }
                 (None, pg_type) if pg_type.is_json() => {
                     json_regex(column_value(name, pg_type), pattern)
@@ -718,6 +731,11 @@ fn json_sort_keys(document: Expr) -> Vec<Expr> {
             "CASE WHEN jsonb_typeof($1) = 'boolean' THEN CAST($1 AS boolean) END",
             [document.clone()],
         ),
-        document,
+        // Only arrays and objects get here (a missing key is SQL NULL, which would sort
+        // after a JSON null of the same rank).
+        Expr::cust_with_exprs(
+            "CASE WHEN jsonb_typeof($1) IN ('array', 'object') THEN $1 END",
+            [document],
+        ),
     ]
 }
