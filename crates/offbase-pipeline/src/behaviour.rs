@@ -338,7 +338,17 @@ async fn compare_request(
         Verdict::Mismatch
     };
     if !same {
-        outcome.diff = Some(render_diff(&first, &new_answer, comparison));
+        let sort_field = request
+            .sort
+            .as_deref()
+            .and_then(|sort| parse_sort(sort).ok().flatten())
+            .map(|sort| sort.field);
+        outcome.diff = Some(render_diff(
+            &first,
+            &new_answer,
+            comparison,
+            sort_field.as_deref(),
+        ));
     }
     outcome
 }
@@ -696,7 +706,38 @@ fn values_match(old: &Value, new: &Value, tolerance: f64) -> bool {
 /// The most lines of one request's diff in a report.
 const DIFF_LINES: usize = 60;
 
-fn render_diff(old: &Answer, new: &Answer, comparison: Comparison) -> String {
+fn render_diff(
+    old: &Answer,
+    new: &Answer,
+    comparison: Comparison,
+    sort_field: Option<&str>,
+) -> String {
+    // The same records in another order: one line a record (id and sort value) says more
+    // than every field of every record.
+    if let (Answer::Records(old_records), Answer::Records(new_records), Some(field)) =
+        (old, new, sort_field)
+    {
+        let keys = |records: &[BTreeMap<String, Value>]| {
+            let mut keys: Vec<String> = records.iter().map(record_key).collect();
+            keys.sort();
+            keys
+        };
+        if comparison == Comparison::Ordered && keys(old_records) == keys(new_records) {
+            let lines = |records: &[BTreeMap<String, Value>]| {
+                let mut text = String::new();
+                for record in records {
+                    let id = record.get(BuiltIn::Id.field_name());
+                    text.push_str(&format!(
+                        "{} {field}={}\n",
+                        id.and_then(Value::as_str).unwrap_or_default(),
+                        record.get(field).unwrap_or(&Value::Null)
+                    ));
+                }
+                text
+            };
+            return unified(&lines(old_records), &lines(new_records));
+        }
+    }
     let pretty = |answer: &Answer| {
         let value = match answer {
             Answer::Records(records) => {
@@ -715,8 +756,12 @@ fn render_diff(old: &Answer, new: &Answer, comparison: Comparison) -> String {
         text.push('\n');
         text
     };
-    let (old, new) = (pretty(old), pretty(new));
-    let diff = similar::TextDiff::from_lines(&old, &new)
+    unified(&pretty(old), &pretty(new))
+}
+
+/// A `similar` unified diff, cut to `DIFF_LINES` lines.
+fn unified(old: &str, new: &str) -> String {
+    let diff = similar::TextDiff::from_lines(old, new)
         .unified_diff()
         .context_radius(2)
         .header("old backend", "new backend")
