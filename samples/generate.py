@@ -1335,6 +1335,16 @@ def write_readme(apps, sizes):
         for p in sorted(app.planted, key=lambda p: (p["entity"], p["case"], p["id"])):
             w("| %s | `%s` | %s | %s |" % (p["entity"], p["id"], p["case"], p["what"].replace("|", "\\|")))
         w("")
+    w("## HAR capture")
+    w("")
+    w("`har/crm.har` is a browser network log (\"Save all as HAR\" in Chrome's Network tab) of a")
+    w("session on the `crm` app, for `offbase corpus from-har`: 23 entries (entity lists, filters with")
+    w("`$in`, date ranges, `$regex`, an equality parameter, counts, gets, and what is skipped: an")
+    w("asset, `User/me`, a preflight, writes, a repeat, `v2/list`, a 404), fake `api_key` and")
+    w("`Authorization` headers, response bodies cut to a few records. `har/crm.corpus.jsonl` is the")
+    w("corpus it gives (checked exactly by `crates/offbase-base44/tests/har.rs`). Not written by")
+    w("`generate.py`.")
+    w("")
     write_text(os.path.join(HERE, "README.md"), "\n".join(L))
 
 
