@@ -221,3 +221,80 @@ fn help_teaches_sync_status_and_cutover() {
         }
     }
 }
+
+#[test]
+fn corpus_from_har_writes_the_sample_captures_reads_and_counts_what_it_skipped() {
+    let folder = temporary_folder();
+    let out = folder.path().join("corpus.jsonl");
+    let output = offbase(&[
+        "corpus",
+        "from-har",
+        "samples/har/crm.har",
+        "--out",
+        &out.to_string_lossy(),
+    ]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let written = std::fs::read_to_string(&out).unwrap_or_else(|error| panic!("{error}"));
+    let expected = std::fs::read_to_string(repo_root().join("samples/har/crm.corpus.jsonl"))
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(written, expected);
+    let lines = expected.lines().count();
+    assert!(
+        stderr.starts_with(&format!("{lines} requests written to ")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("skipped 1: cursor paging (v2/list) is not replayed"),
+        "{stderr}"
+    );
+    assert!(
+        !written.contains("REDACTED-SAMPLE"),
+        "a header reached the corpus"
+    );
+}
+
+#[test]
+fn diff_behaviour_names_a_missing_corpus_and_help_teaches_it() {
+    let output = offbase(&[
+        "diff",
+        "behaviour",
+        "--workspace",
+        "samples/crm",
+        "--corpus",
+        "no-such-corpus.jsonl",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("cannot read the corpus no-such-corpus.jsonl"),
+        "{stderr}"
+    );
+    for (command, words) in [
+        (
+            vec!["diff", "behaviour", "--help"],
+            vec![
+                "--corpus",
+                "twice",
+                "--target-url",
+                "--float-tolerance",
+                "--ignore",
+            ],
+        ),
+        (
+            vec!["corpus", "generate", "--help"],
+            vec!["--out", "sorted both"],
+        ),
+        (
+            vec!["corpus", "from-har", "--help"],
+            vec!["Save all as HAR", "never copied"],
+        ),
+    ] {
+        let output = offbase(&command);
+        assert_eq!(output.status.code(), Some(0));
+        let help = text(&output.stdout);
+        for word in words {
+            assert!(help.contains(word), "{command:?} lacks {word}: {help}");
+        }
+    }
+}
