@@ -376,8 +376,10 @@ async fn another_base44_api_as_the_new_backend_differs_where_a_record_was_change
     new.store()
         .update("Item", "a00000000000000000000003", change)
         .unwrap_or_else(|error| panic!("{error}"));
-    let mut options = BehaviourOptions::default();
-    options.ignore_fields = vec!["updated_date".to_owned()];
+    let options = BehaviourOptions {
+        ignore_fields: vec!["updated_date".to_owned()],
+        ..BehaviourOptions::default()
+    };
     let changed = diff_behaviour(
         &migrated.workspace,
         None,
