@@ -251,6 +251,10 @@ pub struct DiffBehaviourArgs {
     /// The environment variable holding the old backend's API key.
     #[arg(long, default_value = "BASE44_API_KEY", value_name = "NAME")]
     pub api_key_env: String,
+    /// Stay under this many requests per minute to the old backend (the free plan allows 100
+    /// list requests per minute; each corpus request asks twice).
+    #[arg(long, value_name = "N")]
+    pub requests_per_minute: Option<u32>,
     /// Compare with this Base44-API endpoint instead of PostgreSQL (e.g. the new app's API).
     #[arg(long, value_name = "URL")]
     pub target_url: Option<String>,

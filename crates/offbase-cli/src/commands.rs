@@ -596,7 +596,12 @@ pub fn generate(arguments: GenerateArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The client of the API a workspace was pulled from.
-fn workspace_client(workspace: &Workspace, api_key_env: &str) -> anyhow::Result<Client> {
+/// A client of the API the workspace was pulled from, paced at `requests_per_minute` when given.
+fn workspace_client(
+    workspace: &Workspace,
+    api_key_env: &str,
+    requests_per_minute: Option<u32>,
+) -> anyhow::Result<Client> {
     use offbase_pipeline::workspace::{Manifest, SourceInfo};
     let manifest: Option<Manifest> = workspace.read_json(&workspace.manifest_path())?;
     let Some(SourceInfo::Api { api_url, app_id }) = manifest.and_then(|manifest| manifest.source)
@@ -606,11 +611,9 @@ fn workspace_client(workspace: &Workspace, api_key_env: &str) -> anyhow::Result<
             workspace.root().display()
         );
     };
-    Ok(Client::new(ClientConfig::new(
-        api_url,
-        app_id,
-        api_key(api_key_env)?,
-    ))?)
+    let mut config = ClientConfig::new(api_url, app_id, api_key(api_key_env)?);
+    config.requests_per_minute = requests_per_minute;
+    Ok(Client::new(config)?)
 }
 
 /// The API key from the environment variable `name` (never from the command line, so it stays
@@ -631,7 +634,7 @@ pub fn sync(arguments: crate::cli::SyncArgs) -> anyhow::Result<ExitCode> {
         bail!("sync needs a database: pass --database-url URL or set DATABASE_URL");
     };
     let workspace = Workspace::new(&arguments.workspace);
-    let client = workspace_client(&workspace, &arguments.api_key_env)?;
+    let client = workspace_client(&workspace, &arguments.api_key_env, None)?;
     let mut options = SyncOptions::new(url, arguments.database.pg_schema.clone());
     options.mappings = arguments.mappings.clone();
     options.overlap = arguments.overlap;
@@ -754,7 +757,7 @@ pub fn cutover(arguments: crate::cli::CutoverArgs) -> anyhow::Result<ExitCode> {
         bail!("cutover needs a database: pass --database-url URL or set DATABASE_URL");
     };
     let workspace = Workspace::new(&arguments.workspace);
-    let client = workspace_client(&workspace, &arguments.api_key_env)?;
+    let client = workspace_client(&workspace, &arguments.api_key_env, None)?;
     let mut sync = SyncOptions::new(url, arguments.database.pg_schema.clone());
     sync.mappings = arguments.mappings.clone();
     let mut options = CutoverOptions::new(sync);
@@ -974,7 +977,11 @@ pub fn diff_behaviour(arguments: crate::cli::DiffBehaviourArgs) -> anyhow::Resul
             arguments.corpus.display()
         );
     }
-    let old = workspace_client(&workspace, &arguments.api_key_env)?;
+    let old = workspace_client(
+        &workspace,
+        &arguments.api_key_env,
+        arguments.requests_per_minute,
+    )?;
     let new = match &arguments.target_url {
         Some(url) => {
             let app_id = arguments
