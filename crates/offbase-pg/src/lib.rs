@@ -5,6 +5,7 @@ mod apply;
 mod catalog;
 mod connect;
 pub mod load;
+pub mod range_hash;
 pub mod query;
 pub mod sync;
 

@@ -118,7 +118,10 @@ fn expected_hash(
 }
 
 /// The sources (`part:line`) of records PostgreSQL itself refused during the load.
-fn database_refused(workspace: &Workspace, entity: &str) -> Result<HashSet<String>, PipelineError> {
+pub(crate) fn database_refused(
+    workspace: &Workspace,
+    entity: &str,
+) -> Result<HashSet<String>, PipelineError> {
     let path = rejects_path(workspace, entity);
     let file = match std::fs::File::open(&path) {
         Ok(file) => file,

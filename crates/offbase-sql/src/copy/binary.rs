@@ -548,6 +548,44 @@ impl<'a> Decimal<'a> {
     fn display_scale(&self) -> i64 {
         (self.fraction.len() as i64 - self.exponent).max(0)
     }
+
+    /// The number as `numeric_out` prints it once stored: plain decimal digits (no exponent),
+    /// `scale` digits after the point (the column's scale, else the input's display scale),
+    /// no sign on zero (`1e20` → `100000000000000000000`, `1.5e-7` → `0.00000015`).
+    pub(crate) fn plain_text(&self, scale: Option<u32>) -> String {
+        let scale = scale.map_or(self.display_scale(), i64::from).max(0) as usize;
+        let digits: Vec<u8> = self.digits().map(|digit| digit + b'0').collect();
+        let point = self.integer.len() as i64 + self.exponent;
+        let (whole, fraction): (Vec<u8>, Vec<u8>) = if point <= 0 {
+            let mut fraction = vec![b'0'; point.unsigned_abs() as usize];
+            fraction.extend_from_slice(&digits);
+            (Vec::new(), fraction)
+        } else if point as usize >= digits.len() {
+            let mut whole = digits.clone();
+            whole.resize(point as usize, b'0');
+            (whole, Vec::new())
+        } else {
+            let (whole, fraction) = digits.split_at(point as usize);
+            (whole.to_vec(), fraction.to_vec())
+        };
+        let first = whole.iter().position(|digit| *digit != b'0');
+        let mut fraction = fraction;
+        fraction.resize(scale, b'0');
+        let zero = first.is_none() && fraction.iter().all(|digit| *digit == b'0');
+        let mut text = String::with_capacity(whole.len() + scale + 2);
+        if self.negative && !zero {
+            text.push('-');
+        }
+        match first {
+            Some(first) => text.extend(whole.iter().skip(first).map(|digit| char::from(*digit))),
+            None => text.push('0'),
+        }
+        if scale > 0 {
+            text.push('.');
+            text.extend(fraction.iter().map(|digit| char::from(*digit)));
+        }
+        text
+    }
 }
 
 /// Where a decimal's base-10000 digits fall: the shape of its binary `numeric`.

@@ -6,6 +6,7 @@ pub mod binary;
 pub mod cell;
 pub mod convert;
 pub mod hash;
+pub mod row_hash;
 pub mod text;
 
 pub use cell::Cell;

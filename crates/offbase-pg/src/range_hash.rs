@@ -1,0 +1,175 @@
+//! The database side of `diff data`'s range bisection: counts and sums of row hashes over
+//! ranges of ids, the (id, hash) pairs of small ranges, and whole rows by id. Ranges are
+//! intervals of ids in byte order (`COLLATE "C"`), given as one sorted array of bounds:
+//! bucket `i` holds the ids `bounds[i-1] <= id < bounds[i]` (bucket 0 everything below the
+//! first bound, the last bucket everything from the last bound up), as `width_bucket`
+//! numbers them. The hash expression comes from `offbase_sql::copy::row_hash`; each query
+//! computes it only for the rows of the buckets asked for.
+
+use crate::{PgConnection, PgError, statement_error};
+use offbase_sql::quote_identifier;
+use serde_json::Value;
+use sqlx::Row;
+
+/// Which rows of a table a query looks at.
+#[derive(Debug, Clone, Copy)]
+pub enum Buckets<'a> {
+    /// The whole table as bucket 0.
+    All,
+    /// The given buckets of these sorted bounds.
+    Of {
+        bounds: &'a [String],
+        wanted: &'a [i32],
+    },
+}
+
+/// The count and the sum of row hashes of one bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BucketHash {
+    pub bucket: i32,
+    pub rows: u64,
+    pub sum: i128,
+}
+
+/// The table and its id column, as a query's `FROM` item and id expression.
+#[derive(Debug, Clone, Copy)]
+pub struct HashedTable<'a> {
+    pub pg_schema: &'a str,
+    pub table: &'a str,
+    pub id_column: &'a str,
+    /// The row hash over the alias `t` (`offbase_sql::copy::row_hash::row_hash_sql`).
+    pub hash_sql: &'a str,
+}
+
+impl HashedTable<'_> {
+    fn from(&self) -> String {
+        format!(
+            "{}.{} AS t",
+            quote_identifier(self.pg_schema),
+            quote_identifier(self.table)
+        )
+    }
+
+    fn bucket_sql(&self, buckets: Buckets<'_>) -> (String, String) {
+        match buckets {
+            Buckets::All => ("0".to_owned(), "true".to_owned()),
+            Buckets::Of { .. } => {
+                let bucket = format!(
+                    "width_bucket(t.{} COLLATE \"C\", $1::text[])",
+                    quote_identifier(self.id_column)
+                );
+                let filter = format!("{bucket} = ANY($2::int4[])");
+                (bucket, filter)
+            }
+        }
+    }
+}
+
+fn bind_buckets<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    buckets: Buckets<'q>,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    match buckets {
+        Buckets::All => query,
+        Buckets::Of { bounds, wanted } => query.bind(bounds).bind(wanted),
+    }
+}
+
+/// Count and hash sum per bucket (buckets without rows are left out).
+pub async fn bucket_hashes(
+    connection: &mut PgConnection,
+    table: &HashedTable<'_>,
+    buckets: Buckets<'_>,
+) -> Result<Vec<BucketHash>, PgError> {
+    let (bucket, filter) = table.bucket_sql(buckets);
+    let sql = format!(
+        "SELECT {bucket} AS bucket, count(*)::int8 AS rows, sum({})::text AS sum FROM {} WHERE {filter} GROUP BY 1",
+        table.hash_sql,
+        table.from()
+    );
+    let rows = bind_buckets(sqlx::query(&sql), buckets)
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(|error| statement_error(&sql, error))?;
+    let mut hashes = Vec::with_capacity(rows.len());
+    for row in rows {
+        let bucket: i32 = row
+            .try_get("bucket")
+            .map_err(|error| statement_error(&sql, error))?;
+        let count: i64 = row
+            .try_get("rows")
+            .map_err(|error| statement_error(&sql, error))?;
+        let sum: Option<String> = row
+            .try_get("sum")
+            .map_err(|error| statement_error(&sql, error))?;
+        let sum = match sum {
+            None => 0,
+            Some(text) => text.parse::<i128>().map_err(|error| PgError::Statement {
+                statement: sql.clone(),
+                message: format!("the hash sum {text:?} is not an integer: {error}"),
+            })?,
+        };
+        hashes.push(BucketHash {
+            bucket,
+            rows: u64::try_from(count).unwrap_or_default(),
+            sum,
+        });
+    }
+    Ok(hashes)
+}
+
+/// The (id, row hash) pairs of the rows in the buckets asked for.
+pub async fn row_hashes(
+    connection: &mut PgConnection,
+    table: &HashedTable<'_>,
+    buckets: Buckets<'_>,
+) -> Result<Vec<(String, i64)>, PgError> {
+    let (_, filter) = table.bucket_sql(buckets);
+    let sql = format!(
+        "SELECT t.{} AS id, {} AS hash FROM {} WHERE {filter}",
+        quote_identifier(table.id_column),
+        table.hash_sql,
+        table.from()
+    );
+    let rows = bind_buckets(sqlx::query(&sql), buckets)
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(|error| statement_error(&sql, error))?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get("id")
+                    .map_err(|error| statement_error(&sql, error))?,
+                row.try_get("hash")
+                    .map_err(|error| statement_error(&sql, error))?,
+            ))
+        })
+        .collect()
+}
+
+/// The rows with these ids, each as a JSON object (`to_jsonb`).
+pub async fn rows_by_id(
+    connection: &mut PgConnection,
+    pg_schema: &str,
+    table: &str,
+    id_column: &str,
+    ids: &[String],
+) -> Result<Vec<Value>, PgError> {
+    let sql = format!(
+        "SELECT to_jsonb(t) AS row FROM {}.{} AS t WHERE t.{} = ANY($1::text[])",
+        quote_identifier(pg_schema),
+        quote_identifier(table),
+        quote_identifier(id_column)
+    );
+    let rows = sqlx::query(&sql)
+        .bind(ids)
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(|error| statement_error(&sql, error))?;
+    rows.iter()
+        .map(|row| {
+            row.try_get::<Value, _>("row")
+                .map_err(|error| statement_error(&sql, error))
+        })
+        .collect()
+}
