@@ -212,3 +212,139 @@ async fn planted_differences_are_each_found_exactly_and_nothing_else() {
     );
     schema.drop().await;
 }
+
+/// 20,000 generated Task records: planted differences are found by bisection (several levels
+/// of range queries), and only the rows that differ are read whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bisection_reads_only_the_differing_rows_of_a_large_table() {
+    use offbase_pipeline::generate::{GenerateCounts, generate_workspace};
+    use offbase_pipeline::plan::load_rules;
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let workspace = Workspace::new(folder.path().join("workspace"));
+    let rules = load_rules(None).unwrap_or_else(|error| panic!("{error}"));
+    let mut counts = GenerateCounts::uniform(20);
+    counts.entities.insert("Task".to_owned(), 20_000);
+    generate_workspace(
+        &offbase_tests::repo_root().join("scripts/bench-app"),
+        &rules,
+        &counts,
+        7,
+        &workspace,
+        5_000,
+        &NoProgress,
+    )
+    .unwrap_or_else(|error| panic!("generate: {error}"));
+    let mut schema = TestSchema::new("diff_bisect").await;
+    let load = LoadOptions::new(database_url(), &schema.name);
+    offbase_pipeline::load::load(&workspace, &load, &NoProgress)
+        .await
+        .unwrap_or_else(|error| panic!("load: {error}"));
+
+    let clean = diff_data(&workspace, &load, &NoProgress)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert!(clean.clean(), "{:#?}", found(&clean));
+    let task = |diff: &DataDiff| {
+        diff.entities
+            .iter()
+            .find(|entity| entity.entity == "Task")
+            .cloned()
+            .unwrap_or_else(|| panic!("no Task"))
+    };
+    assert_eq!(task(&clean).same, 20_000);
+    assert_eq!(task(&clean).range_queries, 1);
+    assert_eq!(task(&clean).rows_fetched, 0);
+
+    let ids: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT id FROM \"{}\".task ORDER BY id COLLATE \"C\"",
+        schema.name
+    ))
+    .fetch_all(&mut schema.connection)
+    .await
+    .unwrap_or_else(|error| panic!("{error}"));
+    let pick = |at: usize| ids[at * ids.len() / 7].clone();
+    let (changed, deleted, shifted, rounded, renamed) =
+        (pick(0), pick(1), pick(2), pick(3), pick(5));
+    execute(
+        &mut schema,
+        &format!("UPDATE $schema.task SET title = title || '!' WHERE id = '{changed}'"),
+    )
+    .await;
+    execute(
+        &mut schema,
+        &format!("DELETE FROM $schema.task WHERE id = '{deleted}'"),
+    )
+    .await;
+    execute(
+        &mut schema,
+        &format!(
+            "INSERT INTO $schema.task (id, title, status) VALUES ('{}~extra', 'x', 'todo')",
+            pick(4)
+        ),
+    )
+    .await;
+    execute(&mut schema, &format!("UPDATE $schema.task SET updated_date = updated_date + interval '1 millisecond' WHERE id = '{shifted}'")).await;
+    execute(&mut schema, &format!("UPDATE $schema.task SET estimate_hours = round(estimate_hours::numeric, 1)::float8 + 0.01 WHERE id = '{rounded}'")).await;
+    execute(&mut schema, &format!("UPDATE $schema.task SET details = jsonb_build_object('origin', 'x') WHERE id = '{renamed}'")).await;
+
+    let diff = diff_data(&workspace, &load, &NoProgress)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    let mut expected = vec![
+        (
+            "Task".to_owned(),
+            "different".to_owned(),
+            changed,
+            vec!["title".to_owned()],
+        ),
+        (
+            "Task".to_owned(),
+            "missing in target".to_owned(),
+            deleted,
+            vec![],
+        ),
+        (
+            "Task".to_owned(),
+            "missing in source".to_owned(),
+            format!("{}~extra", pick(4)),
+            vec![],
+        ),
+        (
+            "Task".to_owned(),
+            "different".to_owned(),
+            shifted,
+            vec!["updated_date".to_owned()],
+        ),
+        (
+            "Task".to_owned(),
+            "different".to_owned(),
+            rounded,
+            vec!["estimate_hours".to_owned()],
+        ),
+        (
+            "Task".to_owned(),
+            "different".to_owned(),
+            renamed,
+            vec!["details".to_owned()],
+        ),
+    ];
+    expected.sort();
+    assert_eq!(found(&diff), expected);
+    let task = task(&diff);
+    assert_eq!(task.same, 20_000 - 5);
+    assert_eq!(
+        task.rows_fetched, 4,
+        "only the four changed rows are read whole"
+    );
+    assert!(
+        task.range_queries >= 3,
+        "{} range queries",
+        task.range_queries
+    );
+    assert!(
+        task.hashes_fetched < 6 * 128 * 2,
+        "{} hashes read",
+        task.hashes_fetched
+    );
+    schema.drop().await;
+}

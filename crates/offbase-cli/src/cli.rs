@@ -211,7 +211,7 @@ pub enum DiffCommand {
     ///
     /// Exit codes: 0 same, 1 differences found, 2 error.
     #[command(
-        after_help = "Examples:\n  offbase diff data --workspace ws --pg-schema staging\n  offbase diff data --workspace ws --json"
+        after_help = "Examples:\n  offbase diff data --workspace ws --pg-schema staging\n  offbase diff data --workspace ws --json\n  BASE44_API_KEY=... offbase diff data --workspace ws --source api --pg-schema staging"
     )]
     Data(DiffDataArgs),
     /// Whether PostgreSQL answers the app's reads as Base44 does.
@@ -276,6 +276,15 @@ pub struct DiffBehaviourArgs {
     pub json: bool,
 }
 
+/// Where `diff data` reads the records it compares with the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiffDataSource {
+    /// The workspace's staged records.
+    Workspace,
+    /// The Base44 API (ids and updated_date; whole records only where those differ).
+    Api,
+}
+
 #[derive(Debug, Args)]
 pub struct DiffDataArgs {
     /// The workspace the schema was loaded from.
@@ -286,6 +295,24 @@ pub struct DiffDataArgs {
     pub mappings: Option<PathBuf>,
     #[command(flatten)]
     pub database: DatabaseArgs,
+    /// The source side: the workspace, or the Base44 API it was pulled from.
+    #[arg(long, value_enum, default_value = "workspace")]
+    pub source: DiffDataSource,
+    /// The API's base URL (`--source api`; default: the one the workspace was pulled from).
+    #[arg(long, value_name = "URL", requires = "app_id")]
+    pub api_url: Option<String>,
+    /// The app's id (`--source api`, with --api-url).
+    #[arg(long, value_name = "ID", requires = "api_url")]
+    pub app_id: Option<String>,
+    /// The environment variable that holds the API key.
+    #[arg(long, default_value = "BASE44_API_KEY", value_name = "NAME")]
+    pub api_key_env: String,
+    /// Stay under this many API requests per minute.
+    #[arg(long, value_name = "N")]
+    pub requests_per_minute: Option<u32>,
+    /// Keys per request when listing the API (at most 5000, the API's cap).
+    #[arg(long, default_value_t = 5000, value_name = "N")]
+    pub page_size: usize,
     /// Print the whole result on stdout as JSON.
     #[arg(long)]
     pub json: bool,

@@ -909,9 +909,36 @@ pub fn diff_data(arguments: crate::cli::DiffDataArgs) -> anyhow::Result<ExitCode
     let mut options = LoadOptions::new(url, arguments.database.pg_schema.clone());
     options.mappings = arguments.mappings.clone();
     let workspace = Workspace::new(&arguments.workspace);
-    let diff = runtime()?.block_on(offbase_pipeline::diff::diff_data(
-        &workspace, &options, &reporter,
-    ))?;
+    let diff = match arguments.source {
+        crate::cli::DiffDataSource::Workspace => runtime()?.block_on(
+            offbase_pipeline::diff::diff_data(&workspace, &options, &reporter),
+        )?,
+        crate::cli::DiffDataSource::Api => {
+            let client = match (&arguments.api_url, &arguments.app_id) {
+                (Some(api_url), Some(app_id)) => {
+                    let mut config = ClientConfig::new(
+                        api_url.clone(),
+                        app_id.clone(),
+                        api_key(&arguments.api_key_env)?,
+                    );
+                    config.requests_per_minute = arguments.requests_per_minute;
+                    Client::new(config)?
+                }
+                _ => workspace_client(
+                    &workspace,
+                    &arguments.api_key_env,
+                    arguments.requests_per_minute,
+                )?,
+            };
+            runtime()?.block_on(offbase_pipeline::diff_api::diff_data_api(
+                &workspace,
+                &options,
+                &client,
+                arguments.page_size.clamp(1, 5000),
+                &reporter,
+            ))?
+        }
+    };
     offbase_pipeline::diff::write_reports(&workspace, &diff)?;
     reporter.clear();
     if arguments.json {
@@ -923,13 +950,16 @@ pub fn diff_data(arguments: crate::cli::DiffDataArgs) -> anyhow::Result<ExitCode
         );
         for entity in &diff.entities {
             println!(
-                "{:<24} {:>9} {:>18} {:>10} {:>18} {:>10}",
+                "{:<24} {:>9} {:>18} {:>10} {:>18} {:>10}   ({} range queries, {} hashes and {} rows read)",
                 entity.entity,
                 entity.same,
                 entity.missing_in_target.len(),
                 entity.rejected.len(),
                 entity.missing_in_source.len(),
-                entity.different.len()
+                entity.different.len(),
+                entity.range_queries,
+                entity.hashes_fetched,
+                entity.rows_fetched
             );
             for record in entity.different.iter().take(3) {
                 println!(

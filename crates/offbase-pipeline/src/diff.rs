@@ -13,7 +13,7 @@
 //!    into the record, and an absent field equal to a null one. Per record that differs: the
 //!    fields, and a `similar`-rendered diff of the two canonical records.
 //!
-//! The source is the workspace, or the Base44 API (`diff_api`), which is read for
+//! The source is the workspace, or the Base44 API ([`crate::diff_api`]), which is read for
 //! ids and `updated_date` only.
 
 use crate::PipelineError;
@@ -88,7 +88,7 @@ pub struct EntityDiff {
 }
 
 impl EntityDiff {
-    fn new(entity: &str, table: &str) -> EntityDiff {
+    pub(crate) fn new(entity: &str, table: &str) -> EntityDiff {
         EntityDiff {
             entity: entity.to_owned(),
             table: table.to_owned(),
@@ -855,7 +855,10 @@ fn canonical_target_row(row: Value, table: &Table) -> Option<(String, BTreeMap<S
 }
 
 /// The ids in an entity's reject file.
-fn rejected_ids(workspace: &Workspace, entity: &str) -> Result<BTreeSet<String>, PipelineError> {
+pub(crate) fn rejected_ids(
+    workspace: &Workspace,
+    entity: &str,
+) -> Result<BTreeSet<String>, PipelineError> {
     let path = rejects_path(workspace, entity);
     let Ok(file) = std::fs::File::open(&path) else {
         return Ok(BTreeSet::new());
@@ -966,21 +969,33 @@ pub fn write_reports(workspace: &Workspace, diff: &DataDiff) -> Result<(), Pipel
     let folder = workspace.root().join("reports");
     workspace.write_json(&folder.join("diff-data.json"), diff)?;
     let mut text = format!(
-        "# Data diff: workspace against schema `{}`: {}\n\n| entity | same | missing in target | of which rejected | missing in source | different |\n|---|---:|---:|---:|---:|---:|\n",
+        "# Data diff: {} against schema `{}`: {}\n\n| entity | same | missing in target | of which rejected | missing in source | different | source rows | target rows | range queries | hashes read | rows read |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        match diff.source {
+            DiffSource::Workspace => "workspace",
+            DiffSource::Api => "Base44 API",
+        },
         diff.pg_schema,
         if diff.clean() { "clean" } else { "DIFFERENCES" }
     );
     for entity in &diff.entities {
         text.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             entity.entity,
             entity.same,
             entity.missing_in_target.len(),
             entity.rejected.len(),
             entity.missing_in_source.len(),
-            entity.different.len()
+            entity.different.len(),
+            entity.source_rows,
+            entity.target_rows,
+            entity.range_queries,
+            entity.hashes_fetched,
+            entity.rows_fetched
         ));
     }
+    text.push_str(
+        "\nRanges of ids are compared by count and hash sum, and split again only where they differ; *hashes read* are the (id, hash) pairs of the small ranges that still differ, *rows read* the whole target rows compared field by field.\n",
+    );
     for entity in &diff.entities {
         let unexplained: Vec<&String> = entity
             .missing_in_target

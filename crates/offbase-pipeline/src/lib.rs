@@ -6,6 +6,7 @@ pub mod bundle;
 pub mod corpus;
 pub mod cutover;
 pub mod diff;
+pub mod diff_api;
 pub mod files;
 pub mod generate;
 pub mod import;

@@ -1,0 +1,239 @@
+//! `diff data --source api`: the Base44 API as the source of the comparison. Per entity the
+//! API is read for keys and `updated_date` only (`fields=id,updated_date`, keyset-paged by
+//! id), and the table is hashed over the same two columns, so ranges compare by (id,
+//! `updated_date`) with the bisection of [`crate::diff`]. Whole records are read, from both
+//! sides, only for the ids whose `updated_date` differs or that one side lacks, and compared
+//! in canonical form like the workspace source.
+//!
+//! What it cannot see: a row of the target edited without its `updated_date` changing (the
+//! API's `updated_date` is the only thing compared for records on both sides).
+
+use crate::PipelineError;
+use crate::diff::{
+    DataDiff, DiffSource, EntityDiff, SourceRow, bisect, canonical_source_record, compare_records,
+    id_column, target_records,
+};
+use crate::load::LoadOptions;
+use crate::plan::plan_workspace;
+use crate::progress::Reporter;
+use crate::workspace::Workspace;
+use offbase_base44::client::{Client, ListQuery};
+use offbase_model::{BuiltIn, ColumnSource, PgType, Table};
+use offbase_pg::range_hash::{self, Buckets, HashedTable};
+use offbase_sql::copy::Cell;
+use offbase_sql::copy::cell::POSTGRES_EPOCH_MICROS;
+use offbase_sql::copy::row_hash::{row_hash, row_hash_sql};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// Ids asked for in one full-records request.
+const IDS_PER_REQUEST: usize = 100;
+
+/// Compares every entity table of `options.pg_schema` with the records the API serves.
+pub async fn diff_data_api(
+    workspace: &Workspace,
+    options: &LoadOptions,
+    client: &Client,
+    page_size: usize,
+    reporter: &dyn Reporter,
+) -> Result<DataDiff, PipelineError> {
+    let output = plan_workspace(
+        workspace,
+        options.mappings.as_deref(),
+        &crate::progress::NoProgress,
+    )?;
+    let mut connection = offbase_pg::connect(&options.database_url).await?;
+    let mut entities = Vec::new();
+    let mut tables: Vec<&Table> = output
+        .target
+        .tables
+        .iter()
+        .filter(|table| table.junction.is_none())
+        .collect();
+    tables.sort_by(|left, right| left.entity.cmp(&right.entity));
+    for table in tables {
+        reporter.started(&table.entity, None);
+        let result = diff_entity(
+            &mut connection,
+            workspace,
+            client,
+            table,
+            options,
+            page_size,
+        )
+        .await?;
+        reporter.finished(&table.entity);
+        entities.push(result);
+    }
+    Ok(DataDiff {
+        pg_schema: options.pg_schema.clone(),
+        source: DiffSource::Api,
+        entities,
+    })
+}
+
+async fn diff_entity(
+    connection: &mut offbase_pg::PgConnection,
+    workspace: &Workspace,
+    client: &Client,
+    table: &Table,
+    options: &LoadOptions,
+    page_size: usize,
+) -> Result<EntityDiff, PipelineError> {
+    let entity = table.entity.as_str();
+    let keys = key_table(table)?;
+    let hash_sql = row_hash_sql(&keys, "t");
+    let id_column = id_column(table)?;
+    let hashed = HashedTable {
+        pg_schema: &options.pg_schema,
+        table: &table.name,
+        id_column: &id_column,
+        hash_sql: &hash_sql,
+    };
+    // The keys are listed while PostgreSQL hashes the whole table.
+    let (rows, total) = tokio::join!(
+        list_keys(client, entity, page_size),
+        range_hash::bucket_hashes(connection, &hashed, Buckets::All)
+    );
+    let rows = rows?;
+    let total = total?;
+    let bisection = bisect(connection, &hashed, &rows, total.first().copied()).await?;
+    let mut result = EntityDiff::new(entity, &table.name);
+    result.source_rows = rows.len() as u64;
+    result.target_rows = bisection.target_rows;
+    result.range_queries = bisection.range_queries;
+    result.hashes_fetched = bisection.hashes_fetched;
+    result.same = bisection.same;
+    let rejected_ids = crate::diff::rejected_ids(workspace, entity)?;
+    for &index in &bisection.source_only {
+        if let Some(row) = rows.get(index) {
+            let id = row.id.to_string();
+            if rejected_ids.contains(&id) {
+                result.rejected.push(id.clone());
+            }
+            result.missing_in_target.push(id);
+        }
+    }
+    result.missing_in_source = bisection.target_only.clone();
+    if !bisection.both.is_empty() {
+        let mut source = BTreeMap::new();
+        for chunk in bisection.both.chunks(IDS_PER_REQUEST) {
+            let records = client
+                .list(
+                    entity,
+                    &ListQuery {
+                        q: Some(json!({ BuiltIn::Id.field_name(): { "$in": chunk } })),
+                        sort: Some(BuiltIn::Id.field_name().to_owned()),
+                        limit: Some(IDS_PER_REQUEST),
+                        ..ListQuery::default()
+                    },
+                )
+                .await?;
+            result.source_records_fetched += records.len() as u64;
+            for record in records {
+                if let Some((id, canonical)) = canonical_source_record(record, table) {
+                    source.insert(id, canonical);
+                }
+            }
+        }
+        let target = target_records(connection, &hashed, table, &bisection.both).await?;
+        result.rows_fetched = target.len() as u64;
+        compare_records(&mut result, &source, &target);
+    }
+    result.missing_in_target.sort();
+    result.rejected.sort();
+    result.missing_in_source.sort();
+    result
+        .different
+        .sort_by(|left, right| left.id.cmp(&right.id));
+    Ok(result)
+}
+
+/// The table reduced to its id and `updated_date` columns: what the API side can hash.
+fn key_table(table: &Table) -> Result<Table, PipelineError> {
+    let column = |built_in: BuiltIn| {
+        table
+            .columns
+            .iter()
+            .find(|column| column.source == ColumnSource::BuiltIn(built_in))
+            .cloned()
+            .ok_or_else(|| {
+                PipelineError::Usage(format!(
+                    "table {} has no {} column: diff --source api compares ids and updated_date",
+                    table.name,
+                    built_in.field_name()
+                ))
+            })
+    };
+    Ok(Table {
+        columns: vec![column(BuiltIn::Id)?, column(BuiltIn::UpdatedDate)?],
+        ..table.clone()
+    })
+}
+
+/// Every id and `updated_date` the API serves for an entity, keyset-paged by id, as rows
+/// hashed like [`key_table`]'s columns, sorted by id.
+async fn list_keys(
+    client: &Client,
+    entity: &str,
+    page_size: usize,
+) -> Result<Vec<SourceRow>, PipelineError> {
+    let id = BuiltIn::Id.field_name();
+    let updated = BuiltIn::UpdatedDate.field_name();
+    let types = [&PgType::Text, &PgType::Timestamptz];
+    let mut rows = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = client
+            .list(
+                entity,
+                &ListQuery {
+                    q: after.as_ref().map(|after| json!({ id: { "$gt": after } })),
+                    sort: Some(id.to_owned()),
+                    limit: Some(page_size),
+                    fields: Some(vec![id.to_owned(), updated.to_owned()]),
+                    ..ListQuery::default()
+                },
+            )
+            .await?;
+        let full = page.len() >= page_size;
+        let mut last = None;
+        for record in &page {
+            let Some(key) = record.get(id).and_then(Value::as_str) else {
+                continue;
+            };
+            let instant = record
+                .get(updated)
+                .and_then(Value::as_str)
+                .and_then(offbase_model::time::parse_timestamp);
+            let cell = match (record.get(updated), instant) {
+                (_, Some(instant)) => {
+                    Cell::Timestamp(instant.timestamp_micros() - POSTGRES_EPOCH_MICROS)
+                }
+                (None | Some(Value::Null), None) => Cell::Null,
+                // A value the load would reject: compared row by row.
+                (Some(_), None) => Cell::Text(""),
+            };
+            let forced = matches!(cell, Cell::Text(_));
+            rows.push(SourceRow {
+                id: key.into(),
+                hash: if forced {
+                    0
+                } else {
+                    row_hash(&[Cell::Text(key), cell], &types)
+                },
+                forced,
+                part: 0,
+                offset: 0,
+            });
+            last = Some(key.to_owned());
+        }
+        match last {
+            Some(last) if full => after = Some(last),
+            _ => break,
+        }
+    }
+    rows.sort_unstable_by(|left, right| left.id.as_bytes().cmp(right.id.as_bytes()));
+    rows.dedup_by(|right, left| left.id == right.id);
+    Ok(rows)
+}
