@@ -348,3 +348,130 @@ async fn bisection_reads_only_the_differing_rows_of_a_large_table() {
     );
     schema.drop().await;
 }
+
+/// `--source api` against the emulator: clean after a migrate from its API; a missing row, an
+/// extra row and a row whose `updated_date` (and a field) changed are found exactly; an edit
+/// of the target that keeps `updated_date` is invisible to it (by design).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_as_source_finds_rows_by_id_and_updated_date() {
+    use offbase_base44::client::{ApiKey, Client, ClientConfig};
+    use offbase_emulator::{EmulatorConfig, Faults, RateLimits};
+    use offbase_pipeline::diff_api::diff_data_api;
+    const KEY: &str = "diff-test-key-0123456789";
+    let config = EmulatorConfig {
+        app_dir: sample("crm"),
+        app_id: None,
+        api_key: KEY.to_owned(),
+        rate_limits: RateLimits::Off,
+        faults: Faults::default(),
+        writer: None,
+        created_by: "emulator@example.com".to_owned(),
+    };
+    let address = "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!());
+    let emulator = offbase_emulator::start(config, address)
+        .await
+        .unwrap_or_else(|error| panic!("the emulator did not start: {error}"));
+    let client = || {
+        let config = ClientConfig::new(emulator.api_url(), emulator.app_id(), ApiKey::new(KEY));
+        Client::new(config).unwrap_or_else(|error| panic!("{error}"))
+    };
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let workspace = Workspace::new(folder.path().join("workspace"));
+    let mut schema = TestSchema::new("diff_api").await;
+    let load = LoadOptions::new(database_url(), &schema.name);
+    let options = MigrateOptions {
+        source: MigrateSource::Api {
+            client: Box::new(client()),
+            schema_from: sample("crm"),
+        },
+        workspace: workspace.clone(),
+        mappings: None,
+        destination: Destination::Database(load.clone()),
+    };
+    let reporter: Arc<dyn Reporter> = Arc::new(NoProgress);
+    if let Err(error) = migrate(&options, reporter).await {
+        panic!("migrate: {error}");
+    }
+    // Small pages so that listing the keys takes several requests.
+    let clean = diff_data_api(&workspace, &load, &client(), 7, &NoProgress)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert!(clean.clean(), "{:#?}", found(&clean));
+    let same: u64 = clean.entities.iter().map(|entity| entity.same).sum();
+    assert!(same > 100, "only {same} records compared");
+
+    let missing = first_id(
+        &mut schema,
+        "SELECT id FROM $schema.contact ORDER BY id LIMIT 1",
+    )
+    .await;
+    execute(
+        &mut schema,
+        &format!("DELETE FROM $schema.contact WHERE id = '{missing}'"),
+    )
+    .await;
+    let copied = first_id(
+        &mut schema,
+        "SELECT id FROM $schema.company ORDER BY id LIMIT 1",
+    )
+    .await;
+    execute(
+        &mut schema,
+        &format!(
+            "INSERT INTO $schema.company SELECT (jsonb_populate_record(NULL::$schema.company, to_jsonb(c) || '{{\"id\": \"planted-extra\"}}')).* \
+             FROM $schema.company c WHERE id = '{copied}'"
+        ),
+    )
+    .await;
+    let touched = first_id(
+        &mut schema,
+        "SELECT id FROM $schema.company WHERE name IS NOT NULL ORDER BY id DESC LIMIT 1",
+    )
+    .await;
+    execute(&mut schema, &format!("UPDATE $schema.company SET name = name || ' (changed)', updated_date = updated_date + interval '1 second' WHERE id = '{touched}'")).await;
+    let quiet = first_id(
+        &mut schema,
+        "SELECT id FROM $schema.deal WHERE title IS NOT NULL ORDER BY id LIMIT 1",
+    )
+    .await;
+    execute(
+        &mut schema,
+        &format!("UPDATE $schema.deal SET title = title || ' (quiet)' WHERE id = '{quiet}'"),
+    )
+    .await;
+
+    let diff = diff_data_api(&workspace, &load, &client(), 7, &NoProgress)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    let mut expected = vec![
+        (
+            "Company".to_owned(),
+            "different".to_owned(),
+            touched,
+            vec!["name".to_owned(), "updated_date".to_owned()],
+        ),
+        (
+            "Company".to_owned(),
+            "missing in source".to_owned(),
+            "planted-extra".to_owned(),
+            vec![],
+        ),
+        (
+            "Contact".to_owned(),
+            "missing in target".to_owned(),
+            missing,
+            vec![],
+        ),
+    ];
+    expected.sort();
+    assert_eq!(found(&diff), expected);
+    let company = diff
+        .entities
+        .iter()
+        .find(|entity| entity.entity == "Company")
+        .unwrap_or_else(|| panic!("no Company"));
+    assert_eq!(company.source_records_fetched, 1);
+    assert_eq!(company.rows_fetched, 1);
+    schema.drop().await;
+    drop(folder);
+}
