@@ -4,9 +4,9 @@
 //! sorts otherwise than the platform) found on exactly the requests it changes; the sample HAR
 //! capture replayed as a corpus.
 
-use offbase_base44::client::{ApiKey, Client, ClientConfig};
+use offbase_base44::client::Client;
 use offbase_base44::corpus::{CorpusRequest, Operation};
-use offbase_emulator::{EmulatorConfig, Faults, RateLimits, RunningEmulator};
+use offbase_emulator::RunningEmulator;
 use offbase_pipeline::behaviour::{
     BehaviourDiff, BehaviourOptions, NewBackend, Verdict, diff_behaviour,
 };
@@ -14,36 +14,17 @@ use offbase_pipeline::load::LoadOptions;
 use offbase_pipeline::migrate::{Destination, MigrateOptions, MigrateSource, migrate};
 use offbase_pipeline::progress::NoProgress;
 use offbase_pipeline::workspace::Workspace;
-use offbase_tests::{TestSchema, database_url, repo_root, sample};
+use offbase_tests::{TestSchema, database_url, emulator_client, repo_root, sample, start_emulator};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
-const KEY: &str = "behaviour-test-key-0123456789";
-
 async fn start(app_dir: &Path) -> RunningEmulator {
-    let config = EmulatorConfig {
-        app_dir: app_dir.to_path_buf(),
-        app_id: None,
-        api_key: KEY.to_owned(),
-        rate_limits: RateLimits::Off,
-        faults: Faults::default(),
-        writer: None,
-        created_by: "emulator@example.com".to_owned(),
-    };
-    let address = "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!());
-    offbase_emulator::start(config, address)
-        .await
-        .unwrap_or_else(|error| panic!("the emulator did not start: {error}"))
+    start_emulator(app_dir, None).await
 }
 
 fn client(emulator: &RunningEmulator) -> Client {
-    Client::new(ClientConfig::new(
-        emulator.api_url(),
-        emulator.app_id(),
-        ApiKey::new(KEY),
-    ))
-    .unwrap_or_else(|error| panic!("{error}"))
+    emulator_client(emulator)
 }
 
 /// A sample migrated from the emulator into a schema of its own.

@@ -354,27 +354,9 @@ async fn bisection_reads_only_the_differing_rows_of_a_large_table() {
 /// of the target that keeps `updated_date` is invisible to it (by design).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_as_source_finds_rows_by_id_and_updated_date() {
-    use offbase_base44::client::{ApiKey, Client, ClientConfig};
-    use offbase_emulator::{EmulatorConfig, Faults, RateLimits};
     use offbase_pipeline::diff_api::diff_data_api;
-    const KEY: &str = "diff-test-key-0123456789";
-    let config = EmulatorConfig {
-        app_dir: sample("crm"),
-        app_id: None,
-        api_key: KEY.to_owned(),
-        rate_limits: RateLimits::Off,
-        faults: Faults::default(),
-        writer: None,
-        created_by: "emulator@example.com".to_owned(),
-    };
-    let address = "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!());
-    let emulator = offbase_emulator::start(config, address)
-        .await
-        .unwrap_or_else(|error| panic!("the emulator did not start: {error}"));
-    let client = || {
-        let config = ClientConfig::new(emulator.api_url(), emulator.app_id(), ApiKey::new(KEY));
-        Client::new(config).unwrap_or_else(|error| panic!("{error}"))
-    };
+    let emulator = offbase_tests::start_emulator(&sample("crm"), None).await;
+    let client = || offbase_tests::emulator_client(&emulator);
     let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
     let workspace = Workspace::new(folder.path().join("workspace"));
     let mut schema = TestSchema::new("diff_api").await;

@@ -4,8 +4,8 @@
 //! value, by count and content hash against a fresh pull), deleted records gone. Passes are
 //! idempotent: one more changes nothing.
 
-use offbase_base44::client::{ApiKey, Client, ClientConfig};
-use offbase_emulator::{EmulatorConfig, Faults, RateLimits, RunningEmulator, WriterConfig};
+use offbase_base44::client::Client;
+use offbase_emulator::{RunningEmulator, WriterConfig};
 use offbase_pipeline::bundle::BundleOptions;
 use offbase_pipeline::load::LoadOptions;
 use offbase_pipeline::migrate::{Destination, MigrateOptions, MigrateSource, migrate};
@@ -13,34 +13,17 @@ use offbase_pipeline::progress::{NoProgress, Reporter};
 use offbase_pipeline::sync::{SyncOptions, sync_once};
 use offbase_pipeline::verify::verify;
 use offbase_pipeline::workspace::Workspace;
-use offbase_tests::{TestSchema, database_url, sample};
+use offbase_tests::{TestSchema, database_url, emulator_client, sample, start_emulator};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-const KEY: &str = "sync-test-key-0123456789";
-
 async fn start(app_dir: &Path, writer: Option<WriterConfig>) -> RunningEmulator {
-    let config = EmulatorConfig {
-        app_dir: app_dir.to_path_buf(),
-        app_id: None,
-        api_key: KEY.to_owned(),
-        rate_limits: RateLimits::Off,
-        faults: Faults::default(),
-        writer,
-        created_by: "emulator@example.com".to_owned(),
-    };
-    let address = "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!());
-    offbase_emulator::start(config, address)
-        .await
-        .unwrap_or_else(|error| panic!("the emulator did not start: {error}"))
+    start_emulator(app_dir, writer).await
 }
 
 fn client(emulator: &RunningEmulator) -> Client {
-    let mut config = ClientConfig::new(emulator.api_url(), emulator.app_id(), ApiKey::new(KEY));
-    config.base_backoff = Duration::from_millis(5);
-    config.max_backoff = Duration::from_millis(50);
-    Client::new(config).unwrap_or_else(|error| panic!("{error}"))
+    emulator_client(emulator)
 }
 
 fn reporter() -> Arc<dyn Reporter> {

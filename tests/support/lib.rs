@@ -122,3 +122,42 @@ impl TestSchema {
         }
     }
 }
+
+/// The API key every test emulator asks for.
+pub const EMULATOR_KEY: &str = "test-emulator-key-0123456789";
+
+/// An emulator serving `app_dir` on a free port, without rate limits or faults, with the
+/// background `writer` when given.
+pub async fn start_emulator(
+    app_dir: &Path,
+    writer: Option<offbase_emulator::WriterConfig>,
+) -> offbase_emulator::RunningEmulator {
+    let config = offbase_emulator::EmulatorConfig {
+        app_dir: app_dir.to_path_buf(),
+        app_id: None,
+        api_key: EMULATOR_KEY.to_owned(),
+        rate_limits: offbase_emulator::RateLimits::Off,
+        faults: offbase_emulator::Faults::default(),
+        writer,
+        created_by: "emulator@example.com".to_owned(),
+    };
+    let address = "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!());
+    offbase_emulator::start(config, address)
+        .await
+        .unwrap_or_else(|error| panic!("the emulator did not start: {error}"))
+}
+
+/// A client of a test emulator, with short backoffs.
+pub fn emulator_client(
+    emulator: &offbase_emulator::RunningEmulator,
+) -> offbase_base44::client::Client {
+    use offbase_base44::client::{ApiKey, Client, ClientConfig};
+    let mut config = ClientConfig::new(
+        emulator.api_url(),
+        emulator.app_id(),
+        ApiKey::new(EMULATOR_KEY),
+    );
+    config.base_backoff = std::time::Duration::from_millis(5);
+    config.max_backoff = std::time::Duration::from_millis(50);
+    Client::new(config).unwrap_or_else(|error| panic!("{error}"))
+}

@@ -5,8 +5,8 @@ mod apply;
 mod catalog;
 mod connect;
 pub mod load;
-pub mod range_hash;
 pub mod query;
+pub mod range_hash;
 pub mod sync;
 
 pub use apply::{ApplyOutcome, apply_plan};

@@ -39,6 +39,9 @@ pub struct HashedTable<'a> {
     pub id_column: &'a str,
     /// The row hash over the alias `t` (`offbase_sql::copy::row_hash::row_hash_sql`).
     pub hash_sql: &'a str,
+    /// The id column sorts in byte order in its own collation (see [`id_sorts_by_bytes`]), so
+    /// its index can narrow a query to the ranges asked for.
+    pub index_ranges: bool,
 }
 
 impl HashedTable<'_> {
@@ -50,16 +53,43 @@ impl HashedTable<'_> {
         )
     }
 
-    fn bucket_sql(&self, buckets: Buckets<'_>) -> (String, String) {
+    /// The bucket expression, the filter, and the range bounds the filter binds after `$1`
+    /// (the bounds) and `$2` (the wanted buckets).
+    fn bucket_sql(&self, buckets: Buckets<'_>) -> (String, String, Vec<String>) {
         match buckets {
-            Buckets::All => ("0".to_owned(), "true".to_owned()),
-            Buckets::Of { .. } => {
-                let bucket = format!(
-                    "width_bucket(t.{} COLLATE \"C\", $1::text[])",
-                    quote_identifier(self.id_column)
-                );
-                let filter = format!("{bucket} = ANY($2::int4[])");
-                (bucket, filter)
+            Buckets::All => ("0".to_owned(), "true".to_owned(), Vec::new()),
+            Buckets::Of { bounds, wanted } => {
+                let id = format!("t.{}", quote_identifier(self.id_column));
+                let bucket = format!("width_bucket({id} COLLATE \"C\", $1::text[])");
+                let mut filter = format!("{bucket} = ANY($2::int4[])");
+                let mut values = Vec::new();
+                if self.index_ranges {
+                    // The same buckets as plain ranges of the id, which the primary key's
+                    // index answers without reading the rest of the table.
+                    let mut ranges = Vec::new();
+                    for &number in wanted {
+                        let index = usize::try_from(number).unwrap_or(0);
+                        let mut range = Vec::new();
+                        if let Some(low) = index.checked_sub(1).and_then(|at| bounds.get(at)) {
+                            values.push(low.clone());
+                            range.push(format!("{id} >= ${}", values.len() + 2));
+                        }
+                        if let Some(high) = bounds.get(index) {
+                            values.push(high.clone());
+                            range.push(format!("{id} < ${}", values.len() + 2));
+                        }
+                        if range.is_empty() {
+                            ranges.clear();
+                            values.clear();
+                            break;
+                        }
+                        ranges.push(format!("({})", range.join(" AND ")));
+                    }
+                    if !ranges.is_empty() {
+                        filter = format!("({}) AND {filter}", ranges.join(" OR "));
+                    }
+                }
+                (bucket, filter, values)
             }
         }
     }
@@ -68,11 +98,58 @@ impl HashedTable<'_> {
 fn bind_buckets<'q>(
     query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
     buckets: Buckets<'q>,
+    values: &'q [String],
 ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
     match buckets {
         Buckets::All => query,
-        Buckets::Of { bounds, wanted } => query.bind(bounds).bind(wanted),
+        Buckets::Of { bounds, wanted } => {
+            let mut query = query.bind(bounds).bind(wanted);
+            for value in values {
+                query = query.bind(value);
+            }
+            query
+        }
     }
+}
+
+/// Whether a text column sorts in byte order in its own collation (`C`, `POSIX` or a libc
+/// `C.UTF-8`, whose order is the code point's, which UTF-8 bytes keep), so ranges of ids in
+/// byte order are ranges of its index.
+pub async fn id_sorts_by_bytes(
+    connection: &mut PgConnection,
+    pg_schema: &str,
+    table: &str,
+    column: &str,
+) -> Result<bool, PgError> {
+    let sql = "SELECT CASE WHEN c.collname = 'default' THEN d.datlocprovider::text ELSE c.collprovider::text END AS provider, \
+               CASE WHEN c.collname = 'default' THEN d.datcollate ELSE c.collcollate END AS collate \
+               FROM pg_attribute a \
+               JOIN pg_class r ON r.oid = a.attrelid \
+               JOIN pg_namespace n ON n.oid = r.relnamespace \
+               JOIN pg_collation c ON c.oid = a.attcollation \
+               CROSS JOIN (SELECT datlocprovider, datcollate FROM pg_database WHERE datname = current_database()) d \
+               WHERE n.nspname = $1 AND r.relname = $2 AND a.attname = $3";
+    let row = sqlx::query(sql)
+        .bind(pg_schema)
+        .bind(table)
+        .bind(column)
+        .fetch_optional(&mut *connection)
+        .await
+        .map_err(|error| statement_error(sql, error))?;
+    let Some(row) = row else {
+        return Ok(false);
+    };
+    let provider: Option<String> = row
+        .try_get("provider")
+        .map_err(|error| statement_error(sql, error))?;
+    let collate: Option<String> = row
+        .try_get("collate")
+        .map_err(|error| statement_error(sql, error))?;
+    Ok(provider.as_deref() == Some("c")
+        && matches!(
+            collate.as_deref(),
+            Some("C" | "POSIX" | "C.UTF-8" | "C.utf8" | "C.UTF8" | "C.utf-8")
+        ))
 }
 
 /// Count and hash sum per bucket (buckets without rows are left out).
@@ -81,13 +158,13 @@ pub async fn bucket_hashes(
     table: &HashedTable<'_>,
     buckets: Buckets<'_>,
 ) -> Result<Vec<BucketHash>, PgError> {
-    let (bucket, filter) = table.bucket_sql(buckets);
+    let (bucket, filter, values) = table.bucket_sql(buckets);
     let sql = format!(
         "SELECT {bucket} AS bucket, count(*)::int8 AS rows, sum({})::text AS sum FROM {} WHERE {filter} GROUP BY 1",
         table.hash_sql,
         table.from()
     );
-    let rows = bind_buckets(sqlx::query(&sql), buckets)
+    let rows = bind_buckets(sqlx::query(&sql), buckets, &values)
         .fetch_all(&mut *connection)
         .await
         .map_err(|error| statement_error(&sql, error))?;
@@ -124,14 +201,14 @@ pub async fn row_hashes(
     table: &HashedTable<'_>,
     buckets: Buckets<'_>,
 ) -> Result<Vec<(String, i64)>, PgError> {
-    let (_, filter) = table.bucket_sql(buckets);
+    let (_, filter, values) = table.bucket_sql(buckets);
     let sql = format!(
         "SELECT t.{} AS id, {} AS hash FROM {} WHERE {filter}",
         quote_identifier(table.id_column),
         table.hash_sql,
         table.from()
     );
-    let rows = bind_buckets(sqlx::query(&sql), buckets)
+    let rows = bind_buckets(sqlx::query(&sql), buckets, &values)
         .fetch_all(&mut *connection)
         .await
         .map_err(|error| statement_error(&sql, error))?;

@@ -13,18 +13,16 @@
 //! record is reported once, by the load, not again as a behaviour difference.
 
 use crate::PipelineError;
-use crate::diff::canonical_value;
-use crate::load::rejects_path;
+use crate::diff::{canonical_source_record, canonical_target_row, rejected_ids};
 use crate::progress::Reporter;
 use crate::workspace::Workspace;
 use offbase_base44::client::{Client, ClientError, ListQuery};
 use offbase_base44::corpus::{CorpusRequest, Operation};
 use offbase_base44::query::{Filter, parse_filter, parse_sort};
-use offbase_model::{BuiltIn, ColumnSource, Table, TargetSchema};
+use offbase_model::{BuiltIn, Table, TargetSchema};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::BufRead;
 
 /// The new backend.
 #[derive(Debug)]
@@ -190,7 +188,7 @@ pub async fn diff_behaviour(
     for (index, request) in corpus.iter().enumerate() {
         if !rejected.contains_key(&request.entity) {
             let ids = rejected_ids(workspace, &request.entity)?;
-            rejected.insert(request.entity.clone(), ids);
+            rejected.insert(request.entity.clone(), ids.into_iter().collect());
         }
         let rejected_ids = rejected.get(&request.entity).map_or(&[][..], Vec::as_slice);
         let outcome = compare_request(
@@ -375,7 +373,7 @@ async fn ask_api(
             let id = request.id.as_deref().unwrap_or_default();
             match client.get(&request.entity, id).await {
                 Ok(record) => Ok(Answer::Record(
-                    record.map(|record| canonical_record(record, table)),
+                    record.and_then(|record| canonical_record(record, table)),
                 )),
                 Err(error) => refused(error),
             }
@@ -392,7 +390,7 @@ async fn ask_api(
                 Ok(records) => Ok(Answer::Records(
                     records
                         .into_iter()
-                        .map(|record| canonical_record(record, table))
+                        .filter_map(|record| canonical_record(record, table))
                         .collect(),
                 )),
                 Err(error) => refused(error),
@@ -464,49 +462,14 @@ async fn ask_postgres(
     Ok(answer.unwrap_or_else(|error| Answer::Refused(error.to_string())))
 }
 
-/// A record from the API, canonical (as `diff data` reads the source).
-fn canonical_record(record: Map<String, Value>, table: &Table) -> BTreeMap<String, Value> {
-    let mut canonical = BTreeMap::new();
-    for (field, value) in record {
-        let pg_type = table
-            .column_for_field(&field)
-            .filter(|column| column.source != ColumnSource::Extra)
-            .map(|column| &column.pg_type);
-        if let Some(value) = canonical_value(&value, pg_type) {
-            canonical.insert(field, value);
-        }
-    }
-    canonical
+/// A record from an API, canonical (as `diff data` reads the source); `None` without an id.
+fn canonical_record(record: Map<String, Value>, table: &Table) -> Option<BTreeMap<String, Value>> {
+    canonical_source_record(record, table).map(|(_, canonical)| canonical)
 }
 
-/// A row (`to_jsonb`) back to its record, canonical: columns to their fields, `_extra` folded
-/// in (as `diff data` reads the target).
+/// A row (`to_jsonb`) back to its record, canonical (as `diff data` reads the target).
 fn record_from_row(row: Value, table: &Table) -> Option<BTreeMap<String, Value>> {
-    let Value::Object(row) = row else {
-        return None;
-    };
-    let mut canonical = BTreeMap::new();
-    for column in &table.columns {
-        let value = row.get(&column.name).cloned().unwrap_or(Value::Null);
-        match (&column.source, column.field.as_deref()) {
-            (ColumnSource::Extra, _) => {
-                if let Value::Object(extra) = value {
-                    for (field, value) in extra {
-                        if let Some(value) = canonical_value(&value, None) {
-                            canonical.insert(field, value);
-                        }
-                    }
-                }
-            }
-            (_, Some(field)) => {
-                if let Some(value) = canonical_value(&value, Some(&column.pg_type)) {
-                    canonical.insert(field.to_owned(), value);
-                }
-            }
-            (_, None) => {}
-        }
-    }
-    Some(canonical)
+    canonical_target_row(row, table).map(|(_, canonical)| canonical)
 }
 
 /// `fields` projection as the platform does it: the listed fields and `id`.
@@ -776,24 +739,6 @@ fn unified(old: &str, new: &str) -> String {
         lines.len() - DIFF_LINES
     ));
     cut
-}
-
-/// The ids in an entity's reject file, sorted.
-fn rejected_ids(workspace: &Workspace, entity: &str) -> Result<Vec<String>, PipelineError> {
-    let path = rejects_path(workspace, entity);
-    let Ok(file) = std::fs::File::open(&path) else {
-        return Ok(Vec::new());
-    };
-    let mut ids = BTreeSet::new();
-    for line in std::io::BufReader::new(file).lines() {
-        let line = line.map_err(|error| PipelineError::io(&path, error))?;
-        if let Ok(reject) = serde_json::from_str::<Map<String, Value>>(&line)
-            && let Some(id) = reject.get("id").and_then(Value::as_str)
-        {
-            ids.insert(id.to_owned());
-        }
-    }
-    Ok(ids.into_iter().collect())
 }
 
 /// Writes `reports/diff-behaviour.md` and `reports/diff-behaviour.json`.

@@ -207,11 +207,15 @@ async fn diff_entity(
 ) -> Result<EntityDiff, PipelineError> {
     let hash_sql = row_hash_sql(table, "t");
     let id_column = id_column(table)?;
+    let index_ranges =
+        range_hash::id_sorts_by_bytes(connection, &options.pg_schema, &table.name, &id_column)
+            .await?;
     let hashed = HashedTable {
         pg_schema: &options.pg_schema,
         table: &table.name,
         id_column: &id_column,
         hash_sql: &hash_sql,
+        index_ranges,
     };
     // The workspace is read (and hashed) while PostgreSQL hashes the whole table.
     let reading = {
@@ -231,7 +235,32 @@ async fn diff_entity(
     let total = total?;
     let bisection = bisect(connection, &hashed, &rows, total.first().copied()).await?;
 
-    let mut result = EntityDiff::new(entity, &table.name);
+    let mut result = bisection_result(workspace, entity, &table.name, &rows, &bisection)?;
+    if !bisection.both.is_empty() {
+        let wanted: BTreeSet<&str> = bisection.both.iter().map(String::as_str).collect();
+        let located: Vec<&SourceRow> = rows
+            .iter()
+            .filter(|row| wanted.contains(row.id.as_ref()))
+            .collect();
+        let source = source_records_at(workspace, entry, table, &located)?;
+        let target_rows = target_records(connection, &hashed, table, &bisection.both).await?;
+        result.rows_fetched = target_rows.len() as u64;
+        compare_records(&mut result, &source, &target_rows);
+    }
+    sort_findings(&mut result);
+    Ok(result)
+}
+
+/// An entity's result as the bisection left it: the counts, and the ids on one side only
+/// (those in the entity's reject file named as rejected).
+pub(crate) fn bisection_result(
+    workspace: &Workspace,
+    entity: &str,
+    table: &str,
+    rows: &[SourceRow],
+    bisection: &Bisection,
+) -> Result<EntityDiff, PipelineError> {
+    let mut result = EntityDiff::new(entity, table);
     result.source_rows = rows.len() as u64;
     result.target_rows = bisection.target_rows;
     result.range_queries = bisection.range_queries;
@@ -248,24 +277,17 @@ async fn diff_entity(
         }
     }
     result.missing_in_source = bisection.target_only.clone();
-    if !bisection.both.is_empty() {
-        let wanted: BTreeSet<&str> = bisection.both.iter().map(String::as_str).collect();
-        let located: Vec<&SourceRow> = rows
-            .iter()
-            .filter(|row| wanted.contains(row.id.as_ref()))
-            .collect();
-        let source = source_records_at(workspace, entry, table, &located)?;
-        let target_rows = target_records(connection, &hashed, table, &bisection.both).await?;
-        result.rows_fetched = target_rows.len() as u64;
-        compare_records(&mut result, &source, &target_rows);
-    }
+    Ok(result)
+}
+
+/// Sorts every list of findings by id, so reports are deterministic.
+pub(crate) fn sort_findings(result: &mut EntityDiff) {
     result.missing_in_target.sort();
     result.rejected.sort();
     result.missing_in_source.sort();
     result
         .different
         .sort_by(|left, right| left.id.cmp(&right.id));
-    Ok(result)
 }
 
 /// Counts a record on both sides as the same or as a [`RecordDiff`].
@@ -822,7 +844,10 @@ pub(crate) async fn target_records(
 }
 
 /// A row (`to_jsonb`) in canonical form, with its id.
-fn canonical_target_row(row: Value, table: &Table) -> Option<(String, BTreeMap<String, Value>)> {
+pub(crate) fn canonical_target_row(
+    row: Value,
+    table: &Table,
+) -> Option<(String, BTreeMap<String, Value>)> {
     let Value::Object(row) = row else {
         return None;
     };

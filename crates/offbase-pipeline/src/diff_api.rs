@@ -10,8 +10,8 @@
 
 use crate::PipelineError;
 use crate::diff::{
-    DataDiff, DiffSource, EntityDiff, SourceRow, bisect, canonical_source_record, compare_records,
-    id_column, target_records,
+    DataDiff, DiffSource, EntityDiff, SourceRow, bisect, bisection_result, canonical_source_record,
+    compare_records, id_column, sort_findings, target_records,
 };
 use crate::load::LoadOptions;
 use crate::plan::plan_workspace;
@@ -84,11 +84,15 @@ async fn diff_entity(
     let keys = key_table(table)?;
     let hash_sql = row_hash_sql(&keys, "t");
     let id_column = id_column(table)?;
+    let index_ranges =
+        range_hash::id_sorts_by_bytes(connection, &options.pg_schema, &table.name, &id_column)
+            .await?;
     let hashed = HashedTable {
         pg_schema: &options.pg_schema,
         table: &table.name,
         id_column: &id_column,
         hash_sql: &hash_sql,
+        index_ranges,
     };
     // The keys are listed while PostgreSQL hashes the whole table.
     let (rows, total) = tokio::join!(
@@ -98,23 +102,7 @@ async fn diff_entity(
     let rows = rows?;
     let total = total?;
     let bisection = bisect(connection, &hashed, &rows, total.first().copied()).await?;
-    let mut result = EntityDiff::new(entity, &table.name);
-    result.source_rows = rows.len() as u64;
-    result.target_rows = bisection.target_rows;
-    result.range_queries = bisection.range_queries;
-    result.hashes_fetched = bisection.hashes_fetched;
-    result.same = bisection.same;
-    let rejected_ids = crate::diff::rejected_ids(workspace, entity)?;
-    for &index in &bisection.source_only {
-        if let Some(row) = rows.get(index) {
-            let id = row.id.to_string();
-            if rejected_ids.contains(&id) {
-                result.rejected.push(id.clone());
-            }
-            result.missing_in_target.push(id);
-        }
-    }
-    result.missing_in_source = bisection.target_only.clone();
+    let mut result = bisection_result(workspace, entity, &table.name, &rows, &bisection)?;
     if !bisection.both.is_empty() {
         let mut source = BTreeMap::new();
         for chunk in bisection.both.chunks(IDS_PER_REQUEST) {
@@ -140,12 +128,7 @@ async fn diff_entity(
         result.rows_fetched = target.len() as u64;
         compare_records(&mut result, &source, &target);
     }
-    result.missing_in_target.sort();
-    result.rejected.sort();
-    result.missing_in_source.sort();
-    result
-        .different
-        .sort_by(|left, right| left.id.cmp(&right.id));
+    sort_findings(&mut result);
     Ok(result)
 }
 
