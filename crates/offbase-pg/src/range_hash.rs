@@ -63,9 +63,10 @@ impl HashedTable<'_> {
                 let bucket = format!("width_bucket({id} COLLATE \"C\", $1::text[])");
                 let mut filter = format!("{bucket} = ANY($2::int4[])");
                 let mut values = Vec::new();
-                if self.index_ranges {
-                    // The same buckets as plain ranges of the id, which the primary key's
-                    // index answers without reading the rest of the table.
+                // The same buckets as plain ranges of the id, which the primary key's index
+                // answers without reading the rest of the table; not worth it when most of the
+                // table is asked for (a scan is cheaper than many ORed ranges).
+                if self.index_ranges && wanted.len() * 4 <= bounds.len() + 1 {
                     let mut ranges = Vec::new();
                     for &number in wanted {
                         let index = usize::try_from(number).unwrap_or(0);
