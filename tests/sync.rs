@@ -427,6 +427,18 @@ async fn cutover_is_no_go_while_lag_or_a_planted_difference_exists_and_go_once_c
         .await
         .unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(failed(&report), ["data"], "{report:#?}");
+    // The gate names the record and its field, from the row-level diff.
+    let data = report
+        .gates
+        .iter()
+        .find(|gate| gate.name == "data")
+        .unwrap_or_else(|| panic!("no data gate"));
+    assert!(
+        data.figure
+            .contains(&format!("Company: 1 with other values ({id} (name))")),
+        "{}",
+        data.figure
+    );
 
     // Clean again: go, and a rehearsal changes nothing.
     sqlx::query(&set)

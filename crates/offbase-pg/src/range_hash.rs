@@ -20,8 +20,14 @@ pub enum Buckets<'a> {
     Of {
         bounds: &'a [String],
         wanted: &'a [i32],
+        /// Ranges of ids (`low <= id < high`, `None` unbounded) that hold every wanted bucket,
+        /// for the id index to narrow the query to; empty: the whole table.
+        within: &'a [IdRange],
     },
 }
+
+/// A range of ids in byte order: `low <= id < high`, `None` for no bound.
+pub type IdRange = (Option<String>, Option<String>);
 
 /// The count and the sum of row hashes of one bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,31 +64,28 @@ impl HashedTable<'_> {
     fn bucket_sql(&self, buckets: Buckets<'_>) -> (String, String, Vec<String>) {
         match buckets {
             Buckets::All => ("0".to_owned(), "true".to_owned(), Vec::new()),
-            Buckets::Of { bounds, wanted } => {
+            Buckets::Of { within, .. } => {
                 let id = format!("t.{}", quote_identifier(self.id_column));
                 let bucket = format!("width_bucket({id} COLLATE \"C\", $1::text[])");
                 let mut filter = format!("{bucket} = ANY($2::int4[])");
                 let mut values = Vec::new();
-                // The same buckets as plain ranges of the id, which the primary key's index
-                // answers without reading the rest of the table; not worth it when most of the
-                // table is asked for (a scan is cheaper than many ORed ranges).
-                if self.index_ranges && wanted.len() * 4 <= bounds.len() + 1 {
+                // The ranges that hold the buckets, as plain conditions on the id, which the
+                // primary key's index answers without reading the rest of the table.
+                if self.index_ranges
+                    && !within
+                        .iter()
+                        .any(|(low, high)| low.is_none() && high.is_none())
+                {
                     let mut ranges = Vec::new();
-                    for &number in wanted {
-                        let index = usize::try_from(number).unwrap_or(0);
+                    for (low, high) in within {
                         let mut range = Vec::new();
-                        if let Some(low) = index.checked_sub(1).and_then(|at| bounds.get(at)) {
+                        if let Some(low) = low {
                             values.push(low.clone());
                             range.push(format!("{id} >= ${}", values.len() + 2));
                         }
-                        if let Some(high) = bounds.get(index) {
+                        if let Some(high) = high {
                             values.push(high.clone());
                             range.push(format!("{id} < ${}", values.len() + 2));
-                        }
-                        if range.is_empty() {
-                            ranges.clear();
-                            values.clear();
-                            break;
                         }
                         ranges.push(format!("({})", range.join(" AND ")));
                     }
@@ -103,7 +106,7 @@ fn bind_buckets<'q>(
 ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
     match buckets {
         Buckets::All => query,
-        Buckets::Of { bounds, wanted } => {
+        Buckets::Of { bounds, wanted, .. } => {
             let mut query = query.bind(bounds).bind(wanted);
             for value in values {
                 query = query.bind(value);

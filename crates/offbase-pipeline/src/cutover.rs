@@ -80,6 +80,66 @@ pub struct CutoverReport {
     pub timings: Vec<(String, f64)>,
 }
 
+/// The most records named per kind of finding in the data gate's figure.
+const FINDINGS_NAMED: usize = 3;
+
+/// The data gate's row-level findings: per entity, the records missing on one side and the
+/// records with other values (with the fields), a few named, the rest counted.
+fn row_findings(diff: &crate::diff::DataDiff) -> Vec<String> {
+    let name = |ids: Vec<String>| {
+        let shown: Vec<&String> = ids.iter().take(FINDINGS_NAMED).collect();
+        let more = ids.len().saturating_sub(FINDINGS_NAMED);
+        let mut text = shown
+            .iter()
+            .map(|id| id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if more > 0 {
+            text.push_str(&format!(" and {more} more"));
+        }
+        text
+    };
+    let mut findings = Vec::new();
+    for entity in &diff.entities {
+        let missing: Vec<String> = entity
+            .missing_in_target
+            .iter()
+            .filter(|id| !entity.rejected.contains(id))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            findings.push(format!(
+                "{}: {} missing in the target ({})",
+                entity.entity,
+                missing.len(),
+                name(missing.clone())
+            ));
+        }
+        if !entity.missing_in_source.is_empty() {
+            findings.push(format!(
+                "{}: {} only in the target ({})",
+                entity.entity,
+                entity.missing_in_source.len(),
+                name(entity.missing_in_source.clone())
+            ));
+        }
+        if !entity.different.is_empty() {
+            let described: Vec<String> = entity
+                .different
+                .iter()
+                .map(|record| format!("{} ({})", record.id, record.fields.join(", ")))
+                .collect();
+            findings.push(format!(
+                "{}: {} with other values ({})",
+                entity.entity,
+                entity.different.len(),
+                name(described)
+            ));
+        }
+    }
+    findings
+}
+
 /// Runs the cutover (or its rehearsal) and writes the report into the workspace.
 pub async fn cutover(
     workspace: &Workspace,
@@ -197,6 +257,15 @@ pub async fn cutover(
             )
         })
         .collect();
+    // Where the hashes differ, the row-level diff of the fresh pull against the target names
+    // the records (its report lands in the snapshot's reports folder).
+    let findings = if differing.is_empty() {
+        Vec::new()
+    } else {
+        let diff = crate::diff::diff_data(&snapshot, &load_options, &NoProgress).await?;
+        crate::diff::write_reports(&snapshot, &diff)?;
+        row_findings(&diff)
+    };
     gates.push(Gate {
         name: "data".into(),
         passed: differing.is_empty(),
@@ -205,11 +274,20 @@ pub async fn cutover(
                 "{} entities: counts and content hashes equal to a fresh pull; the final sync applied {applied} changes",
                 compared.entities.len()
             )
-        } else {
+        } else if findings.is_empty() {
             format!("differs: {}", differing.join(", "))
+        } else {
+            format!(
+                "differs: {}; {}",
+                differing.join(", "),
+                findings.join("; ")
+            )
         },
         remedy: (!differing.is_empty()).then(|| {
-            "find the rows with `offbase diff` (or compare the tables), fix the cause, sync again".into()
+            format!(
+                "read {} (every differing record, with a diff), fix the cause, sync again",
+                snapshot.root().join("reports").join("diff-data.md").display()
+            )
         }),
     });
     lap("final verification", &mut timings);

@@ -23,7 +23,7 @@ use crate::progress::Reporter;
 use crate::staged::{PartReader, Position, parse_record};
 use crate::workspace::{EntityManifest, Manifest, Workspace};
 use offbase_model::{BuiltIn, ColumnSource, PgType, Table, TargetSchema};
-use offbase_pg::range_hash::{self, BucketHash, Buckets, HashedTable};
+use offbase_pg::range_hash::{self, BucketHash, Buckets, HashedTable, IdRange};
 use offbase_sql::copy::convert::{EntityConverter, Relax};
 use offbase_sql::copy::row_hash::{row_hash, row_hash_sql};
 use serde::{Deserialize, Serialize};
@@ -436,6 +436,7 @@ pub(crate) async fn bisect(
     let mut leaves: Vec<Range> = Vec::new();
     while !differing.is_empty() {
         let mut children = Vec::new();
+        let mut within = Vec::new();
         for range in differing {
             let length = range.to - range.from;
             let largest = length.max(usize::try_from(range.target_rows).unwrap_or(usize::MAX));
@@ -443,6 +444,7 @@ pub(crate) async fn bisect(
                 leaves.push(range);
             } else {
                 let parts = largest.div_ceil(LEAF_ROWS).min(FAN_OUT);
+                within.push((range.lo.clone(), range.hi.clone()));
                 children.extend(split(&range, parts, rows));
             }
         }
@@ -456,6 +458,7 @@ pub(crate) async fn bisect(
             Buckets::Of {
                 bounds: &bounds,
                 wanted: &wanted,
+                within: &within,
             },
         )
         .await?;
@@ -491,12 +494,17 @@ pub(crate) async fn bisect(
         range_hash::row_hashes(connection, table, Buckets::All).await?
     } else {
         let (bounds, wanted) = buckets_of(&leaves);
+        let within: Vec<IdRange> = leaves
+            .iter()
+            .map(|leaf| (leaf.lo.clone(), leaf.hi.clone()))
+            .collect();
         range_hash::row_hashes(
             connection,
             table,
             Buckets::Of {
                 bounds: &bounds,
                 wanted: &wanted,
+                within: &within,
             },
         )
         .await?
