@@ -4,7 +4,8 @@
 //! In order: the sync must have run recently (lag gate); the source must be quiet (the write
 //! freeze: no record changed for `quiet` seconds, unless the freeze is confirmed); a final
 //! sync pass; a final verification against a fresh pull of the source (counts and content
-//! hashes per entity); no unreviewed rejects; foreign-key orphans counted and acknowledged.
+//! hashes per entity; where they differ, the row-level `diff data` names the records); no
+//! unreviewed rejects; foreign-key orphans counted and acknowledged.
 //! When every gate passes and it is not a dry run, the foreign keys the sync took off are
 //! added back (validated where no orphans exist); the report says so.
 
