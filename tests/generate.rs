@@ -95,6 +95,9 @@ async fn check_app(source: &Path, output: &PlanOutput) -> Result<(usize, usize),
             }
         }
     }
+    // Every read of the generated behaviour corpus is valid and PostgreSQL runs its
+    // translation (names, reserved words, enum types, jsonb paths of every corpus schema).
+    problems.extend(corpus_runs(&workspace, output, &schema).await);
     // Every table holds its records, read back independently of the loader.
     let mut tables = 0;
     for table in output
@@ -128,6 +131,92 @@ async fn check_app(source: &Path, output: &PlanOutput) -> Result<(usize, usize),
     } else {
         Err(problems)
     }
+}
+
+/// The problems of the generated corpus: requests that fail their check, cannot be
+/// translated, or that PostgreSQL refuses.
+async fn corpus_runs(
+    workspace: &Workspace,
+    output: &PlanOutput,
+    schema: &TestSchema,
+) -> Vec<String> {
+    use offbase_base44::corpus::Operation;
+    use offbase_base44::query::{Filter, parse_filter, parse_sort};
+    use offbase_sql::query::{count_sql, get_sql, list_sql};
+    let corpus = match offbase_pipeline::corpus::generate_corpus(workspace, None) {
+        Ok(corpus) => corpus,
+        Err(error) => return vec![format!("corpus generate: {error}")],
+    };
+    let mut problems = Vec::new();
+    let mut statements = Vec::new();
+    // A connection of its own: the reads' session is read-only.
+    let mut connection = match offbase_pg::connect(&database_url()).await {
+        Ok(connection) => connection,
+        Err(error) => return vec![format!("connect: {error}")],
+    };
+    if let Err(error) = offbase_pg::query::prepare_reads(&mut connection).await {
+        return vec![format!("prepare reads: {error}")];
+    }
+    for request in &corpus {
+        if let Err(message) = request.check() {
+            problems.push(format!("{}: {message}", request.label()));
+            continue;
+        }
+        let Some(table) = output.target.table_for_entity(&request.entity) else {
+            problems.push(format!("{}: no table", request.label()));
+            continue;
+        };
+        let filter = match request.q.as_ref().map(parse_filter) {
+            None => Filter::all(),
+            Some(Ok(filter)) => filter,
+            Some(Err(error)) => {
+                problems.push(format!("{}: {error}", request.label()));
+                continue;
+            }
+        };
+        let sort = request
+            .sort
+            .as_deref()
+            .and_then(|sort| parse_sort(sort).ok().flatten());
+        let sql = match request.op {
+            Operation::Count => count_sql(&schema.name, table, &filter),
+            Operation::Get => Ok(get_sql(
+                &schema.name,
+                table,
+                request.id.as_deref().unwrap_or_default(),
+            )),
+            Operation::List | Operation::Filter => list_sql(
+                &schema.name,
+                table,
+                &filter,
+                sort.as_ref(),
+                request.limit,
+                request.skip,
+            ),
+        };
+        match sql {
+            Ok(sql) => statements.push((request.label(), sql)),
+            Err(error) => problems.push(format!("{}: {error}", request.label())),
+        }
+    }
+    // One round trip for all of them (simple protocol, nothing prepared); only when that
+    // fails, one by one to name the statements PostgreSQL refuses.
+    let batch: Vec<&str> = statements.iter().map(|(_, sql)| sql.as_str()).collect();
+    if sqlx::raw_sql(&batch.join(";\n"))
+        .execute(&mut connection)
+        .await
+        .is_err()
+    {
+        for (label, sql) in &statements {
+            if let Err(error) = sqlx::raw_sql(sql).execute(&mut connection).await {
+                problems.push(format!("{label}: {error}: {sql}"));
+            }
+        }
+    }
+    if corpus.len() < output.target.tables.len() {
+        problems.push(format!("only {} corpus requests", corpus.len()));
+    }
+    problems
 }
 
 #[tokio::test]

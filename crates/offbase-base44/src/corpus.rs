@@ -89,9 +89,16 @@ impl CorpusRequest {
 
     /// Whether the parts fit the operation and `q` and `sort` parse.
     pub fn check(&self) -> Result<(), String> {
-        if self.entity.is_empty() || !self.entity.chars().all(|c| c.is_ascii_alphanumeric()) {
+        // Real apps name entities beyond the documented `[A-Za-z0-9]+` (`Ops_Task`); the
+        // name must stay one plain path segment of the entity URL.
+        if self.entity.is_empty()
+            || !self
+                .entity
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
             return Err(format!(
-                "entity `{}` is not an entity name (letters and digits)",
+                "entity `{}` is not an entity name (letters, digits and `_`)",
                 self.entity
             ));
         }
@@ -210,6 +217,26 @@ pub fn write_corpus(requests: &[CorpusRequest]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Real apps have entities such as `Ops_Task`: the generated corpus of such an app was
+    /// refused as a whole.
+    #[test]
+    fn an_entity_name_with_an_underscore_is_a_valid_request() {
+        assert_eq!(
+            CorpusRequest::new("Ops_Task", Operation::Count).check(),
+            Ok(())
+        );
+        assert!(
+            CorpusRequest::new("Ops/Task", Operation::Count)
+                .check()
+                .is_err()
+        );
+        assert!(
+            CorpusRequest::new("Ops-Task", Operation::Count)
+                .check()
+                .is_err()
+        );
+    }
 
     #[test]
     fn corpus_round_trips_and_checks_each_line() {
