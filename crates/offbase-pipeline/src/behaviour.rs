@@ -191,14 +191,17 @@ pub async fn diff_behaviour(
             rejected.insert(request.entity.clone(), ids.into_iter().collect());
         }
         let rejected_ids = rejected.get(&request.entity).map_or(&[][..], Vec::as_slice);
+        let mut backends = Backends {
+            old,
+            new,
+            connection: connection.as_mut(),
+        };
         let outcome = compare_request(
             index + 1,
             request,
             &plan.target,
             rejected_ids,
-            old,
-            new,
-            connection.as_mut(),
+            &mut backends,
             options,
         )
         .await;
@@ -231,17 +234,22 @@ pub async fn diff_behaviour(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The two backends a request is asked of (and PostgreSQL's connection when it is the new one).
+struct Backends<'a> {
+    old: &'a Client,
+    new: &'a NewBackend,
+    connection: Option<&'a mut offbase_pg::PgConnection>,
+}
+
 async fn compare_request(
     number: usize,
     request: &CorpusRequest,
     target: &TargetSchema,
     rejected_ids: &[String],
-    old: &Client,
-    new: &NewBackend,
-    connection: Option<&mut offbase_pg::PgConnection>,
+    backends: &mut Backends<'_>,
     options: &BehaviourOptions,
 ) -> RequestOutcome {
+    let (old, new) = (backends.old, backends.new);
     let mut outcome = RequestOutcome {
         number,
         label: request.label(),
@@ -305,7 +313,7 @@ async fn compare_request(
     };
     let new_answer = match new {
         NewBackend::Api(client) => ask_api(client, request, table).await,
-        NewBackend::Postgres { pg_schema, .. } => match connection {
+        NewBackend::Postgres { pg_schema, .. } => match backends.connection.as_deref_mut() {
             Some(connection) => {
                 ask_postgres(connection, pg_schema, request, table, &mut outcome.sql).await
             }
