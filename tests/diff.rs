@@ -47,6 +47,14 @@ async fn first_id(schema: &mut TestSchema, query: &str) -> String {
         .unwrap_or_else(|error| panic!("{sql}: {error}"))
 }
 
+/// Picks a row with `pick` (its first column: the id), changes it with the statement `change`
+/// makes of the id, and returns the id.
+async fn plant(schema: &mut TestSchema, pick: &str, change: impl Fn(&str) -> String) -> String {
+    let id = first_id(schema, pick).await;
+    execute(schema, &change(&id)).await;
+    id
+}
+
 /// (entity, kind, id, fields) of every difference found.
 fn found(diff: &DataDiff) -> Vec<(String, String, String, Vec<String>)> {
     let mut found = Vec::new();
@@ -99,57 +107,37 @@ async fn after_a_correct_migrate_every_sample_is_clean() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn planted_differences_are_each_found_exactly_and_nothing_else() {
     let (_folder, workspace, mut schema, load) = migrated("crm").await;
-    let changed = first_id(
+    let changed = plant(
         &mut schema,
         "SELECT id FROM $schema.company WHERE name IS NOT NULL ORDER BY id LIMIT 1",
+        |id| format!("UPDATE $schema.company SET name = name || ' (changed)' WHERE id = '{id}'"),
     )
     .await;
-    execute(
-        &mut schema,
-        &format!("UPDATE $schema.company SET name = name || ' (changed)' WHERE id = '{changed}'"),
-    )
-    .await;
-    let missing = first_id(
+    let missing = plant(
         &mut schema,
         "SELECT id FROM $schema.contact ORDER BY id LIMIT 1",
+        |id| format!("DELETE FROM $schema.contact WHERE id = '{id}'"),
     )
     .await;
-    execute(
-        &mut schema,
-        &format!("DELETE FROM $schema.contact WHERE id = '{missing}'"),
-    )
+    plant(&mut schema, "SELECT d.id FROM $schema.deal d WHERE (d.company_id IS NULL OR EXISTS (SELECT 1 FROM $schema.company c WHERE c.id = d.company_id)) AND (d.contact_id IS NULL OR EXISTS (SELECT 1 FROM $schema.contact c WHERE c.id = d.contact_id)) ORDER BY d.id LIMIT 1", |id| {
+        format!("INSERT INTO $schema.deal SELECT (jsonb_populate_record(NULL::$schema.deal, to_jsonb(d) || '{{\"id\": \"planted-extra\"}}')).* \
+             FROM $schema.deal d WHERE id = '{id}'")
+    })
     .await;
-    let copied = first_id(
-        &mut schema,
-        "SELECT d.id FROM $schema.deal d WHERE (d.company_id IS NULL OR EXISTS (SELECT 1 FROM $schema.company c WHERE c.id = d.company_id)) AND (d.contact_id IS NULL OR EXISTS (SELECT 1 FROM $schema.contact c WHERE c.id = d.contact_id)) ORDER BY d.id LIMIT 1",
-    )
+    let shifted = plant(&mut schema, "SELECT id FROM $schema.activity WHERE created_date IS NOT NULL ORDER BY id LIMIT 1", |id| {
+        format!("UPDATE $schema.activity SET created_date = created_date + interval '1 millisecond' WHERE id = '{id}'")
+    })
     .await;
-    execute(
-        &mut schema,
-        &format!(
-            "INSERT INTO $schema.deal SELECT (jsonb_populate_record(NULL::$schema.deal, to_jsonb(d) || '{{\"id\": \"planted-extra\"}}')).* \
-             FROM $schema.deal d WHERE id = '{copied}'"
-        ),
-    )
-    .await;
-    let shifted = first_id(
-        &mut schema,
-        "SELECT id FROM $schema.activity WHERE created_date IS NOT NULL ORDER BY id LIMIT 1",
-    )
-    .await;
-    execute(&mut schema, &format!("UPDATE $schema.activity SET created_date = created_date + interval '1 millisecond' WHERE id = '{shifted}'")).await;
-    let rounded = first_id(
+    let rounded = plant(
         &mut schema,
         "SELECT id FROM $schema.deal WHERE amount <> round(amount) ORDER BY id LIMIT 1",
+        |id| format!("UPDATE $schema.deal SET amount = round(amount) WHERE id = '{id}'"),
     )
     .await;
-    execute(
-        &mut schema,
-        &format!("UPDATE $schema.deal SET amount = round(amount) WHERE id = '{rounded}'"),
-    )
+    let renamed = plant(&mut schema, "SELECT id FROM $schema.company WHERE address ? 'city' AND id <> (SELECT min(id) FROM $schema.company WHERE name IS NOT NULL) ORDER BY id LIMIT 1", |id| {
+        format!("UPDATE $schema.company SET address = (address - 'city') || jsonb_build_object('town', address->'city') WHERE id = '{id}'")
+    })
     .await;
-    let renamed = first_id(&mut schema, "SELECT id FROM $schema.company WHERE address ? 'city' AND id <> (SELECT min(id) FROM $schema.company WHERE name IS NOT NULL) ORDER BY id LIMIT 1").await;
-    execute(&mut schema, &format!("UPDATE $schema.company SET address = (address - 'city') || jsonb_build_object('town', address->'city') WHERE id = '{renamed}'")).await;
 
     let diff = diff_data(&workspace, &load, &NoProgress)
         .await
@@ -382,43 +370,25 @@ async fn the_api_as_source_finds_rows_by_id_and_updated_date() {
     let same: u64 = clean.entities.iter().map(|entity| entity.same).sum();
     assert!(same > 100, "only {same} records compared");
 
-    let missing = first_id(
+    let missing = plant(
         &mut schema,
         "SELECT id FROM $schema.contact ORDER BY id LIMIT 1",
+        |id| format!("DELETE FROM $schema.contact WHERE id = '{id}'"),
     )
     .await;
-    execute(
-        &mut schema,
-        &format!("DELETE FROM $schema.contact WHERE id = '{missing}'"),
-    )
+    plant(&mut schema, "SELECT id FROM $schema.company ORDER BY id LIMIT 1", |id| {
+        format!("INSERT INTO $schema.company SELECT (jsonb_populate_record(NULL::$schema.company, to_jsonb(c) || '{{\"id\": \"planted-extra\"}}')).* \
+             FROM $schema.company c WHERE id = '{id}'")
+    })
     .await;
-    let copied = first_id(
-        &mut schema,
-        "SELECT id FROM $schema.company ORDER BY id LIMIT 1",
-    )
+    let touched = plant(&mut schema, "SELECT id FROM $schema.company WHERE name IS NOT NULL ORDER BY id DESC LIMIT 1", |id| {
+        format!("UPDATE $schema.company SET name = name || ' (changed)', updated_date = updated_date + interval '1 second' WHERE id = '{id}'")
+    })
     .await;
-    execute(
-        &mut schema,
-        &format!(
-            "INSERT INTO $schema.company SELECT (jsonb_populate_record(NULL::$schema.company, to_jsonb(c) || '{{\"id\": \"planted-extra\"}}')).* \
-             FROM $schema.company c WHERE id = '{copied}'"
-        ),
-    )
-    .await;
-    let touched = first_id(
-        &mut schema,
-        "SELECT id FROM $schema.company WHERE name IS NOT NULL ORDER BY id DESC LIMIT 1",
-    )
-    .await;
-    execute(&mut schema, &format!("UPDATE $schema.company SET name = name || ' (changed)', updated_date = updated_date + interval '1 second' WHERE id = '{touched}'")).await;
-    let quiet = first_id(
+    plant(
         &mut schema,
         "SELECT id FROM $schema.deal WHERE title IS NOT NULL ORDER BY id LIMIT 1",
-    )
-    .await;
-    execute(
-        &mut schema,
-        &format!("UPDATE $schema.deal SET title = title || ' (quiet)' WHERE id = '{quiet}'"),
+        |id| format!("UPDATE $schema.deal SET title = title || ' (quiet)' WHERE id = '{id}'"),
     )
     .await;
 

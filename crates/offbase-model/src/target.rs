@@ -31,6 +31,19 @@ impl TargetSchema {
             .find(|table| table.junction.is_none() && table.entity == entity)
     }
 
+    /// The names of the tables and enum types the plan creates.
+    pub fn relation_names(&self) -> Vec<String> {
+        self.tables
+            .iter()
+            .map(|table| table.name.clone())
+            .chain(
+                self.enum_types
+                    .iter()
+                    .map(|enum_type| enum_type.name.clone()),
+            )
+            .collect()
+    }
+
     pub fn warnings(&self) -> impl Iterator<Item = &Note> {
         self.notes
             .iter()

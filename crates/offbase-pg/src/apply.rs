@@ -5,8 +5,8 @@ use crate::{PgError, statement_error};
 use offbase_model::TargetSchema;
 use offbase_sql::{PlanSql, quote_identifier};
 use serde::Serialize;
+use sqlx::Connection;
 use sqlx::postgres::PgConnection;
-use sqlx::{Connection, Row};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ApplyOutcome {
@@ -41,46 +41,13 @@ pub async fn apply_plan(
         .await
         .map_err(|error| statement_error(&set_path, error))?;
 
-    let mut names: Vec<String> = target
-        .tables
-        .iter()
-        .map(|table| table.name.clone())
-        .collect();
-    names.extend(
-        target
-            .enum_types
-            .iter()
-            .map(|enum_type| enum_type.name.clone()),
-    );
-    let existing_query = "SELECT c.relname::text AS name FROM pg_class c \
-         JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE n.nspname = $1 AND c.relname = ANY($2) \
-         UNION SELECT t.typname::text FROM pg_type t \
-         JOIN pg_namespace n ON n.oid = t.typnamespace \
-         WHERE n.nspname = $1 AND t.typname = ANY($2) AND t.typtype = 'e' \
-         ORDER BY 1";
-    let existing: Vec<String> = sqlx::query(existing_query)
-        .bind(pg_schema)
-        .bind(&names)
-        .fetch_all(&mut *transaction)
-        .await
-        .map_err(|error| statement_error(existing_query, error))?
-        .iter()
-        .filter_map(|row| row.try_get::<String, _>("name").ok())
-        .collect();
-    if !existing.is_empty() {
-        let shown: Vec<&str> = existing.iter().take(10).map(String::as_str).collect();
-        let more = existing.len().saturating_sub(shown.len());
-        let mut names = shown.join(", ");
-        if more > 0 {
-            names.push_str(&format!(" and {more} more"));
-        }
-        return Err(PgError::AlreadyExists {
-            schema: pg_schema.to_owned(),
-            what: "tables or types this plan creates",
-            names,
-        });
-    }
+    crate::load::refuse_existing(
+        &mut transaction,
+        pg_schema,
+        &target.relation_names(),
+        "tables or types this plan creates",
+    )
+    .await?;
     for statement in &sql.statements {
         sqlx::raw_sql(&statement.sql)
             .execute(&mut *transaction)

@@ -2,10 +2,9 @@
 //! them), NOT NULLs, defaults, constraints and indexes. Used by round-trip tests and, later, by
 //! load and diff to see what is really there.
 
-use crate::{PgError, statement_error};
+use crate::{PgError, get, statement_error};
 use offbase_sql::quote_identifier;
 use serde::Serialize;
-use sqlx::Row;
 use sqlx::postgres::PgConnection;
 use std::collections::BTreeMap;
 
@@ -74,15 +73,6 @@ async fn rows(
         .bind(pg_schema)
         .fetch_all(&mut *connection)
         .await
-        .map_err(|error| statement_error(sql, error))
-}
-
-fn get<'r, T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>>(
-    row: &'r sqlx::postgres::PgRow,
-    column: &str,
-    sql: &str,
-) -> Result<T, PgError> {
-    row.try_get(column)
         .map_err(|error| statement_error(sql, error))
 }
 

@@ -51,6 +51,17 @@ impl PgError {
     }
 }
 
+/// A column of a result row, its decoding error named by the statement.
+pub(crate) fn get<'r, T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>>(
+    row: &'r sqlx::postgres::PgRow,
+    column: &str,
+    sql: &str,
+) -> Result<T, PgError> {
+    use sqlx::Row;
+    row.try_get(column)
+        .map_err(|error| statement_error(sql, error))
+}
+
 /// Wraps a sqlx error for a statement, naming the statement by its first line.
 pub(crate) fn statement_error(sql: &str, error: sqlx::Error) -> PgError {
     let first_line = sql.lines().next().unwrap_or_default();

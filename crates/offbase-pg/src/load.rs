@@ -3,13 +3,13 @@
 //! their checkpoint, row isolation when PostgreSQL refuses a batch, and the post-load steps
 //! (constraints that may already exist, orphan counts, validation, ANALYZE).
 
-use crate::{PgError, statement_error};
+use crate::{PgError, get, statement_error};
 use offbase_model::ForeignKey;
 use offbase_sql::quote_identifier;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::postgres::{PgConnection, Postgres};
-use sqlx::{Connection, Row, Transaction};
+use sqlx::{Connection, Transaction};
 
 /// The schema holding offbase's own state in the target database.
 pub const STATE_SCHEMA: &str = "offbase";
@@ -125,15 +125,9 @@ pub async fn read_run(
     let Some(row) = row else {
         return Ok(None);
     };
-    let digest: String = row
-        .try_get("digest")
-        .map_err(|error| statement_error(sql, error))?;
-    let phase: String = row
-        .try_get("phase")
-        .map_err(|error| statement_error(sql, error))?;
-    let report: Option<Value> = row
-        .try_get("report")
-        .map_err(|error| statement_error(sql, error))?;
+    let digest: String = get(&row, "digest", sql)?;
+    let phase: String = get(&row, "phase", sql)?;
+    let report: Option<Value> = get(&row, "report", sql)?;
     let phase = LoadPhase::parse(&phase).ok_or_else(|| PgError::Statement {
         statement: sql.to_owned(),
         message: format!("unknown load phase {phase:?} in offbase.load_runs"),
@@ -146,12 +140,14 @@ pub async fn read_run(
     }))
 }
 
-/// Names of `names` that exist as tables or types in `pg_schema`.
-pub async fn existing_relations(
+/// Refuses (`AlreadyExists`, naming up to ten) when any of `names` exists as a table or an
+/// enum type in `pg_schema`: offbase never writes over what it did not create.
+pub(crate) async fn refuse_existing(
     connection: &mut PgConnection,
     pg_schema: &str,
     names: &[String],
-) -> Result<Vec<String>, PgError> {
+    what: &'static str,
+) -> Result<(), PgError> {
     let sql = "SELECT c.relname::text AS name FROM pg_class c \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE n.nspname = $1 AND c.relname = ANY($2) \
@@ -165,10 +161,24 @@ pub async fn existing_relations(
         .fetch_all(&mut *connection)
         .await
         .map_err(|error| statement_error(sql, error))?;
-    Ok(rows
+    let existing = rows
         .iter()
-        .filter_map(|row| row.try_get::<String, _>("name").ok())
-        .collect())
+        .map(|row| get::<String>(row, "name", sql))
+        .collect::<Result<Vec<_>, _>>()?;
+    if existing.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<&str> = existing.iter().take(10).map(String::as_str).collect();
+    let more = existing.len().saturating_sub(shown.len());
+    let mut listed = shown.join(", ");
+    if more > 0 {
+        listed.push_str(&format!(" and {more} more"));
+    }
+    Err(PgError::AlreadyExists {
+        schema: pg_schema.to_owned(),
+        what,
+        names: listed,
+    })
 }
 
 /// Starts a run: creates the schema and the tables (`tables`, already rendered) and records the
@@ -192,20 +202,13 @@ pub async fn begin_run(
         ),
     )
     .await?;
-    let existing = existing_relations(&mut transaction, pg_schema, names).await?;
-    if !existing.is_empty() {
-        let shown: Vec<&str> = existing.iter().take(10).map(String::as_str).collect();
-        let more = existing.len().saturating_sub(shown.len());
-        let mut listed = shown.join(", ");
-        if more > 0 {
-            listed.push_str(&format!(" and {more} more"));
-        }
-        return Err(PgError::AlreadyExists {
-            schema: pg_schema.to_owned(),
-            what: "tables or types this load creates",
-            names: listed,
-        });
-    }
+    refuse_existing(
+        &mut transaction,
+        pg_schema,
+        names,
+        "tables or types this load creates",
+    )
+    .await?;
     execute(
         &mut transaction,
         &format!("SET LOCAL search_path TO {}", quote_identifier(pg_schema)),
@@ -309,14 +312,7 @@ pub async fn read_checkpoints(
         .await
         .map_err(|error| statement_error(sql, error))?;
     rows.iter()
-        .map(|row| {
-            Ok((
-                row.try_get("entity")
-                    .map_err(|error| statement_error(sql, error))?,
-                row.try_get("checkpoint")
-                    .map_err(|error| statement_error(sql, error))?,
-            ))
-        })
+        .map(|row| Ok((get(row, "entity", sql)?, get(row, "checkpoint", sql)?)))
         .collect()
 }
 
@@ -335,12 +331,8 @@ pub async fn enum_type_oids(
         .map_err(|error| statement_error(sql, error))?;
     let mut oids = std::collections::BTreeMap::new();
     for row in rows {
-        let name: String = row
-            .try_get("name")
-            .map_err(|error| statement_error(sql, error))?;
-        let oid: i64 = row
-            .try_get("oid")
-            .map_err(|error| statement_error(sql, error))?;
+        let name: String = get(&row, "name", sql)?;
+        let oid: i64 = get(&row, "oid", sql)?;
         oids.insert(name, u32::try_from(oid).unwrap_or_default());
     }
     Ok(oids)
@@ -606,8 +598,7 @@ async fn catalog_flag(
         .fetch_one(&mut *connection)
         .await
         .map_err(|error| statement_error(sql, error))?;
-    row.try_get("flag")
-        .map_err(|error| statement_error(sql, error))
+    get(&row, "flag", sql)
 }
 
 /// Whether a column of `table` is NOT NULL.
@@ -653,12 +644,8 @@ pub async fn count_orphans(
         .fetch_one(&mut *connection)
         .await
         .map_err(|error| statement_error(&sql, error))?;
-    let orphans: i64 = row
-        .try_get("orphans")
-        .map_err(|error| statement_error(&sql, error))?;
-    let sample: Vec<String> = row
-        .try_get("sample")
-        .map_err(|error| statement_error(&sql, error))?;
+    let orphans: i64 = get(&row, "orphans", &sql)?;
+    let sample: Vec<String> = get(&row, "sample", &sql)?;
     Ok((u64::try_from(orphans).unwrap_or_default(), sample))
 }
 
@@ -674,50 +661,6 @@ pub async fn constraint_validated(
                JOIN pg_namespace n ON n.oid = c.relnamespace \
                WHERE n.nspname = $1 AND c.relname = $2 AND con.conname = $3), false) AS flag";
     catalog_flag(connection, sql, [pg_schema, table, name]).await
-}
-
-/// Every row of a table as a JSON object (`to_jsonb`), for comparing with records.
-pub async fn rows_as_json(
-    connection: &mut PgConnection,
-    pg_schema: &str,
-    table: &str,
-) -> Result<Vec<Value>, PgError> {
-    let sql = format!(
-        "SELECT to_jsonb(t) AS row FROM {}.{} t",
-        quote_identifier(pg_schema),
-        quote_identifier(table)
-    );
-    let rows = sqlx::query(&sql)
-        .fetch_all(&mut *connection)
-        .await
-        .map_err(|error| statement_error(&sql, error))?;
-    rows.iter()
-        .map(|row| {
-            row.try_get::<Value, _>("row")
-                .map_err(|error| statement_error(&sql, error))
-        })
-        .collect()
-}
-
-/// The number of rows of a table.
-pub async fn count_rows(
-    connection: &mut PgConnection,
-    pg_schema: &str,
-    table: &str,
-) -> Result<u64, PgError> {
-    let sql = format!(
-        "SELECT count(*) AS rows FROM {}.{}",
-        quote_identifier(pg_schema),
-        quote_identifier(table)
-    );
-    let row = sqlx::query(&sql)
-        .fetch_one(&mut *connection)
-        .await
-        .map_err(|error| statement_error(&sql, error))?;
-    let rows: i64 = row
-        .try_get("rows")
-        .map_err(|error| statement_error(&sql, error))?;
-    Ok(u64::try_from(rows).unwrap_or_default())
 }
 
 /// Streams `COPY (...) TO STDOUT` output to `sink`, chunk by chunk.

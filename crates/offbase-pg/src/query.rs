@@ -2,9 +2,8 @@
 //! reads, in a read-only transaction-free session set to UTC (so a `date` column compares with
 //! an instant the way the platform compares their strings).
 
-use crate::{PgError, statement_error};
+use crate::{PgError, get, statement_error};
 use serde_json::Value;
-use sqlx::Row;
 use sqlx::postgres::PgConnection;
 
 /// Prepares a connection for translated reads: UTC, read-only.
@@ -28,10 +27,7 @@ pub async fn query_rows(connection: &mut PgConnection, sql: &str) -> Result<Vec<
         .await
         .map_err(|error| statement_error(sql, error))?;
     rows.iter()
-        .map(|row| {
-            row.try_get::<Value, _>("row")
-                .map_err(|error| statement_error(sql, error))
-        })
+        .map(|row| get::<Value>(row, "row", sql))
         .collect()
 }
 
@@ -41,8 +37,6 @@ pub async fn query_count(connection: &mut PgConnection, sql: &str) -> Result<u64
         .fetch_one(&mut *connection)
         .await
         .map_err(|error| statement_error(sql, error))?;
-    let count: i64 = row
-        .try_get("count")
-        .map_err(|error| statement_error(sql, error))?;
+    let count: i64 = get(&row, "count", sql)?;
     Ok(u64::try_from(count).unwrap_or_default())
 }

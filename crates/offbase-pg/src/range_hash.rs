@@ -6,10 +6,9 @@
 //! numbers them. The hash expression comes from `offbase_sql::copy::row_hash`; each query
 //! computes it only for the rows of the buckets asked for.
 
-use crate::{PgConnection, PgError, statement_error};
+use crate::{PgConnection, PgError, get, statement_error};
 use offbase_sql::quote_identifier;
 use serde_json::Value;
-use sqlx::Row;
 
 /// Which rows of a table a query looks at.
 #[derive(Debug, Clone, Copy)]
@@ -143,12 +142,8 @@ pub async fn id_sorts_by_bytes(
     let Some(row) = row else {
         return Ok(false);
     };
-    let provider: Option<String> = row
-        .try_get("provider")
-        .map_err(|error| statement_error(sql, error))?;
-    let collate: Option<String> = row
-        .try_get("collate")
-        .map_err(|error| statement_error(sql, error))?;
+    let provider: Option<String> = get(&row, "provider", sql)?;
+    let collate: Option<String> = get(&row, "collate", sql)?;
     Ok(provider.as_deref() == Some("c")
         && matches!(
             collate.as_deref(),
@@ -174,15 +169,9 @@ pub async fn bucket_hashes(
         .map_err(|error| statement_error(&sql, error))?;
     let mut hashes = Vec::with_capacity(rows.len());
     for row in rows {
-        let bucket: i32 = row
-            .try_get("bucket")
-            .map_err(|error| statement_error(&sql, error))?;
-        let count: i64 = row
-            .try_get("rows")
-            .map_err(|error| statement_error(&sql, error))?;
-        let sum: Option<String> = row
-            .try_get("sum")
-            .map_err(|error| statement_error(&sql, error))?;
+        let bucket: i32 = get(&row, "bucket", &sql)?;
+        let count: i64 = get(&row, "rows", &sql)?;
+        let sum: Option<String> = get(&row, "sum", &sql)?;
         let sum = match sum {
             None => 0,
             Some(text) => text.parse::<i128>().map_err(|error| PgError::Statement {
@@ -217,14 +206,7 @@ pub async fn row_hashes(
         .await
         .map_err(|error| statement_error(&sql, error))?;
     rows.iter()
-        .map(|row| {
-            Ok((
-                row.try_get("id")
-                    .map_err(|error| statement_error(&sql, error))?,
-                row.try_get("hash")
-                    .map_err(|error| statement_error(&sql, error))?,
-            ))
-        })
+        .map(|row| Ok((get(row, "id", &sql)?, get(row, "hash", &sql)?)))
         .collect()
 }
 
@@ -248,9 +230,6 @@ pub async fn rows_by_id(
         .await
         .map_err(|error| statement_error(&sql, error))?;
     rows.iter()
-        .map(|row| {
-            row.try_get::<Value, _>("row")
-                .map_err(|error| statement_error(&sql, error))
-        })
+        .map(|row| get::<Value>(row, "row", &sql))
         .collect()
 }

@@ -5,12 +5,13 @@
 //! loses its cursor.
 
 use crate::PgError;
+use crate::get;
 use crate::load::{BatchError, STATE_SCHEMA, copy_rows, copy_statement, execute};
 use crate::statement_error;
 use offbase_sql::quote_identifier;
 use serde_json::Value;
 use sqlx::postgres::{PgConnection, Postgres};
-use sqlx::{Connection, Row, Transaction};
+use sqlx::{Connection, Transaction};
 use std::collections::BTreeMap;
 
 /// Whether the table `offbase.<name>` exists (a read-only command creates nothing).
@@ -29,8 +30,7 @@ pub async fn state_table_exists(
         .fetch_one(&mut *connection)
         .await
         .map_err(|error| statement_error(sql, error))?;
-    row.try_get("present")
-        .map_err(|error| statement_error(sql, error))
+    get(&row, "present", sql)
 }
 
 /// Every entity's saved state for `pg_schema`.
@@ -49,12 +49,8 @@ pub async fn read_sync_states(
         .map_err(|error| statement_error(&sql, error))?;
     let mut states = BTreeMap::new();
     for row in rows {
-        let entity: String = row
-            .try_get("entity")
-            .map_err(|error| statement_error(&sql, error))?;
-        let state: Value = row
-            .try_get("state")
-            .map_err(|error| statement_error(&sql, error))?;
+        let entity: String = get(&row, "entity", &sql)?;
+        let state: Value = get(&row, "state", &sql)?;
         states.insert(entity, state);
     }
     Ok(states)
@@ -84,10 +80,8 @@ pub async fn target_ids(
     rows.iter()
         .map(|row| {
             Ok((
-                row.try_get::<String, _>("id")
-                    .map_err(|error| statement_error(&sql, error))?,
-                row.try_get::<Option<i64>, _>("created")
-                    .map_err(|error| statement_error(&sql, error))?,
+                get::<String>(row, "id", &sql)?,
+                get::<Option<i64>>(row, "created", &sql)?,
             ))
         })
         .collect()

@@ -11,7 +11,7 @@
 use crate::PipelineError;
 use crate::plan::plan_workspace;
 use crate::staged::for_each_kept_line;
-use crate::workspace::{Manifest, Workspace};
+use crate::workspace::Workspace;
 use offbase_base44::corpus::{CorpusRequest, Operation};
 use offbase_base44::query::compare_values;
 use offbase_model::{BuiltIn, Column, ColumnSource, PgType, Table};
@@ -76,9 +76,7 @@ pub fn generate_corpus(
     workspace: &Workspace,
     mappings: Option<&std::path::Path>,
 ) -> Result<Vec<CorpusRequest>, PipelineError> {
-    let manifest: Manifest = workspace
-        .read_json(&workspace.manifest_path())?
-        .unwrap_or_default();
+    let manifest = workspace.manifest()?;
     let output = plan_workspace(workspace, mappings, &crate::progress::NoProgress)?;
     let mut corpus = Vec::new();
     for (entity, entry) in &manifest.entities {

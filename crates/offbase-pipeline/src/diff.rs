@@ -21,7 +21,7 @@ use crate::load::{LoadOptions, rejects_path};
 use crate::plan::plan_workspace;
 use crate::progress::Reporter;
 use crate::staged::{PartReader, Position, parse_record};
-use crate::workspace::{EntityManifest, Manifest, Workspace};
+use crate::workspace::{EntityManifest, Workspace};
 use offbase_model::{BuiltIn, ColumnSource, PgType, Table, TargetSchema};
 use offbase_pg::range_hash::{self, BucketHash, Buckets, HashedTable, IdRange};
 use offbase_sql::copy::convert::{EntityConverter, Relax};
@@ -161,9 +161,7 @@ pub async fn diff_data(
     options: &LoadOptions,
     reporter: &dyn Reporter,
 ) -> Result<DataDiff, PipelineError> {
-    let manifest: Manifest = workspace
-        .read_json(&workspace.manifest_path())?
-        .unwrap_or_default();
+    let manifest = workspace.manifest()?;
     let output = plan_workspace(
         workspace,
         options.mappings.as_deref(),

@@ -6,7 +6,7 @@
 use crate::PipelineError;
 use crate::progress::Reporter;
 use crate::workspace::{
-    Manifest, PartWriter, SourceInfo, Workspace, WriterPosition, canonical_record, entity_manifest,
+    PartWriter, SourceInfo, Workspace, WriterPosition, canonical_record, entity_manifest,
     record_key,
 };
 use offbase_model::MappingRules;
@@ -65,9 +65,7 @@ pub fn generate_workspace(
     let output = crate::plan::plan(source, rules, reporter)?;
     let generator = Generator::new(&output.app, &output.target, counts, seed)
         .map_err(|error| PipelineError::Usage(error.to_string()))?;
-    let mut manifest: Manifest = workspace
-        .read_json(&workspace.manifest_path())?
-        .unwrap_or_default();
+    let mut manifest = workspace.manifest()?;
     manifest.format = crate::workspace::FORMAT;
     manifest.source = Some(SourceInfo::Generated { seed });
     // One thread writes; the others generate.

@@ -5,7 +5,7 @@
 use crate::PipelineError;
 use crate::progress::Reporter;
 use crate::workspace::{
-    EntityManifest, Manifest, PartWriter, SourceInfo, Workspace, WriterPosition, canonical_record,
+    EntityManifest, PartWriter, SourceInfo, Workspace, WriterPosition, canonical_record,
     entity_manifest, pull_order, record_key,
 };
 use offbase_base44::csv_export::{entity_schema_json, read_csv_folder};
@@ -143,9 +143,7 @@ fn write_batches(
     warnings: Vec<String>,
     reporter: &dyn Reporter,
 ) -> Result<ImportSummary, PipelineError> {
-    let mut manifest: Manifest = workspace
-        .read_json(&workspace.manifest_path())?
-        .unwrap_or_default();
+    let mut manifest = workspace.manifest()?;
     manifest.format = crate::workspace::FORMAT;
     manifest.source = Some(source);
     let mut summaries = Vec::new();

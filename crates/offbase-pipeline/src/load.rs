@@ -216,7 +216,7 @@ pub async fn load(
 
     let mut connection = offbase_pg::connect(&options.database_url).await?;
     pg_load::prepare_state(&mut connection).await?;
-    let names = relation_names(&output.target);
+    let names = output.target.relation_names();
     let run = pg_load::read_run(&mut connection, &options.pg_schema).await?;
     let rejects_folder = workspace.root().join("reports").join("rejects");
     // Whether this run starts a load (new tables, no rejects yet) or continues one.
@@ -366,21 +366,6 @@ pub async fn load(
     )
     .await?;
     Ok(summary)
-}
-
-fn relation_names(target: &TargetSchema) -> Vec<String> {
-    let mut names: Vec<String> = target
-        .tables
-        .iter()
-        .map(|table| table.name.clone())
-        .collect();
-    names.extend(
-        target
-            .enum_types
-            .iter()
-            .map(|enum_type| enum_type.name.clone()),
-    );
-    names
 }
 
 fn clear_rejects(folder: &Path) -> Result<(), PipelineError> {

@@ -281,9 +281,7 @@ pub fn write_manifest(
     state: &PullState,
     source: Option<SourceInfo>,
 ) -> Result<Manifest, PipelineError> {
-    let mut manifest: Manifest = workspace
-        .read_json(&workspace.manifest_path())?
-        .unwrap_or_default();
+    let mut manifest = workspace.manifest()?;
     manifest.format = crate::workspace::FORMAT;
     manifest.source = source;
     for (entity, entity_state) in &state.entities {

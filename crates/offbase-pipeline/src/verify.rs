@@ -9,7 +9,7 @@ use crate::load::{LoadOptions, rejects_path};
 use crate::plan::plan_workspace;
 use crate::progress::Reporter;
 use crate::staged::{column_types, for_each_kept_line};
-use crate::workspace::{Manifest, Workspace};
+use crate::workspace::Workspace;
 use offbase_model::Table;
 use offbase_pg::load as pg_load;
 use offbase_sql::copy::binary::BinaryDecoder;
@@ -55,9 +55,7 @@ pub async fn verify(
     options: &LoadOptions,
     reporter: &dyn Reporter,
 ) -> Result<VerifySummary, PipelineError> {
-    let manifest: Manifest = workspace
-        .read_json(&workspace.manifest_path())?
-        .unwrap_or_default();
+    let manifest = workspace.manifest()?;
     let output = plan_workspace(
         workspace,
         options.mappings.as_deref(),

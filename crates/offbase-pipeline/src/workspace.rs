@@ -63,6 +63,11 @@ impl Workspace {
         self.root.join("manifest.json")
     }
 
+    /// The manifest, empty when nothing was staged yet.
+    pub fn manifest(&self) -> Result<Manifest, PipelineError> {
+        Ok(self.read_json(&self.manifest_path())?.unwrap_or_default())
+    }
+
     pub fn pull_state_path(&self) -> PathBuf {
         self.root.join("state").join("pull.json")
     }
