@@ -391,7 +391,8 @@ async fn cutover_is_no_go_while_lag_or_a_planted_difference_exists_and_go_once_c
         ["sync lag", "rejects", "foreign-key orphans"]
     );
     let written =
-        std::fs::read_to_string(workspace.root().join("reports/cutover.md")).unwrap_or_default();
+        std::fs::read_to_string(workspace.root().join("reports/cutover-dry-run.md"))
+            .unwrap_or_default();
     assert!(
         written.contains("NO-GO") && written.contains("sync lag"),
         "{written}"

@@ -113,7 +113,7 @@ impl TestSchema {
             panic!("{sql}: {error}");
         }
         // The load and sync state live in the shared `offbase` schema; it may not exist.
-        for table in ["load_checkpoints", "load_runs", "sync_state"] {
+        for table in ["load_checkpoints", "load_runs", "sync_state", "cutovers"] {
             let sql = format!("DELETE FROM offbase.{table} WHERE pg_schema = $1");
             let _ = sqlx::query(&sql)
                 .bind(&self.name)

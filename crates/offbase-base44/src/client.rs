@@ -123,9 +123,10 @@ impl RequestBudget {
         }
     }
 
-    async fn acquire(&self) {
+    /// Waits for this request's slot; returns how long that was from now (before waiting).
+    async fn slot(&self) -> Duration {
         let Some(interval) = self.interval else {
-            return;
+            return Duration::ZERO;
         };
         let wait_until = {
             let mut next_slot = self.next_slot.lock().await;
@@ -134,7 +135,7 @@ impl RequestBudget {
             *next_slot = slot + interval;
             slot
         };
-        tokio::time::sleep_until(wait_until).await;
+        wait_until.saturating_duration_since(Instant::now())
     }
 
     /// Pushes every later request back: the server said to wait.
@@ -192,6 +193,28 @@ pub struct Client {
     config: Arc<ClientConfig>,
     budget: Arc<RequestBudget>,
     stats: Arc<std::sync::Mutex<ClientStats>>,
+    notices: WaitNotices,
+}
+
+/// Told, in words, whenever a request is about to wait a second or more (throttled by the
+/// API, retrying after a failure, or paced by the budget), and again every
+/// [`NOTICE_EVERY`] of a long wait: a stage that waits never does so silently.
+pub type WaitNotice = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// How often a long wait is announced again.
+pub const NOTICE_EVERY: Duration = Duration::from_secs(5);
+
+#[derive(Clone, Default)]
+struct WaitNotices(Option<WaitNotice>);
+
+impl fmt::Debug for WaitNotices {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(if self.0.is_some() {
+            "WaitNotices(set)"
+        } else {
+            "WaitNotices(none)"
+        })
+    }
 }
 
 enum Attempt {
@@ -211,6 +234,16 @@ enum Failure {
 }
 
 impl Failure {
+    /// The failure in a few words, for a wait notice.
+    fn describe(&self) -> String {
+        match self {
+            Failure::Status { status: 429, .. } => "throttled by the API (HTTP 429)".to_owned(),
+            Failure::Status { status, .. } => format!("the API answered HTTP {status}"),
+            Failure::Body(_) => "the answer was broken".to_owned(),
+            Failure::Network(message) => message.clone(),
+        }
+    }
+
     fn into_error(self, request: String, attempts: u32) -> ClientError {
         match self {
             Failure::Status { status, body } => ClientError::Status {
@@ -250,7 +283,40 @@ impl Client {
             config: Arc::new(ClientConfig { api_url, ..config }),
             budget,
             stats: Arc::new(std::sync::Mutex::new(ClientStats::default())),
+            notices: WaitNotices::default(),
         })
+    }
+
+    /// The same client (sharing its budget and statistics) that tells `notice` about its waits.
+    pub fn with_wait_notice(mut self, notice: WaitNotice) -> Self {
+        self.notices = WaitNotices(Some(notice));
+        self
+    }
+
+    /// Sleeps `duration`, saying why (`what`) when it is a second or more, and again every
+    /// [`NOTICE_EVERY`] with the time left.
+    async fn wait(&self, duration: Duration, what: &str) {
+        let Some(notice) = self.notices.0.as_ref().filter(|_| duration >= Duration::from_secs(1))
+        else {
+            tokio::time::sleep(duration).await;
+            return;
+        };
+        let until = Instant::now() + duration;
+        notice(&format!("{what}: waiting {:.0} s", duration.as_secs_f64().ceil()));
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            tokio::time::sleep(left.min(NOTICE_EVERY)).await;
+            let left = until.saturating_duration_since(Instant::now());
+            if left >= Duration::from_secs(1) {
+                notice(&format!(
+                    "{what}: still waiting, {:.0} s left",
+                    left.as_secs_f64().ceil()
+                ));
+            }
+        }
     }
 
     pub fn app_id(&self) -> &str {
@@ -379,7 +445,20 @@ impl Client {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            self.budget.acquire().await;
+            let slot = self.budget.slot().await;
+            // Short paced waits are the budget working as asked; a long one is worth a word.
+            if slot < Duration::from_secs(3) {
+                tokio::time::sleep(slot).await;
+            } else {
+                self.wait(
+                    slot,
+                    &format!(
+                        "{entity}: pacing requests ({} a minute at most)",
+                        self.config.requests_per_minute.unwrap_or_default()
+                    ),
+                )
+                .await;
+            }
             self.count_stat(|stats| stats.requests += 1);
             let (failure, wait) = match self.attempt(entity, &request, &url, pairs, attempt).await {
                 Attempt::Done(value) => return Ok(value),
@@ -390,15 +469,30 @@ impl Client {
                 return Err(failure.into_error(request, attempt));
             }
             self.count_stat(|stats| stats.retries += 1);
-            let delay = match wait {
+            let why = failure.describe();
+            let (delay, what) = match wait {
                 Some(wait) => {
                     // The server asked everyone to wait: hold the shared budget too.
                     self.budget.hold_until(Instant::now() + wait).await;
-                    wait
+                    (
+                        wait,
+                        format!(
+                            "{entity}: {why}; the API asks to wait (retry-after), then attempt {} of {}",
+                            attempt + 1,
+                            self.config.max_attempts
+                        ),
+                    )
                 }
-                None => self.backoff(attempt),
+                None => (
+                    self.backoff(attempt),
+                    format!(
+                        "{entity}: {why}; retrying (attempt {} of {})",
+                        attempt + 1,
+                        self.config.max_attempts
+                    ),
+                ),
             };
-            tokio::time::sleep(delay).await;
+            self.wait(delay, &what).await;
         }
     }
 

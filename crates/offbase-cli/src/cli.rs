@@ -352,6 +352,15 @@ pub struct CutoverArgs {
     /// The environment variable that holds the API key.
     #[arg(long, default_value = "BASE44_API_KEY", value_name = "NAME")]
     pub api_key_env: String,
+    /// Lift the mark of a cutover (for a rollback or a second attempt), so syncs may run again.
+    /// Refused while the new backend has rows written after the switch, unless
+    /// --discard-writes-after-switch.
+    #[arg(long, conflicts_with_all = ["dry_run", "freeze_confirmed", "rejects_reviewed", "orphans_acknowledged"])]
+    pub undo: bool,
+    /// With --undo: the rows written after the switch were exported (or may be lost); the next
+    /// sync overwrites or deletes them.
+    #[arg(long, requires = "undo")]
+    pub discard_writes_after_switch: bool,
     /// Print the report on stdout as JSON.
     #[arg(long)]
     pub json: bool,
@@ -380,12 +389,24 @@ pub struct SyncArgs {
     pub schema_from: Option<PathBuf>,
     #[command(flatten)]
     pub database: DatabaseArgs,
-    /// Time between passes (e.g. 1s, 500ms, 2m).
+    /// The shortest time from one pass's start to the next (e.g. 1s, 500ms, 2m); longer when
+    /// the request budget needs it.
     #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_duration)]
     pub interval: std::time::Duration,
+    /// The sync's share of the app's API budget: a pass that made R requests is followed by
+    /// the next no sooner than R × 60 / N seconds after it began. Base44 allows 100 list
+    /// requests a minute per app on the free plan (paid plans multiples), shared with the live
+    /// app; 0 turns pacing off.
+    #[arg(long, default_value_t = offbase_pipeline::sync_loop::DEFAULT_REQUESTS_PER_MINUTE, value_name = "N")]
+    pub requests_per_minute: u32,
     /// One pass, then exit (for cron).
     #[arg(long)]
     pub once: bool,
+    /// Put the source's current version of these records back over the target's rows (a
+    /// reviewed repair, e.g. the cutover's cutover/repair.json: {"Entity": ["id", ...]}),
+    /// then exit.
+    #[arg(long, value_name = "FILE", conflicts_with = "once")]
+    pub reapply: Option<PathBuf>,
     /// How far before its cursor each pass reads again.
     #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]
     pub overlap: std::time::Duration,
@@ -660,9 +681,9 @@ pub fn run() -> ExitCode {
         Command::Load(arguments) => commands::load(arguments),
         Command::Migrate(arguments) => commands::migrate(arguments),
         Command::Generate(arguments) => commands::generate(arguments),
-        Command::Sync(arguments) => commands::sync(arguments),
+        Command::Sync(arguments) => crate::sync::sync(arguments),
         Command::Status(arguments) => commands::status(arguments),
-        Command::Cutover(arguments) => commands::cutover(arguments),
+        Command::Cutover(arguments) => crate::sync::cutover(arguments),
         Command::Diff(DiffCommand::Data(arguments)) => commands::diff_data(arguments),
         Command::Diff(DiffCommand::Behaviour(arguments)) => commands::diff_behaviour(arguments),
         Command::Corpus(CorpusCommand::Generate(arguments)) => commands::corpus_generate(arguments),

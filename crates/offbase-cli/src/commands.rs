@@ -83,7 +83,7 @@ pub fn plan(arguments: PlanArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -115,7 +115,7 @@ pub fn pull(arguments: PullArgs) -> anyhow::Result<ExitCode> {
     }
     let mut config = ClientConfig::new(api_url, app_id, key);
     config.requests_per_minute = arguments.requests_per_minute;
-    let client = Client::new(config)?;
+    let client = announced(Client::new(config)?, &reporter);
     let options = PullOptions {
         entities: arguments.entities.clone(),
         page_size: arguments.page_size,
@@ -469,7 +469,7 @@ pub fn migrate(arguments: MigrateArgs) -> anyhow::Result<ExitCode> {
             let config =
                 ClientConfig::new(api_url.clone(), app_id, api_key(&arguments.api_key_env)?);
             MigrateSource::Api {
-                client: Box::new(Client::new(config)?),
+                client: Box::new(announced(Client::new(config)?, &reporter)),
                 schema_from,
             }
         }
@@ -595,9 +595,14 @@ pub fn generate(arguments: GenerateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The client of the API a workspace was pulled from.
+/// The client, telling the reporter whenever it waits (throttled, retrying, paced).
+pub(crate) fn announced(client: Client, reporter: &Arc<TerminalReporter>) -> Client {
+    let reporter = Arc::clone(reporter);
+    client.with_wait_notice(Arc::new(move |text: &str| reporter.message(text)))
+}
+
 /// A client of the API the workspace was pulled from, paced at `requests_per_minute` when given.
-fn workspace_client(
+pub(crate) fn workspace_client(
     workspace: &Workspace,
     api_key_env: &str,
     requests_per_minute: Option<u32>,
@@ -618,7 +623,7 @@ fn workspace_client(
 
 /// The API key from the environment variable `name` (never from the command line, so it stays
 /// out of shell history and process lists).
-fn api_key(name: &str) -> anyhow::Result<ApiKey> {
+pub(crate) fn api_key(name: &str) -> anyhow::Result<ApiKey> {
     let Ok(key) = std::env::var(name) else {
         bail!(
             "no API key: set the environment variable {name} (or name another with --api-key-env)"
@@ -627,61 +632,8 @@ fn api_key(name: &str) -> anyhow::Result<ApiKey> {
     Ok(ApiKey::new(key))
 }
 
-pub fn sync(arguments: crate::cli::SyncArgs) -> anyhow::Result<ExitCode> {
-    use offbase_pipeline::sync::{SyncOptions, sync_once};
-    let reporter = TerminalReporter::new(arguments.json);
-    let Some(url) = arguments.database.database_url.clone() else {
-        bail!("sync needs a database: pass --database-url URL or set DATABASE_URL");
-    };
-    let workspace = Workspace::new(&arguments.workspace);
-    let client = workspace_client(&workspace, &arguments.api_key_env, None)?;
-    let mut options = SyncOptions::new(url, arguments.database.pg_schema.clone());
-    options.mappings = arguments.mappings.clone();
-    options.overlap = arguments.overlap;
-    options.reconcile = !arguments.no_reconcile;
-    options.reconcile_every = arguments.reconcile_every;
-    options.soft_delete = arguments.soft_delete;
-    options.schema_from = arguments.schema_from.clone();
-    let runtime = runtime()?;
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    // On a terminal the table is redrawn in place after each pass; elsewhere (a log) each
-    // pass adds its lines.
-    let live = std::io::IsTerminal::is_terminal(&std::io::stdout()) && !arguments.once;
-    let mut table = SyncTable::default();
-    runtime.block_on(async {
-        let watcher = Arc::clone(&stop);
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                watcher.store(true, std::sync::atomic::Ordering::SeqCst);
-            }
-        });
-        loop {
-            let summary = sync_once(&workspace, &client, &options, &reporter).await?;
-            reporter.clear();
-            if arguments.json {
-                println!("{}", serde_json::to_string(&summary)?);
-            } else {
-                table.record(&summary);
-                table.print(live);
-            }
-            if arguments.once || stop.load(std::sync::atomic::Ordering::SeqCst) {
-                return Ok::<(), anyhow::Error>(());
-            }
-            let deadline = tokio::time::Instant::now() + arguments.interval;
-            while tokio::time::Instant::now() < deadline {
-                if stop.load(std::sync::atomic::Ordering::SeqCst) {
-                    return Ok(());
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(50).min(arguments.interval))
-                    .await;
-            }
-        }
-    })?;
-    Ok(ExitCode::SUCCESS)
-}
-
 /// `0.8s`, `42s`, `12m`, `5h`, `186d`.
-fn human_seconds(seconds: f64) -> String {
+pub(crate) fn human_seconds(seconds: f64) -> String {
     match seconds {
         seconds if seconds < 10.0 => format!("{seconds:.1}s"),
         seconds if seconds < 120.0 => format!("{seconds:.0}s"),
@@ -708,6 +660,12 @@ pub fn status(arguments: crate::cli::StatusArgs) -> anyhow::Result<ExitCode> {
         status.pg_schema,
         status.load_phase.as_deref().unwrap_or("not started")
     );
+    if let Some(mark) = &status.cut_over {
+        println!(
+            "Cut over at {} (by {}): no sync writes into this schema any more.",
+            mark.at, mark.by
+        );
+    }
     if status.entities.is_empty() {
         println!("No sync pass yet.");
         return Ok(ExitCode::SUCCESS);
@@ -749,160 +707,8 @@ pub fn status(arguments: crate::cli::StatusArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn cutover(arguments: crate::cli::CutoverArgs) -> anyhow::Result<ExitCode> {
-    use offbase_pipeline::cutover::{CutoverOptions, cutover};
-    use offbase_pipeline::sync::SyncOptions;
-    let reporter = Arc::new(TerminalReporter::new(arguments.json));
-    let Some(url) = arguments.database.database_url.clone() else {
-        bail!("cutover needs a database: pass --database-url URL or set DATABASE_URL");
-    };
-    let workspace = Workspace::new(&arguments.workspace);
-    let client = workspace_client(&workspace, &arguments.api_key_env, None)?;
-    let mut sync = SyncOptions::new(url, arguments.database.pg_schema.clone());
-    sync.mappings = arguments.mappings.clone();
-    let mut options = CutoverOptions::new(sync);
-    options.dry_run = arguments.dry_run;
-    options.freeze_confirmed = arguments.freeze_confirmed;
-    options.quiet = arguments.quiet;
-    options.freeze_timeout = arguments.freeze_timeout;
-    options.max_lag = arguments.max_lag;
-    options.rejects_reviewed = arguments.rejects_reviewed;
-    options.orphans_acknowledged = arguments.orphans_acknowledged;
-    let report = runtime()?.block_on(cutover(&workspace, &client, &options, reporter.clone()))?;
-    reporter.clear();
-    if arguments.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        for gate in &report.gates {
-            println!(
-                "{:<22} {:<6} {}",
-                gate.name,
-                if gate.passed { "ok" } else { "NO" },
-                gate.figure
-            );
-            if let Some(remedy) = &gate.remedy {
-                println!("{:<29} → {remedy}", "");
-            }
-        }
-        println!(
-            "{} Report: {}",
-            match (report.go, report.cut_over) {
-                (true, true) => "GO: cut over; the foreign keys are back.",
-                (true, false) => "GO (rehearsal: nothing was switched).",
-                (false, _) => "NO-GO: fix the gates marked NO and run again.",
-            },
-            workspace
-                .root()
-                .join("reports")
-                .join("cutover.md")
-                .display()
-        );
-    }
-    Ok(if report.go {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
-}
-
-/// The sync's table: per entity, totals since the command started and the last pass's lag.
-#[derive(Debug, Default)]
-struct SyncTable {
-    started: Option<std::time::Instant>,
-    passes: u64,
-    printed_lines: usize,
-    rows: std::collections::BTreeMap<String, SyncRow>,
-    /// Messages not shown yet, and every one shown (each is shown once).
-    pending: Vec<String>,
-    shown: std::collections::BTreeSet<String>,
-}
-
-#[derive(Debug, Default)]
-struct SyncRow {
-    fetched: u64,
-    upserted: u64,
-    deleted: u64,
-    rejected: u64,
-    lag_seconds: Option<f64>,
-    last_pass: Option<std::time::Instant>,
-}
-
-impl SyncTable {
-    fn record(&mut self, summary: &offbase_pipeline::sync::SyncSummary) {
-        let now = std::time::Instant::now();
-        self.started.get_or_insert(now);
-        self.passes += 1;
-        for entity in &summary.entities {
-            let row = self.rows.entry(entity.entity.clone()).or_default();
-            row.fetched += entity.fetched;
-            row.upserted += entity.upserted;
-            row.deleted += entity.deleted;
-            row.rejected += entity.rejected;
-            row.lag_seconds = entity.lag_seconds;
-            row.last_pass = Some(now);
-        }
-        for message in summary.skipped.iter().chain(&summary.added_columns) {
-            if self.shown.insert(message.clone()) {
-                self.pending.push(message.clone());
-            }
-        }
-    }
-
-    fn print(&mut self, live: bool) {
-        use std::io::Write;
-        let elapsed = self
-            .started
-            .map(|started| started.elapsed().as_secs_f64())
-            .unwrap_or_default()
-            .max(1e-3);
-        let mut out = String::new();
-        out.push_str(&format!(
-            "pass {} after {}\n{:<24} {:>10} {:>9} {:>9} {:>8} {:>8} {:>8} {:>10}\n",
-            self.passes,
-            human_seconds(elapsed),
-            "entity",
-            "changes/s",
-            "upserted",
-            "deleted",
-            "rejected",
-            "fetched",
-            "lag",
-            "last poll"
-        ));
-        for (entity, row) in &self.rows {
-            out.push_str(&format!(
-                "{:<24} {:>10.1} {:>9} {:>9} {:>8} {:>8} {:>8} {:>10}\n",
-                entity,
-                (row.upserted + row.deleted) as f64 / elapsed,
-                row.upserted,
-                row.deleted,
-                row.rejected,
-                row.fetched,
-                row.lag_seconds
-                    .map(human_seconds)
-                    .unwrap_or_else(|| "-".to_owned()),
-                row.last_pass
-                    .map(|at| format!("{} ago", human_seconds(at.elapsed().as_secs_f64())))
-                    .unwrap_or_else(|| "never".to_owned())
-            ));
-        }
-        let mut stdout = std::io::stdout().lock();
-        if live && self.printed_lines > 0 {
-            // Back to the table's first line, and clear to the end of the screen.
-            let _ = write!(stdout, "\x1b[{}A\x1b[J", self.printed_lines);
-        }
-        // Messages stay above the table.
-        for message in self.pending.drain(..) {
-            let _ = writeln!(stdout, "{message}");
-        }
-        let _ = write!(stdout, "{out}");
-        let _ = stdout.flush();
-        self.printed_lines = out.lines().count();
-    }
-}
-
 pub fn diff_data(arguments: crate::cli::DiffDataArgs) -> anyhow::Result<ExitCode> {
-    let reporter = TerminalReporter::new(arguments.json);
+    let reporter = Arc::new(TerminalReporter::new(arguments.json));
     let Some(url) = arguments.database.database_url.clone() else {
         bail!("diff needs a database: pass --database-url URL or set DATABASE_URL");
     };
@@ -911,7 +717,7 @@ pub fn diff_data(arguments: crate::cli::DiffDataArgs) -> anyhow::Result<ExitCode
     let workspace = Workspace::new(&arguments.workspace);
     let diff = match arguments.source {
         crate::cli::DiffDataSource::Workspace => runtime()?.block_on(
-            offbase_pipeline::diff::diff_data(&workspace, &options, &reporter),
+            offbase_pipeline::diff::diff_data(&workspace, &options, &*reporter),
         )?,
         crate::cli::DiffDataSource::Api => {
             let client = match (&arguments.api_url, &arguments.app_id) {
@@ -922,20 +728,23 @@ pub fn diff_data(arguments: crate::cli::DiffDataArgs) -> anyhow::Result<ExitCode
                         api_key(&arguments.api_key_env)?,
                     );
                     config.requests_per_minute = arguments.requests_per_minute;
-                    Client::new(config)?
+                    announced(Client::new(config)?, &reporter)
                 }
-                _ => workspace_client(
-                    &workspace,
-                    &arguments.api_key_env,
-                    arguments.requests_per_minute,
-                )?,
+                _ => announced(
+                    workspace_client(
+                        &workspace,
+                        &arguments.api_key_env,
+                        arguments.requests_per_minute,
+                    )?,
+                    &reporter,
+                ),
             };
             runtime()?.block_on(offbase_pipeline::diff_api::diff_data_api(
                 &workspace,
                 &options,
                 &client,
                 arguments.page_size.clamp(1, 5000),
-                &reporter,
+                &*reporter,
             ))?
         }
     };
@@ -995,7 +804,7 @@ pub fn diff_behaviour(arguments: crate::cli::DiffBehaviourArgs) -> anyhow::Resul
     use offbase_pipeline::behaviour::{
         BehaviourOptions, NewBackend, Verdict, comparison_word, verdict_word,
     };
-    let reporter = TerminalReporter::new(arguments.json);
+    let reporter = Arc::new(TerminalReporter::new(arguments.json));
     let workspace = Workspace::new(&arguments.workspace);
     let text = std::fs::read_to_string(&arguments.corpus)
         .with_context(|| format!("cannot read the corpus {}", arguments.corpus.display()))?;
@@ -1007,22 +816,28 @@ pub fn diff_behaviour(arguments: crate::cli::DiffBehaviourArgs) -> anyhow::Resul
             arguments.corpus.display()
         );
     }
-    let old = workspace_client(
-        &workspace,
-        &arguments.api_key_env,
-        arguments.requests_per_minute,
-    )?;
+    let old = announced(
+        workspace_client(
+            &workspace,
+            &arguments.api_key_env,
+            arguments.requests_per_minute,
+        )?,
+        &reporter,
+    );
     let new = match &arguments.target_url {
         Some(url) => {
             let app_id = arguments
                 .target_app_id
                 .clone()
                 .unwrap_or_else(|| old.app_id().to_owned());
-            NewBackend::Api(Client::new(ClientConfig::new(
-                url.clone(),
-                app_id,
-                api_key(&arguments.target_api_key_env)?,
-            ))?)
+            NewBackend::Api(announced(
+                Client::new(ClientConfig::new(
+                    url.clone(),
+                    app_id,
+                    api_key(&arguments.target_api_key_env)?,
+                ))?,
+                &reporter,
+            ))
         }
         None => {
             let Some(url) = arguments.database.database_url.clone() else {
@@ -1047,7 +862,7 @@ pub fn diff_behaviour(arguments: crate::cli::DiffBehaviourArgs) -> anyhow::Resul
         &new,
         &corpus,
         &options,
-        &reporter,
+        &*reporter,
     ))?;
     offbase_pipeline::behaviour::write_reports(&workspace, &diff)?;
     reporter.clear();

@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod output;
+mod sync;
 
 // A load allocates and frees a few small values per field of every record, from two threads;
 // mimalloc's thread-local free lists make that markedly cheaper than the system allocator.

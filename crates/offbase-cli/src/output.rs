@@ -121,8 +121,11 @@ impl Reporter for TerminalReporter {
     }
 
     fn message(&self, text: &str) {
+        // Above the bars on a terminal; plain lines on stderr otherwise (logs, cron, CI).
         if self.interactive {
             let _ = self.bars.println(format!("note: {text}"));
+        } else {
+            eprintln!("note: {text}");
         }
     }
 }

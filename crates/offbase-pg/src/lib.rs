@@ -4,6 +4,7 @@
 mod apply;
 mod catalog;
 mod connect;
+pub mod cutover;
 pub mod load;
 pub mod query;
 pub mod range_hash;
@@ -15,6 +16,26 @@ pub use catalog::{
 };
 pub use connect::{START_HINT, connect, redact_url};
 pub use sqlx::postgres::PgConnection;
+
+/// A transaction on a [`PgConnection`] (it derefs to the connection; nested ones are savepoints).
+pub type PgTransaction<'c> = sqlx::Transaction<'c, sqlx::Postgres>;
+
+/// Begins a transaction (a savepoint inside one already open).
+pub async fn begin(connection: &mut PgConnection) -> Result<PgTransaction<'_>, PgError> {
+    use sqlx::Connection;
+    connection
+        .begin()
+        .await
+        .map_err(|error| statement_error("BEGIN", error))
+}
+
+/// Commits a transaction begun with [`begin`].
+pub async fn commit(transaction: PgTransaction<'_>) -> Result<(), PgError> {
+    transaction
+        .commit()
+        .await
+        .map_err(|error| statement_error("COMMIT", error))
+}
 
 /// What went wrong talking to PostgreSQL. Messages name the schema, table or statement and say
 /// what to do; they never carry the connection password.
@@ -39,6 +60,14 @@ pub enum PgError {
         schema: String,
         what: &'static str,
         names: String,
+    },
+    #[error(
+        "schema {schema:?} was cut over to PostgreSQL at {at} (by {by}): nothing syncs into it any more\n  The app's writes now go to PostgreSQL; a sync would overwrite or delete them. To roll back on purpose, see `offbase cutover --undo` in docs/runbook.md"
+    )]
+    CutOver {
+        schema: String,
+        at: String,
+        by: String,
     },
     #[error("PostgreSQL refused {statement}: {message}")]
     Statement { statement: String, message: String },

@@ -102,7 +102,10 @@ pub async fn prepare_state(connection: &mut PgConnection) -> Result<(), PgError>
             quote_identifier(STATE_SCHEMA)
         ),
     ];
-    for statement in &statements {
+    for statement in statements
+        .iter()
+        .chain(&crate::cutover::state_statements())
+    {
         execute(&mut transaction, statement).await?;
     }
     transaction
@@ -560,9 +563,25 @@ pub async fn validate_foreign_key(
         quote_identifier(table),
         quote_identifier(name)
     );
-    match sqlx::raw_sql(&sql).execute(&mut *connection).await {
-        Ok(_) => Ok(true),
+    // In a transaction of its own (a savepoint inside the caller's), so a failed validation
+    // leaves the caller's transaction usable.
+    let mut transaction = connection
+        .begin()
+        .await
+        .map_err(|error| statement_error("BEGIN", error))?;
+    match sqlx::raw_sql(&sql).execute(&mut *transaction).await {
+        Ok(_) => {
+            transaction
+                .commit()
+                .await
+                .map_err(|error| statement_error("COMMIT", error))?;
+            Ok(true)
+        }
         Err(sqlx::Error::Database(database)) if database.code().as_deref() == Some("23503") => {
+            transaction
+                .rollback()
+                .await
+                .map_err(|error| statement_error("ROLLBACK", error))?;
             Ok(false)
         }
         Err(error) => Err(statement_error(&sql, error)),

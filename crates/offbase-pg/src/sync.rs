@@ -95,6 +95,9 @@ pub struct UpsertTarget {
     pub columns: Vec<String>,
     pub key: Vec<String>,
     pub version: String,
+    /// Write every staged row whatever the stored version (a reviewed repair that puts the
+    /// source's version back over a row changed in the target alone).
+    pub force: bool,
 }
 
 /// A junction table filled from an array of references: its name and columns in COPY order;
@@ -113,11 +116,14 @@ pub struct SyncTransaction<'c> {
 }
 
 impl<'c> SyncTransaction<'c> {
+    /// Begins the transaction; refuses (and writes nothing) when `pg_schema` was cut over, so
+    /// a sync that was running at the switch stops at its next page.
     pub async fn begin(connection: &'c mut PgConnection, pg_schema: &str) -> Result<Self, PgError> {
-        let transaction = connection
+        let mut transaction = connection
             .begin()
             .await
             .map_err(|error| statement_error("BEGIN", error))?;
+        crate::cutover::refuse_if_cut_over(&mut transaction, pg_schema).await?;
         Ok(SyncTransaction {
             transaction,
             pg_schema: pg_schema.to_owned(),
@@ -170,8 +176,9 @@ impl<'c> SyncTransaction<'c> {
         let upsert = format!(
             "INSERT INTO {table} AS t ({columns}) SELECT {columns} FROM {stage} \
              ON CONFLICT ({key}) DO UPDATE SET {updates} \
-             WHERE EXCLUDED.{version} > t.{version} OR t.{version} IS NULL \
+             WHERE {force} OR EXCLUDED.{version} > t.{version} OR t.{version} IS NULL \
              OR (EXCLUDED.{version} = t.{version} AND ({old}) IS DISTINCT FROM ({new}))",
+            force = if target.force { "TRUE" } else { "FALSE" },
             columns = list(""),
             key = target
                 .key

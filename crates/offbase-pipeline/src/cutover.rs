@@ -7,14 +7,21 @@
 //! hashes per entity; where they differ, the row-level `diff data` names the records); no
 //! unreviewed rejects; foreign-key orphans counted and acknowledged.
 //! When every gate passes and it is not a dry run, the foreign keys the sync took off are
-//! added back (validated where no orphans exist); the report says so.
+//! added back (validated where no orphans exist) and the schema is marked as cut over
+//! (`offbase.cutovers`), in one transaction: from then on no sync writes into it.
+//!
+//! The cutover takes the target lock before its final sync pass and holds it to the end, so a
+//! sync still running waits, then finds the mark and stops. A schema already cut over is
+//! refused, dry run or not; [`undo`] lifts the mark for a rollback, after counting the rows the
+//! new backend wrote since. The real run's report is `reports/cutover.md` and `.json`;
+//! rehearsals write `reports/cutover-dry-run.*`, and a report of a switch is never overwritten.
 
 use crate::PipelineError;
 use crate::load::LoadOptions;
 use crate::migrate::{Destination, MigrateOptions, MigrateSource, migrate};
 use crate::plan::plan_workspace;
 use crate::progress::{NoProgress, Reporter};
-use crate::sync::{SyncOptions, status, sync_once};
+use crate::sync::{SyncOptions, status, sync_pass};
 use crate::verify::verify;
 use crate::workspace::Workspace;
 use offbase_base44::client::{Client, ListQuery};
@@ -79,6 +86,37 @@ pub struct CutoverReport {
     pub gates: Vec<Gate>,
     /// Seconds each step took, in order.
     pub timings: Vec<(String, f64)>,
+    /// When each step happened (UTC, ISO 8601).
+    #[serde(default)]
+    pub times: CutoverTimes,
+    /// The run, as the mark in the target names it.
+    #[serde(default)]
+    pub run: String,
+    /// Records the data gate found different, for a reviewed repair (`offbase sync --reapply`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair_file: Option<String>,
+}
+
+/// When the cutover's steps happened (UTC, ISO 8601); a step that did not run has none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CutoverTimes {
+    pub started: Option<String>,
+    /// When the write freeze was established (quiet observed, or confirmed).
+    pub freeze: Option<String>,
+    /// When the final sync pass finished.
+    pub final_sync: Option<String>,
+    /// When the schema was switched: the time of the mark in `offbase.cutovers`.
+    pub switched: Option<String>,
+}
+
+/// The records the data gate found different, per entity (a file the operator reviews before
+/// `offbase sync --reapply` puts the source's version back).
+pub type RepairList = std::collections::BTreeMap<String, std::collections::BTreeSet<String>>;
+
+fn now_iso() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
 }
 
 /// The most records named per kind of finding in the data gate's figure.
@@ -149,6 +187,20 @@ pub async fn cutover(
     reporter: Arc<dyn Reporter>,
 ) -> Result<CutoverReport, PipelineError> {
     let pg_schema = options.sync.pg_schema.clone();
+    let run = crate::lock::run_name(if options.dry_run {
+        "cutover --dry-run"
+    } else {
+        "cutover"
+    });
+    let mut times = CutoverTimes {
+        started: Some(now_iso()),
+        ..CutoverTimes::default()
+    };
+    // A schema that was switched is refused before anything runs: a rehearsal's final sync
+    // would write into it, and its report would stand beside the record of the switch.
+    let mut connection = offbase_pg::connect(&options.sync.database_url).await?;
+    pg_load::prepare_state(&mut connection).await?;
+    offbase_pg::cutover::refuse_if_cut_over(&mut connection, &pg_schema).await?;
     let mut gates = Vec::new();
     let mut timings = Vec::new();
     let mut step = Instant::now();
@@ -204,11 +256,18 @@ pub async fn cutover(
     } else {
         wait_for_quiet(client, &output.app, options, &*reporter).await?
     };
+    if freeze.passed {
+        times.freeze = Some(now_iso());
+    }
     gates.push(freeze);
     lap("write freeze", &mut timings);
 
-    // 3. The final sync pass, then 4. the final verification against a fresh pull.
-    let passed = sync_once(workspace, client, &options.sync, &*reporter).await?;
+    // 3. The final sync pass, then 4. the final verification against a fresh pull. From here
+    // to the end the cutover holds the target lock: a sync still running finishes its pass,
+    // then waits, and after a switch finds the mark and stops.
+    crate::lock::lock_target(&mut connection, &pg_schema, "cutover", &*reporter).await?;
+    let passed = sync_pass(workspace, client, &options.sync, &mut connection, &*reporter).await?;
+    times.final_sync = Some(now_iso());
     let applied: u64 = passed
         .entities
         .iter()
@@ -260,12 +319,23 @@ pub async fn cutover(
         .collect();
     // Where the hashes differ, the row-level diff of the fresh pull against the target names
     // the records (its report lands in the snapshot's reports folder).
-    let findings = if differing.is_empty() {
-        Vec::new()
+    let repair_path = workspace.root().join("cutover").join("repair.json");
+    let (findings, repair) = if differing.is_empty() {
+        (Vec::new(), RepairList::new())
     } else {
         let diff = crate::diff::diff_data(&snapshot, &load_options, &NoProgress).await?;
         crate::diff::write_reports(&snapshot, &diff)?;
-        row_findings(&diff)
+        (row_findings(&diff), repair_list(&diff))
+    };
+    let repair_file = if repair.is_empty() {
+        if repair_path.exists() {
+            std::fs::remove_file(&repair_path)
+                .map_err(|error| PipelineError::io(&repair_path, error))?;
+        }
+        None
+    } else {
+        workspace.write_json(&repair_path, &repair)?;
+        Some(repair_path.display().to_string())
     };
     gates.push(Gate {
         name: "data".into(),
@@ -285,10 +355,21 @@ pub async fn cutover(
             )
         },
         remedy: (!differing.is_empty()).then(|| {
-            format!(
-                "read {} (every differing record, with a diff), fix the cause, sync again",
-                snapshot.root().join("reports").join("diff-data.md").display()
-            )
+            let diff_file = snapshot.root().join("reports").join("diff-data.md");
+            match &repair_file {
+                // A row changed in the target alone keeps its `updated_date`: the sync never
+                // reads its record again, so "sync again" would not fix it.
+                Some(file) => format!(
+                    "read {} (every differing record, with a diff). Where the target is wrong (a row changed, added or lost in PostgreSQL alone, which no sync reads again), review {file} (the {} records, by entity) and put the source's version back with `offbase sync --workspace {} --pg-schema {pg_schema} --reapply {file}`; where the source changed, let the sync run. Then run the cutover again",
+                    diff_file.display(),
+                    repair.values().map(|ids| ids.len()).sum::<usize>(),
+                    workspace.root().display(),
+                ),
+                None => format!(
+                    "read {} (every differing record, with a diff), fix the cause, sync again",
+                    diff_file.display()
+                ),
+            }
         }),
     });
     lap("final verification", &mut timings);
@@ -313,7 +394,6 @@ pub async fn cutover(
     });
 
     // 6. Orphans of the foreign keys the cutover adds back.
-    let mut connection = offbase_pg::connect(&options.sync.database_url).await?;
     let mut orphans = Vec::new();
     for key in &output.target.foreign_keys {
         let id_column = crate::load::referencing_id_column(&output.target, key);
@@ -353,10 +433,22 @@ pub async fn cutover(
     lap("rejects and orphans", &mut timings);
 
     let go = gates.iter().all(|gate| gate.passed);
-    let mut cut_over = false;
+    let mut report = CutoverReport {
+        pg_schema: pg_schema.clone(),
+        dry_run: options.dry_run,
+        go,
+        cut_over: false,
+        gates,
+        timings,
+        times,
+        run: run.clone(),
+        repair_file,
+    };
     if go && !options.dry_run {
-        // The final step: the foreign keys back, validated where no orphans exist.
+        // The final step, in one transaction: the foreign keys back (validated where no
+        // orphans exist) and the mark that ends the sync period.
         let load_sql = offbase_sql::render_for_load(&output.target, Default::default());
+        let mut transaction = offbase_pg::begin(&mut connection).await?;
         for (key, constraint) in output
             .target
             .foreign_keys
@@ -364,7 +456,7 @@ pub async fn cutover(
             .zip(&load_sql.foreign_keys)
         {
             crate::load::add_foreign_key(
-                &mut connection,
+                &mut transaction,
                 &pg_schema,
                 &output.target,
                 key,
@@ -372,19 +464,37 @@ pub async fn cutover(
             )
             .await?;
         }
-        cut_over = true;
-        lap("foreign keys back", &mut timings);
+        report.cut_over = true;
+        let recorded = serde_json::to_value(&report).unwrap_or_default();
+        let mark =
+            offbase_pg::cutover::write_mark(&mut transaction, &pg_schema, &run, &recorded).await?;
+        offbase_pg::commit(transaction).await?;
+        report.times.switched = Some(mark.at);
+        lap("foreign keys back and switch", &mut report.timings);
     }
-    let report = CutoverReport {
-        pg_schema,
-        dry_run: options.dry_run,
-        go,
-        cut_over,
-        gates,
-        timings,
-    };
+    offbase_pg::cutover::unlock_target(&mut connection, &pg_schema).await?;
     write_report(workspace, &report)?;
     Ok(report)
+}
+
+/// Every record the row-level diff found different (missing on either side, or with other
+/// values), per entity; rejected records are left out (they are the rejects gate's).
+fn repair_list(diff: &crate::diff::DataDiff) -> RepairList {
+    let mut list = RepairList::new();
+    for entity in &diff.entities {
+        let ids = entity
+            .missing_in_target
+            .iter()
+            .filter(|id| !entity.rejected.contains(id))
+            .chain(&entity.missing_in_source)
+            .cloned()
+            .chain(entity.different.iter().map(|record| record.id.clone()));
+        let ids: std::collections::BTreeSet<String> = ids.collect();
+        if !ids.is_empty() {
+            list.insert(entity.entity.clone(), ids);
+        }
+    }
+    list
 }
 
 /// Waits until no record of any entity changed for `quiet`, or the timeout.
@@ -395,6 +505,7 @@ async fn wait_for_quiet(
     reporter: &dyn Reporter,
 ) -> Result<Gate, PipelineError> {
     let started = Instant::now();
+    let mut last_notice: Option<Instant> = None;
     let updated = BuiltIn::UpdatedDate.field_name();
     loop {
         let mut newest: Option<i64> = None;
@@ -445,9 +556,15 @@ async fn wait_for_quiet(
                 ),
             });
         }
-        reporter.message(&format!(
-            "waiting for the write freeze: the last write was {quiet_for:.0} s ago"
-        ));
+        if last_notice.is_none_or(|at: Instant| at.elapsed() >= crate::lock::NOTICE_EVERY) {
+            reporter.message(&format!(
+                "waiting for the write freeze: the last write was {quiet_for:.0} s ago, {} s of quiet needed (gives up after {} s, {:.0} s so far)",
+                options.quiet.as_secs(),
+                options.freeze_timeout.as_secs(),
+                started.elapsed().as_secs_f64()
+            ));
+            last_notice = Some(Instant::now());
+        }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
@@ -472,9 +589,39 @@ fn count_rejects(workspace: &Workspace) -> Result<u64, PipelineError> {
     Ok(count)
 }
 
+/// Where a cutover's report goes: `reports/cutover.*` for real runs, `reports/cutover-dry-run.*`
+/// for rehearsals (the file stem).
+pub fn report_stem(dry_run: bool) -> &'static str {
+    if dry_run { "cutover-dry-run" } else { "cutover" }
+}
+
+/// Writes the report. A real run's report that records a switch is the record of what moved:
+/// a later real run (after an undo) first moves it aside to `cutover-<switch time>.*`.
 fn write_report(workspace: &Workspace, report: &CutoverReport) -> Result<(), PipelineError> {
     let folder = workspace.root().join("reports");
-    workspace.write_json(&folder.join("cutover.json"), report)?;
+    let stem = report_stem(report.dry_run);
+    let json_path = folder.join(format!("{stem}.json"));
+    if !report.dry_run {
+        let earlier: Option<CutoverReport> = workspace.read_json(&json_path).ok().flatten();
+        if let Some(earlier) = earlier.filter(|earlier| earlier.cut_over) {
+            let when: String = earlier
+                .times
+                .switched
+                .as_deref()
+                .unwrap_or("earlier")
+                .chars()
+                .map(|character| if character.is_ascii_alphanumeric() { character } else { '-' })
+                .collect();
+            for extension in ["json", "md"] {
+                let from = folder.join(format!("{stem}.{extension}"));
+                let to = folder.join(format!("{stem}-{when}.{extension}"));
+                if from.exists() && !to.exists() {
+                    std::fs::rename(&from, &to).map_err(|error| PipelineError::io(&from, error))?;
+                }
+            }
+        }
+    }
+    workspace.write_json(&json_path, report)?;
     let mut text = format!(
         "# Cutover{} of schema `{}`: {}\n\n| gate | passed | figure | what to do |\n|---|---|---|---|\n",
         if report.dry_run { " rehearsal" } else { "" },
@@ -494,10 +641,100 @@ fn write_report(workspace: &Workspace, report: &CutoverReport) -> Result<(), Pip
             gate.remedy.as_deref().unwrap_or("")
         ));
     }
+    text.push_str(&format!(
+        "\nRun: {}.\n\n| moment | UTC |\n|---|---|\n",
+        if report.run.is_empty() { "-" } else { report.run.as_str() }
+    ));
+    for (moment, time) in [
+        ("started", &report.times.started),
+        ("write freeze", &report.times.freeze),
+        ("final sync done", &report.times.final_sync),
+        ("switched (cut over)", &report.times.switched),
+    ] {
+        text.push_str(&format!(
+            "| {moment} | {} |\n",
+            time.as_deref().unwrap_or("-")
+        ));
+    }
     text.push_str("\n| step | seconds |\n|---|---:|\n");
     for (step, seconds) in &report.timings {
         text.push_str(&format!("| {step} | {seconds:.2} |\n"));
     }
-    let path = folder.join("cutover.md");
+    let path = folder.join(format!("{stem}.md"));
     crate::files::write_atomic(&path, text.as_bytes())
+}
+
+/// What undoing a switch found and did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UndoReport {
+    pub pg_schema: String,
+    /// The switch that was undone.
+    pub switched_at: String,
+    pub switched_by: String,
+    /// Per table, the rows the new backend wrote after the switch (by `updated_date`).
+    pub written_after_switch: Vec<(String, i64)>,
+    /// Whether the mark was lifted.
+    pub undone: bool,
+}
+
+/// Lifts the cutover mark of the schema, for a rollback or a second attempt: syncs may run
+/// again. Rows the new backend wrote after the switch would be overwritten or deleted by the
+/// next sync, so they are counted first, and while any exist the mark stays unless
+/// `discard_new_writes` says they were exported (or are to be lost).
+pub async fn undo(
+    workspace: &Workspace,
+    database_url: &str,
+    pg_schema: &str,
+    mappings: Option<&std::path::Path>,
+    discard_new_writes: bool,
+    reporter: &dyn Reporter,
+) -> Result<UndoReport, PipelineError> {
+    let mut connection = offbase_pg::connect(database_url).await?;
+    let Some(mark) = offbase_pg::cutover::read_mark(&mut connection, pg_schema).await? else {
+        return Err(PipelineError::Usage(format!(
+            "schema {pg_schema:?} is not cut over: there is nothing to undo"
+        )));
+    };
+    crate::lock::lock_target(&mut connection, pg_schema, "cutover --undo", reporter).await?;
+    let output = plan_workspace(workspace, mappings, &NoProgress)?;
+    let mut written = Vec::new();
+    let catalog = offbase_pg::introspect(&mut connection, pg_schema).await?;
+    for table in output
+        .target
+        .tables
+        .iter()
+        .filter(|table| table.junction.is_none() && catalog.tables.contains_key(&table.name))
+    {
+        let Some(version) = table.column_for_field(BuiltIn::UpdatedDate.field_name()) else {
+            continue;
+        };
+        let count = offbase_pg::cutover::rows_changed_after(
+            &mut connection,
+            pg_schema,
+            &table.name,
+            &version.name,
+            &mark.at,
+        )
+        .await?;
+        if count > 0 {
+            written.push((table.name.clone(), count));
+        }
+    }
+    let undone = written.is_empty() || discard_new_writes;
+    if undone {
+        offbase_pg::cutover::undo_mark(
+            &mut connection,
+            pg_schema,
+            &crate::lock::run_name("cutover --undo"),
+        )
+        .await?;
+    }
+    offbase_pg::cutover::unlock_target(&mut connection, pg_schema).await?;
+    Ok(UndoReport {
+        pg_schema: pg_schema.to_owned(),
+        switched_at: mark.at,
+        switched_by: mark.by,
+        written_after_switch: written,
+        undone,
+    })
 }

@@ -11,12 +11,14 @@ pub mod files;
 pub mod generate;
 pub mod import;
 pub mod load;
+pub mod lock;
 pub mod migrate;
 pub mod plan;
 pub mod progress;
 pub mod pull;
 pub mod staged;
 pub mod sync;
+pub mod sync_loop;
 pub mod verify;
 pub mod workspace;
 

@@ -216,6 +216,8 @@ pub async fn load(
 
     let mut connection = offbase_pg::connect(&options.database_url).await?;
     pg_load::prepare_state(&mut connection).await?;
+    // A cut-over schema holds the app's live data: a load (above all `--replace`) never touches it.
+    offbase_pg::cutover::refuse_if_cut_over(&mut connection, &options.pg_schema).await?;
     let names = output.target.relation_names();
     let run = pg_load::read_run(&mut connection, &options.pg_schema).await?;
     let rejects_folder = workspace.root().join("reports").join("rejects");

@@ -151,7 +151,82 @@ pub async fn sync_once(
     options: &SyncOptions,
     reporter: &dyn Reporter,
 ) -> Result<SyncSummary, PipelineError> {
+    let mut connection = offbase_pg::connect(&options.database_url).await?;
+    pg_load::prepare_state(&mut connection).await?;
+    // Refuse before waiting: a schema that was cut over never takes a sync again.
+    offbase_pg::cutover::refuse_if_cut_over(&mut connection, &options.pg_schema).await?;
+    crate::lock::lock_target(&mut connection, &options.pg_schema, "sync", reporter).await?;
+    let summary = sync_pass(workspace, client, options, &mut connection, reporter).await;
+    release(&mut connection, &options.pg_schema, summary).await
+}
+
+/// Releases the target lock after a run, keeping the run's own error when it failed (closing
+/// the connection releases the lock in any case).
+async fn release<T>(
+    connection: &mut offbase_pg::PgConnection,
+    pg_schema: &str,
+    outcome: Result<T, PipelineError>,
+) -> Result<T, PipelineError> {
+    let unlocked = offbase_pg::cutover::unlock_target(connection, pg_schema).await;
+    let value = outcome?;
+    unlocked?;
+    Ok(value)
+}
+
+/// Puts the source's current version of the named records into the target, whatever the
+/// target holds (`entity → ids`, e.g. from the cutover's `cutover/repair.json`): each record is
+/// fetched by id and written over the row, or its row deleted when the source no longer has
+/// it. The repair for a row changed in the target alone, which a sync never reads again.
+pub async fn reapply(
+    workspace: &Workspace,
+    client: &Client,
+    options: &SyncOptions,
+    records: &BTreeMap<String, BTreeSet<String>>,
+    reporter: &dyn Reporter,
+) -> Result<SyncSummary, PipelineError> {
+    let mut connection = offbase_pg::connect(&options.database_url).await?;
+    pg_load::prepare_state(&mut connection).await?;
+    offbase_pg::cutover::refuse_if_cut_over(&mut connection, &options.pg_schema).await?;
+    crate::lock::lock_target(&mut connection, &options.pg_schema, "sync --reapply", reporter)
+        .await?;
+    let summary = sync_records(
+        workspace,
+        client,
+        options,
+        &mut connection,
+        Some(records),
+        reporter,
+    )
+    .await;
+    release(&mut connection, &options.pg_schema, summary).await
+}
+
+/// One pass on a connection that holds the target lock (`sync_once`, or the cutover's final
+/// pass). Refuses, writing nothing, when the schema was cut over.
+pub(crate) async fn sync_pass(
+    workspace: &Workspace,
+    client: &Client,
+    options: &SyncOptions,
+    connection: &mut offbase_pg::PgConnection,
+    reporter: &dyn Reporter,
+) -> Result<SyncSummary, PipelineError> {
+    sync_records(workspace, client, options, connection, None, reporter).await
+}
+
+/// A pass over every entity, or, with `only`, the reviewed repair: those records of those
+/// entities fetched one by one and written whatever the stored version (deleted where the
+/// source no longer has them).
+async fn sync_records(
+    workspace: &Workspace,
+    client: &Client,
+    options: &SyncOptions,
+    connection: &mut offbase_pg::PgConnection,
+    only: Option<&BTreeMap<String, BTreeSet<String>>>,
+    reporter: &dyn Reporter,
+) -> Result<SyncSummary, PipelineError> {
     let started = std::time::Instant::now();
+    let connection = &mut *connection;
+    offbase_pg::cutover::refuse_if_cut_over(connection, &options.pg_schema).await?;
     if let Some(folder) = &options.schema_from {
         let outcome = offbase_base44::schema::read_app(folder)?;
         crate::pull::write_schemas(workspace, &outcome.app.entities)?;
@@ -161,9 +236,7 @@ pub async fn sync_once(
         options.mappings.as_deref(),
         &crate::progress::NoProgress,
     )?;
-    let mut connection = offbase_pg::connect(&options.database_url).await?;
-    pg_load::prepare_state(&mut connection).await?;
-    match pg_load::read_run(&mut connection, &options.pg_schema).await? {
+    match pg_load::read_run(connection, &options.pg_schema).await? {
         Some(run) if run.phase == LoadPhase::Done => {}
         _ => {
             return Err(PipelineError::Usage(format!(
@@ -177,7 +250,7 @@ pub async fn sync_once(
     // the cutover adds them back, validated where no orphans exist.
     let mut suspended = Vec::new();
     for key in &output.target.foreign_keys {
-        if pg_load::constraint_exists(&mut connection, &options.pg_schema, &key.table, &key.name)
+        if pg_load::constraint_exists(connection, &options.pg_schema, &key.table, &key.name)
             .await?
         {
             let sql = format!(
@@ -185,7 +258,7 @@ pub async fn sync_once(
                 offbase_sql::quote_identifier(&key.table),
                 offbase_sql::quote_identifier(&key.name)
             );
-            pg_load::execute_in(&mut connection, &options.pg_schema, &sql).await?;
+            pg_load::execute_in(connection, &options.pg_schema, &sql).await?;
             suspended.push(key.name.clone());
         }
     }
@@ -195,10 +268,10 @@ pub async fn sync_once(
             suspended.join(", ")
         ));
     }
-    let mut states = read_states(&mut connection, &options.pg_schema).await?;
+    let mut states = read_states(connection, &options.pg_schema).await?;
     // Schema drift: columns the plan has and the tables do not (a field the schemas gained)
     // are added, nullable; an entity without a table needs a load of its own.
-    let catalog = offbase_pg::introspect(&mut connection, &options.pg_schema).await?;
+    let catalog = offbase_pg::introspect(connection, &options.pg_schema).await?;
     let mut added_columns = Vec::new();
     let mut missing_tables = BTreeSet::new();
     for table in &output.target.tables {
@@ -209,7 +282,7 @@ pub async fn sync_once(
         for column in &table.columns {
             if existing.column(&column.name).is_none() {
                 let sql = offbase_sql::add_column(table, column);
-                pg_load::execute_in(&mut connection, &options.pg_schema, &sql).await?;
+                pg_load::execute_in(connection, &options.pg_schema, &sql).await?;
                 let added = format!("{}.{} {}", table.name, column.name, column.pg_type);
                 reporter.message(&format!(
                     "the schema gained a field: added column {added} (nullable; rows already there have NULL, or the value in _extra)"
@@ -218,12 +291,19 @@ pub async fn sync_once(
             }
         }
     }
-    let enum_oids = pg_load::enum_type_oids(&mut connection, &options.pg_schema).await?;
+    let enum_oids = pg_load::enum_type_oids(connection, &options.pg_schema).await?;
     let mut entities = Vec::new();
     let mut skipped = Vec::new();
     for entity in &output.app.entities {
         let Some(table) = output.target.table_for_entity(&entity.name) else {
             continue;
+        };
+        let repair = match only {
+            Some(records) => match records.get(&entity.name) {
+                Some(ids) => Some(ids),
+                None => continue,
+            },
+            None => None,
         };
         if missing_tables.contains(&table.name) {
             let why = format!(
@@ -266,8 +346,12 @@ pub async fn sync_once(
             started_from: state.cursor,
             lags: std::sync::Mutex::new(Vec::new()),
             junctions,
+            force: repair.is_some(),
         };
-        let report = context.pass(&mut connection, &mut state, reporter).await?;
+        let report = match repair {
+            Some(ids) => context.repair(connection, &mut state, ids, reporter).await?,
+            None => context.pass(connection, &mut state, reporter).await?,
+        };
         entities.push(report);
     }
     Ok(SyncSummary {
@@ -293,6 +377,8 @@ struct EntitySync<'a> {
     lags: std::sync::Mutex<Vec<u64>>,
     /// The entity's junction tables (arrays of references), in the converter's order.
     junctions: Vec<(JunctionTarget, BinaryEncoder)>,
+    /// Write whatever the stored version (the reviewed repair).
+    force: bool,
 }
 
 impl EntitySync<'_> {
@@ -308,8 +394,49 @@ impl EntitySync<'_> {
         self.changes(connection, state, reporter).await?;
         self.deletes(connection, state).await?;
         state.passes += 1;
+        state.last_pass = Some(now_micros());
+        self.finish(connection, state, before, reporter).await
+    }
+
+    /// The reviewed repair of `ids`: each fetched by id and written over its row, or its row
+    /// deleted when the source no longer has the record.
+    async fn repair(
+        &self,
+        connection: &mut offbase_pg::PgConnection,
+        state: &mut EntitySyncState,
+        ids: &BTreeSet<String>,
+        reporter: &dyn Reporter,
+    ) -> Result<EntitySyncReport, PipelineError> {
+        let name = self.entity.name.as_str();
+        reporter.started(name, Some(ids.len() as u64));
+        let before = (state.fetched, state.upserted, state.deleted, state.rejected);
+        let mut found = Vec::new();
+        let mut gone = Vec::new();
+        for id in ids {
+            match self.client.get(name, id).await? {
+                Some(record) => found.push(record),
+                None => gone.push(id.clone()),
+            }
+        }
+        while !found.is_empty() {
+            let rest = found.split_off(found.len().min(self.options.page_size.max(1)));
+            let page = std::mem::replace(&mut found, rest);
+            self.apply(connection, state, page, reporter).await?;
+        }
+        self.delete_rows(connection, state, gone).await?;
+        self.finish(connection, state, before, reporter).await
+    }
+
+    /// Saves the state after a pass or a repair and says what it did.
+    async fn finish(
+        &self,
+        connection: &mut offbase_pg::PgConnection,
+        state: &mut EntitySyncState,
+        before: (u64, u64, u64, u64),
+        reporter: &dyn Reporter,
+    ) -> Result<EntitySyncReport, PipelineError> {
+        let name = self.entity.name.as_str();
         let now = now_micros();
-        state.last_pass = Some(now);
         let mut transaction = SyncTransaction::begin(connection, &self.options.pg_schema).await?;
         transaction.save_state(name, &json!(state)).await?;
         transaction.commit().await?;
@@ -589,6 +716,7 @@ impl EntitySync<'_> {
                 .column_for_field(BuiltIn::UpdatedDate.field_name())
                 .map(|column| column.name.clone())
                 .unwrap_or_else(|| BuiltIn::UpdatedDate.field_name().to_owned()),
+            force: self.force,
         };
         let mut transaction = SyncTransaction::begin(connection, &self.options.pg_schema).await?;
         let upserted = if rows.is_empty() {
@@ -695,10 +823,27 @@ impl EntitySync<'_> {
             }
             state.last_reconcile = Some(began);
         }
-        if gone.is_empty() {
+        self.delete_rows(connection, state, gone.into_iter().collect())
+            .await
+    }
+
+    /// Deletes (or with `--soft-delete`, marks) the rows of these records, with their junction
+    /// rows, and saves the state in the same transaction.
+    async fn delete_rows(
+        &self,
+        connection: &mut offbase_pg::PgConnection,
+        state: &mut EntitySyncState,
+        ids: Vec<String>,
+    ) -> Result<(), PipelineError> {
+        if ids.is_empty() {
             return Ok(());
         }
-        let ids: Vec<String> = gone.into_iter().collect();
+        let id = BuiltIn::Id.field_name();
+        let id_column = self
+            .table
+            .column_for_field(id)
+            .map(|column| column.name.clone())
+            .unwrap_or_else(|| id.to_owned());
         let mut transaction = SyncTransaction::begin(connection, &self.options.pg_schema).await?;
         let soft = self.options.soft_delete.then_some(SOFT_DELETE_COLUMN);
         if let Some(column) = soft {
@@ -903,6 +1048,9 @@ pub struct SyncStatus {
     pub pg_schema: String,
     /// The load's phase (`data`, `post_load`, `done`), or `None` when nothing was loaded.
     pub load_phase: Option<String>,
+    /// The switch, once the schema was cut over (no sync writes into it then).
+    #[serde(default)]
+    pub cut_over: Option<offbase_pg::cutover::CutoverMark>,
     pub entities: Vec<EntityStatus>,
 }
 
@@ -939,11 +1087,12 @@ async fn read_states(
 /// Reads the sync state of `pg_schema`.
 pub async fn status(database_url: &str, pg_schema: &str) -> Result<SyncStatus, PipelineError> {
     let mut connection = offbase_pg::connect(database_url).await?;
+    let connection = &mut connection;
     // Read-only: where offbase never ran, there is nothing to read and nothing is created.
-    let loads = pg_sync::state_table_exists(&mut connection, "load_runs").await?;
-    let syncs = pg_sync::state_table_exists(&mut connection, "sync_state").await?;
+    let loads = pg_sync::state_table_exists(connection, "load_runs").await?;
+    let syncs = pg_sync::state_table_exists(connection, "sync_state").await?;
     let load_phase = if loads {
-        pg_load::read_run(&mut connection, pg_schema).await?
+        pg_load::read_run(connection, pg_schema).await?
     } else {
         None
     }
@@ -957,7 +1106,7 @@ pub async fn status(database_url: &str, pg_schema: &str) -> Result<SyncStatus, P
     let seconds = |micros: Option<i64>| micros.map(|micros| (now - micros).max(0) as f64 / 1e6);
     let mut entities = Vec::new();
     let states = if syncs {
-        read_states(&mut connection, pg_schema).await?
+        read_states(connection, pg_schema).await?
     } else {
         BTreeMap::new()
     };
@@ -971,9 +1120,11 @@ pub async fn status(database_url: &str, pg_schema: &str) -> Result<SyncStatus, P
             state,
         });
     }
+    let cut_over = offbase_pg::cutover::read_mark(connection, pg_schema).await?;
     Ok(SyncStatus {
         pg_schema: pg_schema.to_owned(),
         load_phase,
+        cut_over,
         entities,
     })
 }
