@@ -91,10 +91,21 @@ pub fn sync(arguments: crate::cli::SyncArgs) -> anyhow::Result<ExitCode> {
         let stopped = Arc::clone(&stop);
         let mut on_pass = |outcome: &offbase_pipeline::sync_loop::PassOutcome| {
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string(&outcome.summary).unwrap_or_default()
-                );
+                // The pass's summary, with its pacing: what the sync waits for until the next.
+                let mut line = serde_json::to_value(&outcome.summary).unwrap_or_default();
+                if let Some(fields) = line.as_object_mut() {
+                    fields.insert("requests".into(), outcome.requests.into());
+                    fields.insert(
+                        "period_seconds".into(),
+                        outcome.period.as_secs_f64().into(),
+                    );
+                    fields.insert(
+                        "next_pass_in_seconds".into(),
+                        outcome.next_pass_in.as_secs_f64().into(),
+                    );
+                    fields.insert("pacing".into(), outcome.pacing.clone().into());
+                }
+                println!("{line}");
             } else if let Ok(mut table) = table.lock() {
                 table.record(&outcome.summary, Some(outcome));
                 table.print(live);
