@@ -390,9 +390,8 @@ async fn cutover_is_no_go_while_lag_or_a_planted_difference_exists_and_go_once_c
         failed(&report),
         ["sync lag", "rejects", "foreign-key orphans"]
     );
-    let written =
-        std::fs::read_to_string(workspace.root().join("reports/cutover-dry-run.md"))
-            .unwrap_or_default();
+    let written = std::fs::read_to_string(workspace.root().join("reports/cutover-dry-run.md"))
+        .unwrap_or_default();
     assert!(
         written.contains("NO-GO") && written.contains("sync lag"),
         "{written}"
@@ -441,13 +440,37 @@ async fn cutover_is_no_go_while_lag_or_a_planted_difference_exists_and_go_once_c
         data.figure
     );
 
-    // Clean again: go, and a rehearsal changes nothing.
-    sqlx::query(&set)
-        .bind(&name)
-        .bind(&id)
-        .execute(&mut schema.connection)
+    // A sync never reads that record again (its `updated_date` did not move): the remedy is
+    // the reviewed repair, from the list the gate wrote.
+    let remedy = data.remedy.clone().unwrap_or_default();
+    assert!(remedy.contains("--reapply"), "{remedy}");
+    let repair_path = workspace.root().join("cutover/repair.json");
+    let repair: offbase_pipeline::cutover::RepairList =
+        serde_json::from_str(&std::fs::read_to_string(&repair_path).unwrap_or_default())
+            .unwrap_or_else(|error| panic!("{}: {error}", repair_path.display()));
+    assert_eq!(
+        serde_json::to_value(&repair).unwrap_or_default(),
+        serde_json::json!({ "Company": [id] })
+    );
+    let again = sync_once(&workspace, &api, &settings.sync, &NoProgress)
         .await
-        .unwrap_or_else(|error| panic!("{set}: {error}"));
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert!(again.entities.iter().all(|entity| entity.upserted == 0));
+    let repaired =
+        offbase_pipeline::sync::reapply(&workspace, &api, &settings.sync, &repair, &NoProgress)
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+    let upserted: u64 = repaired.entities.iter().map(|entity| entity.upserted).sum();
+    assert_eq!(upserted, 1, "{repaired:#?}");
+    let restored = format!("SELECT name FROM \"{}\".company WHERE id = $1", schema.name);
+    let now: Option<String> = sqlx::query_scalar(&restored)
+        .bind(&id)
+        .fetch_one(&mut schema.connection)
+        .await
+        .unwrap_or_else(|error| panic!("{restored}: {error}"));
+    assert_eq!(now, name);
+
+    // Clean again: go, and a rehearsal changes nothing.
     let report = cutover(&workspace, &api, &settings, reporter())
         .await
         .unwrap_or_else(|error| panic!("{error}"));

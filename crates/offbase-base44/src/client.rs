@@ -296,13 +296,20 @@ impl Client {
     /// Sleeps `duration`, saying why (`what`) when it is a second or more, and again every
     /// [`NOTICE_EVERY`] with the time left.
     async fn wait(&self, duration: Duration, what: &str) {
-        let Some(notice) = self.notices.0.as_ref().filter(|_| duration >= Duration::from_secs(1))
+        let Some(notice) = self
+            .notices
+            .0
+            .as_ref()
+            .filter(|_| duration >= Duration::from_secs(1))
         else {
             tokio::time::sleep(duration).await;
             return;
         };
         let until = Instant::now() + duration;
-        notice(&format!("{what}: waiting {:.0} s", duration.as_secs_f64().ceil()));
+        notice(&format!(
+            "{what}: waiting {:.0} s",
+            duration.as_secs_f64().ceil()
+        ));
         loop {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {

@@ -58,10 +58,18 @@ pub fn sync(arguments: crate::cli::SyncArgs) -> anyhow::Result<ExitCode> {
             for entity in &summary.entities {
                 println!(
                     "{:<24} {} records re-read: {} written with the source's version, {} deleted (gone from the source), {} rejected",
-                    entity.entity, entity.fetched + entity.deleted, entity.upserted, entity.deleted, entity.rejected
+                    entity.entity,
+                    entity.fetched + entity.deleted,
+                    entity.upserted,
+                    entity.deleted,
+                    entity.rejected
                 );
             }
-            println!("Reapplied {} records from {}.", records.values().map(|ids| ids.len()).sum::<usize>(), file.display());
+            println!(
+                "Reapplied {} records from {}.",
+                records.values().map(|ids| ids.len()).sum::<usize>(),
+                file.display()
+            );
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -83,7 +91,21 @@ pub fn sync(arguments: crate::cli::SyncArgs) -> anyhow::Result<ExitCode> {
     let json = arguments.json;
     let ended = runtime.block_on(async {
         let watcher = Arc::clone(&stop);
+        // Ctrl-C on a terminal, SIGTERM from `kill` or a service manager: the pass in flight
+        // finishes, then the sync exits 0.
         tokio::spawn(async move {
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{SignalKind, signal};
+                if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = terminate.recv() => {}
+                    }
+                    watcher.store(true, Ordering::SeqCst);
+                    return;
+                }
+            }
             if tokio::signal::ctrl_c().await.is_ok() {
                 watcher.store(true, Ordering::SeqCst);
             }
@@ -95,10 +117,7 @@ pub fn sync(arguments: crate::cli::SyncArgs) -> anyhow::Result<ExitCode> {
                 let mut line = serde_json::to_value(&outcome.summary).unwrap_or_default();
                 if let Some(fields) = line.as_object_mut() {
                     fields.insert("requests".into(), outcome.requests.into());
-                    fields.insert(
-                        "period_seconds".into(),
-                        outcome.period.as_secs_f64().into(),
-                    );
+                    fields.insert("period_seconds".into(), outcome.period.as_secs_f64().into());
                     fields.insert(
                         "next_pass_in_seconds".into(),
                         outcome.next_pass_in.as_secs_f64().into(),
@@ -347,7 +366,15 @@ impl SyncTable {
         }
         // Messages stay above the table.
         for message in self.pending.drain(..) {
-            let _ = writeln!(stdout, "{}", if live { format!("note: {message}") } else { message });
+            let _ = writeln!(
+                stdout,
+                "{}",
+                if live {
+                    format!("note: {message}")
+                } else {
+                    message
+                }
+            );
         }
         let _ = write!(stdout, "{out}");
         let _ = stdout.flush();

@@ -142,7 +142,10 @@ fn collect_lines(child: &mut Child) -> Lines {
     if let Some(stdout) = child.stdout.take() {
         let lines = Arc::clone(&lines);
         std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
                 if let Ok(mut lines) = lines.lock() {
                     lines.push((Instant::now(), "stdout", line));
                 }
@@ -152,7 +155,10 @@ fn collect_lines(child: &mut Child) -> Lines {
     if let Some(stderr) = child.stderr.take() {
         let lines = Arc::clone(&lines);
         std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
                 if let Ok(mut lines) = lines.lock() {
                     lines.push((Instant::now(), "stderr", line));
                 }
@@ -265,7 +271,10 @@ async fn sync_after_cutover_go_took_the_foreign_keys_off_and_deleted_new_rows() 
         .unwrap_or_else(|| panic!("no switch time in {report_text}"))
         .to_owned();
     for moment in ["started", "freeze", "final_sync"] {
-        assert!(report["times"][moment].is_string(), "{moment}: {report_text}");
+        assert!(
+            report["times"][moment].is_string(),
+            "{moment}: {report_text}"
+        );
     }
     assert_eq!(report["cut_over"], serde_json::json!(true));
     assert_eq!(
@@ -320,7 +329,12 @@ async fn sync_after_cutover_go_took_the_foreign_keys_off_and_deleted_new_rows() 
         &pg_schema,
         "--replace",
     ]);
-    assert_eq!(replaced.status.code(), Some(2), "{}", text(&replaced.stderr));
+    assert_eq!(
+        replaced.status.code(),
+        Some(2),
+        "{}",
+        text(&replaced.stderr)
+    );
     assert_eq!(count_new(), "1");
 
     // A rehearsal after the switch is refused and leaves the record as it was.
@@ -332,7 +346,12 @@ async fn sync_after_cutover_go_took_the_foreign_keys_off_and_deleted_new_rows() 
         &pg_schema,
         "--dry-run",
     ]);
-    assert_eq!(rehearsal.status.code(), Some(2), "{}", text(&rehearsal.stderr));
+    assert_eq!(
+        rehearsal.status.code(),
+        Some(2),
+        "{}",
+        text(&rehearsal.stderr)
+    );
     assert_eq!(
         std::fs::read_to_string(&report_path).unwrap_or_default(),
         report_text
@@ -352,7 +371,14 @@ async fn sync_after_cutover_go_took_the_foreign_keys_off_and_deleted_new_rows() 
 
     // Undo: refused while rows written after the switch exist, then done when they are
     // declared exported.
-    let undo = ["cutover", "--workspace", &workspace_text, "--pg-schema", &pg_schema, "--undo"];
+    let undo = [
+        "cutover",
+        "--workspace",
+        &workspace_text,
+        "--pg-schema",
+        &pg_schema,
+        "--undo",
+    ];
     let refused = run(&undo);
     let stderr = text(&refused.stderr);
     assert_eq!(refused.status.code(), Some(2), "{stderr}");

@@ -134,9 +134,7 @@ impl CutoverMark {
 
 /// A timestamptz column as ISO 8601 in UTC, to the microsecond.
 fn iso(column: &str) -> String {
-    format!(
-        "to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-    )
+    format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
 }
 
 /// The mark of `pg_schema` while it is cut over (not undone), without creating anything where

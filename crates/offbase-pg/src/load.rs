@@ -102,10 +102,7 @@ pub async fn prepare_state(connection: &mut PgConnection) -> Result<(), PgError>
             quote_identifier(STATE_SCHEMA)
         ),
     ];
-    for statement in statements
-        .iter()
-        .chain(&crate::cutover::state_statements())
-    {
+    for statement in statements.iter().chain(&crate::cutover::state_statements()) {
         execute(&mut transaction, statement).await?;
     }
     transaction

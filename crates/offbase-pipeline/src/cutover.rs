@@ -266,7 +266,14 @@ pub async fn cutover(
     // to the end the cutover holds the target lock: a sync still running finishes its pass,
     // then waits, and after a switch finds the mark and stops.
     crate::lock::lock_target(&mut connection, &pg_schema, "cutover", &*reporter).await?;
-    let passed = sync_pass(workspace, client, &options.sync, &mut connection, &*reporter).await?;
+    let passed = sync_pass(
+        workspace,
+        client,
+        &options.sync,
+        &mut connection,
+        &*reporter,
+    )
+    .await?;
     times.final_sync = Some(now_iso());
     let applied: u64 = passed
         .entities
@@ -592,7 +599,11 @@ fn count_rejects(workspace: &Workspace) -> Result<u64, PipelineError> {
 /// Where a cutover's report goes: `reports/cutover.*` for real runs, `reports/cutover-dry-run.*`
 /// for rehearsals (the file stem).
 pub fn report_stem(dry_run: bool) -> &'static str {
-    if dry_run { "cutover-dry-run" } else { "cutover" }
+    if dry_run {
+        "cutover-dry-run"
+    } else {
+        "cutover"
+    }
 }
 
 /// Writes the report. A real run's report that records a switch is the record of what moved:
@@ -610,7 +621,13 @@ fn write_report(workspace: &Workspace, report: &CutoverReport) -> Result<(), Pip
                 .as_deref()
                 .unwrap_or("earlier")
                 .chars()
-                .map(|character| if character.is_ascii_alphanumeric() { character } else { '-' })
+                .map(|character| {
+                    if character.is_ascii_alphanumeric() {
+                        character
+                    } else {
+                        '-'
+                    }
+                })
                 .collect();
             for extension in ["json", "md"] {
                 let from = folder.join(format!("{stem}.{extension}"));
@@ -643,7 +660,11 @@ fn write_report(workspace: &Workspace, report: &CutoverReport) -> Result<(), Pip
     }
     text.push_str(&format!(
         "\nRun: {}.\n\n| moment | UTC |\n|---|---|\n",
-        if report.run.is_empty() { "-" } else { report.run.as_str() }
+        if report.run.is_empty() {
+            "-"
+        } else {
+            report.run.as_str()
+        }
     ));
     for (moment, time) in [
         ("started", &report.times.started),

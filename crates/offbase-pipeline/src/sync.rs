@@ -187,8 +187,13 @@ pub async fn reapply(
     let mut connection = offbase_pg::connect(&options.database_url).await?;
     pg_load::prepare_state(&mut connection).await?;
     offbase_pg::cutover::refuse_if_cut_over(&mut connection, &options.pg_schema).await?;
-    crate::lock::lock_target(&mut connection, &options.pg_schema, "sync --reapply", reporter)
-        .await?;
+    crate::lock::lock_target(
+        &mut connection,
+        &options.pg_schema,
+        "sync --reapply",
+        reporter,
+    )
+    .await?;
     let summary = sync_records(
         workspace,
         client,
@@ -250,8 +255,7 @@ async fn sync_records(
     // the cutover adds them back, validated where no orphans exist.
     let mut suspended = Vec::new();
     for key in &output.target.foreign_keys {
-        if pg_load::constraint_exists(connection, &options.pg_schema, &key.table, &key.name)
-            .await?
+        if pg_load::constraint_exists(connection, &options.pg_schema, &key.table, &key.name).await?
         {
             let sql = format!(
                 "ALTER TABLE {} DROP CONSTRAINT {}",
@@ -349,7 +353,11 @@ async fn sync_records(
             force: repair.is_some(),
         };
         let report = match repair {
-            Some(ids) => context.repair(connection, &mut state, ids, reporter).await?,
+            Some(ids) => {
+                context
+                    .repair(connection, &mut state, ids, reporter)
+                    .await?
+            }
             None => context.pass(connection, &mut state, reporter).await?,
         };
         entities.push(report);

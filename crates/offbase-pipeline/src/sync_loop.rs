@@ -95,14 +95,17 @@ pub async fn run(
         let requests = client.stats().requests.saturating_sub(before);
         let period = schedule.period(requests);
         let pacing = match schedule.requests_per_minute.filter(|limit| *limit > 0) {
-            Some(limit) if period > schedule.interval => format!(
-                "{requests} requests a pass at {limit} a minute (--requests-per-minute)"
-            ),
+            Some(limit) if period > schedule.interval => {
+                format!("{requests} requests a pass at {limit} a minute (--requests-per-minute)")
+            }
             Some(limit) => format!(
                 "every {:.1} s (--interval); {requests} requests a pass, within {limit} a minute",
                 schedule.interval.as_secs_f64()
             ),
-            None => format!("every {:.1} s (--interval)", schedule.interval.as_secs_f64()),
+            None => format!(
+                "every {:.1} s (--interval)",
+                schedule.interval.as_secs_f64()
+            ),
         };
         let next_pass_in = period.saturating_sub(started.elapsed());
         on_pass(&PassOutcome {
