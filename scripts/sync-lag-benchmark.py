@@ -71,7 +71,8 @@ def main():
                  "--schema-from", app, "--workspace", workspace, "--pg-schema", SCHEMA],
                 env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             sync = subprocess.Popen(
-                [BINARY, "sync", "--workspace", workspace, "--pg-schema", SCHEMA, "--json"],
+                [BINARY, "sync", "--workspace", workspace, "--pg-schema", SCHEMA, "--json",
+                 "--requests-per-minute", "0"],
                 env=environment, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             time.sleep(seconds)
             sync.send_signal(signal.SIGINT)

@@ -109,11 +109,17 @@ pub enum Command {
     /// (in offbase.sync_state); then it deletes the rows of records in the trash and, with
     /// reconciliation, of records the source no longer lists. Foreign keys are taken off while
     /// syncing (Base44 enforces none). Kill it at any moment and start it again: nothing is
-    /// applied twice. Ctrl-C lets the pass in flight finish, then exits 0. The API URL and
-    /// app id come from the workspace (written by a pull from the API); the key from the
-    /// environment.
+    /// applied twice. Ctrl-C or SIGTERM lets the pass in flight finish, then exits 0. The API
+    /// URL and app id come from the workspace (written by a pull from the API); the key from
+    /// the environment.
+    ///
+    /// Passes are paced to --requests-per-minute (60 by default, within the free plan's 100
+    /// list requests a minute per app, which the live app shares); each pass says when the
+    /// next one starts, and a throttled or retried request says what it waits for. A schema
+    /// that was cut over is refused (exit 2, naming the switch); a sync running at the switch
+    /// stops by itself (exit 0).
     #[command(
-        after_help = "Examples:\n  BASE44_API_KEY=... offbase sync --workspace ws --database-url postgres://me@localhost/app --once\n  BASE44_API_KEY=... offbase sync --workspace ws --pg-schema staging --interval 2s"
+        after_help = "Examples:\n  BASE44_API_KEY=... offbase sync --workspace ws --database-url postgres://me@localhost/app --once\n  BASE44_API_KEY=... offbase sync --workspace ws --pg-schema staging --requests-per-minute 300\n  BASE44_API_KEY=... offbase sync --workspace ws --pg-schema staging --reapply ws/cutover/repair.json"
     )]
     Sync(SyncArgs),
     /// Show where the load and the sync of a schema stand, from the target database alone.
@@ -132,13 +138,17 @@ pub enum Command {
     /// write freeze; or --freeze-confirmed); after a final sync pass, the target equal to a
     /// fresh pull of the source (counts and content hashes per entity); no unreviewed rejects
     /// (--rejects-reviewed); foreign-key orphans acknowledged (--orphans-acknowledged). When all
-    /// pass, the foreign keys the sync took off are added back, validated where no orphans
-    /// exist. --dry-run rehearses all of it without that final step. Writes
-    /// reports/cutover.md and cutover.json in the workspace. See docs/runbook.md.
+    /// pass, in one transaction, the foreign keys the sync took off are added back (validated
+    /// where no orphans exist) and the schema is marked as cut over (offbase.cutovers: when,
+    /// by which run): no sync or load writes into it again. A sync still running waits for
+    /// the cutover, then stops. --dry-run rehearses all of it without that final step and
+    /// writes reports/cutover-dry-run.md; the real run writes reports/cutover.md and
+    /// cutover.json, never overwritten by a rehearsal. --undo lifts the mark for a rollback.
+    /// See docs/runbook.md.
     ///
-    /// Exit codes: 0 go, 1 no-go, 2 error.
+    /// Exit codes: 0 go, 1 no-go, 2 error (a schema already cut over included).
     #[command(
-        after_help = "Examples:\n  BASE44_API_KEY=... offbase cutover --workspace ws --pg-schema staging --dry-run\n  BASE44_API_KEY=... offbase cutover --workspace ws --freeze-confirmed --rejects-reviewed"
+        after_help = "Examples:\n  BASE44_API_KEY=... offbase cutover --workspace ws --pg-schema staging --dry-run\n  BASE44_API_KEY=... offbase cutover --workspace ws --freeze-confirmed --rejects-reviewed\n  offbase cutover --workspace ws --pg-schema staging --undo"
     )]
     Cutover(CutoverArgs),
     /// Compare the old backend with the new one.
