@@ -63,6 +63,7 @@ pub fn generate_workspace(
 ) -> Result<GenerateSummary, PipelineError> {
     let started = Instant::now();
     let output = crate::plan::plan(source, rules, reporter)?;
+    let _workspace_lock = crate::lock::lock_workspace(workspace, "generate")?;
     let generator = Generator::new(&output.app, &output.target, counts, seed)
         .map_err(|error| PipelineError::Usage(error.to_string()))?;
     let mut manifest = workspace.manifest()?;

@@ -49,6 +49,7 @@ pub fn import_csv(
     part_records: u64,
     reporter: &dyn Reporter,
 ) -> Result<ImportSummary, PipelineError> {
+    let _workspace_lock = crate::lock::lock_workspace(workspace, "pull --from-csv")?;
     let imports = read_csv_folder(folder, schemas)?;
     let mut warnings = Vec::new();
     let mut batches = Vec::new();
@@ -94,6 +95,7 @@ pub fn import_seed(
     part_records: u64,
     reporter: &dyn Reporter,
 ) -> Result<ImportSummary, PipelineError> {
+    let _workspace_lock = crate::lock::lock_workspace(workspace, "pull --from-seed")?;
     let imports = read_seed_folder(folder, schemas)?;
     let mut warnings = Vec::new();
     let mut batches = Vec::new();
@@ -205,6 +207,7 @@ pub fn import_records(
     part_records: u64,
     reporter: &dyn Reporter,
 ) -> Result<ImportSummary, PipelineError> {
+    let _workspace_lock = crate::lock::lock_workspace(workspace, "import")?;
     let data = folder.join("data");
     let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&data)
         .map_err(|error| PipelineError::io(&data, error))?

@@ -45,6 +45,10 @@ pub enum PipelineError {
     Workspace { path: PathBuf, message: String },
     #[error("{0}")]
     Usage(String),
+    #[error(
+        "another offbase run holds {what}: {holder}. Wait for it to finish (or stop it), then run again"
+    )]
+    Busy { what: String, holder: String },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

@@ -209,6 +209,7 @@ pub async fn load(
         }
         Err(error) => return Err(PipelineError::io(&manifest_path, error)),
     };
+    let _workspace_lock = crate::lock::lock_workspace(workspace, "load")?;
     let manifest: Manifest = workspace.read_json(&manifest_path)?.unwrap_or_default();
     let output = plan_workspace(workspace, options.mappings.as_deref(), reporter)?;
     let load_sql = render_for_load(&output.target, options.relax);
@@ -216,6 +217,9 @@ pub async fn load(
 
     let mut connection = offbase_pg::connect(&options.database_url).await?;
     pg_load::prepare_state(&mut connection).await?;
+    // One load of a schema at a time (two would copy every row twice), and no sync pass while
+    // it runs; the lock lives as long as this connection.
+    crate::lock::refuse_if_target_busy(&mut connection, &options.pg_schema, "load").await?;
     // A cut-over schema holds the app's live data: a load (above all `--replace`) never touches it.
     offbase_pg::cutover::refuse_if_cut_over(&mut connection, &options.pg_schema).await?;
     let names = output.target.relation_names();

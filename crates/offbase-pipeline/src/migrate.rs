@@ -117,6 +117,7 @@ pub async fn migrate(
     reporter: Arc<dyn Reporter>,
 ) -> Result<MigrateSummary, PipelineError> {
     let workspace = &options.workspace;
+    let _workspace_lock = crate::lock::lock_workspace(workspace, "migrate")?;
     let part_records = PullOptions::default().part_records;
     let staged = match &options.source {
         MigrateSource::Folder {

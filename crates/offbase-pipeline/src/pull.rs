@@ -129,6 +129,7 @@ pub async fn pull(
 ) -> Result<PullSummary, PipelineError> {
     let started = Instant::now();
     let entities = select_entities(app, options.entities.as_deref())?;
+    let _workspace_lock = crate::lock::lock_workspace(workspace, "pull")?;
     let source = SourceInfo::Api {
         // A URL may carry credentials (`https://user:password@host`): never store them.
         api_url: offbase_pg::redact_url(client.api_url()),
