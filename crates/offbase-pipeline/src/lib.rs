@@ -16,6 +16,7 @@ pub mod migrate;
 pub mod plan;
 pub mod progress;
 pub mod pull;
+pub mod reseal;
 pub mod staged;
 pub mod sync;
 pub mod sync_loop;

@@ -706,7 +706,22 @@ async fn load_entity(
     let _ = producer.join();
     result?;
 
-    // The end: every staged record must be accounted for.
+    // The end: every staged record must be accounted for, before the entity is marked done.
+    if checkpoint.read != checkpoint.loaded + checkpoint.rejected {
+        return Err(PipelineError::Usage(format!(
+            "{entity}: read {} records but loaded {} and rejected {}: this is a bug in offbase; the load stopped",
+            checkpoint.read, checkpoint.loaded, checkpoint.rejected
+        )));
+    }
+    if checkpoint.read != context.manifest.records {
+        return Err(PipelineError::Workspace {
+            path: context.workspace.manifest_path(),
+            message: format!(
+                "{entity}: the manifest counts {} records but the parts held {}: the workspace changed while it was loaded; stage it again (or `offbase reseal` an intended edit) and load again",
+                context.manifest.records, checkpoint.read
+            ),
+        });
+    }
     checkpoint.finished = true;
     checkpoint.seconds = seconds_before + started.elapsed().as_secs_f64();
     let mut transaction = LoadTransaction::begin(connection).await?;
@@ -716,18 +731,6 @@ async fn load_entity(
         .await?;
     transaction.commit().await?;
     reporter.finished(entity);
-    if checkpoint.read != checkpoint.loaded + checkpoint.rejected {
-        return Err(PipelineError::Usage(format!(
-            "{entity}: read {} records but loaded {} and rejected {}: this is a bug in offbase; the load stopped",
-            checkpoint.read, checkpoint.loaded, checkpoint.rejected
-        )));
-    }
-    if checkpoint.read != context.manifest.records {
-        reporter.message(&format!(
-            "{entity}: the manifest counts {} records but the parts hold {}: the workspace was changed after it was staged",
-            context.manifest.records, checkpoint.read
-        ));
-    }
     Ok(checkpoint)
 }
 

@@ -375,8 +375,8 @@ impl PartReader {
         Ok(PartReader {
             paths: parts
                 .iter()
-                .map(|part| workspace.root().join(&part.file))
-                .collect(),
+                .map(|part| workspace.part_file(&part.file))
+                .collect::<Result<_, _>>()?,
             position,
             reader: None,
         })
@@ -469,10 +469,24 @@ pub fn find_duplicates(
     let mut hashes: Vec<u64> = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
     let mut reader = PartReader::open(workspace, parts, Position::default())?;
     let mut buffer = Vec::new();
-    while reader.next_line(&mut buffer)?.is_some() {
+    // The same pass checks every part against what the manifest recorded when it was staged
+    // (lines, bytes, SHA-256), before any of its rows go in: a part edited, cut or swapped
+    // since is refused, not loaded as it is.
+    let mut seal = PartSeal::default();
+    let mut current = 0;
+    while let Some((part, _)) = reader.next_line(&mut buffer)? {
+        while current < part {
+            seal.check(workspace, parts, current)?;
+            current += 1;
+        }
+        seal.add(&buffer);
         if let Some(id) = line_id(&buffer) {
             hashes.push(hash_id(&id));
         }
+    }
+    while current < parts.len() {
+        seal.check(workspace, parts, current)?;
+        current += 1;
     }
     hashes.sort_unstable();
     let repeated: HashSet<u64> = hashes
@@ -529,6 +543,62 @@ pub fn find_duplicates(
         }
     }
     Ok(Duplicates { losers })
+}
+
+/// What one part holds, as read: lines, bytes and their SHA-256.
+#[derive(Default)]
+struct PartSeal {
+    lines: u64,
+    bytes: u64,
+    hasher: sha2::Sha256,
+}
+
+impl PartSeal {
+    fn add(&mut self, line: &[u8]) {
+        use sha2::Digest;
+        self.hasher.update(line);
+        self.bytes += line.len() as u64;
+        if !trim_line(line).is_empty() {
+            self.lines += 1;
+        }
+    }
+
+    /// Compares what was read of part `index` with the manifest, then starts the next part.
+    fn check(
+        &mut self,
+        workspace: &Workspace,
+        parts: &[ManifestPart],
+        index: usize,
+    ) -> Result<(), PipelineError> {
+        use sha2::Digest;
+        let read = std::mem::take(self);
+        let Some(part) = parts.get(index) else {
+            return Ok(());
+        };
+        let sha256 = format!("{:x}", read.hasher.finalize());
+        if (read.lines, read.bytes, sha256.as_str())
+            == (part.records, part.bytes, part.sha256.as_str())
+        {
+            return Ok(());
+        }
+        Err(PipelineError::Workspace {
+            path: workspace.root().join(&part.file),
+            message: format!(
+                "changed since it was staged (the manifest records {} records, {} bytes, SHA-256 {}; the file holds {} records, {} bytes, SHA-256 {}): nothing of it was loaded. Stage it again (pull or migrate), or, if the edit is intended, record it with `offbase reseal --workspace {}` and load again",
+                part.records,
+                part.bytes,
+                short_hash(&part.sha256),
+                read.lines,
+                read.bytes,
+                short_hash(&sha256),
+                workspace.root().display()
+            ),
+        })
+    }
+}
+
+fn short_hash(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
 }
 
 /// A line's id: read from the front when the line starts with it (every workspace line does),

@@ -59,6 +59,27 @@ impl Workspace {
         self.root.join(Self::part_name(entity, index))
     }
 
+    /// The path of a part the manifest names, refused unless it is a relative path inside
+    /// `data/` (a hand-made or hostile manifest must not make a load read any other file).
+    pub fn part_file(&self, file: &str) -> Result<PathBuf, PipelineError> {
+        let relative = Path::new(file);
+        let mut components = relative.components();
+        let inside = matches!(
+            components.next(),
+            Some(std::path::Component::Normal(first)) if first == "data"
+        ) && components.clone().next().is_some()
+            && components.all(|component| matches!(component, std::path::Component::Normal(_)));
+        if !inside {
+            return Err(PipelineError::Workspace {
+                path: self.manifest_path(),
+                message: format!(
+                    "names the part {file:?}, which is not inside the workspace's data/ folder: nothing was read; stage the workspace again"
+                ),
+            });
+        }
+        Ok(self.root.join(relative))
+    }
+
     pub fn manifest_path(&self) -> PathBuf {
         self.root.join("manifest.json")
     }
