@@ -189,7 +189,7 @@ async fn each_bad_record_is_rejected_with_its_reason_and_the_rest_loads_exactly(
         rejects(workspace.root()),
         owned(&[
             ("-", "flagged", "_line"),
-            ("-", "flagged", "_line"),
+            ("id13", "flagged", "_line"),
             ("id03", "out_of_range", "count"),
             ("id04", "nul_character", "name"),
             ("id06", "enum", "kind"),
@@ -260,7 +260,7 @@ async fn each_bad_record_is_rejected_with_its_reason_and_the_rest_loads_exactly(
         rejects(workspace.root()),
         owned(&[
             ("-", "flagged", "_line"),
-            ("-", "flagged", "_line"),
+            ("id13", "flagged", "_line"),
             ("id03", "out_of_range", "count"),
             ("id04", "nul_character", "name"),
             ("id08", "duplicate_id", "id"),
@@ -357,4 +357,234 @@ async fn a_line_that_is_not_utf8_is_rejected_not_a_failed_import() {
         .unwrap_or_else(|| panic!("no reject for the line that is not UTF-8: {text}"));
     assert!(line.contains("\"reason\":\"flagged\""), "{line}");
     assert!(line.contains("bad \u{FFFD} byte"), "{line}");
+}
+
+/// A schema with a field named like the importer's flags, and `xmin` (a system column, so
+/// renamed) beside `xmin_2` (spelled as its column, so kept).
+const FLAGS_SCHEMA: &str = r#"{"name": "Marked", "type": "object", "properties": {
+  "_offbase_flags": {"type": "object"},
+  "xmin": {"type": "string"},
+  "xmin_2": {"type": "string"}
+}}"#;
+
+/// Regression (hostile input): a BOM lost the first record; timestamps outside PostgreSQL's
+/// grammar loaded (`+99:00`, one-digit months) and 7-digit fractions were cut, not rounded; a
+/// repeated key kept its last value silently; a line that is not UTF-8 lost its bytes and its
+/// id; a source field named `_offbase_flags` passed for the importer's flags; `xmin_2` became
+/// `xmin_2_2`. Each now loads or is rejected exactly, with its reason, field and value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_input_is_loaded_or_rejected_exactly() {
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let app = folder.path().join("app");
+    let entities = app.join("base44").join("entities");
+    let data = app.join("data");
+    for dir in [&entities, &data] {
+        std::fs::create_dir_all(dir).unwrap_or_else(|error| panic!("{error}"));
+    }
+    std::fs::write(entities.join("Item.jsonc"), SCHEMA).unwrap_or_else(|error| panic!("{error}"));
+    std::fs::write(entities.join("Marked.jsonc"), FLAGS_SCHEMA)
+        .unwrap_or_else(|error| panic!("{error}"));
+    let head = r#""created_date":"2026-01-01T00:00:00.000000","updated_date":"2026-01-02T00:00:00.000000","kind":"a""#;
+    let not_utf8: Vec<u8> = [
+        format!(r#"{{"id":"id11",{head},"name":"bad "#).as_bytes(),
+        b"\xff\xfe",
+        b" bytes\"}",
+    ]
+    .concat();
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    for line in [
+        record(1, json!({"name": "after the BOM"})).to_string(),
+        record(2, json!({"at": "2024-01-01T00:00:00+99:00"})).to_string(),
+        record(3, json!({"due": "2024-1-1"})).to_string(),
+        record(4, json!({"at": "2024-1-1T00:00:00Z"})).to_string(),
+        record(5, json!({"at": "2024-01-01T00:00:00.1234565Z"})).to_string(),
+        record(6, json!({"at": "2024-01-01T23:59:59.9999995+15:59"})).to_string(),
+        format!(r#"{{"id":"id07",{head},"name":"first","name":"second"}}"#),
+        format!(r#"{{"id":"id08",{head},"name":"two ids","id":"id09"}}"#),
+        record(10, json!({"_offbase_flags": {"name": "forged"}})).to_string(),
+        format!(r#"{{"id":"id12",{head},"name":"x","meta":{{"k":1,"k":2}}}}"#),
+    ] {
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+    }
+    bytes.extend_from_slice(&not_utf8);
+    bytes.push(b'\n');
+    std::fs::write(data.join("Item.jsonl"), bytes).unwrap_or_else(|error| panic!("{error}"));
+    std::fs::write(
+        data.join("Marked.jsonl"),
+        format!(
+            "\u{feff}{}\n",
+            json!({"id": "m1", "created_date": "2026-01-01T00:00:00.000000",
+                   "_offbase_flags": {"xmin": "forged"}, "xmin": "a", "xmin_2": "b"})
+        ),
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+
+    let workspace = Workspace::new(folder.path().join("workspace"));
+    let mut schema = TestSchema::new("hostile").await;
+    let options = MigrateOptions {
+        source: MigrateSource::Folder {
+            folder: app.clone(),
+            schema_from: None,
+        },
+        workspace: workspace.clone(),
+        mappings: None,
+        destination: Destination::Database(LoadOptions::new(database_url(), &schema.name)),
+    };
+    let summary = migrate(&options, reporter())
+        .await
+        .unwrap_or_else(|error| panic!("migrate: {error}"));
+    let loaded = summary.load.clone().unwrap_or_else(|| panic!("no load"));
+    assert!(loaded.balanced(), "{loaded:?}");
+    assert!(summary.clean(), "verification: {:?}", summary.verify);
+    let counts: Vec<(String, u64, u64, u64)> = loaded
+        .entities
+        .iter()
+        .filter(|entity| entity.read > 0)
+        .map(|entity| {
+            (
+                entity.entity.clone(),
+                entity.read,
+                entity.loaded,
+                entity.rejected,
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        vec![("Item".into(), 11, 4, 7), ("Marked".into(), 1, 1, 0)]
+    );
+
+    // Every reject: (id, reason, field, value).
+    let text = std::fs::read_to_string(workspace.root().join("reports/rejects/Item.jsonl"))
+        .unwrap_or_default();
+    let mut found: Vec<(Value, String, String, Value)> = Vec::new();
+    let mut bytes_kept = None;
+    for line in text.lines() {
+        let reject: Map<String, Value> =
+            serde_json::from_str(line).unwrap_or_else(|error| panic!("{line}: {error}"));
+        let text = |key: &str| {
+            reject
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or("-")
+                .to_owned()
+        };
+        if let Some(kept) = reject["record"].get("_line_base64") {
+            bytes_kept = Some(kept.clone());
+        }
+        found.push((
+            reject["id"].clone(),
+            text("reason"),
+            text("field"),
+            reject["value"].clone(),
+        ));
+    }
+    found.sort_by_key(|reject| format!("{reject:?}"));
+    let mut expected = vec![
+        (
+            json!("id02"),
+            "wrong_type".into(),
+            "at".into(),
+            json!("2024-01-01T00:00:00+99:00"),
+        ),
+        (
+            json!("id03"),
+            "wrong_type".into(),
+            "due".into(),
+            json!("2024-1-1"),
+        ),
+        (
+            json!("id04"),
+            "wrong_type".into(),
+            "at".into(),
+            json!("2024-1-1T00:00:00Z"),
+        ),
+        (
+            json!("id07"),
+            "duplicate_key".into(),
+            "name".into(),
+            json!(["first", "second"]),
+        ),
+        (
+            Value::Null,
+            "duplicate_key".into(),
+            "id".into(),
+            json!(["id08", "id09"]),
+        ),
+        (
+            json!("id11"),
+            "flagged".into(),
+            "_line".into(),
+            json!("bad \u{FFFD}\u{FFFD} bytes\"}"),
+        ),
+        (
+            json!("id12"),
+            "duplicate_key".into(),
+            "meta".into(),
+            json!([1, 2]),
+        ),
+    ];
+    expected.sort_by_key(|reject| format!("{reject:?}"));
+    // The line that is not UTF-8: rejected with its id, and its bytes kept exactly.
+    if let Some((_, _, _, value)) = expected.iter_mut().find(|reject| reject.2 == "_line") {
+        *value = json!(String::from_utf8_lossy(&not_utf8));
+    }
+    assert_eq!(found, expected, "{text}");
+    assert_eq!(
+        bytes_kept,
+        Some(json!(offbase_model::record::base64(&not_utf8)))
+    );
+
+    assert_eq!(
+        rows(&mut schema).await,
+        vec![
+            json!({"id": "id01", "name": "after the BOM", "kind": "a", "count": null,
+                   "amount": null, "tags": null, "meta": null, "due": null, "at": null,
+                   "_extra": null}),
+            json!({"id": "id05", "name": "item 5", "kind": "a", "count": null, "amount": null,
+                   "tags": null, "meta": null, "due": null,
+                   "at": "2024-01-01T00:00:00.123456+00:00", "_extra": null}),
+            json!({"id": "id06", "name": "item 6", "kind": "a", "count": null, "amount": null,
+                   "tags": null, "meta": null, "due": null,
+                   "at": "2024-01-01T08:01:00+00:00", "_extra": null}),
+            json!({"id": "id10", "name": "item 10", "kind": "a", "count": null, "amount": null,
+                   "tags": null, "meta": null, "due": null, "at": null,
+                   "_extra": {"_offbase_flags": {"name": "forged"}}}),
+        ]
+    );
+    // The rounding is PostgreSQL's own: the loaded instants equal its casts of the texts.
+    let sql = format!(
+        "SELECT bool_and(CASE id \
+           WHEN 'id05' THEN at = '2024-01-01T00:00:00.1234565Z'::timestamptz \
+           WHEN 'id06' THEN at = '2024-01-01T23:59:59.9999995+15:59'::timestamptz END) AS same \
+         FROM \"{}\".item WHERE id IN ('id05', 'id06')",
+        schema.name
+    );
+    let same = sqlx::query(&sql)
+        .fetch_one(&mut schema.connection)
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    assert_eq!(same.try_get::<bool, _>("same").ok(), Some(true));
+
+    let sql = format!(
+        "SELECT to_jsonb(t) - 'created_date' - 'updated_date' - 'created_by' - 'created_by_id' \
+         - 'is_sample' AS row FROM \"{}\".marked t",
+        schema.name
+    );
+    let marked: Vec<Value> = sqlx::query(&sql)
+        .fetch_all(&mut schema.connection)
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"))
+        .iter()
+        .map(|row| row.try_get::<Value, _>("row").unwrap_or(Value::Null))
+        .collect();
+    assert_eq!(
+        marked,
+        vec![
+            json!({"id": "m1", "_offbase_flags": {"xmin": "forged"}, "xmin_3": "a",
+                    "xmin_2": "b", "_extra": null})
+        ]
+    );
+    schema.drop().await;
 }

@@ -1,6 +1,8 @@
 //! The Base44 entity API client: list and count requests with the key in a header, a request
 //! budget shared by every task, and retries (429 with `retry-after`, 5xx, timeouts, resets,
-//! truncated bodies) with backoff and jitter. The key never appears in a message.
+//! truncated bodies) with backoff and jitter. The key never appears in a message: it is checked
+//! when the client is built (a header must be able to carry it), and whatever the server sends
+//! back is kept in an error only with the key blanked out (a server may echo the request).
 
 use rand::Rng;
 use serde_json::{Map, Value};
@@ -45,6 +47,9 @@ pub struct ClientConfig {
     /// The first backoff delay; doubled at each retry, up to `max_backoff`.
     pub base_backoff: Duration,
     pub max_backoff: Duration,
+    /// The longest wait a `retry-after` answer is obeyed for: a server asking for more (a
+    /// misconfigured one may ask for days) gets this much, and the wait notice says so.
+    pub max_retry_wait: Duration,
 }
 
 impl ClientConfig {
@@ -58,9 +63,16 @@ impl ClientConfig {
             timeout: Duration::from_secs(60),
             base_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(20),
+            max_retry_wait: DEFAULT_MAX_RETRY_WAIT,
         }
     }
 }
+
+/// The default of [`ClientConfig::max_retry_wait`].
+pub const DEFAULT_MAX_RETRY_WAIT: Duration = Duration::from_secs(120);
+
+/// The longest wait the client will ever do at once (a year): deadlines stay representable.
+const LONGEST_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// What a request failed with, after retries where retrying made sense.
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +114,18 @@ pub enum ClientError {
     },
     #[error("the API URL {0:?} is not valid")]
     InvalidUrl(String),
+    #[error(
+        "the API key holds a character an HTTP header cannot carry ({problem}): check BASE44_API_KEY (or the variable named by --api-key-env), e.g. for a line break pasted with it"
+    )]
+    InvalidKey { problem: String },
+    #[error(
+        "the app id {app_id:?} holds a character an HTTP header cannot carry ({problem}): check --app-id"
+    )]
+    InvalidAppId { app_id: String, problem: String },
+    #[error(
+        "{request}: the request cannot be built, so nothing was sent: check --api-url and --app-id"
+    )]
+    InvalidRequest { request: String },
 }
 
 /// A ceiling on the request rate, shared by every task of a client: each request waits for its
@@ -191,6 +215,9 @@ pub struct ClientStats {
 pub struct Client {
     http: reqwest::Client,
     config: Arc<ClientConfig>,
+    /// The key as the header carries it, checked once (and marked sensitive).
+    api_key_header: reqwest::header::HeaderValue,
+    app_id_header: reqwest::header::HeaderValue,
     budget: Arc<RequestBudget>,
     stats: Arc<std::sync::Mutex<ClientStats>>,
     notices: WaitNotices,
@@ -270,17 +297,35 @@ impl Client {
     pub fn new(config: ClientConfig) -> Result<Self, ClientError> {
         let api_url = config.api_url.trim_end_matches('/').to_owned();
         if !(api_url.starts_with("http://") || api_url.starts_with("https://")) {
-            return Err(ClientError::InvalidUrl(api_url));
+            return Err(ClientError::InvalidUrl(without_credentials(&api_url)));
         }
+        // A key reqwest cannot put in a header fails every attempt the same way: say so now,
+        // rather than after every retry as if the network were down.
+        let mut api_key_header = header_value(config.api_key.expose())
+            .map_err(|problem| ClientError::InvalidKey { problem })?;
+        api_key_header.set_sensitive(true);
+        let app_id_header =
+            header_value(&config.app_id).map_err(|problem| ClientError::InvalidAppId {
+                app_id: config.app_id.clone(),
+                problem,
+            })?;
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .user_agent(concat!("offbase/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|_| ClientError::InvalidUrl(api_url.clone()))?;
+            .map_err(|_| ClientError::InvalidUrl(without_credentials(&api_url)))?;
         let budget = Arc::new(RequestBudget::new(config.requests_per_minute));
+        // Any cap a user gives is kept, short of one so long that a deadline would overflow.
+        let max_retry_wait = config.max_retry_wait.min(LONGEST_WAIT);
         Ok(Client {
             http,
-            config: Arc::new(ClientConfig { api_url, ..config }),
+            config: Arc::new(ClientConfig {
+                api_url,
+                max_retry_wait,
+                ..config
+            }),
+            api_key_header,
+            app_id_header,
             budget,
             stats: Arc::new(std::sync::Mutex::new(ClientStats::default())),
             notices: WaitNotices::default(),
@@ -345,7 +390,12 @@ impl Client {
     }
 
     fn entity_path(&self, entity: &str, rest: &str) -> String {
-        format!("/api/apps/{}/entities/{}{rest}", self.config.app_id, entity)
+        // Names are opaque text: percent-encoded, a hostile one cannot change the path.
+        format!(
+            "/api/apps/{}/entities/{}{rest}",
+            encode_segment(&self.config.app_id),
+            encode_segment(entity)
+        )
     }
 
     /// `GET /entities/{entity}?...`: a bare array of records.
@@ -375,7 +425,7 @@ impl Client {
     ) -> Result<Vec<Map<String, Value>>, ClientError> {
         let path = self.entity_path(entity, rest);
         let value = self.get_json(entity, &path, &query.pairs()).await?;
-        let request = describe(&path, &query.pairs());
+        let request = self.describe(&path, &query.pairs());
         match value {
             Value::Array(items) => items
                 .into_iter()
@@ -413,7 +463,7 @@ impl Client {
         match self.get_json(entity, &path, &[]).await {
             Ok(Value::Object(record)) => Ok(Some(record)),
             Ok(other) => Err(ClientError::InvalidBody {
-                request: describe(&path, &[]),
+                request: self.describe(&path, &[]),
                 message: format!(
                     "expected a record, got {}",
                     offbase_model::json_kind(&other)
@@ -435,7 +485,7 @@ impl Client {
             .get("count")
             .and_then(Value::as_u64)
             .ok_or_else(|| ClientError::InvalidBody {
-                request: describe(&path, &pairs),
+                request: self.describe(&path, &pairs),
                 message: "no count in the answer".to_owned(),
                 attempts: 1,
             })
@@ -447,7 +497,7 @@ impl Client {
         path: &str,
         pairs: &[(&'static str, String)],
     ) -> Result<Value, ClientError> {
-        let request = describe(path, pairs);
+        let request = self.describe(path, pairs);
         let url = format!("{}{path}", self.config.api_url);
         let mut attempt = 0;
         loop {
@@ -478,6 +528,21 @@ impl Client {
             self.count_stat(|stats| stats.retries += 1);
             let why = failure.describe();
             let (delay, what) = match wait {
+                Some(asked) if asked > self.config.max_retry_wait => {
+                    // A server may ask for days: wait no longer than the cap, and say so.
+                    let wait = self.config.max_retry_wait;
+                    self.budget.hold_until(Instant::now() + wait).await;
+                    (
+                        wait,
+                        format!(
+                            "{entity}: {why}; the API asks to wait {} (retry-after), capped at {} by --max-retry-wait, then attempt {} of {}",
+                            human_wait(asked),
+                            human_wait(wait),
+                            attempt + 1,
+                            self.config.max_attempts
+                        ),
+                    )
+                }
                 Some(wait) => {
                     // The server asked everyone to wait: hold the shared budget too.
                     self.budget.hold_until(Instant::now() + wait).await;
@@ -527,12 +592,18 @@ impl Client {
             .http
             .get(url)
             .query(pairs)
-            .header("api_key", self.config.api_key.expose())
-            .header("X-App-Id", &self.config.app_id)
+            .header("api_key", self.api_key_header.clone())
+            .header("X-App-Id", self.app_id_header.clone())
             .send()
             .await;
         let response = match response {
             Ok(response) => response,
+            // The same request would fail the same way every time: nothing to retry.
+            Err(error) if error.is_builder() => {
+                return Attempt::Fail(ClientError::InvalidRequest {
+                    request: request.to_owned(),
+                });
+            }
             Err(error) => {
                 return Attempt::Retry {
                     failure: Failure::Network(network_reason(&error)),
@@ -541,13 +612,12 @@ impl Client {
             }
         };
         let status = response.status().as_u16();
+        // What the server asks for, whatever it is: the retry loop caps it (`max_retry_wait`).
         let retry_after = response
             .headers()
             .get("retry-after")
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<f64>().ok())
-            .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
-            .map(|seconds| Duration::from_secs_f64(seconds.min(600.0)));
+            .and_then(parse_retry_after);
         let body = match response.bytes().await {
             Ok(body) => body,
             Err(error) => {
@@ -561,7 +631,9 @@ impl Client {
             200..=299 => match serde_json::from_slice::<Value>(&body) {
                 Ok(value) => Attempt::Done(value),
                 Err(error) => Attempt::Retry {
-                    failure: Failure::Body(format!("invalid JSON ({} bytes): {error}", body.len())),
+                    failure: Failure::Body(
+                        self.redact(&format!("invalid JSON ({} bytes): {error}", body.len())),
+                    ),
                     wait: None,
                 },
             },
@@ -587,7 +659,7 @@ impl Client {
             408 | 500..=599 => Attempt::Retry {
                 failure: Failure::Status {
                     status,
-                    body: snippet(&body),
+                    body: self.snippet(&body),
                 },
                 wait: retry_after,
             },
@@ -595,9 +667,25 @@ impl Client {
                 request: request.to_owned(),
                 status,
                 attempts: attempt,
-                body: snippet(&body),
+                body: self.snippet(&body),
             }),
         }
+    }
+}
+
+/// A URL as a message may show it: any `user:password@` before the host becomes `***@`.
+fn without_credentials(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let authority = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("***@{host}"),
+        None => authority.to_owned(),
+    };
+    if scheme.is_empty() {
+        format!("{authority}{tail}")
+    } else {
+        format!("{scheme}://{authority}{tail}")
     }
 }
 
@@ -615,16 +703,95 @@ fn encode_segment(text: &str) -> String {
     encoded
 }
 
-/// The request as a message shows it: method, path and parameters; never a header.
-fn describe(path: &str, pairs: &[(&'static str, String)]) -> String {
-    if pairs.is_empty() {
-        return format!("GET {path}");
+impl Client {
+    /// The request as a message shows it: method, path and parameters; never a header. The
+    /// parameters carry values read from the server (keyset bounds), so the key is blanked out
+    /// of them too.
+    fn describe(&self, path: &str, pairs: &[(&'static str, String)]) -> String {
+        if pairs.is_empty() {
+            return self.redact(&format!("GET {path}"));
+        }
+        let query: Vec<String> = pairs
+            .iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect();
+        self.redact(&format!("GET {path}?{}", query.join("&")))
     }
-    let query: Vec<String> = pairs
-        .iter()
-        .map(|(key, value)| format!("{key}={value}"))
-        .collect();
-    format!("GET {path}?{}", query.join("&"))
+
+    /// `text` with every occurrence of the API key replaced by `***`.
+    fn redact(&self, text: &str) -> String {
+        redact_key(text, self.config.api_key.expose())
+    }
+
+    /// The start of an answer's body, for an error message: the key blanked out first (a
+    /// server may echo the request's headers), then cut to 200 characters on one line.
+    fn snippet(&self, body: &[u8]) -> String {
+        let text = self.redact(&String::from_utf8_lossy(body));
+        let text: String = text.chars().take(200).collect();
+        text.replace(['\n', '\r'], " ")
+    }
+}
+
+/// `text` with every occurrence of `key`, as sent and as JSON would escape it, replaced by
+/// `***`.
+fn redact_key(text: &str, key: &str) -> String {
+    if key.is_empty() {
+        return text.to_owned();
+    }
+    let mut redacted = text.replace(key, "***");
+    if let Ok(quoted) = serde_json::to_string(key) {
+        let escaped = &quoted[1..quoted.len() - 1];
+        if escaped != key {
+            redacted = redacted.replace(escaped, "***");
+        }
+    }
+    redacted
+}
+
+/// `text` as a header value, or what keeps it from being one (never the text itself: it may be
+/// a secret).
+fn header_value(text: &str) -> Result<reqwest::header::HeaderValue, String> {
+    if let Some((position, character)) = text
+        .chars()
+        .enumerate()
+        .find(|(_, character)| !(matches!(character, ' '..='~') || *character == '\t'))
+    {
+        let what = match character {
+            '\n' | '\r' => "a line break",
+            character if character.is_control() => "a control character",
+            _ => "a character outside ASCII",
+        };
+        let count = text.chars().count();
+        let place = if position + 1 == count {
+            "at the end".to_owned()
+        } else if position == 0 {
+            "at the start".to_owned()
+        } else {
+            format!("at character {}", position + 1)
+        };
+        return Err(format!("{what} {place}"));
+    }
+    reqwest::header::HeaderValue::from_str(text)
+        .map_err(|_| "a character a header cannot carry".to_owned())
+}
+
+/// A `retry-after` in seconds (a number, possibly fractional); any length, however absurd.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let seconds = value.trim().parse::<f64>().ok()?;
+    if !seconds.is_finite() || seconds < 0.0 {
+        return None;
+    }
+    Some(Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX))
+}
+
+/// A wait as a notice shows it: `999999 s`, `1.5 s`.
+fn human_wait(duration: Duration) -> String {
+    let seconds = duration.as_secs_f64();
+    if seconds >= 10.0 || seconds.fract() == 0.0 {
+        format!("{seconds:.0} s")
+    } else {
+        format!("{seconds:.1} s")
+    }
 }
 
 fn network_reason(error: &reqwest::Error) -> String {
@@ -639,8 +806,95 @@ fn network_reason(error: &reqwest::Error) -> String {
     }
 }
 
-fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text: String = text.chars().take(200).collect();
-    text.replace(['\n', '\r'], " ")
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(key: &str) -> ClientConfig {
+        ClientConfig::new(
+            "http://127.0.0.1:9",
+            "0dad9f07cd1e58f3fd183368",
+            ApiKey::new(key),
+        )
+    }
+
+    #[test]
+    fn a_key_a_header_cannot_carry_is_refused_when_the_client_is_built() {
+        for (key, problem) in [
+            ("secret-one\nsecret-two", "a line break at character 11"),
+            ("secret-key\n", "a line break at the end"),
+            ("\rsecret-key", "a line break at the start"),
+            ("secret\u{7}key", "a control character at character 7"),
+            ("secret-kéy", "a character outside ASCII at character 9"),
+        ] {
+            let Err(error) = Client::new(config(key)) else {
+                panic!("{key:?} was accepted");
+            };
+            let message = error.to_string();
+            assert!(matches!(error, ClientError::InvalidKey { .. }), "{message}");
+            assert!(message.contains(problem), "{message}");
+            assert!(message.contains("cannot carry"), "{message}");
+            assert!(!message.contains("secret"), "{message}");
+        }
+        assert!(Client::new(config("a plain key\twith tab")).is_ok());
+    }
+
+    #[test]
+    fn an_app_id_a_header_cannot_carry_is_refused_when_the_client_is_built() {
+        let mut config = config("key");
+        config.app_id = "0dad9f07\n".to_owned();
+        let Err(error) = Client::new(config) else {
+            panic!("accepted");
+        };
+        assert!(matches!(error, ClientError::InvalidAppId { .. }), "{error}");
+    }
+
+    #[test]
+    fn the_key_is_blanked_out_of_bodies_and_requests() {
+        let key = "echo-key-7d41c0b2e9f85a63";
+        let Ok(client) = Client::new(config(key)) else {
+            panic!("client");
+        };
+        // The key straddling the 200-character cut must not leave a prefix behind.
+        let body = format!(
+            "{}{key} and {key}\n{{\"api_key\":\"{key}\"}}",
+            "x".repeat(190)
+        );
+        let snippet = client.snippet(body.as_bytes());
+        assert!(!snippet.contains("7d41"), "{snippet}");
+        assert!(snippet.contains("***"), "{snippet}");
+        let request = client.describe("/api/x", &[("q", format!("{{\"id\":\"{key}\"}}"))]);
+        assert!(!request.contains(key), "{request}");
+        // As JSON escapes it, too.
+        assert_eq!(redact_key(r#"{"k":"a\"b"}"#, "a\"b"), r#"{"k":"***"}"#);
+        assert_eq!(redact_key("nothing to hide", ""), "nothing to hide");
+    }
+
+    #[test]
+    fn retry_after_of_any_length_parses_without_panicking() {
+        assert_eq!(parse_retry_after(" 2 "), Some(Duration::from_secs(2)));
+        assert_eq!(
+            parse_retry_after("999999"),
+            Some(Duration::from_secs(999_999))
+        );
+        assert_eq!(parse_retry_after("1e300"), Some(Duration::MAX));
+        assert_eq!(parse_retry_after("-1"), None);
+        assert_eq!(parse_retry_after("NaN"), None);
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(human_wait(Duration::from_secs(999_999)), "999999 s");
+        assert_eq!(human_wait(Duration::from_millis(1500)), "1.5 s");
+    }
+
+    #[test]
+    fn the_retry_wait_cap_defaults_to_two_minutes() {
+        let mut config = config("key");
+        assert_eq!(config.max_retry_wait, DEFAULT_MAX_RETRY_WAIT);
+        // However long a cap is asked for, deadlines computed from it cannot overflow.
+        config.max_retry_wait = Duration::MAX;
+        let Ok(client) = Client::new(config) else {
+            panic!("client");
+        };
+        assert_eq!(client.config.max_retry_wait, LONGEST_WAIT);
+        assert!(Instant::now().checked_add(LONGEST_WAIT).is_some());
+    }
 }

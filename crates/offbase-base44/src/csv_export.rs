@@ -20,7 +20,8 @@
 //! - string with format `date-time`/`date`/`time`: the text as written (the load converts it),
 //!   flagged when it does not parse as that format;
 //! - array, object, no type, unknown type: JSON after CSV unquoting, else the mid-2025
-//!   double-escaped form (`{""k"":1}`); a value of the wrong shape is flagged; a union of types
+//!   double-escaped form (`{""k"":1}`); a value of the wrong shape, or with an object that
+//!   repeats a key (JSON would keep one value silently), is flagged; a union of types
 //!   takes the JSON value when its type is in the union, else the text when `string` is;
 //! - `created_date`/`updated_date`: rewritten in the stored form (`2026-06-01T09:23:41.481000`)
 //!   so a CSV import and an API pull of the same record agree;
@@ -968,6 +969,9 @@ fn json_cell(raw: &str, shape: Option<Shape>) -> Typed {
     match parse_json_cell(raw) {
         None => Typed::Flagged(format!("expected {expected}, found text that is not JSON")),
         Some(value) => {
+            if let Some(duplicate) = repeated_key_in_cell(raw) {
+                return Typed::Flagged(duplicate.message().replace("the record", "the value"));
+            }
             let fits = match shape {
                 Some(Shape::Array) => value.is_array(),
                 Some(Shape::Object) => value.is_object(),
@@ -994,6 +998,9 @@ fn union_cell(types: &[String], raw: &str) -> Typed {
     if let Some(value) = parse_json_cell(raw)
         && types.iter().any(|name| json_has_type(&value, name))
     {
+        if let Some(duplicate) = repeated_key_in_cell(raw) {
+            return Typed::Flagged(duplicate.message().replace("the record", "the value"));
+        }
         return Typed::Value(value);
     }
     if types.iter().any(|name| name == "string") {
@@ -1099,6 +1106,19 @@ fn parse_json_cell(text: &str) -> Option<Value> {
             .then(|| serde_json::from_str(&text.replace("\"\"", "\"")).ok())
             .flatten()
     })
+}
+
+/// The first key an object of a JSON cell repeats (read as [`parse_json_cell`] reads it):
+/// JSON keeps one of the values silently, so such a cell is flagged, not typed.
+fn repeated_key_in_cell(text: &str) -> Option<offbase_model::record::DuplicateKey> {
+    use offbase_model::record::parse_value_collecting;
+    let found = match parse_value_collecting(text) {
+        Ok((_, found)) => found,
+        Err(_) => parse_value_collecting(&text.replace("\"\"", "\""))
+            .map(|(_, found)| found)
+            .ok()?,
+    };
+    found.into_iter().next()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1397,6 +1417,32 @@ mod tests {
         assert_eq!(parse_number("0.5"), Number::from_f64(0.5));
         assert_eq!(parse_number("inf"), None);
         assert_eq!(parse_number("12abc"), None);
+    }
+
+    /// Regression: a JSON cell repeating a key kept its last value silently.
+    #[test]
+    fn a_json_cell_that_repeats_a_key_is_flagged() {
+        let flagged = |typed: Typed| match typed {
+            Typed::Flagged(reason) => reason,
+            _ => panic!("not flagged"),
+        };
+        let reason = flagged(json_cell(r#"{"k":1,"k":2}"#, Some(Shape::Object)));
+        assert!(
+            reason
+                .starts_with("the key \"k\" appears more than once in the value (first 1, then 2)"),
+            "{reason}"
+        );
+        let reason = flagged(json_cell(r#"[{""a"":1,""a"":1}]"#, None));
+        assert!(
+            reason.contains("the key \"a\" appears more than once in [0]"),
+            "{reason}"
+        );
+        let types = ["object".to_owned()];
+        assert!(matches!(
+            union_cell(&types, r#"{"k":1,"k":2}"#),
+            Typed::Flagged(_)
+        ));
+        assert!(matches!(json_cell(r#"{"k":1}"#, None), Typed::Value(_)));
     }
 
     #[test]

@@ -114,6 +114,10 @@ pub enum SchemaError {
         first: String,
         second: String,
     },
+    #[error(
+        "{path}: the name \"{name}\" holds control characters (shown escaped), which no Base44 name does: fix the schema"
+    )]
+    ControlCharacters { path: String, name: String },
 }
 
 /// Reads the entity schemas of an app.
@@ -126,11 +130,31 @@ pub fn read_app(source: &Path) -> Result<ReadOutcome, SchemaError> {
         path: source.display().to_string(),
         source: error,
     })?;
-    if metadata.is_file() {
+    let outcome = if metadata.is_file() {
         read_single_file(source)
     } else {
         read_folder(source)
+    }?;
+    refuse_control_characters(&outcome)?;
+    Ok(outcome)
+}
+
+/// Refuses entity and field names holding control characters (a newline, an escape, a NUL):
+/// Base44 names never do, and printed as they are they would rewrite the terminal of whoever
+/// runs offbase (clear it, set its title, forge an `error:` line).
+fn refuse_control_characters(outcome: &ReadOutcome) -> Result<(), SchemaError> {
+    for entity in &outcome.app.entities {
+        let fields = entity.fields.iter().map(|field| field.name.as_str());
+        for name in std::iter::once(entity.name.as_str()).chain(fields) {
+            if name.chars().any(char::is_control) {
+                return Err(SchemaError::ControlCharacters {
+                    path: entity.source.path.escape_debug().to_string(),
+                    name: name.escape_debug().to_string(),
+                });
+            }
+        }
     }
+    Ok(())
 }
 
 /// Parses one schema file (JSONC) into an entity. `path` names the file in messages and in

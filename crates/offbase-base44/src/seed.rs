@@ -5,11 +5,14 @@
 //! a `records` or `data` array. Values are kept exactly as written; only the key order is made
 //! the same as every other source (system fields, then schema fields in schema order, then the
 //! rest in file order), and a record without an id gets a deterministic one, with a warning, so
-//! that it can be loaded and referenced again on the next run.
+//! that it can be loaded and referenced again on the next run. A record that repeats a key (at
+//! any depth) is kept as JSON reads it, the last value, and flagged with both values
+//! ([`SeedImport::flagged`]), so the load rejects it instead of losing the first one silently.
 
 use crate::csv_export::{find_entity, list_files, system_fields};
 use crate::jsonc;
 use offbase_model::names::snake_case;
+use offbase_model::record::{DuplicateKey, PathStep, flag_repeated_keys, parse_value_collecting};
 use offbase_model::{App, Entity};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -25,6 +28,9 @@ pub struct SeedImport {
     pub entity: String,
     /// The records in file order, keys ordered as described in the module docs.
     pub records: Vec<Map<String, Value>>,
+    /// The importer's flags (`{field: reason}`, see [`offbase_model::record::FLAGS_KEY`]) of
+    /// the records that repeat a key, by index into `records`.
+    pub flagged: BTreeMap<usize, Map<String, Value>>,
     /// Things the user should know (generated ids, skipped non-records, ...), each starting
     /// with the file name.
     pub warnings: Vec<String>,
@@ -51,6 +57,10 @@ pub enum SeedError {
         "{path}: no seed file (`<Entity>.jsonc`) found{found}: give the `base44/seed` folder of the export"
     )]
     NotFound { path: String, found: String },
+    #[error(
+        "{path}: the key `{key}` appears more than once at the top level: JSON keeps only the last, so the records of the other would be lost; keep one"
+    )]
+    DuplicateKey { path: String, key: String },
     #[error("{first} and {second} both hold entity `{entity}`: remove one of the two files")]
     DuplicateEntity {
         entity: String,
@@ -75,15 +85,17 @@ pub fn parse_seed_file(
     entity: &str,
     schema: Option<&Entity>,
 ) -> Result<SeedImport, SeedError> {
-    let value: Value =
-        serde_json::from_str(&jsonc::strip(text)).map_err(|error| invalid_json(file, &error))?;
+    let (value, duplicates) =
+        parse_value_collecting(&jsonc::strip(text)).map_err(|error| invalid_json(file, &error))?;
     let mut warnings = Vec::new();
-    let items = record_list(value, file, &mut warnings);
+    let (items, list_key) = record_list(value, file, &mut warnings);
+    let mut repeated = repeated_keys_by_item(duplicates, list_key, file)?;
 
     let is_user = entity == "User" || schema.is_some_and(Entity::is_user);
     let system = system_fields(is_user);
     let prefix = snake_case(entity);
     let mut records = Vec::with_capacity(items.len());
+    let mut flagged = BTreeMap::new();
     let mut ids: HashMap<String, usize> = HashMap::new();
     for (index, item) in items.into_iter().enumerate() {
         let number = index + 1;
@@ -94,7 +106,14 @@ pub fn parse_seed_file(
             ));
             continue;
         };
+        // Flagged first: a repeated id leaves the record without one, and none is made up.
+        let had_id = record.contains_key("id");
+        let flags = repeated
+            .remove(&index)
+            .and_then(|duplicates| flag_repeated_keys(&mut record, &duplicates, "id"));
+        let id_repeated = had_id && !record.contains_key("id");
         match record.get("id") {
+            None if id_repeated => {}
             Some(Value::String(id)) if !id.is_empty() => {}
             Some(Value::Number(id)) => {
                 let text = id.to_string();
@@ -125,13 +144,48 @@ pub fn parse_seed_file(
                 ids.insert(id.clone(), number);
             }
         }
+        if let Some(Value::Object(flags)) = flags {
+            flagged.insert(records.len(), flags);
+        }
         records.push(ordered(record, &system, schema));
     }
     Ok(SeedImport {
         entity: entity.to_owned(),
         records,
+        flagged,
         warnings,
     })
+}
+
+/// The repeated keys of a seed file by the record (index into the list) they are in, seen
+/// from it. A repeated `records` or `data` at the top level hides records: the file is refused.
+fn repeated_keys_by_item(
+    duplicates: Vec<DuplicateKey>,
+    list_key: Option<&str>,
+    file: &str,
+) -> Result<BTreeMap<usize, Vec<DuplicateKey>>, SeedError> {
+    let mut by_item: BTreeMap<usize, Vec<DuplicateKey>> = BTreeMap::new();
+    let depth = usize::from(list_key.is_some());
+    for duplicate in duplicates {
+        if duplicate.path.is_empty() && matches!(duplicate.key.as_str(), "records" | "data") {
+            return Err(SeedError::DuplicateKey {
+                path: file.to_owned(),
+                key: duplicate.key,
+            });
+        }
+        let in_list = match (list_key, duplicate.path.first()) {
+            (None, _) => true,
+            (Some(list), Some(PathStep::Key(key))) => key == list,
+            (Some(_), _) => false,
+        };
+        if let (true, Some(PathStep::Index(index))) = (in_list, duplicate.path.get(depth)) {
+            by_item
+                .entry(*index)
+                .or_default()
+                .push(duplicate.below(depth + 1));
+        }
+    }
+    Ok(by_item)
 }
 
 /// Reads every seed file (`*.jsonc`, `*.json`) of a folder (not its subfolders), sorted by
@@ -210,11 +264,15 @@ pub fn read_seed_folder(dir: &Path, schemas: Option<&App>) -> Result<Vec<SeedImp
     Ok(imports)
 }
 
-/// The list of records in a seed file's top-level value; anything else gives no records and a
-/// warning.
-fn record_list(value: Value, file: &str, warnings: &mut Vec<String>) -> Vec<Value> {
+/// The list of records in a seed file's top-level value, and the key holding it when the value
+/// is an object; anything else gives no records and a warning.
+fn record_list(
+    value: Value,
+    file: &str,
+    warnings: &mut Vec<String>,
+) -> (Vec<Value>, Option<&'static str>) {
     match value {
-        Value::Array(items) => items,
+        Value::Array(items) => (items, None),
         Value::Object(mut object) => {
             let records = object.remove("records");
             let data = object.remove("data");
@@ -226,7 +284,7 @@ fn record_list(value: Value, file: &str, warnings: &mut Vec<String>) -> Vec<Valu
                              ignored; keep only one"
                         ));
                     }
-                    records
+                    (records, Some("records"))
                 }
                 (records, Some(Value::Array(data))) => {
                     if let Some(records) = records {
@@ -235,14 +293,14 @@ fn record_list(value: Value, file: &str, warnings: &mut Vec<String>) -> Vec<Valu
                             offbase_model::json_kind(&records)
                         ));
                     }
-                    data
+                    (data, Some("data"))
                 }
                 _ => {
                     warnings.push(format!(
                         "{file}: an object without a `records` or `data` list: no records read; \
                          write the records as a JSON array"
                     ));
-                    Vec::new()
+                    (Vec::new(), None)
                 }
             }
         }
@@ -251,7 +309,7 @@ fn record_list(value: Value, file: &str, warnings: &mut Vec<String>) -> Vec<Valu
                 "{file}: {} at the top level, not a list of records: no records read",
                 offbase_model::json_kind(&other)
             ));
-            Vec::new()
+            (Vec::new(), None)
         }
     }
 }
@@ -376,5 +434,81 @@ mod tests {
                 "{file}"
             );
         }
+    }
+
+    /// Regression: a key repeated in a seed record kept its last value silently. The record is
+    /// kept as JSON reads it and flagged with both values; a repeated id leaves it without one
+    /// (none is made up); a BOM is no part of the file.
+    #[test]
+    fn a_record_that_repeats_a_key_is_flagged_with_both_values() {
+        let text = "\u{feff}[{\"id\":\"a\",\"title\":\"x\",\"title\":\"y\"},\n\
+                    {\"id\":\"b\",\"id\":\"c\"},\n\
+                    {\"id\":\"d\",\"meta\":{\"k\":1,\"k\":2}},\n\
+                    {\"id\":\"e\"}]";
+        let import = match parse_seed_file(text, "Task.jsonc", "Task", None) {
+            Ok(import) => import,
+            Err(error) => panic!("{error}"),
+        };
+        let records: Vec<Value> = import.records.iter().cloned().map(Value::Object).collect();
+        assert_eq!(
+            records,
+            vec![
+                serde_json::json!({"id": "a", "title": "y"}),
+                serde_json::json!({}),
+                serde_json::json!({"id": "d", "meta": {"k": 2}}),
+                serde_json::json!({"id": "e"}),
+            ]
+        );
+        let flags: Vec<(usize, String, Value, Value)> = import
+            .flagged
+            .iter()
+            .flat_map(|(index, flags)| {
+                flags.iter().map(|(field, flag)| {
+                    (
+                        *index,
+                        field.clone(),
+                        flag["reason"].clone(),
+                        flag["value"].clone(),
+                    )
+                })
+            })
+            .collect();
+        let reason = Value::from("duplicate_key");
+        assert_eq!(
+            flags,
+            vec![
+                (
+                    0,
+                    "title".into(),
+                    reason.clone(),
+                    serde_json::json!(["x", "y"])
+                ),
+                (
+                    1,
+                    "id".into(),
+                    reason.clone(),
+                    serde_json::json!(["b", "c"])
+                ),
+                (2, "meta".into(), reason, serde_json::json!([1, 2])),
+            ]
+        );
+        assert!(
+            !import
+                .warnings
+                .iter()
+                .any(|warning| warning.contains("has no id")),
+            "{:?}",
+            import.warnings
+        );
+        let repeated_list = parse_seed_file(
+            r#"{"records": [{"id": "a"}], "records": [{"id": "b"}]}"#,
+            "Task.jsonc",
+            "Task",
+            None,
+        );
+        assert!(
+            matches!(repeated_list, Err(SeedError::DuplicateKey { ref key, .. }) if key == "records"),
+            "{repeated_list:?}"
+        );
     }
 }

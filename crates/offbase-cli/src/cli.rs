@@ -131,6 +131,16 @@ pub enum Command {
         after_help = "Examples:\n  offbase status --database-url postgres://me@localhost/app --pg-schema staging\n  offbase status --json"
     )]
     Status(StatusArgs),
+    /// Record intended edits of staged parts in the manifest, so the load accepts them.
+    ///
+    /// The load refuses a part whose lines, size or SHA-256 differ from what the manifest
+    /// recorded when it was staged (nothing of it goes in). After editing a part on purpose
+    /// (a record fixed by hand), reseal: every part is read again, each changed one is listed
+    /// with its records and hash before and after, and the manifest is rewritten.
+    #[command(
+        after_help = "Examples:\n  offbase reseal --workspace ws\n  offbase reseal --workspace ws --json"
+    )]
+    Reseal(ResealArgs),
     /// Switch to PostgreSQL safely: gates first, then the write freeze, a final sync and a
     /// final verification.
     ///
@@ -377,6 +387,16 @@ pub struct CutoverArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ResealArgs {
+    /// The workspace whose parts were edited.
+    #[arg(long, default_value = "offbase-workspace", value_name = "DIR")]
+    pub workspace: PathBuf,
+    /// Print the changed parts on stdout as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct StatusArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
@@ -439,6 +459,28 @@ pub struct SyncArgs {
     pub json: bool,
 }
 
+/// A schema name PostgreSQL keeps as it is: PostgreSQL cuts names past 63 bytes, so two long
+/// names with one start would be one schema while offbase's state kept them apart.
+fn parse_pg_schema(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        return Err("the schema name is empty".to_owned());
+    }
+    if text.chars().any(char::is_control) {
+        return Err(format!(
+            "{:?} holds control characters: choose a plain name",
+            text
+        ));
+    }
+    if text.len() > offbase_model::names::MAX_IDENTIFIER_BYTES {
+        return Err(format!(
+            "{text:?} is {} bytes long; PostgreSQL keeps at most {} (it would cut the rest): choose a shorter name",
+            text.len(),
+            offbase_model::names::MAX_IDENTIFIER_BYTES
+        ));
+    }
+    Ok(text.to_owned())
+}
+
 /// `500ms`, `2s`, `1m`, or a number of seconds.
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let text = text.trim();
@@ -459,7 +501,8 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     if !seconds.is_finite() || seconds < 0.0 {
         return Err(format!("{text:?} is not a duration"));
     }
-    Ok(std::time::Duration::from_secs_f64(seconds))
+    std::time::Duration::try_from_secs_f64(seconds)
+        .map_err(|_| format!("{text:?} is longer than any wait offbase can make"))
 }
 
 #[derive(Debug, Args)]
@@ -538,6 +581,10 @@ pub struct MigrateArgs {
     /// The environment variable that holds the API key.
     #[arg(long, default_value = "BASE44_API_KEY", value_name = "NAME")]
     pub api_key_env: String,
+    /// The longest wait for a server's `retry-after` (e.g. 30s, 2m); a server asking for
+    /// longer gets this much, and the notice says so.
+    #[arg(long, default_value = "2m", value_name = "DURATION", value_parser = parse_duration)]
+    pub max_retry_wait: std::time::Duration,
     /// The workspace folder (kept for sync and diff).
     #[arg(long, default_value = "offbase-workspace", value_name = "DIR")]
     pub workspace: PathBuf,
@@ -607,8 +654,8 @@ pub struct DatabaseArgs {
     /// PostgreSQL connection URL (a password in it is never printed).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
     pub database_url: Option<String>,
-    /// The PostgreSQL schema to work in; created if missing.
-    #[arg(long, default_value = "public", value_name = "NAME")]
+    /// The PostgreSQL schema to work in; created if missing (at most 63 bytes).
+    #[arg(long, default_value = "public", value_name = "NAME", value_parser = parse_pg_schema)]
     pub pg_schema: String,
 }
 
@@ -665,6 +712,10 @@ pub struct PullArgs {
     /// The environment variable that holds the API key.
     #[arg(long, default_value = "BASE44_API_KEY", value_name = "NAME")]
     pub api_key_env: String,
+    /// The longest wait for a server's `retry-after` (e.g. 30s, 2m); a server asking for
+    /// longer gets this much, and the notice says so.
+    #[arg(long, default_value = "2m", value_name = "DURATION", value_parser = parse_duration)]
+    pub max_retry_wait: std::time::Duration,
     /// Records per request (at most 5000, the API's cap).
     #[arg(long, default_value_t = 5000, value_name = "N")]
     pub page_size: usize,
@@ -683,6 +734,20 @@ pub struct PullArgs {
 }
 
 pub fn run() -> ExitCode {
+    // A database password given on the command line or in the environment is never printed.
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        crate::output::register_url_password(&url);
+    }
+    let arguments: Vec<String> = std::env::args().collect();
+    for (index, argument) in arguments.iter().enumerate() {
+        if let Some(url) = argument.strip_prefix("--database-url=") {
+            crate::output::register_url_password(url);
+        } else if argument == "--database-url"
+            && let Some(url) = arguments.get(index + 1)
+        {
+            crate::output::register_url_password(url);
+        }
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Plan(arguments) => commands::plan(arguments),
@@ -693,6 +758,7 @@ pub fn run() -> ExitCode {
         Command::Generate(arguments) => commands::generate(arguments),
         Command::Sync(arguments) => crate::sync::sync(arguments),
         Command::Status(arguments) => commands::status(arguments),
+        Command::Reseal(arguments) => commands::reseal(arguments),
         Command::Cutover(arguments) => crate::sync::cutover(arguments),
         Command::Diff(DiffCommand::Data(arguments)) => commands::diff_data(arguments),
         Command::Diff(DiffCommand::Behaviour(arguments)) => commands::diff_behaviour(arguments),
@@ -702,7 +768,7 @@ pub fn run() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", crate::output::printable(&format!("{error:#}")));
             ExitCode::from(2)
         }
     }

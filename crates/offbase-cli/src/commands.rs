@@ -115,6 +115,7 @@ pub fn pull(arguments: PullArgs) -> anyhow::Result<ExitCode> {
     }
     let mut config = ClientConfig::new(api_url, app_id, key);
     config.requests_per_minute = arguments.requests_per_minute;
+    config.max_retry_wait = arguments.max_retry_wait;
     let client = announced(Client::new(config)?, &reporter);
     let options = PullOptions {
         entities: arguments.entities.clone(),
@@ -466,8 +467,9 @@ pub fn migrate(arguments: MigrateArgs) -> anyhow::Result<ExitCode> {
             else {
                 bail!("--api-url needs --app-id and --schema-from");
             };
-            let config =
+            let mut config =
                 ClientConfig::new(api_url.clone(), app_id, api_key(&arguments.api_key_env)?);
+            config.max_retry_wait = arguments.max_retry_wait;
             MigrateSource::Api {
                 client: Box::new(announced(Client::new(config)?, &reporter)),
                 schema_from,
@@ -629,6 +631,7 @@ pub(crate) fn api_key(name: &str) -> anyhow::Result<ApiKey> {
             "no API key: set the environment variable {name} (or name another with --api-key-env)"
         );
     };
+    crate::output::register_secret(&key);
     Ok(ApiKey::new(key))
 }
 
@@ -641,6 +644,37 @@ pub(crate) fn human_seconds(seconds: f64) -> String {
         seconds if seconds < 172_800.0 => format!("{:.0}h", seconds / 3_600.0),
         seconds => format!("{:.0}d", seconds / 86_400.0),
     }
+}
+
+pub fn reseal(arguments: crate::cli::ResealArgs) -> anyhow::Result<ExitCode> {
+    let workspace = Workspace::new(&arguments.workspace);
+    let changed = offbase_pipeline::reseal::reseal(&workspace)?;
+    if arguments.json {
+        println!("{}", serde_json::to_string_pretty(&changed)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if changed.is_empty() {
+        println!("Every part matches the manifest: nothing to reseal.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for part in &changed {
+        println!(
+            "{}: {} records → {}, {} bytes → {}, SHA-256 {} → {}",
+            part.file,
+            part.records_before,
+            part.records_after,
+            part.bytes_before,
+            part.bytes_after,
+            part.sha256_before.get(..12).unwrap_or(&part.sha256_before),
+            part.sha256_after.get(..12).unwrap_or(&part.sha256_after)
+        );
+    }
+    println!(
+        "Resealed {} parts in {}: the load takes them as they are now.",
+        changed.len(),
+        workspace.manifest_path().display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn status(arguments: crate::cli::StatusArgs) -> anyhow::Result<ExitCode> {

@@ -1,11 +1,69 @@
 //! Terminal output: progress bars on stderr when it is a terminal (quiet otherwise), results and
-//! JSON on stdout.
+//! JSON on stdout; [`printable`], which every note and error goes through: the secrets this run
+//! holds redacted, control characters escaped, whatever the text's source.
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use offbase_pipeline::progress::Reporter;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::sync::Mutex;
+
+/// The secrets this run holds (the API key, a database password): never printed.
+static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Remembers a secret, so [`printable`] hides it wherever it appears.
+pub fn register_secret(secret: &str) {
+    // Too short a string would redact ordinary words.
+    if secret.len() >= 4
+        && let Ok(mut secrets) = SECRETS.lock()
+        && !secrets.iter().any(|known| known == secret)
+    {
+        secrets.push(secret.to_owned());
+    }
+}
+
+/// Remembers the password of a database URL (`postgres://user:password@host/...`).
+pub fn register_url_password(url: &str) {
+    let Some((_, rest)) = url.split_once("://") else {
+        return;
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    if let Some((credentials, _)) = authority.rsplit_once('@')
+        && let Some((_, password)) = credentials.split_once(':')
+    {
+        register_secret(password);
+    }
+}
+
+/// `text` as it may be shown: every registered secret as `***`, and control characters other
+/// than line breaks and tabs escaped (`\u{1b}`), so text from a server, a file or a schema
+/// cannot move the cursor, clear the screen or retitle the window.
+pub fn printable(text: &str) -> String {
+    let mut shown = text.to_owned();
+    if let Ok(secrets) = SECRETS.lock() {
+        for secret in secrets.iter() {
+            if shown.contains(secret.as_str()) {
+                shown = shown.replace(secret.as_str(), "***");
+            }
+        }
+    }
+    if !shown
+        .chars()
+        .any(|character| character.is_control() && character != '\n' && character != '\t')
+    {
+        return shown;
+    }
+    shown
+        .chars()
+        .map(|character| {
+            if character.is_control() && character != '\n' && character != '\t' {
+                character.escape_default().to_string()
+            } else {
+                character.to_string()
+            }
+        })
+        .collect()
+}
 
 /// Draws one bar per task and a total bar; prints messages above them. Draws nothing when
 /// stderr is not a terminal or when `quiet` (e.g. `--json`).
@@ -122,6 +180,7 @@ impl Reporter for TerminalReporter {
 
     fn message(&self, text: &str) {
         // Above the bars on a terminal; plain lines on stderr otherwise (logs, cron, CI).
+        let text = printable(text);
         if self.interactive {
             let _ = self.bars.println(format!("note: {text}"));
         } else {

@@ -164,6 +164,7 @@ impl Reporter for SyncReporter {
     fn advanced(&self, _task: &str, _amount: u64) {}
     fn finished(&self, _task: &str) {}
     fn message(&self, text: &str) {
+        let text = &crate::output::printable(text);
         if self.live
             && let Ok(mut table) = self.table.lock()
         {

@@ -240,6 +240,8 @@ impl Holder {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("the lock was not taken");
     }
 

@@ -211,3 +211,25 @@ fn reseal_records_an_intended_edit_and_the_load_takes_it() {
     );
     forget(&pg_schema);
 }
+
+#[test]
+fn a_resealed_part_with_a_blank_line_failed_its_seal_forever() {
+    let staged = staged();
+    let mut bytes = std::fs::read(&staged.part).unwrap_or_default();
+    bytes.extend_from_slice(b"\n  \n");
+    std::fs::write(&staged.part, bytes).unwrap_or_else(|error| panic!("{error}"));
+    let stderr = refused(&staged, "blank");
+    assert!(stderr.contains("changed since it was staged"), "{stderr}");
+    let workspace = staged.workspace.display().to_string();
+    let resealed = offbase(&["reseal", "--workspace", &workspace]);
+    assert!(resealed.status.success(), "{}", text(&resealed.stderr));
+    let pg_schema = format!("offbase_resealed_blank_{}", std::process::id());
+    forget(&pg_schema);
+    let loaded = load(&staged, &pg_schema);
+    assert!(
+        matches!(loaded.status.code(), Some(0 | 1)),
+        "{}",
+        text(&loaded.stderr)
+    );
+    forget(&pg_schema);
+}

@@ -413,6 +413,8 @@ fn read_records(path: &Path, table: &mut Table) -> Result<(), EmulatorError> {
         path: shown.clone(),
         source,
     })?;
+    // A byte order mark (a file saved by an editor) is no part of the first record.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     for (index, line) in text.lines().enumerate() {
         let line_number = index + 1;
         let bad = |message: String| EmulatorError::DataFile {
@@ -570,5 +572,36 @@ impl StoreHandle {
     /// Removes a record from the trash for good, as `DELETE .../permanent` does.
     pub fn purge(&self, entity: &str, id: &str) -> Result<(), StoreError> {
         self.write(|store| store.purge(entity, id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use offbase_model::{SchemaSource, SourceLayout};
+
+    /// Regression: a data file saved with a byte order mark failed on its first record.
+    #[test]
+    fn a_data_file_that_starts_with_a_bom_reads_its_first_record() {
+        let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+        let path = folder.path().join("Task.jsonl");
+        std::fs::write(&path, "\u{feff}{\"id\":\"a\"}\n{\"id\":\"b\"}\n")
+            .unwrap_or_else(|error| panic!("{error}"));
+        let mut table = Table::new(Entity {
+            name: "Task".into(),
+            source: SchemaSource {
+                path: "Task.jsonc".into(),
+                layout: SourceLayout::Base44Entities,
+            },
+            title: None,
+            description: None,
+            fields: Vec::new(),
+            rls: None,
+            extra: Default::default(),
+        });
+        if let Err(error) = read_records(&path, &mut table) {
+            panic!("{error}");
+        }
+        assert_eq!(table.live.keys().collect::<Vec<_>>(), ["a", "b"]);
     }
 }

@@ -5,6 +5,7 @@
 pub mod ir;
 pub mod names;
 pub mod pg_type;
+pub mod record;
 pub mod rules;
 pub mod target;
 pub mod time;

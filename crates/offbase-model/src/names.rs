@@ -1,5 +1,6 @@
-//! PostgreSQL names: snake_case conversion, the 63-byte limit, reserved words and system
-//! columns. Every function is deterministic so the same schema always gives the same names.
+//! Names derived from an app's names: PostgreSQL names (snake_case conversion, the 63-byte
+//! limit, reserved words and system columns) and file names ([`file_stem`]). Every function is
+//! deterministic so the same schema always gives the same names.
 
 use sha2::{Digest, Sha256};
 
@@ -266,5 +267,68 @@ mod tests {
         assert!(is_reserved_word("order"));
         assert!(is_reserved_word("user"));
         assert!(!is_reserved_word("task"));
+    }
+}
+
+/// The most bytes of a name a file name keeps before it is shortened with a hash.
+const MAX_FILE_STEM_BYTES: usize = 100;
+
+/// A file or folder name for an app's name (an entity's, say) that stays in its folder whatever
+/// the name holds: ASCII letters, digits, `_` and `-` are kept, every other byte becomes `%XX`
+/// (so `..`, `/`, `\`, NUL and control characters cannot act), and a long result is cut and
+/// ends with a hash of the whole name (so two long names stay apart). Names as Base44 allows
+/// them (`[A-Za-z0-9_]+`) map to themselves.
+pub fn file_stem(name: &str) -> String {
+    let mut stem = String::with_capacity(name.len());
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-' {
+            stem.push(char::from(byte));
+        } else {
+            stem.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    if stem.is_empty() {
+        return "%".to_owned();
+    }
+    if stem.len() > MAX_FILE_STEM_BYTES {
+        // Only ASCII was pushed: any byte index is a character boundary.
+        stem.truncate(MAX_FILE_STEM_BYTES - 9);
+        stem.push('~');
+        stem.push_str(&short_hash(name));
+    }
+    stem
+}
+
+#[cfg(test)]
+mod file_stem_tests {
+    use super::file_stem;
+
+    #[test]
+    fn hostile_entity_names_wrote_files_outside_the_workspace() {
+        assert_eq!(file_stem("Task"), "Task");
+        assert_eq!(file_stem("Ops_Task"), "Ops_Task");
+        for hostile in [
+            "../../../X",
+            "/some/dir/X",
+            "..",
+            ".",
+            "a\\b",
+            "nul\0byte",
+            "esc\u{1b}]0;title\u{7}",
+            "new\nline",
+        ] {
+            let stem = file_stem(hostile);
+            assert!(
+                stem.bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || b"_-%~".contains(&byte)),
+                "{hostile:?} → {stem:?}"
+            );
+            assert!(stem != "." && stem != "..", "{hostile:?}");
+        }
+        let long = "E".repeat(300);
+        let stem = file_stem(&long);
+        assert!(stem.len() <= 100, "{}", stem.len());
+        assert_ne!(stem, file_stem(&format!("{long}x")));
+        assert_ne!(file_stem("a/b"), file_stem("a_b"));
     }
 }

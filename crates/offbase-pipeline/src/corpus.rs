@@ -101,10 +101,11 @@ pub fn generate_corpus(
             }
             for column in scalar_columns(table) {
                 if let Some(field) = &column.field {
-                    values
-                        .entry(field.clone())
-                        .or_default()
-                        .add(record.get(field).unwrap_or(&Value::Null));
+                    values.entry(field.clone()).or_default().add(
+                        record
+                            .get(offbase_model::record::staged_key(field).as_ref())
+                            .unwrap_or(&Value::Null),
+                    );
                 }
             }
         })?;

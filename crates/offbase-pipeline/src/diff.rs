@@ -20,7 +20,7 @@ use crate::PipelineError;
 use crate::load::{LoadOptions, rejects_path};
 use crate::plan::plan_workspace;
 use crate::progress::Reporter;
-use crate::staged::{PartReader, Position, parse_record};
+use crate::staged::{PartReader, Position, parse_record, trim_line};
 use crate::workspace::{EntityManifest, Workspace};
 use offbase_model::{BuiltIn, ColumnSource, PgType, Table, TargetSchema};
 use offbase_pg::range_hash::{self, BucketHash, Buckets, HashedTable, IdRange};
@@ -697,11 +697,6 @@ fn hash_line(
     Some((id, hash))
 }
 
-fn trim_line(text: &[u8]) -> &[u8] {
-    let text = text.strip_suffix(b"\n").unwrap_or(text);
-    text.strip_suffix(b"\r").unwrap_or(text)
-}
-
 /// Of each id staged more than once, keeps the copy a load keeps: the newest
 /// `updated_date`, then the later line (rows sorted by id, then position).
 fn keep_newest_copies(
@@ -792,7 +787,8 @@ fn source_records_at(
     let mut records = BTreeMap::new();
     for line in lines {
         if let Ok(record) = serde_json::from_slice::<Map<String, Value>>(&line)
-            && let Some((id, canonical)) = canonical_source_record(record, table)
+            && let Some((id, canonical)) =
+                canonical_source_record(offbase_model::record::source_record(record), table)
         {
             records.insert(id, canonical);
         }
@@ -800,7 +796,7 @@ fn source_records_at(
     Ok(records)
 }
 
-/// A source record in canonical form, with its id.
+/// A source record (as the source holds it, not staged) in canonical form, with its id.
 pub(crate) fn canonical_source_record(
     record: Map<String, Value>,
     table: &Table,
@@ -811,9 +807,6 @@ pub(crate) fn canonical_source_record(
         .map(str::to_owned)?;
     let mut canonical = BTreeMap::new();
     for (field, value) in record {
-        if field == offbase_sql::copy::convert::FLAGS_KEY {
-            continue;
-        }
         let pg_type = table.column_for_field(&field).map(|column| &column.pg_type);
         if let Some(value) = canonical_value(&value, pg_type) {
             canonical.insert(field, value);

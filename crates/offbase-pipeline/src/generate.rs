@@ -78,7 +78,7 @@ pub fn generate_workspace(
     let mut skipped = Vec::new();
     for entity in &output.app.entities {
         let name = entity.name.as_str();
-        let schema_path = workspace.schemas_dir().join(format!("{name}.json"));
+        let schema_path = workspace.schema_path(name);
         workspace.write_json(
             &schema_path,
             &offbase_base44::csv_export::entity_schema_json(entity),

@@ -6,7 +6,7 @@ use crate::PipelineError;
 use crate::progress::Reporter;
 use crate::workspace::{
     EntityManifest, PartWriter, SourceInfo, Workspace, WriterPosition, canonical_record,
-    entity_manifest, pull_order, record_key,
+    entity_manifest, pull_order, record_key, with_flags,
 };
 use offbase_base44::csv_export::{entity_schema_json, read_csv_folder};
 use offbase_base44::seed::read_seed_folder;
@@ -37,7 +37,9 @@ pub struct ImportSummary {
 struct Batch {
     entity: Entity,
     inferred: bool,
-    records: Vec<Map<String, Value>>,
+    /// Each record as the source holds it, with the importer's flags for it (kept apart: a
+    /// source field of the flags' name must not pass for them).
+    records: Vec<(Map<String, Value>, Option<Value>)>,
 }
 
 /// Imports every `<Entity>_export.csv` of `folder`. With `schemas`, values are typed by them;
@@ -75,10 +77,20 @@ pub fn import_csv(
             }
             (None, None) => (bare_entity(&import.entity), true),
         };
+        // The CSV reader puts its own flags in the record, and reads a column of that name
+        // as `_column_N`: whatever is under the key is the reader's.
+        let records = import
+            .records
+            .into_iter()
+            .map(|mut record| {
+                let flags = record.remove(crate::workspace::FLAGS_KEY);
+                (record, flags)
+            })
+            .collect();
         batches.push(Batch {
             entity,
             inferred,
-            records: import.records,
+            records,
         });
     }
     let source = SourceInfo::Csv {
@@ -109,10 +121,17 @@ pub fn import_seed(
         // An entity without a schema is already in the reader's warnings.
         let declared = schemas.and_then(|app| app.entity(&import.entity)).cloned();
         let inferred = declared.is_none();
+        let mut flagged = import.flagged;
+        let records = import
+            .records
+            .into_iter()
+            .enumerate()
+            .map(|(index, record)| (record, flagged.remove(&index).map(Value::Object)))
+            .collect();
         batches.push(Batch {
             entity: declared.unwrap_or_else(|| bare_entity(&import.entity)),
             inferred,
-            records: import.records,
+            records,
         });
     }
     let source = SourceInfo::Seed {
@@ -156,12 +175,12 @@ fn write_batches(
         if folder.exists() {
             std::fs::remove_dir_all(&folder).map_err(|error| PipelineError::io(&folder, error))?;
         }
-        let schema_path = workspace.schemas_dir().join(format!("{name}.json"));
+        let schema_path = workspace.schema_path(&name);
         workspace.write_json(&schema_path, &entity_schema_json(&batch.entity))?;
         let mut records: Vec<Map<String, Value>> = batch
             .records
             .into_iter()
-            .map(|record| canonical_record(record, &batch.entity))
+            .map(|(record, flags)| with_flags(canonical_record(record, &batch.entity), flags))
             .collect();
         // The pull order, so a CSV import and an API pull of the same records match line by line.
         records.sort_by_cached_key(pull_order);
@@ -197,9 +216,53 @@ fn write_batches(
     })
 }
 
+/// One line of a sample data file as a record and the importer's flags for it (see
+/// [`import_records`]); `place` is the file and line, for the flags.
+fn sample_record(line: &[u8], place: &str) -> (Map<String, Value>, Option<Value>) {
+    use offbase_model::record::{base64, flag_repeated_keys, parse_value_collecting, readable_id};
+    let problem = match std::str::from_utf8(line) {
+        Err(error) => format!("is not valid UTF-8 ({error}): its bytes are kept in _line_base64"),
+        Ok(text) => match parse_value_collecting(text) {
+            Ok((Value::Object(mut record), duplicates)) => {
+                let id = offbase_model::BuiltIn::Id.field_name();
+                let flags = flag_repeated_keys(&mut record, &duplicates, id);
+                return (record, flags);
+            }
+            Ok((other, _)) => format!(
+                "is not a JSON object: it is {}",
+                offbase_model::json_kind(&other)
+            ),
+            Err(error) => format!("is not a JSON object: {error}"),
+        },
+    };
+    // Not a record: its text (and its bytes when they are not UTF-8) are kept, flagged.
+    let mut record = Map::new();
+    let utf8 = std::str::from_utf8(line).is_ok();
+    if !utf8 && let Some(id) = readable_id(line, offbase_model::BuiltIn::Id.field_name()) {
+        record.insert(
+            offbase_model::BuiltIn::Id.field_name().to_owned(),
+            Value::String(id),
+        );
+    }
+    record.insert(
+        "_line".into(),
+        Value::String(String::from_utf8_lossy(line).into_owned()),
+    );
+    if !utf8 {
+        record.insert("_line_base64".into(), Value::String(base64(line)));
+    }
+    let mut flags = Map::new();
+    flags.insert("_line".into(), Value::String(format!("{place} {problem}")));
+    (record, Some(Value::Object(flags)))
+}
+
 /// Imports the records of an app folder laid out like the samples: `data/<Entity>.jsonl`, one
-/// record a line, as the entity API returns them. A line that is not a JSON object is kept,
-/// flagged, so the load rejects it with its reason instead of losing it.
+/// record a line, as the entity API returns them (a byte order mark before the first line is
+/// no part of it). A line that is not a JSON object is kept, flagged, so the load rejects it
+/// with its reason instead of losing it: its text in `_line`, and when it is not UTF-8, its
+/// bytes in `_line_base64` and its id when the rest of the line can be read. A record that
+/// repeats a key is kept as JSON reads it (the last value), flagged `duplicate_key` with both
+/// values.
 pub fn import_records(
     folder: &Path,
     schemas: &App,
@@ -229,36 +292,16 @@ pub fn import_records(
         };
         let bytes = std::fs::read(&path).map_err(|error| PipelineError::io(&path, error))?;
         let mut records = Vec::new();
-        for (index, line) in bytes.split(|byte| *byte == b'\n').enumerate() {
+        let lines = offbase_model::record::strip_bom(&bytes).split(|byte| *byte == b'\n');
+        for (index, line) in lines.enumerate() {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            // A line that is not UTF-8 or not a JSON object is staged as its text with a flag,
-            // so the load rejects it with the reason instead of the import failing.
-            let parsed = std::str::from_utf8(line)
-                .map_err(|error| format!("is not valid UTF-8 ({error})"))
-                .and_then(|text| {
-                    serde_json::from_str::<Map<String, Value>>(text)
-                        .map_err(|error| format!("is not a JSON object: {error}"))
-                });
-            match parsed {
-                Ok(record) => records.push(record),
-                Err(problem) => {
-                    let mut record = Map::new();
-                    record.insert(
-                        "_line".into(),
-                        Value::String(String::from_utf8_lossy(line).into_owned()),
-                    );
-                    let mut flags = Map::new();
-                    flags.insert(
-                        "_line".into(),
-                        Value::String(format!("{}:{} {problem}", path.display(), index + 1)),
-                    );
-                    record.insert(crate::workspace::FLAGS_KEY.into(), Value::Object(flags));
-                    records.push(record);
-                }
-            }
+            records.push(sample_record(
+                line,
+                &format!("{}:{}", path.display(), index + 1),
+            ));
         }
         let declared = schemas.entity(&name).cloned();
         if declared.is_none() {
@@ -271,6 +314,21 @@ pub fn import_records(
             entity: declared.unwrap_or_else(|| bare_entity(&name)),
             records,
         });
+    }
+    // An entity with a schema and no data file has no records, not no table: say so and stage
+    // it empty, so the load creates its table like the others.
+    for entity in &schemas.entities {
+        if !batches.iter().any(|batch| batch.entity.name == entity.name) {
+            warnings.push(format!(
+                "{}: has a schema but no data/{}.jsonl: staged with no records (its table is created empty)",
+                entity.name, entity.name
+            ));
+            batches.push(Batch {
+                inferred: false,
+                entity: entity.clone(),
+                records: Vec::new(),
+            });
+        }
     }
     let source = SourceInfo::Sample {
         folder: folder.display().to_string(),

@@ -184,11 +184,7 @@ impl LoadSummary {
 
 /// The reject file of an entity.
 pub fn rejects_path(workspace: &Workspace, entity: &str) -> PathBuf {
-    workspace
-        .root()
-        .join("reports")
-        .join("rejects")
-        .join(format!("{entity}.jsonl"))
+    workspace.rejects_path("", entity)
 }
 
 /// Loads `workspace` into the database of `options`.

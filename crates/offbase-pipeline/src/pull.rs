@@ -264,9 +264,7 @@ pub(crate) fn write_schemas(
     entities: &[Entity],
 ) -> Result<(), PipelineError> {
     for entity in entities {
-        let path = workspace
-            .schemas_dir()
-            .join(format!("{}.json", entity.name));
+        let path = workspace.schema_path(&entity.name);
         workspace.write_json(
             &path,
             &offbase_base44::csv_export::entity_schema_json(entity),
@@ -360,6 +358,69 @@ fn page_query(cursor: Option<&Cursor>, page_size: usize) -> ListQuery {
             limit: Some(page_size),
             ..ListQuery::default()
         },
+    }
+}
+
+/// Whether `next` lies past `current` in the pull order. An honest keyset walk always moves
+/// on: through a timestamp `T`, the page starting at `T` (inclusive) comes before the pages of
+/// the records sharing `T` (by id), which come before the page after `T`; and `T` itself only
+/// grows. Comparing whole cursors rather than the pages' last records matters: two honest
+/// pages can end with the same record (one ending inside a timestamp, the next one starting
+/// at it).
+fn advances(current: Option<&Cursor>, next: &Cursor) -> bool {
+    let Some(current) = current else {
+        return true;
+    };
+    let instant = |cursor: &Cursor| {
+        offbase_model::time::parse_timestamp(&cursor.created_date)
+            .map(|instant| instant.timestamp_micros())
+    };
+    match (instant(current), instant(next)) {
+        (Some(current_instant), Some(next_instant)) => {
+            cursor_rank(current_instant, current) < cursor_rank(next_instant, next)
+        }
+        // Timestamps that do not parse: at least never the same page twice.
+        _ => current != next,
+    }
+}
+
+/// A cursor's place in the pull order: its instant, then the phase at that instant (starting
+/// at it, reading it by id, past it), then the id read up to.
+fn cursor_rank(instant: i64, cursor: &Cursor) -> (i64, u8, Option<&str>) {
+    match cursor {
+        Cursor {
+            within_timestamp: true,
+            after_id,
+            ..
+        } => (instant, 1, after_id.as_deref()),
+        Cursor {
+            inclusive: true, ..
+        } => (instant, 0, None),
+        _ => (instant, 2, None),
+    }
+}
+
+/// Which page a cursor asks for, for a message.
+fn describe_bound(cursor: Option<&Cursor>) -> String {
+    match cursor {
+        None => "from the start".to_owned(),
+        Some(Cursor {
+            created_date,
+            within_timestamp: true,
+            after_id: Some(after_id),
+            ..
+        }) => format!("of created_date {created_date} after id {after_id}"),
+        Some(Cursor {
+            created_date,
+            within_timestamp: true,
+            ..
+        }) => format!("of created_date {created_date}, by id"),
+        Some(Cursor {
+            created_date,
+            inclusive: true,
+            ..
+        }) => format!("from created_date {created_date} on"),
+        Some(Cursor { created_date, .. }) => format!("after created_date {created_date}"),
     }
 }
 
@@ -470,7 +531,7 @@ async fn pull_entity(
                     after_id: None,
                     inclusive: false,
                 })
-                .or(cursor);
+                .or_else(|| cursor.clone());
             (page, next, true)
         } else {
             // A full page is complete only below its last timestamp. The next page starts at
@@ -497,6 +558,18 @@ async fn pull_entity(
             };
             (accepted, Some(next), false)
         };
+        // A server that ignores `q` answers every page alike: the keyset would never move and
+        // the pull would ask forever (storing repeats). Each page must move the cursor on;
+        // checked before anything of the page is stored.
+        if !finished
+            && let Some(next) = &next_cursor
+            && !advances(cursor.as_ref(), next)
+        {
+            return Err(PipelineError::Usage(format!(
+                "{name}: the API answered the page {} with records that do not move past the page before: it ignored the filter `q`, so the records past the first page cannot be read by keyset. Stopped instead of asking for the same page forever; pull from an API that honours `q` (Base44 itself, or `offbase emulate`), or from a dashboard CSV export with --from-csv",
+                describe_bound(cursor.as_ref())
+            )));
+        }
         // Ask for the next page now, so the network works while this one is written and synced.
         if !finished {
             let client = client.clone();
@@ -567,4 +640,75 @@ async fn pull_entity(
         already_complete: false,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(
+        created_date: &str,
+        within_timestamp: bool,
+        inclusive: bool,
+        after_id: Option<&str>,
+    ) -> Cursor {
+        Cursor {
+            created_date: created_date.to_owned(),
+            within_timestamp,
+            after_id: after_id.map(str::to_owned),
+            inclusive,
+        }
+    }
+
+    #[test]
+    fn an_honest_keyset_walk_always_advances() {
+        let t1 = "2026-03-01T00:00:01.000000";
+        let t2 = "2026-03-01T00:00:02Z";
+        let steps = [
+            at(t1, false, true, None),       // a full page ended inside t1
+            at(t1, true, false, None),       // a full page all at t1: read it by id
+            at(t1, true, false, Some("a1")), // ...
+            at(t1, true, false, Some("b7")),
+            at(t1, false, false, None), // t1 done
+            at(t2, false, true, None),
+            at(t2, true, false, None),
+        ];
+        assert!(advances(None, &steps[0]));
+        for pair in steps.windows(2) {
+            assert!(advances(Some(&pair[0]), &pair[1]), "{pair:?}");
+            assert!(!advances(Some(&pair[1]), &pair[0]), "{pair:?}");
+        }
+    }
+
+    #[test]
+    fn a_page_that_does_not_move_on_is_caught() {
+        let t1 = "2026-03-01T00:00:01Z";
+        let t0 = "2026-03-01T00:00:00Z";
+        // The same page again.
+        let same = at(t1, false, true, None);
+        assert!(!advances(Some(&same), &same.clone()));
+        let within = at(t1, true, false, Some("b7"));
+        assert!(!advances(Some(&within), &within.clone()));
+        // A full page wholly at or before the bound: back into a timestamp already done, or
+        // to an earlier one.
+        assert!(!advances(
+            Some(&at(t1, false, false, None)),
+            &at(t1, true, false, None)
+        ));
+        assert!(!advances(
+            Some(&at(t1, false, false, None)),
+            &at(t0, false, true, None)
+        ));
+        assert!(!advances(
+            Some(&at(t1, false, true, None)),
+            &at(t0, true, false, None)
+        ));
+        // Timestamps that do not parse: only the very same cursor is caught.
+        let odd = at("yesterday", true, false, Some("x"));
+        assert!(!advances(Some(&odd), &odd.clone()));
+        assert!(advances(
+            Some(&odd),
+            &at("yesterday", true, false, Some("y"))
+        ));
+    }
 }

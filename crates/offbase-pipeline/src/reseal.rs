@@ -46,7 +46,7 @@ pub fn reseal(workspace: &Workspace) -> Result<Vec<ResealedPart>, PipelineError>
                 }
                 hasher.update(&line);
                 bytes += read as u64;
-                if line.iter().any(|byte| !byte.is_ascii_whitespace()) {
+                if !crate::staged::is_blank(&line) {
                     records += 1;
                 }
             }

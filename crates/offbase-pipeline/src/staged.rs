@@ -6,6 +6,7 @@
 
 use crate::PipelineError;
 use crate::workspace::{ManifestPart, Workspace};
+use offbase_model::record::{self, ObjectError};
 use offbase_model::{BuiltIn, PgType};
 use offbase_sql::copy::Cell;
 use offbase_sql::copy::convert::{ConstraintKind, EntityConverter, RejectReason, Rejection};
@@ -147,18 +148,10 @@ impl LineProcessor<'_> {
         }
         // Named only in reject lines: formatted when one is written.
         let source = || self.source(part, line);
-        let record = match parse_record(trim_line(text), self.converter.column_count() + 4) {
+        let text = trim_line(text);
+        let record = match parse_record(text, self.converter.column_count() + 4) {
             Ok(record) => record,
-            Err(error) => {
-                let rejection = Rejection {
-                    field: None,
-                    reason: RejectReason::InvalidJson,
-                    message: format!("the line is not a JSON object: {error}"),
-                    value: None,
-                };
-                let raw = String::from_utf8_lossy(trim_line(text)).into_owned();
-                return self.rejected(&rejection, None, &source(), Value::String(raw), "line");
-            }
+            Err(error) => return self.unreadable(text, error, &source()),
         };
         if let Some(winner) = self.duplicates.loser(part, line) {
             let rejection = Rejection {
@@ -262,6 +255,58 @@ impl LineProcessor<'_> {
         )
     }
 
+    /// The reject of a line that is not one record, its text kept in `line`: a key repeated
+    /// (`duplicate_key`, with both values and the id unless the id is what repeats), or not a
+    /// JSON object (`invalid_json`; when it is not UTF-8, its bytes in `line_base64` too, and
+    /// its id when the rest of it can be read).
+    fn unreadable(&self, text: &[u8], error: ObjectError, source: &str) -> LineOutcome {
+        let id_field = self.converter.id_field();
+        let (rejection, id, bytes) = match error {
+            ObjectError::Duplicate(duplicate) => {
+                let field = duplicate.field().to_owned();
+                let id = if field == id_field {
+                    None
+                } else {
+                    serde_json::from_slice::<Map<String, Value>>(text)
+                        .ok()
+                        .and_then(|record| self.converter.record_id(&record).map(str::to_owned))
+                };
+                let rejection = Rejection {
+                    field: Some(field.clone()),
+                    reason: RejectReason::DuplicateKey,
+                    message: format!("{field}: {}", duplicate.message()),
+                    value: Some(Box::new(Value::Array(vec![
+                        duplicate.first,
+                        duplicate.second,
+                    ]))),
+                };
+                (rejection, id, None)
+            }
+            ObjectError::Json(error) => {
+                let rejection = Rejection {
+                    field: None,
+                    reason: RejectReason::InvalidJson,
+                    message: format!("the line is not a JSON object: {error}"),
+                    value: None,
+                };
+                match std::str::from_utf8(text) {
+                    Ok(_) => (rejection, None, None),
+                    Err(_) => (
+                        rejection,
+                        record::readable_id(text, id_field),
+                        Some(record::base64(text)),
+                    ),
+                }
+            }
+        };
+        let raw = String::from_utf8_lossy(text).into_owned();
+        let mut line = self.reject_line(&rejection, id, source, Value::String(raw), "line");
+        if let Some(bytes) = bytes {
+            line.insert("line_base64".into(), Value::String(bytes));
+        }
+        finish_reject(rejection.reason, line)
+    }
+
     /// Where a line is, as reject lines name it: `part file:line` (1-based).
     fn source(&self, part: usize, line: u64) -> String {
         format!(
@@ -296,6 +341,20 @@ impl LineProcessor<'_> {
         whole: Value,
         whole_key: &str,
     ) -> LineOutcome {
+        let line = self.reject_line(rejection, id, source, whole, whole_key);
+        finish_reject(rejection.reason, line)
+    }
+
+    /// A reject line's fields: entity, id, field, reason, message, value, source, and the
+    /// whole record (or line) under `whole_key`.
+    fn reject_line(
+        &self,
+        rejection: &Rejection,
+        id: Option<String>,
+        source: &str,
+        whole: Value,
+        whole_key: &str,
+    ) -> Map<String, Value> {
         let mut line = Map::new();
         line.insert("entity".into(), Value::String(self.entity.clone()));
         line.insert("id".into(), id.map(Value::String).unwrap_or(Value::Null));
@@ -318,44 +377,42 @@ impl LineProcessor<'_> {
         );
         line.insert("source".into(), Value::String(source.to_owned()));
         line.insert(whole_key.into(), whole);
-        let mut bytes = serde_json::to_vec(&Value::Object(line)).unwrap_or_default();
-        bytes.push(b'\n');
-        LineOutcome::Rejected {
-            reason: rejection.reason,
-            line: bytes,
-        }
+        line
     }
 }
 
-/// Parses a line as a JSON object into a map sized for `capacity` fields up front (serde_json's
-/// own `Map` deserializer starts empty and regrows several times a record).
-pub fn parse_record(line: &[u8], capacity: usize) -> Result<Map<String, Value>, serde_json::Error> {
-    struct RecordVisitor(usize);
-    impl<'de> serde::de::Visitor<'de> for RecordVisitor {
-        type Value = Map<String, Value>;
-        fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            formatter.write_str("a JSON object")
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(
-            self,
-            mut access: A,
-        ) -> Result<Self::Value, A::Error> {
-            let mut map = Map::with_capacity(self.0);
-            while let Some((key, value)) = access.next_entry::<String, Value>()? {
-                map.insert(key, value);
-            }
-            Ok(map)
-        }
+/// A reject line as the reject file holds it: one JSON object and a newline.
+fn finish_reject(reason: RejectReason, line: Map<String, Value>) -> LineOutcome {
+    let mut bytes = serde_json::to_vec(&Value::Object(line)).unwrap_or_default();
+    bytes.push(b'\n');
+    LineOutcome::Rejected {
+        reason,
+        line: bytes,
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(line);
-    let record = serde::Deserializer::deserialize_map(&mut deserializer, RecordVisitor(capacity))?;
-    deserializer.end()?;
-    Ok(record)
 }
 
-fn trim_line(text: &[u8]) -> &[u8] {
+/// Parses a line as one record (a JSON object) into a map sized for `capacity` fields up front
+/// (serde_json's own `Map` deserializer starts empty and regrows several times a record),
+/// refused when it repeats a key anywhere (see [`offbase_model::record::parse_object`]).
+pub fn parse_record(line: &[u8], capacity: usize) -> Result<Map<String, Value>, ObjectError> {
+    record::parse_object(line, capacity)
+}
+
+/// A staged line's text: without its line ending, and without a byte order mark before it (a
+/// part saved by an editor starts with one; it is no part of the record, and the line's bytes
+/// as read, which the manifest's hash covers, are left as they are).
+pub(crate) fn trim_line(text: &[u8]) -> &[u8] {
     let text = text.strip_suffix(b"\n").unwrap_or(text);
-    text.strip_suffix(b"\r").unwrap_or(text)
+    record::strip_bom(text.strip_suffix(b"\r").unwrap_or(text))
+}
+
+/// A line as [`PartReader`] reads it: its part and 0-based line number, and whether it is
+/// blank.
+type RawLine = ((usize, u64), bool);
+
+/// Whether a line is blank: no record (whitespace, a byte-order mark, nothing).
+pub(crate) fn is_blank(line: &[u8]) -> bool {
+    trim_line(line).iter().all(u8::is_ascii_whitespace)
 }
 
 /// Reads an entity's part files line by line from a position.
@@ -388,10 +445,23 @@ impl PartReader {
 
     /// The next line (with its part and 0-based line number) into `buffer`, or `None` at the
     /// end of the last part. Crossing into the next part moves the position to its start.
+    /// Blank lines (an editor's final newline) are no records and are passed over.
     pub fn next_line(
         &mut self,
         buffer: &mut Vec<u8>,
     ) -> Result<Option<(usize, u64)>, PipelineError> {
+        loop {
+            match self.next_raw_line(buffer)? {
+                None => return Ok(None),
+                Some((_, true)) => continue,
+                Some((here, false)) => return Ok(Some(here)),
+            }
+        }
+    }
+
+    /// The next line, blank or not (whether it is blank beside it): every byte of the parts
+    /// passes through here, in order, so a pass can check them against the manifest.
+    fn next_raw_line(&mut self, buffer: &mut Vec<u8>) -> Result<Option<RawLine>, PipelineError> {
         loop {
             let Some(path) = self.paths.get(self.position.part) else {
                 return Ok(None);
@@ -421,11 +491,7 @@ impl PartReader {
             let here = (self.position.part, self.position.line);
             self.position.line += 1;
             self.position.offset += read as u64;
-            if trim_line(buffer).iter().all(u8::is_ascii_whitespace) {
-                // A blank line (an editor's final newline) is no record.
-                continue;
-            }
-            return Ok(Some(here));
+            return Ok(Some((here, is_blank(buffer))));
         }
     }
 
@@ -474,12 +540,15 @@ pub fn find_duplicates(
     // since is refused, not loaded as it is.
     let mut seal = PartSeal::default();
     let mut current = 0;
-    while let Some((part, _)) = reader.next_line(&mut buffer)? {
+    while let Some(((part, _), blank)) = reader.next_raw_line(&mut buffer)? {
         while current < part {
             seal.check(workspace, parts, current)?;
             current += 1;
         }
         seal.add(&buffer);
+        if blank {
+            continue;
+        }
         if let Some(id) = line_id(&buffer) {
             hashes.push(hash_id(&id));
         }
@@ -509,7 +578,12 @@ pub fn find_duplicates(
         if !repeated.contains(&hash_id(&id)) {
             continue;
         }
-        let updated = serde_json::from_slice::<Map<String, Value>>(trim_line(&buffer))
+        let parsed = parse_record(trim_line(&buffer), 0);
+        if let Err(ObjectError::Duplicate(_)) = parsed {
+            // Rejected for its repeated key: it must not win over a copy that loads.
+            continue;
+        }
+        let updated = parsed
             .ok()
             .and_then(|record| {
                 record
@@ -558,7 +632,7 @@ impl PartSeal {
         use sha2::Digest;
         self.hasher.update(line);
         self.bytes += line.len() as u64;
-        if !trim_line(line).is_empty() {
+        if !is_blank(line) {
             self.lines += 1;
         }
     }
@@ -634,4 +708,194 @@ pub fn column_types(table: &offbase_model::Table) -> Vec<PgType> {
         .iter()
         .map(|column| column.pg_type.clone())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use offbase_model::{App, Entity, Field, FieldKind, MappingRules, SchemaSource, SourceLayout};
+    use serde_json::json;
+
+    fn target() -> offbase_model::TargetSchema {
+        let app = App {
+            name: "test".into(),
+            app_id: None,
+            entities: vec![Entity {
+                name: "Note".into(),
+                source: SchemaSource {
+                    path: "Note.jsonc".into(),
+                    layout: SourceLayout::Base44Entities,
+                },
+                title: None,
+                description: None,
+                fields: vec![Field::new("title", FieldKind::String)],
+                rls: None,
+                extra: Default::default(),
+            }],
+        };
+        let rules = MappingRules::defaults().unwrap_or_else(|error| panic!("{error}"));
+        offbase_sql::plan(&app, &rules).unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// The reject line of `text`, parsed, or the rows' count.
+    fn outcome(text: &[u8]) -> Result<Map<String, Value>, usize> {
+        let target = target();
+        let Some(table) = target.table_for_entity("Note") else {
+            panic!("no table");
+        };
+        let processor = LineProcessor {
+            entity: "Note".into(),
+            converter: EntityConverter::new(&target, table, Default::default()),
+            encoders: vec![Box::new(TextRows::new(table))],
+            duplicates: Duplicates::default(),
+            part_files: vec!["data/Note/part-00000.jsonl".into()],
+        };
+        match processor.process(0, 4, text) {
+            LineOutcome::Rows { tables, .. } => Err(tables.len()),
+            LineOutcome::Rejected { line, .. } => Ok(serde_json::from_slice(&line)
+                .unwrap_or_else(|error| panic!("{error}: {}", String::from_utf8_lossy(&line)))),
+        }
+    }
+
+    fn fields(reject: &Map<String, Value>, keys: &[&str]) -> Vec<Value> {
+        keys.iter()
+            .map(|key| reject.get(*key).cloned().unwrap_or(Value::Null))
+            .collect()
+    }
+
+    /// Regression: a staged line that repeats a key loaded its last value silently.
+    #[test]
+    fn a_line_that_repeats_a_key_is_rejected_with_both_values() {
+        let keys = ["id", "reason", "field", "value", "source", "line", "record"];
+        let line = r#"{"id":"a","title":"x","title":"y"}"#;
+        let Ok(reject) = outcome(line.as_bytes()) else {
+            panic!("loaded");
+        };
+        assert_eq!(
+            fields(&reject, &keys),
+            [
+                json!("a"),
+                json!("duplicate_key"),
+                json!("title"),
+                json!(["x", "y"]),
+                json!("data/Note/part-00000.jsonl:5"),
+                json!(line),
+                Value::Null
+            ]
+        );
+        assert!(
+            reject["message"].as_str().is_some_and(|message| message
+                .starts_with("title: the key \"title\" appears more than once in the record")),
+            "{reject:?}"
+        );
+        // The id itself repeated: which one is a guess, so the reject names none.
+        let line = r#"{"id":"b","title":"x","id":"c"}"#;
+        let Ok(reject) = outcome(line.as_bytes()) else {
+            panic!("loaded");
+        };
+        assert_eq!(
+            fields(&reject, &keys[..4]),
+            [
+                Value::Null,
+                json!("duplicate_key"),
+                json!("id"),
+                json!(["b", "c"])
+            ]
+        );
+        assert_eq!(outcome(br#"{"id":"d","title":"x"}"#).err(), Some(1));
+    }
+
+    /// Regression: the reject of a line that is not UTF-8 held U+FFFD instead of its bytes,
+    /// and no id.
+    #[test]
+    fn a_line_that_is_not_utf8_keeps_its_bytes_and_its_id() {
+        let line = b"{\"id\":\"e\",\"title\":\"bad \xff\"}";
+        let Ok(reject) = outcome(line) else {
+            panic!("loaded");
+        };
+        assert_eq!(
+            fields(&reject, &["id", "reason", "field", "line", "line_base64"]),
+            [
+                json!("e"),
+                json!("invalid_json"),
+                Value::Null,
+                json!("{\"id\":\"e\",\"title\":\"bad \u{FFFD}\"}"),
+                json!(offbase_model::record::base64(line)),
+            ]
+        );
+        // The id itself unreadable: none is made up.
+        let Ok(reject) = outcome(b"{\"id\":\"\xffe\",\"title\":\"x\"}") else {
+            panic!("loaded");
+        };
+        assert_eq!(reject["id"], Value::Null);
+    }
+
+    /// A workspace with one part holding `bytes`, and the part as its manifest records it.
+    fn one_part(
+        bytes: &[u8],
+        records: u64,
+    ) -> Result<(tempfile::TempDir, Workspace, [ManifestPart; 1]), PipelineError> {
+        let folder = tempfile::tempdir().map_err(|error| PipelineError::io("temp", error))?;
+        let workspace = Workspace::new(folder.path());
+        let file = "data/Note/part-00000.jsonl";
+        let path = folder.path().join(file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|error| PipelineError::io(parent, error))?;
+        }
+        std::fs::write(&path, bytes).map_err(|error| PipelineError::io(&path, error))?;
+        let part = ManifestPart {
+            file: file.into(),
+            records,
+            bytes: bytes.len() as u64,
+            sha256: crate::workspace::sha256_file(&path)?,
+        };
+        Ok((folder, workspace, [part]))
+    }
+
+    /// A newer copy of an id that repeats a key is rejected for it: it must not make the copy
+    /// that loads lose as a duplicate id.
+    #[test]
+    fn a_copy_that_repeats_a_key_never_wins_over_one_that_loads() -> Result<(), PipelineError> {
+        let bytes = concat!(
+            r#"{"id":"c","updated_date":"2026-01-01T00:00:00Z","title":"good"}"#,
+            "\n",
+            r#"{"id":"c","updated_date":"2027-01-01T00:00:00Z","title":"x","title":"y"}"#,
+            "\n",
+        );
+        let (_folder, workspace, parts) = one_part(bytes.as_bytes(), 2)?;
+        let file = parts[0].file.clone();
+        let duplicates = find_duplicates(&workspace, &parts, &[file])?;
+        assert!(!duplicates.is_loser(0, 0));
+        assert!(!duplicates.is_loser(0, 1));
+        Ok(())
+    }
+
+    /// Regression: a part that starts with a byte order mark lost its first record.
+    #[test]
+    fn a_part_that_starts_with_a_bom_loads_its_first_record() -> Result<(), PipelineError> {
+        let (_folder, workspace, parts) =
+            one_part(b"\xEF\xBB\xBF{\"id\":\"a\"}\n{\"id\":\"b\"}\n", 2)?;
+        let file = parts[0].file.clone();
+        let mut reader = PartReader::open(&workspace, &parts, Position::default())?;
+        let mut buffer = Vec::new();
+        let mut lines = Vec::new();
+        while let Some(place) = reader.next_line(&mut buffer)? {
+            lines.push((
+                place,
+                String::from_utf8_lossy(trim_line(&buffer)).into_owned(),
+            ));
+        }
+        assert_eq!(
+            lines,
+            [
+                ((0, 0), r#"{"id":"a"}"#.to_owned()),
+                ((0, 1), r#"{"id":"b"}"#.to_owned())
+            ]
+        );
+        // The manifest's hash covers the mark: the part is still the one staged.
+        let duplicates = find_duplicates(&workspace, &parts, &[file])?;
+        assert!(duplicates.is_empty());
+        assert_eq!(outcome(b"\xEF\xBB\xBF{\"id\":\"a\"}\n").err(), Some(1));
+        Ok(())
+    }
 }

@@ -972,12 +972,7 @@ impl EntitySync<'_> {
     }
 
     fn write_rejects(&self, lines: &[Vec<u8>]) -> Result<(), PipelineError> {
-        let path = self
-            .workspace
-            .root()
-            .join("reports")
-            .join("rejects")
-            .join(format!("sync-{}.jsonl", self.entity.name));
+        let path = self.workspace.rejects_path("sync-", &self.entity.name);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|error| PipelineError::io(parent, error))?;
         }

@@ -13,6 +13,7 @@
 
 use crate::PipelineError;
 use crate::files::write_atomic;
+use offbase_model::names::file_stem;
 use offbase_model::{BuiltIn, Entity};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -26,7 +27,9 @@ use std::path::{Path, PathBuf};
 pub const FORMAT: u32 = 1;
 
 /// The record key holding conversion flags of a record (e.g. a CSV cell that did not convert).
-pub const FLAGS_KEY: &str = "_offbase_flags";
+/// Only an importer puts it in: a source field of that name is staged under another key (see
+/// [`canonical_record`]).
+pub use offbase_model::record::FLAGS_KEY;
 
 #[derive(Debug, Clone)]
 pub struct Workspace {
@@ -46,13 +49,30 @@ impl Workspace {
         self.root.join("schemas")
     }
 
+    /// `data/<Entity>/`. Every path built from an entity's name goes through
+    /// [`offbase_model::names::file_stem`], so no name can leave its folder.
     pub fn entity_dir(&self, entity: &str) -> PathBuf {
-        self.root.join("data").join(entity)
+        self.root.join("data").join(file_stem(entity))
     }
 
     /// `data/<Entity>/part-NNNNN.jsonl`, relative to the root.
     pub fn part_name(entity: &str, index: u32) -> String {
-        format!("data/{entity}/part-{index:05}.jsonl")
+        format!("data/{}/part-{index:05}.jsonl", file_stem(entity))
+    }
+
+    /// `schemas/<Entity>.json`: the schema the records are read with.
+    pub fn schema_path(&self, entity: &str) -> PathBuf {
+        self.schemas_dir()
+            .join(format!("{}.json", file_stem(entity)))
+    }
+
+    /// `reports/rejects/<Entity>.jsonl` (the load's), or with a prefix (`sync-`) another
+    /// stage's.
+    pub fn rejects_path(&self, prefix: &str, entity: &str) -> PathBuf {
+        self.root
+            .join("reports")
+            .join("rejects")
+            .join(format!("{prefix}{}.jsonl", file_stem(entity)))
     }
 
     pub fn part_path(&self, entity: &str, index: u32) -> PathBuf {
@@ -214,10 +234,14 @@ pub fn sha256_file(path: &Path) -> Result<String, PipelineError> {
         .collect())
 }
 
-/// Puts a record's keys in the workspace order: the built-ins, the schema's fields in schema
-/// order, any other field by name, and the flags last. The same record from any source (API,
-/// CSV, seed) then serializes to the same line.
+/// Puts a source record's keys in the workspace order: the built-ins, the schema's fields in
+/// schema order, any other field by name. The same record from any source (API, CSV, seed)
+/// then serializes to the same line. Every key is the source's own: a field named like the
+/// importer's flags ([`FLAGS_KEY`]) is staged under its escaped key
+/// ([`offbase_model::record::staged_key`]), so no source can pass for the importer; an
+/// importer adds its flags afterwards, last ([`with_flags`]).
 pub fn canonical_record(record: Map<String, Value>, entity: &Entity) -> Map<String, Value> {
+    use offbase_model::record::into_staged_key;
     let mut record = record;
     let mut ordered = Map::new();
     for built_in in entity.built_ins() {
@@ -227,17 +251,24 @@ pub fn canonical_record(record: Map<String, Value>, entity: &Entity) -> Map<Stri
     }
     for field in &entity.fields {
         if let Some((key, value)) = record.remove_entry(&field.name) {
-            ordered.insert(key, value);
+            ordered.insert(into_staged_key(key), value);
         }
     }
-    let flags = record.remove(FLAGS_KEY);
-    let mut rest: Vec<(String, Value)> = record.into_iter().collect();
+    let mut rest: Vec<(String, Value)> = record
+        .into_iter()
+        .map(|(key, value)| (into_staged_key(key), value))
+        .collect();
     rest.sort_by(|left, right| left.0.cmp(&right.0));
     ordered.extend(rest);
-    if let Some(flags) = flags {
-        ordered.insert(FLAGS_KEY.to_owned(), flags);
-    }
     ordered
+}
+
+/// A staged record with the importer's flags (`{field: reason}`), which go last.
+pub fn with_flags(mut record: Map<String, Value>, flags: Option<Value>) -> Map<String, Value> {
+    if let Some(flags) = flags {
+        record.insert(FLAGS_KEY.to_owned(), flags);
+    }
+    record
 }
 
 /// The key of a record in the pull order, when it has both parts as strings.
@@ -520,10 +551,14 @@ mod tests {
     #[test]
     fn canonical_order_is_built_ins_fields_rest_flags() {
         let input = record(json!({
-            "zeta": 1, "_offbase_flags": {"done": "x"}, "done": true, "alpha": 2,
+            "zeta": 1, "done": true, "alpha": 2,
             "title": "t", "updated_date": "u", "id": "a", "created_date": "c"
         }));
-        let keys: Vec<String> = canonical_record(input, &entity()).keys().cloned().collect();
+        let flags = Some(json!({"done": "x"}));
+        let keys: Vec<String> = with_flags(canonical_record(input, &entity()), flags)
+            .keys()
+            .cloned()
+            .collect();
         assert_eq!(
             keys,
             [
@@ -536,6 +571,26 @@ mod tests {
                 "zeta",
                 "_offbase_flags"
             ]
+        );
+    }
+
+    /// Regression: a source field named `_offbase_flags` was taken for the importer's flags,
+    /// and a valid record was rejected as `flagged`.
+    #[test]
+    fn a_source_field_named_like_the_flags_is_staged_apart_from_them() {
+        let input = record(json!({
+            "id": "a", "_offbase_flags": {"title": "forged"}, "_offbase_flags_": 1, "zeta": 2
+        }));
+        let staged = canonical_record(input, &entity());
+        assert_eq!(
+            Value::Object(staged.clone()),
+            json!({"id": "a", "_offbase_flags__": 1, "_offbase_flags_": {"title": "forged"}, "zeta": 2})
+        );
+        assert!(!staged.contains_key(FLAGS_KEY));
+        // Read back, the source's fields are as it wrote them.
+        assert_eq!(
+            Value::Object(offbase_model::record::source_record(staged)),
+            json!({"id": "a", "_offbase_flags": {"title": "forged"}, "_offbase_flags_": 1, "zeta": 2})
         );
     }
 

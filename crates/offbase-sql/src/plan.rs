@@ -5,6 +5,19 @@ use crate::names::NameRegistry;
 use crate::references::{EntityIndex, Shape, described_target, reference_stem};
 use crate::values::fit_scalar;
 use offbase_model::names::{fit_identifier, is_reserved_word, is_system_column, snake_case};
+
+/// What a table name beginning with `pg_` gets at its end.
+const PG_CATALOG_SUFFIX: &str = "_app";
+
+/// `name`, or, when PostgreSQL's catalog could claim it (`pg_...`), the name with
+/// [`PG_CATALOG_SUFFIX`], fitted to 63 bytes.
+fn outside_pg_catalog(name: String) -> String {
+    if name.starts_with("pg_") {
+        fit_identifier(&format!("{name}{PG_CATALOG_SUFFIX}"))
+    } else {
+        name
+    }
+}
 use offbase_model::rules::{EnumStrategy, FieldOverride, References, ScalarArrays};
 use offbase_model::{
     App, ArrayReference, ArrayReferences, BuiltIn, Check, Column, ColumnSource, Confidence, Entity,
@@ -246,6 +259,9 @@ impl<'a> Planner<'a> {
     }
 
     /// Table names: the mapping file's names first (they must not clash), then derived ones.
+    /// A name beginning with `pg_` gets [`PG_CATALOG_SUFFIX`]: PostgreSQL searches `pg_catalog`
+    /// before any schema, so a table named `pg_class` or `pg_type` would be taken for the
+    /// system catalog's by every unqualified statement.
     fn table_names(&mut self, entities: &[&Entity]) -> Result<BTreeMap<String, String>, PlanError> {
         let mut names: BTreeMap<String, String> = BTreeMap::new();
         let mut owners: BTreeMap<String, String> = BTreeMap::new();
@@ -255,6 +271,7 @@ impl<'a> Planner<'a> {
                 .entity(&entity.name)
                 .and_then(|e| e.table.clone())
             {
+                let table = outside_pg_catalog(table);
                 if let Some(first) = owners.get(&table) {
                     return Err(PlanError::NameClash {
                         name: table,
@@ -276,7 +293,16 @@ impl<'a> Planner<'a> {
             if names.contains_key(&entity.name) {
                 continue;
             }
-            let derived = snake_case(&entity.name);
+            let derived = outside_pg_catalog(snake_case(&entity.name));
+            if derived.starts_with("pg_") {
+                self.decision(
+                    entity,
+                    None,
+                    format!(
+                        "table name ends with {PG_CATALOG_SUFFIX:?}: names beginning with pg_ are PostgreSQL's own, and its catalog (pg_class, pg_type, ...) is searched before any schema"
+                    ),
+                );
+            }
             let table = self.registry.claim(&derived);
             if table != derived {
                 let reason = if let Some(owner) = owners.get(&derived) {
@@ -347,17 +373,19 @@ impl<'a> Planner<'a> {
                 explicit.insert(field.name.as_str(), column);
             }
         }
-        // A field already spelled as its column (`first_name`) keeps the name before a field
-        // that converts to it (`firstName`).
+        // A field already spelled as its column (`first_name`, `xmin_2`) keeps the name before
+        // a field that converts to it (`firstName`) or is renamed to it (`xmin`, a system
+        // column): a name that must change anyway is no column's spelling.
         let mut derived: BTreeMap<&str, String> = BTreeMap::new();
+        let spelled_as_column = |field: &Field| {
+            snake_case(&field.name) == field.name
+                && fit_identifier(&field.name) == field.name
+                && !is_system_column(&field.name)
+        };
         let exact_first = declared
             .iter()
-            .filter(|field| snake_case(&field.name) == field.name)
-            .chain(
-                declared
-                    .iter()
-                    .filter(|field| snake_case(&field.name) != field.name),
-            );
+            .filter(|field| spelled_as_column(field))
+            .chain(declared.iter().filter(|field| !spelled_as_column(field)));
         for field in exact_first {
             let field_override = self.field_override(entity, &field.name);
             if field_override.skip || explicit.contains_key(field.name.as_str()) {

@@ -74,88 +74,23 @@ fn temporal(value: &Value, valid: fn(&str) -> bool, what: &str) -> Result<Value,
     }
 }
 
-fn digits(text: &str, count: usize) -> Option<u32> {
-    if text.len() == count && text.bytes().all(|byte| byte.is_ascii_digit()) {
-        text.parse().ok()
-    } else {
-        None
-    }
-}
+// One grammar for every temporal value offbase reads (records and schema values alike): the
+// one in `offbase_model::time`, whose forms PostgreSQL reads as the same value.
 
 /// `YYYY-MM-DD` with a real month and day.
 pub(crate) fn is_date(text: &str) -> bool {
-    let mut parts = text.splitn(3, '-');
-    let (Some(year), Some(month), Some(day)) = (parts.next(), parts.next(), parts.next()) else {
-        return false;
-    };
-    let (Some(year), Some(month), Some(day)) = (digits(year, 4), digits(month, 2), digits(day, 2))
-    else {
-        return false;
-    };
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
-    (1..=days).contains(&day)
+    offbase_model::time::parse_date(text).is_some()
 }
 
-/// `HH:MM`, `HH:MM:SS` or `HH:MM:SS.f` (up to 6 fractional digits).
+/// `hh:mm`, `hh:mm:ss` or `hh:mm:ss.f`.
 pub(crate) fn is_time(text: &str) -> bool {
-    let (clock, fraction) = match text.split_once('.') {
-        Some((clock, fraction)) => (clock, Some(fraction)),
-        None => (text, None),
-    };
-    if let Some(fraction) = fraction
-        && (fraction.is_empty()
-            || fraction.len() > 6
-            || !fraction.bytes().all(|byte| byte.is_ascii_digit()))
-    {
-        return false;
-    }
-    let parts: Vec<&str> = clock.split(':').collect();
-    match parts.as_slice() {
-        [hour, minute] if fraction.is_none() => {
-            digits(hour, 2).is_some_and(|hour| hour < 24)
-                && digits(minute, 2).is_some_and(|minute| minute < 60)
-        }
-        [hour, minute, second] => {
-            digits(hour, 2).is_some_and(|hour| hour < 24)
-                && digits(minute, 2).is_some_and(|minute| minute < 60)
-                && digits(second, 2).is_some_and(|second| second < 60)
-        }
-        _ => false,
-    }
+    offbase_model::time::parse_time(text).is_some()
 }
 
 /// An ISO 8601 date-time as Base44 writes them: `T` or a space, optional seconds and
-/// fraction, optional `Z` or `±HH:MM` offset.
+/// fraction, optional `Z` or an offset up to ±15:59.
 pub(crate) fn is_timestamp(text: &str) -> bool {
-    let Some((date, rest)) = text.split_once(['T', ' ']) else {
-        return false;
-    };
-    if !is_date(date) {
-        return false;
-    }
-    let clock = if let Some(clock) = rest.strip_suffix('Z') {
-        clock
-    } else if let Some(position) = rest.rfind(['+', '-']) {
-        let offset = &rest[position + 1..];
-        let valid_offset = match offset.split_once(':') {
-            Some((hours, minutes)) => digits(hours, 2).is_some() && digits(minutes, 2).is_some(),
-            None => digits(offset, 2).is_some() || digits(offset, 4).is_some(),
-        };
-        if !valid_offset {
-            return false;
-        }
-        &rest[..position]
-    } else {
-        rest
-    };
-    is_time(clock)
+    offbase_model::time::parse_timestamp(text).is_some()
 }
 
 fn is_uuid(text: &str) -> bool {
@@ -184,14 +119,20 @@ mod tests {
         ] {
             assert!(is_timestamp(text), "{text}");
         }
+        // Regression: an offset beyond ±15:59 or a one-digit month passed, and PostgreSQL then
+        // refused the whole plan over one DEFAULT.
         for text in [
             "2026-02-30T00:00:00",
             "2026-06-01",
             "now",
             "2026-06-01T25:00",
+            "2024-01-01T00:00:00+99:00",
+            "2024-1-1T00:00:00",
         ] {
             assert!(!is_timestamp(text), "{text}");
         }
+        assert!(!is_date("2024-1-1"));
+        assert!(!is_time("9:30"));
     }
 
     #[test]

@@ -573,3 +573,30 @@ fn a_column_added_after_the_table_keeps_its_check_but_not_its_not_null() {
         r#"ALTER TABLE "task" ADD COLUMN IF NOT EXISTS "stage" text CONSTRAINT "task_stage_check" CHECK ("stage" IN ('new', 'done'))"#
     );
 }
+
+/// Regression: with fields `xmin` and `xmin_2`, the declared `xmin_2` became `xmin_2_2`: the
+/// system column `xmin`, renamed to `xmin_2`, claimed first. A field already spelled as a
+/// usable column keeps its name, in either order.
+#[test]
+fn a_field_spelled_as_its_column_keeps_it_before_a_renamed_system_column() {
+    for order in [["xmin", "xmin_2"], ["xmin_2", "xmin"]] {
+        let fields = order
+            .iter()
+            .map(|name| field(name, FieldKind::String))
+            .collect();
+        let schema = planned(&app(vec![entity("Job", fields)]), "");
+        let column = |name: &str| {
+            schema
+                .table_for_entity("Job")
+                .and_then(|table| table.column_for_field(name))
+                .map(|column| column.name.clone())
+        };
+        assert_eq!(column("xmin_2").as_deref(), Some("xmin_2"), "{order:?}");
+        assert_eq!(column("xmin").as_deref(), Some("xmin_3"), "{order:?}");
+        let notes = notes(&schema, NoteLevel::Decision);
+        assert!(
+            notes.contains("column renamed to \"xmin_3\": \"xmin\" is a PostgreSQL system column"),
+            "{notes}"
+        );
+    }
+}

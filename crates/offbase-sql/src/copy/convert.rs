@@ -3,6 +3,10 @@
 //! does not convert, a missing required value or a value outside an enum rejects the whole
 //! record with the field, a reason code and a message; nothing is coerced into something the
 //! source did not hold. Fields without a column go into `_extra`.
+//!
+//! Records come in their staged form ([`offbase_model::record`]): the importer's flags under
+//! [`FLAGS_KEY`] (such a record is rejected with the importer's reason), and a source field of
+//! that name under its escaped key, which is read back as the source wrote it.
 
 use super::cell::{Cell, POSTGRES_EPOCH_MICROS};
 use offbase_model::{BuiltIn, Check, Column, ColumnSource, PgType, Table, TargetSchema};
@@ -13,7 +17,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The record key under which an importer records values it could not convert (a CSV cell
 /// that is not an integer, say): such a record is rejected with the importer's reason.
-pub const FLAGS_KEY: &str = "_offbase_flags";
+pub use offbase_model::record::FLAGS_KEY;
+use offbase_model::record::{CheckedValue, KeyCheck, source_key, staged_key};
 
 /// Which constraints a load relaxes instead of rejecting the records that break them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +78,8 @@ impl Relax {
 pub enum RejectReason {
     /// The line is not a JSON object (or not valid UTF-8).
     InvalidJson,
+    /// An object of the record holds a key twice (JSON would keep only one of the values).
+    DuplicateKey,
     /// The importer could not convert a value (a CSV cell, say).
     Flagged,
     /// The value is not of the column's type (a string in an integer field, a bad timestamp).
@@ -97,6 +104,7 @@ impl RejectReason {
     pub fn code(self) -> &'static str {
         match self {
             RejectReason::InvalidJson => "invalid_json",
+            RejectReason::DuplicateKey => "duplicate_key",
             RejectReason::Flagged => "flagged",
             RejectReason::WrongType => "wrong_type",
             RejectReason::OutOfRange => "out_of_range",
@@ -147,15 +155,17 @@ pub struct EntityConverter<'t> {
     table: &'t Table,
     columns: Vec<ColumnPlan<'t>>,
     junctions: Vec<&'t Table>,
-    /// Record keys held by a column: everything else goes to `_extra`.
-    column_fields: BTreeSet<&'t str>,
+    /// Record keys (staged) held by a column: everything else goes to `_extra`.
+    column_fields: BTreeSet<Cow<'t, str>>,
     /// Whether no two columns read the same field: then a record with as many keys as fields
     /// found has nothing for `_extra`, and its keys need not be looked at one by one.
     fields_distinct: bool,
-    /// Per column, the record field it reads (in column order), and the same fields sorted,
-    /// with their column, for [`EntityConverter::parse_slotted`].
-    column_field: Vec<Option<&'t str>>,
-    sorted_fields: Vec<(&'t str, usize)>,
+    /// Per column, the staged record key it reads (the field's, escaped where it must be),
+    /// for every column that reads a field, `_extra` aside.
+    column_key: Vec<Option<Cow<'t, str>>>,
+    /// The keys of `column_key` sorted, with their column, for
+    /// [`EntityConverter::parse_slotted`].
+    sorted_fields: Vec<(Cow<'t, str>, usize)>,
     extra: Option<usize>,
     id_field: &'t str,
 }
@@ -197,10 +207,10 @@ impl<'t> EntityConverter<'t> {
                 }
             })
             .collect();
-        let column_fields: BTreeSet<&str> = table
+        let column_fields: BTreeSet<Cow<'t, str>> = table
             .columns
             .iter()
-            .filter_map(|column| column.field.as_deref())
+            .filter_map(|column| column.field.as_deref().map(staged_key))
             .collect();
         let fields_distinct = column_fields.len()
             == table
@@ -212,18 +222,18 @@ impl<'t> EntityConverter<'t> {
             .columns
             .iter()
             .position(|column| column.source == ColumnSource::Extra);
-        let column_field: Vec<Option<&str>> = table
+        let column_key: Vec<Option<Cow<'t, str>>> = table
             .columns
             .iter()
             .map(|column| match column.source {
                 ColumnSource::Extra => None,
-                _ => column.field.as_deref(),
+                _ => column.field.as_deref().map(staged_key),
             })
             .collect();
-        let mut sorted_fields: Vec<(&str, usize)> = column_field
+        let mut sorted_fields: Vec<(Cow<'t, str>, usize)> = column_key
             .iter()
             .enumerate()
-            .filter_map(|(index, field)| Some(((*field)?, index)))
+            .filter_map(|(index, key)| Some((key.clone()?, index)))
             .collect();
         sorted_fields.sort_unstable();
         let junctions = target
@@ -247,7 +257,7 @@ impl<'t> EntityConverter<'t> {
             junctions,
             column_fields,
             fields_distinct,
-            column_field,
+            column_key,
             sorted_fields,
             extra,
             id_field,
@@ -277,6 +287,11 @@ impl<'t> EntityConverter<'t> {
             .get(index)
             .map(|plan| plan.column.name.as_str())
             .unwrap_or_default()
+    }
+
+    /// The record field holding the id (`id`).
+    pub fn id_field(&self) -> &'t str {
+        self.id_field
     }
 
     /// The record's id, when it is a string.
@@ -309,7 +324,8 @@ impl<'t> EntityConverter<'t> {
                 // Filled in below, once the fields found are counted.
                 (ColumnSource::Extra, _) => Cell::Null,
                 (_, Some(field)) => {
-                    let value = match record.get(field) {
+                    let key = self.column_key.get(index).and_then(Option::as_deref);
+                    let value = match key.and_then(|key| record.get(key)) {
                         Some(value) => {
                             found += 1;
                             value
@@ -345,7 +361,7 @@ impl<'t> EntityConverter<'t> {
                 let Some(field) = junction.junction.as_ref().map(|j| j.field.as_str()) else {
                     continue;
                 };
-                let Some(Value::Array(items)) = record.get(field) else {
+                let Some(Value::Array(items)) = record.get(staged_key(field).as_ref()) else {
                     continue;
                 };
                 for (position, item) in items.iter().enumerate() {
@@ -434,13 +450,13 @@ impl<'t> EntityConverter<'t> {
     /// The column a record key feeds: first the column after the previous key's (records
     /// are written in column order), else a search.
     fn column_of(&self, key: &str, hint: usize) -> Option<usize> {
-        if let Some(Some(field)) = self.column_field.get(hint)
-            && *field == key
+        if let Some(Some(field)) = self.column_key.get(hint)
+            && field == key
         {
             return Some(hint);
         }
         self.sorted_fields
-            .binary_search_by(|(field, _)| (*field).cmp(key))
+            .binary_search_by(|(field, _)| field.as_ref().cmp(key))
             .ok()
             .and_then(|position| self.sorted_fields.get(position))
             .map(|(_, column)| *column)
@@ -504,7 +520,7 @@ impl<'t> EntityConverter<'t> {
         let mut extra = Map::new();
         for (key, value) in record {
             if key != FLAGS_KEY && !self.column_fields.contains(key.as_str()) {
-                extra.insert(key.clone(), value.clone());
+                extra.insert(source_key(key).to_owned(), value.clone());
             }
         }
         if extra.is_empty() {
@@ -532,7 +548,7 @@ pub struct SlottedRecord {
 impl SlottedRecord {
     /// The record's id, when it has a string one.
     pub fn id<'a>(&'a self, converter: &EntityConverter<'_>) -> Option<&'a str> {
-        let column = converter.column_of(converter.id_field, 0)?;
+        let column = converter.column_of(&staged_key(converter.id_field), 0)?;
         self.values.get(column)?.as_ref()?.as_str()
     }
 }
@@ -556,22 +572,29 @@ impl<'de> serde::de::Visitor<'de> for SlotVisitor<'_, '_> {
         let mut values: Vec<Option<Value>> = vec![None; converter.columns.len()];
         let mut extras = Map::new();
         let mut hint = 0;
-        // A key with an escape cannot be borrowed: an error here sends the line to the
-        // general path.
+        // Any error sends the line to the general path, which says why when it is a reason to
+        // reject: a key with an escape (it cannot be borrowed), the importer's flags, a key
+        // repeated (here or in an object inside a value).
+        let check = KeyCheck::strict();
+        let repeated = || serde::de::Error::custom("a key appears more than once");
         while let Some(key) = access.next_key::<&'de str>()? {
             if key == FLAGS_KEY {
                 return Err(serde::de::Error::custom("flagged by the importer"));
             }
-            let value: Value = access.next_value()?;
+            let value: Value = access.next_value_seed(CheckedValue(&check))?;
             match converter.column_of(key, hint) {
                 Some(column) => {
                     hint = column + 1;
-                    if let Some(slot) = values.get_mut(column) {
-                        *slot = Some(value);
+                    if let Some(slot) = values.get_mut(column)
+                        && slot.replace(value).is_some()
+                    {
+                        return Err(repeated());
                     }
                 }
                 None => {
-                    extras.insert(key.to_owned(), value);
+                    if extras.insert(source_key(key).to_owned(), value).is_some() {
+                        return Err(repeated());
+                    }
                 }
             }
         }
@@ -582,20 +605,32 @@ impl<'de> serde::de::Visitor<'de> for SlotVisitor<'_, '_> {
     }
 }
 
+/// The rejection for a record the importer flagged: the first flag's field, with its reason
+/// (a text: `flagged`; `{"reason", "message", "value"}`: that reason code, message and value).
 fn flagged(record: &Map<String, Value>, flags: &Value) -> Rejection {
     let first = flags.as_object().and_then(|flags| flags.iter().next());
     match first {
-        Some((field, reason)) => Rejection {
-            field: Some(field.clone()),
-            reason: RejectReason::Flagged,
-            message: format!(
-                "{field}: {}",
-                reason
-                    .as_str()
-                    .unwrap_or("the importer could not convert the value")
-            ),
-            value: record.get(field).cloned().map(Box::new),
-        },
+        Some((field, flag)) => {
+            let detail = flag.as_object();
+            let reason = detail
+                .and_then(|detail| detail.get("reason"))
+                .and_then(|reason| RejectReason::deserialize(reason).ok())
+                .unwrap_or(RejectReason::Flagged);
+            let message = flag
+                .as_str()
+                .or_else(|| detail?.get("message")?.as_str())
+                .unwrap_or("the importer could not convert the value");
+            let value = match detail.and_then(|detail| detail.get("value")) {
+                Some(value) => Some(value.clone()),
+                None => record.get(staged_key(field).as_ref()).cloned(),
+            };
+            Rejection {
+                field: Some(field.clone()),
+                reason,
+                message: format!("{field}: {message}"),
+                value: value.map(Box::new),
+            }
+        }
         None => Rejection {
             field: None,
             reason: RejectReason::Flagged,
@@ -914,4 +949,233 @@ fn check_numeric_fits(text: &str, precision: u32, scale: u32) -> Result<(), Conv
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use offbase_model::{App, Entity, Field, FieldKind, MappingRules, SchemaSource, SourceLayout};
+    use serde_json::json;
+
+    /// `Note`: `title` (required), `at` (date-time), and `flagged_as`, a field named like the
+    /// importer's flags when `declare_flags`.
+    fn note_target(declare_flags: bool) -> TargetSchema {
+        let mut fields = vec![Field::new("title", FieldKind::String), {
+            let mut at = Field::new("at", FieldKind::String);
+            at.format = Some("date-time".into());
+            at
+        }];
+        if let Some(title) = fields.first_mut() {
+            title.required = true;
+        }
+        if declare_flags {
+            fields.push(Field::new(FLAGS_KEY, FieldKind::Object));
+        }
+        let app = App {
+            name: "test".into(),
+            app_id: None,
+            entities: vec![Entity {
+                name: "Note".into(),
+                source: SchemaSource {
+                    path: "Note.jsonc".into(),
+                    layout: SourceLayout::Base44Entities,
+                },
+                title: None,
+                description: None,
+                fields,
+                rls: None,
+                extra: Default::default(),
+            }],
+        };
+        let rules = MappingRules::defaults().unwrap_or_else(|error| panic!("{error}"));
+        crate::plan(&app, &rules).unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    fn object(value: Value) -> Map<String, Value> {
+        match value {
+            Value::Object(map) => map,
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    /// Both paths on a staged line: the general path's row (or rejection), and the fast path's
+    /// row when it does not step aside (it must then agree).
+    fn convert_line(converter: &EntityConverter<'_>, line: &str) -> Result<Vec<String>, Rejection> {
+        let record = offbase_model::record::parse_object(line.as_bytes(), 0)
+            .unwrap_or_else(|error| panic!("{line}: {error}"));
+        let general = converter.convert(&record).map(|converted| {
+            converted
+                .row
+                .iter()
+                .map(|cell| format!("{cell:?}"))
+                .collect()
+        });
+        if let Some(slotted) = converter.parse_slotted(line)
+            && let Some(converted) = converter.convert_slotted(&slotted)
+        {
+            let fast: Vec<String> = converted
+                .row
+                .iter()
+                .map(|cell| format!("{cell:?}"))
+                .collect();
+            assert_eq!(Ok(fast), general, "{line}");
+        }
+        general
+    }
+
+    /// Regression: a field named `_offbase_flags` in the source was taken for the importer's
+    /// flags, and the record rejected as `flagged`. Staged under its escaped key, it is an
+    /// ordinary field: in `_extra` when undeclared, in its column when declared.
+    #[test]
+    fn a_source_field_named_like_the_flags_is_an_ordinary_field() {
+        let line = r#"{"id":"n1","title":"t","_offbase_flags_":{"title":"forged"}}"#;
+        let target = note_target(false);
+        let Some(table) = target.table_for_entity("Note") else {
+            panic!("no table");
+        };
+        let converter = EntityConverter::new(&target, table, Relax::default());
+        let Ok(row) = convert_line(&converter, line) else {
+            panic!("rejected");
+        };
+        assert_eq!(
+            row.last().map(String::as_str),
+            Some(
+                format!(
+                    "{:?}",
+                    Cell::Json(Cow::Owned(json!({FLAGS_KEY: {"title": "forged"}})))
+                )
+                .as_str()
+            )
+        );
+
+        let target = note_target(true);
+        let Some(table) = target.table_for_entity("Note") else {
+            panic!("no table");
+        };
+        let converter = EntityConverter::new(&target, table, Relax::default());
+        let column = table
+            .columns
+            .iter()
+            .position(|column| column.field.as_deref() == Some(FLAGS_KEY));
+        let Some(column) = column else {
+            panic!("no column for the declared field");
+        };
+        let Ok(row) = convert_line(&converter, line) else {
+            panic!("rejected");
+        };
+        assert_eq!(
+            row.get(column),
+            Some(&format!(
+                "{:?}",
+                Cell::Json(Cow::Owned(json!({"title": "forged"})))
+            )),
+        );
+        assert_eq!(row.last().map(String::as_str), Some("Null"));
+    }
+
+    #[test]
+    fn the_importers_flags_reject_with_their_reason() {
+        let target = note_target(false);
+        let Some(table) = target.table_for_entity("Note") else {
+            panic!("no table");
+        };
+        let converter = EntityConverter::new(&target, table, Relax::default());
+        let flagged = |line: &str| match convert_line(&converter, line) {
+            Ok(row) => panic!("loaded: {row:?}"),
+            Err(rejection) => rejection,
+        };
+        let rejection = flagged(r#"{"id":"n1","title":"x","_offbase_flags":{"title":"not text"}}"#);
+        assert_eq!(
+            rejection,
+            Rejection {
+                field: Some("title".into()),
+                reason: RejectReason::Flagged,
+                message: "title: not text".into(),
+                value: Some(Box::new(json!("x"))),
+            }
+        );
+        let rejection = flagged(
+            r#"{"id":"n1","title":"x","_offbase_flags":{"title":{"reason":"duplicate_key","message":"twice","value":["w","x"]}}}"#,
+        );
+        assert_eq!(
+            rejection,
+            Rejection {
+                field: Some("title".into()),
+                reason: RejectReason::DuplicateKey,
+                message: "title: twice".into(),
+                value: Some(Box::new(json!(["w", "x"]))),
+            }
+        );
+    }
+
+    /// Regression: a repeated key kept its last value silently; the fast path now steps aside
+    /// (the general path's parser refuses the line and says why).
+    #[test]
+    fn the_fast_path_steps_aside_for_a_repeated_key() {
+        let target = note_target(false);
+        let Some(table) = target.table_for_entity("Note") else {
+            panic!("no table");
+        };
+        let converter = EntityConverter::new(&target, table, Relax::default());
+        for line in [
+            r#"{"id":"n1","title":"a","title":"b"}"#,
+            r#"{"id":"n1","id":"n2","title":"a"}"#,
+            r#"{"id":"n1","title":"a","other":1,"other":2}"#,
+            r#"{"id":"n1","title":"a","other":{"k":1,"k":2}}"#,
+        ] {
+            assert!(converter.parse_slotted(line).is_none(), "{line}");
+        }
+        assert!(
+            converter
+                .parse_slotted(r#"{"id":"n1","title":"a","other":{"k":1}}"#)
+                .is_some()
+        );
+    }
+
+    /// Regression: timestamps outside PostgreSQL's grammar were loaded (`+99:00`, `2024-1-1`)
+    /// and 7-digit fractions cut instead of rounded.
+    #[test]
+    fn timestamps_follow_the_grammar_and_round_like_postgresql() {
+        let pg_type = PgType::Timestamptz;
+        for bad in [
+            "2024-01-01T00:00:00+99:00",
+            "2024-1-1",
+            "2024-1-1T00:00:00Z",
+        ] {
+            let value = json!(bad);
+            let failure = convert_value(&value, &pg_type).err();
+            assert_eq!(
+                failure.map(|failure| failure.reason),
+                Some(RejectReason::WrongType),
+                "{bad}"
+            );
+        }
+        let value = json!("2000-01-01T00:00:00.1234565Z");
+        assert_eq!(
+            convert_value(&value, &pg_type),
+            Ok(Cell::Timestamp(123_456))
+        );
+        let value = json!("2000-01-01T00:00:00.1234575Z");
+        assert_eq!(
+            convert_value(&value, &pg_type),
+            Ok(Cell::Timestamp(123_458))
+        );
+        let value = json!("2024-1-1");
+        assert!(convert_value(&value, &PgType::Date).is_err());
+        let record = object(json!({"id": "n1", "title": "t", "at": "2024-01-01T00:00:00+99:00"}));
+        let target = note_target(false);
+        let Some(table) = target.table_for_entity("Note") else {
+            panic!("no table");
+        };
+        let converter = EntityConverter::new(&target, table, Relax::default());
+        let rejection = converter.convert(&record).err();
+        assert_eq!(
+            rejection.map(|rejection| (rejection.field, rejection.reason, rejection.value)),
+            Some((
+                Some("at".to_owned()),
+                RejectReason::WrongType,
+                Some(Box::new(json!("2024-01-01T00:00:00+99:00")))
+            ))
+        );
+    }
 }
