@@ -309,3 +309,103 @@ fn a_load_beside_another_run_on_one_schema_created_its_schema_anyway() {
     );
     forget(&pg_schema);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_beside_a_running_sync_says_the_sync_holds_the_schema() {
+    use offbase_emulator::{EmulatorConfig, Faults, RateLimits};
+    const KEY: &str = "concurrent-sync-key-0123456789";
+    // Slow answers, so a pass holds the schema most of the time.
+    let config = EmulatorConfig {
+        app_dir: samples().join("crm"),
+        app_id: None,
+        api_key: KEY.to_owned(),
+        rate_limits: RateLimits::Off,
+        faults: Faults {
+            latency: Duration::from_millis(150),
+            ..Faults::none()
+        },
+        writer: None,
+        created_by: "emulator@example.com".to_owned(),
+    };
+    let address = "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!());
+    let emulator = offbase_emulator::start(config, address)
+        .await
+        .unwrap_or_else(|error| panic!("the emulator did not start: {error}"));
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let workspace = folder.path().join("ws").display().to_string();
+    let crm = samples().join("crm").display().to_string();
+    let pg_schema = format!("offbase_load_beside_sync_{}", std::process::id());
+    forget(&pg_schema);
+    let with_key = |arguments: &[&str]| {
+        let mut command = offbase(arguments);
+        command.env("BASE44_API_KEY", KEY);
+        command
+    };
+    let migrated = with_key(&[
+        "migrate",
+        "--api-url",
+        &emulator.api_url(),
+        "--app-id",
+        emulator.app_id(),
+        "--schema-from",
+        &crm,
+        "--workspace",
+        &workspace,
+        "--pg-schema",
+        &pg_schema,
+    ])
+    .output()
+    .unwrap_or_else(|error| panic!("{error}"));
+    assert!(
+        matches!(migrated.status.code(), Some(0 | 1)),
+        "{}",
+        text(&migrated.stderr)
+    );
+    let count = || psql(&format!("SELECT count(*) FROM \"{pg_schema}\".deal"));
+    let before = count();
+    let mut sync = with_key(&[
+        "sync",
+        "--workspace",
+        &workspace,
+        "--pg-schema",
+        &pg_schema,
+        "--requests-per-minute",
+        "0",
+        "--interval",
+        "10ms",
+    ])
+    .spawn()
+    .unwrap_or_else(|error| panic!("{error}"));
+    let sync_pid = sync.id();
+    let mut refusals = 0;
+    let started = Instant::now();
+    while refusals == 0 && started.elapsed() < Duration::from_secs(60) {
+        let output = offbase(&["load", "--workspace", &workspace, "--pg-schema", &pg_schema])
+            .output()
+            .unwrap_or_else(|error| panic!("{error}"));
+        let stderr = text(&output.stderr);
+        match output.status.code() {
+            Some(2) => {
+                assert!(
+                    stderr.contains(&format!(
+                        "another offbase run holds schema \"{pg_schema}\": offbase sync, pid {sync_pid} on"
+                    )),
+                    "{stderr}"
+                );
+                refusals += 1;
+            }
+            // Between two passes: the load finds its work done and says so.
+            Some(0) => {}
+            other => panic!("load exited {other:?}: {stderr}"),
+        }
+    }
+    let _ = Command::new("kill").arg(sync_pid.to_string()).status();
+    let stopped = sync
+        .wait_with_output()
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert!(stopped.status.success(), "{}", text(&stopped.stderr));
+    assert_eq!(refusals, 1, "the load never met the sync");
+    assert_eq!(count(), before, "rows changed though nothing was written");
+    emulator.shutdown().await;
+    forget(&pg_schema);
+}
