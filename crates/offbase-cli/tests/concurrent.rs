@@ -363,7 +363,7 @@ async fn a_load_beside_a_running_sync_says_the_sync_holds_the_schema() {
     );
     let count = || psql(&format!("SELECT count(*) FROM \"{pg_schema}\".deal"));
     let before = count();
-    let mut sync = with_key(&[
+    let sync = with_key(&[
         "sync",
         "--workspace",
         &workspace,
