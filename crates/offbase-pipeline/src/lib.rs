@@ -57,6 +57,13 @@ pub enum PipelineError {
     },
 }
 
+/// Whether the named failpoint is switched on (`OFFBASE_FAILPOINT=name`); always false without
+/// the `failpoints` feature.
+pub(crate) fn failpoint(name: &str) -> bool {
+    cfg!(feature = "failpoints")
+        && std::env::var("OFFBASE_FAILPOINT").is_ok_and(|value| value == name)
+}
+
 impl PipelineError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         PipelineError::Io {

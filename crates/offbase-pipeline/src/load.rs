@@ -560,7 +560,11 @@ fn produce(
         }
     };
     let mut batch = fresh(start);
+    let panic_at = crate::failpoint("load-reader-panic").then_some(10);
     loop {
+        if panic_at.is_some_and(|at| batch.read >= at) {
+            panic!("failpoint load-reader-panic");
+        }
         let Some((part, line)) = reader.next_line(&mut buffer)? else {
             let end = reader.position();
             if batch.read > 0 || batch.start != end {
@@ -699,8 +703,20 @@ async fn load_entity(
     }
     .await;
     drop(receiver);
-    let _ = producer.join();
+    let joined = producer.join();
     result?;
+    // A reader that died (a panic) ends its batches early: the load fails, and the entity's
+    // checkpoint stays at the last batch that went in.
+    if let Err(panic) = joined {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|text| (*text).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_owned());
+        return Err(PipelineError::Usage(format!(
+            "{entity}: the thread reading the staged parts stopped ({why}): this is a bug in offbase; the load stopped at its last checkpoint, and a rerun resumes there"
+        )));
+    }
 
     // The end: every staged record must be accounted for, before the entity is marked done.
     if checkpoint.read != checkpoint.loaded + checkpoint.rejected {
