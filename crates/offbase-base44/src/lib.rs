@@ -2,6 +2,7 @@
 //! an exported Base44 app ([`schema::read_app`]) and turns them into the offbase IR, and the
 //! JSONC reader it relies on ([`jsonc::strip`]).
 
+pub mod api;
 pub mod client;
 pub mod corpus;
 pub mod csv_export;

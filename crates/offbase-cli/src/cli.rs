@@ -331,7 +331,7 @@ pub struct DiffDataArgs {
     #[arg(long, value_name = "N")]
     pub requests_per_minute: Option<u32>,
     /// Keys per request when listing the API (at most 5000, the API's cap).
-    #[arg(long, default_value_t = 5000, value_name = "N")]
+    #[arg(long, default_value_t = offbase_base44::api::LIST_CAP, value_name = "N")]
     pub page_size: usize,
     /// Print the whole result on stdout as JSON.
     #[arg(long)]
@@ -717,7 +717,7 @@ pub struct PullArgs {
     #[arg(long, default_value = "2m", value_name = "DURATION", value_parser = parse_duration)]
     pub max_retry_wait: std::time::Duration,
     /// Records per request (at most 5000, the API's cap).
-    #[arg(long, default_value_t = 5000, value_name = "N")]
+    #[arg(long, default_value_t = offbase_base44::api::LIST_CAP, value_name = "N")]
     pub page_size: usize,
     /// Entities pulled at the same time.
     #[arg(long, default_value_t = 4, value_name = "N")]

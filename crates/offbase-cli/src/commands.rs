@@ -777,7 +777,7 @@ pub fn diff_data(arguments: crate::cli::DiffDataArgs) -> anyhow::Result<ExitCode
                 &workspace,
                 &options,
                 &client,
-                arguments.page_size.clamp(1, 5000),
+                arguments.page_size.clamp(1, offbase_base44::api::LIST_CAP),
                 &*reporter,
             ))?
         }

@@ -32,13 +32,18 @@ impl Operation {
 
     /// The free plan's allowance: requests per window.
     fn base(self) -> (u32, Duration) {
-        match self {
-            Operation::List => (100, Duration::from_secs(60)),
-            Operation::Get => (150, Duration::from_secs(60)),
-            Operation::Create => (140, Duration::from_secs(60)),
-            Operation::Update => (100, Duration::from_secs(60)),
-            Operation::Delete => (100, Duration::from_secs(30)),
-        }
+        use offbase_base44::api::free_plan;
+        let allowance = match self {
+            Operation::List => free_plan::LIST,
+            Operation::Get => free_plan::GET,
+            Operation::Create => free_plan::CREATE,
+            Operation::Update => free_plan::UPDATE,
+            Operation::Delete => free_plan::DELETE,
+        };
+        (
+            allowance.requests,
+            Duration::from_secs(allowance.window_seconds),
+        )
     }
 
     fn index(self) -> usize {

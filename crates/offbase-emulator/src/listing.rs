@@ -11,10 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
 
-/// The most records one list or cursor-list call returns.
-pub(crate) const LIST_CAP: usize = 5000;
-/// Records per call when no `limit` is given.
-pub(crate) const DEFAULT_LIMIT: usize = 50;
+pub(crate) use offbase_base44::api::{DEFAULT_LIST_LIMIT as DEFAULT_LIMIT, LIST_CAP};
 /// The cursor list's order when no `sort` is given: newest first.
 pub(crate) const V2_DEFAULT_SORT: &str = "-created_date";
 

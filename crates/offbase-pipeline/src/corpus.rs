@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
 /// Records a request of the corpus asks for when it wants them all.
-const EVERY_RECORD: u64 = 5000;
+const EVERY_RECORD: u64 = offbase_base44::api::LIST_CAP as u64;
 /// Sorted pages are this long.
 const PAGE: u64 = 20;
 /// Distinct values kept per field while reading the records.

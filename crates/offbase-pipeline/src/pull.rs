@@ -44,7 +44,7 @@ impl Default for PullOptions {
     fn default() -> Self {
         PullOptions {
             entities: None,
-            page_size: 5000,
+            page_size: offbase_base44::api::LIST_CAP,
             part_records: 100_000,
             concurrency: 4,
             fresh: false,
@@ -468,7 +468,7 @@ async fn pull_entity(
         options.part_records,
         entity_state.writer.clone(),
     )?;
-    let page_size = options.page_size.clamp(1, 5000);
+    let page_size = options.page_size.clamp(1, offbase_base44::api::LIST_CAP);
     let mut prefetched: Option<PageRequest> = None;
     let mut last_checkpoint = Instant::now();
     loop {

@@ -71,7 +71,7 @@ impl SyncOptions {
             database_url: database_url.into(),
             pg_schema: pg_schema.into(),
             mappings: None,
-            page_size: 5000,
+            page_size: offbase_base44::api::LIST_CAP,
             overlap: Duration::from_secs(5),
             reconcile: true,
             reconcile_every: Duration::from_secs(300),

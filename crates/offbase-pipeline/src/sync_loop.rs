@@ -12,13 +12,10 @@ use offbase_pg::PgError;
 use offbase_pg::cutover::CutoverMark;
 use std::time::{Duration, Instant};
 
-/// The free plan's allowance of list requests per minute and app (list, count and trash share
-/// it), from the platform's documented limits.
-pub const FREE_PLAN_LIST_REQUESTS_PER_MINUTE: u32 = 100;
-
-/// The sync's default budget: most of the free plan's allowance, leaving the rest to the live
-/// app, whose own list calls count against the same limit.
-pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 60;
+/// The sync's default budget: three fifths of the free plan's list allowance (60 of 100 a
+/// minute), leaving the rest to the live app, whose own list calls count against the same
+/// limit.
+pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = offbase_base44::api::free_plan::LIST.requests * 3 / 5;
 
 /// When passes run.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -27,10 +27,10 @@ use sea_query::{
 };
 use serde_json::Value;
 
-/// Records a list returns when no `limit` is given.
-pub const DEFAULT_LIMIT: u64 = 50;
-/// The most records one list returns.
-pub const LIST_CAP: u64 = 5000;
+/// Records a list returns when no `limit` is given (the platform's, as a count).
+pub const DEFAULT_LIMIT: u64 = offbase_base44::api::DEFAULT_LIST_LIMIT as u64;
+/// The most records one list returns (the platform's, as a count).
+pub const LIST_CAP: u64 = offbase_base44::api::LIST_CAP as u64;
 
 /// The alias of the table in every query; rows come back as `to_jsonb("t")`.
 const ROW_ALIAS: &str = "t";
