@@ -820,11 +820,7 @@ pub fn diff_data(arguments: crate::cli::DiffDataArgs) -> anyhow::Result<ExitCode
             } else {
                 "Differences found."
             },
-            workspace
-                .root()
-                .join("reports")
-                .join("diff-data.md")
-                .display()
+            workspace.reports_dir().join("diff-data.md").display()
         );
     }
     Ok(if diff.clean() {
@@ -932,11 +928,7 @@ pub fn diff_behaviour(arguments: crate::cli::DiffBehaviourArgs) -> anyhow::Resul
             diff.mismatched,
             diff.errors,
             diff.match_rate(),
-            workspace
-                .root()
-                .join("reports")
-                .join("diff-behaviour.md")
-                .display()
+            workspace.reports_dir().join("diff-behaviour.md").display()
         );
     }
     Ok(if diff.clean() {

@@ -231,8 +231,7 @@ pub fn cutover(arguments: crate::cli::CutoverArgs) -> anyhow::Result<ExitCode> {
         println!(
             "{verdict} Report: {}",
             workspace
-                .root()
-                .join("reports")
+                .reports_dir()
                 .join(format!("{}.md", report_stem(report.dry_run)))
                 .display()
         );

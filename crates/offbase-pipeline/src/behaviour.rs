@@ -751,7 +751,7 @@ fn unified(old: &str, new: &str) -> String {
 
 /// Writes `reports/diff-behaviour.md` and `reports/diff-behaviour.json`.
 pub fn write_reports(workspace: &Workspace, diff: &BehaviourDiff) -> Result<(), PipelineError> {
-    let folder = workspace.root().join("reports");
+    let folder = workspace.reports_dir();
     workspace.write_json(&folder.join("diff-behaviour.json"), diff)?;
     let mut text = format!(
         "# Behaviour diff: {}\n\nOld backend: {}  \nNew backend: {}\n\n{} requests: {} match, {} mismatch, {} error; match rate {:.1}%\n\n| # | request | verdict | compared | old | new | noise |\n|---:|---|---|---|---|---|---|\n",

@@ -89,7 +89,7 @@ pub fn write_bundle(
         writeln!(out, "{statement};\n").map_err(io)?;
     }
 
-    let rejects_folder = workspace.root().join("reports").join("rejects");
+    let rejects_folder = workspace.rejects_dir();
     match fs::remove_dir_all(&rejects_folder) {
         Ok(()) => {}
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}

@@ -281,7 +281,7 @@ pub async fn cutover(
         .map(|entity| entity.upserted + entity.deleted)
         .sum();
     lap("final sync", &mut timings);
-    let snapshot = Workspace::new(workspace.root().join("cutover").join("snapshot"));
+    let snapshot = Workspace::new(workspace.cutover_dir().join("snapshot"));
     if snapshot.root().exists() {
         std::fs::remove_dir_all(snapshot.root())
             .map_err(|error| PipelineError::io(snapshot.root(), error))?;
@@ -294,7 +294,7 @@ pub async fn cutover(
         workspace: snapshot.clone(),
         mappings: options.sync.mappings.clone(),
         destination: Destination::Bundle {
-            path: workspace.root().join("cutover").join("snapshot.sql"),
+            path: workspace.cutover_dir().join("snapshot.sql"),
             options: crate::bundle::BundleOptions {
                 pg_schema: pg_schema.clone(),
                 mappings: options.sync.mappings.clone(),
@@ -326,7 +326,7 @@ pub async fn cutover(
         .collect();
     // Where the hashes differ, the row-level diff of the fresh pull against the target names
     // the records (its report lands in the snapshot's reports folder).
-    let repair_path = workspace.root().join("cutover").join("repair.json");
+    let repair_path = workspace.cutover_dir().join("repair.json");
     let (findings, repair) = if differing.is_empty() {
         (Vec::new(), RepairList::new())
     } else {
@@ -362,7 +362,7 @@ pub async fn cutover(
             )
         },
         remedy: (!differing.is_empty()).then(|| {
-            let diff_file = snapshot.root().join("reports").join("diff-data.md");
+            let diff_file = snapshot.reports_dir().join("diff-data.md");
             match &repair_file {
                 // A row changed in the target alone keeps its `updated_date`: the sync never
                 // reads its record again, so "sync again" would not fix it.
@@ -577,7 +577,7 @@ async fn wait_for_quiet(
 }
 
 fn count_rejects(workspace: &Workspace) -> Result<u64, PipelineError> {
-    let folder = workspace.root().join("reports").join("rejects");
+    let folder = workspace.rejects_dir();
     let Ok(entries) = std::fs::read_dir(&folder) else {
         return Ok(0);
     };
@@ -609,7 +609,7 @@ pub fn report_stem(dry_run: bool) -> &'static str {
 /// Writes the report. A real run's report that records a switch is the record of what moved:
 /// a later real run (after an undo) first moves it aside to `cutover-<switch time>.*`.
 fn write_report(workspace: &Workspace, report: &CutoverReport) -> Result<(), PipelineError> {
-    let folder = workspace.root().join("reports");
+    let folder = workspace.reports_dir();
     let stem = report_stem(report.dry_run);
     let json_path = folder.join(format!("{stem}.json"));
     if !report.dry_run {

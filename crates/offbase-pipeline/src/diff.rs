@@ -990,7 +990,7 @@ fn record_diff(
 
 /// Writes `reports/diff-data.md` and `reports/diff-data.json`.
 pub fn write_reports(workspace: &Workspace, diff: &DataDiff) -> Result<(), PipelineError> {
-    let folder = workspace.root().join("reports");
+    let folder = workspace.reports_dir();
     workspace.write_json(&folder.join("diff-data.json"), diff)?;
     let mut text = format!(
         "# Data diff: {} against schema `{}`: {}\n\n| entity | same | missing in target | of which rejected | missing in source | different | source rows | target rows | range queries | hashes read | rows read |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",

@@ -220,7 +220,7 @@ pub async fn load(
     offbase_pg::cutover::refuse_if_cut_over(&mut connection, &options.pg_schema).await?;
     let names = output.target.relation_names();
     let run = pg_load::read_run(&mut connection, &options.pg_schema).await?;
-    let rejects_folder = workspace.root().join("reports").join("rejects");
+    let rejects_folder = workspace.rejects_dir();
     // Whether this run starts a load (new tables, no rejects yet) or continues one.
     let starts = match run {
         Some(_) if options.existing == Existing::Replace => {
@@ -1073,7 +1073,7 @@ pub(crate) fn referencing_id_column(
 
 /// Writes `reports/load.md` and `reports/load.json`.
 pub fn write_reports(workspace: &Workspace, summary: &LoadSummary) -> Result<(), PipelineError> {
-    let folder = workspace.root().join("reports");
+    let folder = workspace.reports_dir();
     let mut json = serde_json::to_string_pretty(summary).unwrap_or_default();
     json.push('\n');
     crate::files::write_atomic(&folder.join("load.json"), json.as_bytes())?;

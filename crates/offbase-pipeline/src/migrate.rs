@@ -196,7 +196,7 @@ pub async fn migrate(
     };
 
     let output = plan_workspace(workspace, options.mappings.as_deref(), &*reporter)?;
-    let plan_files = write_plan(&output, &workspace.root().join("plan"))?
+    let plan_files = write_plan(&output, &workspace.plan_dir())?
         .iter()
         .map(|path| path.display().to_string())
         .collect();

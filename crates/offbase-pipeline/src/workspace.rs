@@ -66,13 +66,31 @@ impl Workspace {
             .join(format!("{}.json", file_stem(entity)))
     }
 
+    /// `reports/`: the stages' reports (load, diffs, cutover).
+    pub fn reports_dir(&self) -> PathBuf {
+        self.root.join("reports")
+    }
+
+    /// `reports/rejects/`: one reject file per entity and stage.
+    pub fn rejects_dir(&self) -> PathBuf {
+        self.reports_dir().join("rejects")
+    }
+
     /// `reports/rejects/<Entity>.jsonl` (the load's), or with a prefix (`sync-`) another
     /// stage's.
     pub fn rejects_path(&self, prefix: &str, entity: &str) -> PathBuf {
-        self.root
-            .join("reports")
-            .join("rejects")
+        self.rejects_dir()
             .join(format!("{prefix}{}.jsonl", file_stem(entity)))
+    }
+
+    /// `plan/`: the plan and mapping report the load used.
+    pub fn plan_dir(&self) -> PathBuf {
+        self.root.join("plan")
+    }
+
+    /// `cutover/`: the cutover's fresh pull (`snapshot/`, `snapshot.sql`) and its repair list.
+    pub fn cutover_dir(&self) -> PathBuf {
+        self.root.join("cutover")
     }
 
     pub fn part_path(&self, entity: &str, index: u32) -> PathBuf {
