@@ -146,7 +146,7 @@ fn duplicate_entity_names_in_one_folder_are_an_error_naming_both_files() {
         ),
         (
             "base44/entities/task-copy.jsonc",
-            r#"{"name": "Task", "properties": {}}"#,
+            r#"{"name": "Task", "properties": {"title": {"type": "string"}}}"#,
         ),
     ]);
     let error = try_plan(folder.path())

@@ -359,6 +359,60 @@ async fn a_line_that_is_not_utf8_is_rejected_not_a_failed_import() {
     assert!(line.contains("bad \u{FFFD} byte"), "{line}");
 }
 
+/// Regression: one row of a dashboard CSV export that was not UTF-8 stopped the whole import
+/// (`not UTF-8 text: save the file as UTF-8`), while a JSONL line like it is rejected with its
+/// reason. The row is rejected now, naming its file and line, and the other rows load.
+#[tokio::test]
+async fn a_csv_row_that_is_not_utf8_stopped_the_whole_import() {
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let exports = folder.path().join("exports");
+    std::fs::create_dir_all(&exports).unwrap_or_else(|error| panic!("{error}"));
+    let csv: &[u8] = b"id,created_date,updated_date,name,kind\n\
+        id01,2026-01-01T00:00:00.000000,2026-01-02T00:00:00.000000,first,a\n\
+        id02,2026-01-01T00:00:00.000000,2026-01-02T00:00:00.000000,caf\xE9,b\n\
+        id03,2026-01-01T00:00:00.000000,2026-01-02T00:00:00.000000,third,a\n";
+    std::fs::write(exports.join("Item_export.csv"), csv).unwrap_or_else(|error| panic!("{error}"));
+    let schemas = folder.path().join("app");
+    bad_app(&schemas);
+    let workspace = Workspace::new(folder.path().join("workspace"));
+    let options = MigrateOptions {
+        source: MigrateSource::Folder {
+            folder: exports.clone(),
+            schema_from: Some(schemas),
+        },
+        workspace: workspace.clone(),
+        mappings: None,
+        destination: Destination::Bundle {
+            path: folder.path().join("bundle.sql"),
+            options: offbase_pipeline::bundle::BundleOptions {
+                pg_schema: "public".into(),
+                mappings: None,
+                relax: Relax::default(),
+            },
+        },
+    };
+    let summary = migrate(&options, reporter())
+        .await
+        .unwrap_or_else(|error| panic!("migrate: {error}"));
+    let bundle = summary.bundle.unwrap_or_else(|| panic!("no bundle"));
+    let item = bundle
+        .entities
+        .iter()
+        .find(|entity| entity.entity == "Item")
+        .unwrap_or_else(|| panic!("no Item: {bundle:?}"));
+    assert_eq!((item.loaded, item.rejected), (2, 1), "{bundle:?}");
+    assert_eq!(
+        rejects(workspace.root()),
+        owned(&[("id02", "flagged", "_line")])
+    );
+    let text = std::fs::read_to_string(workspace.root().join("reports/rejects/Item.jsonl"))
+        .unwrap_or_default();
+    assert!(
+        text.contains("Item_export.csv:3 is not valid UTF-8"),
+        "{text}"
+    );
+}
+
 /// A schema with a field named like the importer's flags, and `xmin` (a system column, so
 /// renamed) beside `xmin_2` (spelled as its column, so kept).
 const FLAGS_SCHEMA: &str = r#"{"name": "Marked", "type": "object", "properties": {
@@ -585,6 +639,141 @@ async fn hostile_input_is_loaded_or_rejected_exactly() {
             json!({"id": "m1", "_offbase_flags": {"xmin": "forged"}, "xmin_3": "a",
                     "xmin_2": "b", "_extra": null})
         ]
+    );
+    schema.drop().await;
+}
+
+/// A reporter that keeps the messages, to check what a stage said.
+#[derive(Debug, Default)]
+struct Messages(std::sync::Mutex<Vec<String>>);
+
+impl Reporter for Messages {
+    fn started(&self, _task: &str, _total: Option<u64>) {}
+    fn advanced(&self, _task: &str, _amount: u64) {}
+    fn finished(&self, _task: &str) {}
+    fn message(&self, text: &str) {
+        if let Ok(mut messages) = self.0.lock() {
+            messages.push(text.to_owned());
+        }
+    }
+}
+
+impl Messages {
+    fn take(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .map(|mut messages| std::mem::take(&mut *messages))
+            .unwrap_or_default()
+    }
+}
+
+/// Regression: with the target schema dropped by hand, the next load was refused ("holds a
+/// load of other staged data ...") or, with the same options, answered "already loaded" over
+/// no table at all: the state in schema `offbase` outlived the tables it described. Such state
+/// is stale now: the load says so in one line and starts afresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_state_outliving_its_dropped_schema_blocked_the_next_load() {
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let app = folder.path().join("app");
+    bad_app(&app);
+    let workspace = Workspace::new(folder.path().join("workspace"));
+    let mut schema = TestSchema::new("stale_state").await;
+    let options = MigrateOptions {
+        source: MigrateSource::Folder {
+            folder: app.clone(),
+            schema_from: None,
+        },
+        workspace: workspace.clone(),
+        mappings: None,
+        destination: Destination::Database(LoadOptions::new(database_url(), &schema.name)),
+    };
+    migrate(&options, reporter())
+        .await
+        .unwrap_or_else(|error| panic!("migrate: {error}"));
+    let drop_schema = |recreate: bool| {
+        let mut sql = format!("DROP SCHEMA \"{}\" CASCADE", schema.name);
+        if recreate {
+            sql.push_str(&format!("; CREATE SCHEMA \"{}\"", schema.name));
+        }
+        sql
+    };
+    let item_rows = format!("SELECT count(*) AS rows FROM \"{}\".item", schema.name);
+
+    // The schema dropped, then a load with other options (another digest): loaded afresh.
+    sqlx::raw_sql(&drop_schema(false))
+        .execute(&mut schema.connection)
+        .await
+        .unwrap_or_else(|error| panic!("drop: {error}"));
+    let mut relaxed = LoadOptions::new(database_url(), &schema.name);
+    relaxed.relax = Relax {
+        required: true,
+        enums: true,
+    };
+    let messages = Messages::default();
+    let summary = load(&workspace, &relaxed, &messages)
+        .await
+        .unwrap_or_else(|error| panic!("load after the schema was dropped: {error}"));
+    assert_eq!(summary.status, LoadStatus::Loaded);
+    let said = messages.take();
+    let stale: Vec<&String> = said
+        .iter()
+        .filter(|message| message.contains("stale"))
+        .collect();
+    assert_eq!(stale.len(), 1, "{said:?}");
+    assert!(stale[0].contains("no longer exists"), "{said:?}");
+    assert!(stale[0].contains(&schema.name), "{said:?}");
+    let rows = sqlx::query(&item_rows)
+        .fetch_one(&mut schema.connection)
+        .await
+        .unwrap_or_else(|error| panic!("{item_rows}: {error}"));
+    assert_eq!(rows.try_get::<i64, _>("rows").ok(), Some(6));
+
+    // The tables dropped, the schema kept, then the same load again: loaded afresh, not
+    // "already loaded".
+    sqlx::raw_sql(&drop_schema(true))
+        .execute(&mut schema.connection)
+        .await
+        .unwrap_or_else(|error| panic!("drop: {error}"));
+    let summary = load(&workspace, &relaxed, &messages)
+        .await
+        .unwrap_or_else(|error| panic!("load after the tables were dropped: {error}"));
+    assert_eq!(summary.status, LoadStatus::Loaded);
+    let said = messages.take();
+    assert!(
+        said.iter()
+            .any(|message| message.contains("stale") && message.contains("no longer holds")),
+        "{said:?}"
+    );
+    let rows = sqlx::query(&item_rows)
+        .fetch_one(&mut schema.connection)
+        .await
+        .unwrap_or_else(|error| panic!("{item_rows}: {error}"));
+    assert_eq!(rows.try_get::<i64, _>("rows").ok(), Some(6));
+
+    // State that still describes its tables is kept: the same load does nothing, another
+    // is refused as before.
+    let again = load(&workspace, &relaxed, &messages)
+        .await
+        .unwrap_or_else(|error| panic!("third load: {error}"));
+    assert_eq!(again.status, LoadStatus::AlreadyLoaded);
+    let refused = load(
+        &workspace,
+        &LoadOptions::new(database_url(), &schema.name),
+        &messages,
+    )
+    .await;
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|error| error.to_string().contains("holds a load of other")),
+        "{refused:?}"
+    );
+    assert!(
+        !messages
+            .take()
+            .iter()
+            .any(|message| message.contains("stale")),
+        "live state was called stale"
     );
     schema.drop().await;
 }

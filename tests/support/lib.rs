@@ -4,6 +4,7 @@
 use offbase_pipeline::plan::{PlanOutput, load_rules, plan};
 use offbase_pipeline::progress::NoProgress;
 use sqlx::postgres::PgConnection;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -24,6 +25,44 @@ pub const SAMPLES: [&str; 3] = ["crm", "tasks", "marketplace"];
 /// The corpus of real Base44 schemas, beside the repository (`../shared/corpus/apps`).
 pub fn corpus_apps() -> PathBuf {
     repo_root().join("../shared/corpus/apps")
+}
+
+/// The environment variable that makes a missing corpus fail the corpus tests (`.ci/run`
+/// sets it: there the corpus is always beside the checkout).
+pub const REQUIRE_CORPUS: &str = "OFFBASE_REQUIRE_CORPUS";
+
+/// The corpus folder for `test`, or `None` when it is not beside this checkout (a fresh clone)
+/// and [`REQUIRE_CORPUS`] is not `1`: then the test says on stderr that it skipped and why,
+/// and should return. With [`REQUIRE_CORPUS`]`=1`, a missing corpus fails the test.
+pub fn corpus_apps_or_skip(test: &str) -> Option<PathBuf> {
+    let required = std::env::var(REQUIRE_CORPUS).is_ok_and(|value| value == "1");
+    match corpus_presence(&corpus_apps(), required) {
+        Ok(Some(root)) => Some(root),
+        Ok(None) => {
+            // Straight to stderr, past the test harness's capture, so every run shows it.
+            let _ = writeln!(
+                std::io::stderr(),
+                "{test}: skipped: ../shared/corpus/apps is not beside this checkout (CI makes it mandatory: {REQUIRE_CORPUS}=1)"
+            );
+            None
+        }
+        Err(message) => panic!("{test}: {message}"),
+    }
+}
+
+/// Whether the corpus at `root` is there: `Ok(Some)` when it is, `Ok(None)` to skip, `Err`
+/// when it is `required` and missing.
+fn corpus_presence(root: &Path, required: bool) -> Result<Option<PathBuf>, String> {
+    if root.is_dir() {
+        Ok(Some(root.to_path_buf()))
+    } else if required {
+        Err(format!(
+            "the corpus is missing at {} and {REQUIRE_CORPUS}=1 makes it mandatory",
+            root.display()
+        ))
+    } else {
+        Ok(None)
+    }
 }
 
 /// Plans an app with the default rules, or with a mapping file from `mappings/`.
@@ -160,4 +199,26 @@ pub fn emulator_client(
     config.base_backoff = std::time::Duration::from_millis(5);
     config.max_backoff = std::time::Duration::from_millis(50);
     Client::new(config).unwrap_or_else(|error| panic!("{error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: on a fresh clone (no ../shared beside it) the README's test command failed,
+    /// because the corpus tests panicked on the missing folder.
+    #[test]
+    fn corpus_tests_failed_on_a_fresh_clone_without_shared() {
+        let missing = Path::new("/definitely/not/a/corpus");
+        assert_eq!(corpus_presence(missing, false), Ok(None));
+        let required = corpus_presence(missing, true);
+        assert!(
+            required
+                .as_ref()
+                .is_err_and(|message| message.contains(REQUIRE_CORPUS)),
+            "{required:?}"
+        );
+        let here = repo_root();
+        assert_eq!(corpus_presence(&here, true), Ok(Some(here.clone())));
+    }
 }

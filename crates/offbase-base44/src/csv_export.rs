@@ -10,7 +10,11 @@
 //! Nothing is dropped. A cell that does not fit its type is kept as text in the record, listed
 //! in [`CsvImport::flags`] and recorded inside the record under [`FLAGS_KEY`], so the flag
 //! travels with the record to the load, which decides. A row with more cells than the header
-//! keeps the extra cells (flagged); a row without an id is kept (flagged).
+//! keeps the extra cells (flagged); a row without an id is kept (flagged). A row that is not
+//! UTF-8 is kept as its bytes, flagged with its file and line, as the JSONL importer keeps such
+//! a line ([`offbase_model::record::not_utf8_line`]); a file whose header or more than half of
+//! whose rows are not UTF-8 was saved in another encoding and is an error
+//! ([`CsvError::InvalidUtf8`]).
 //!
 //! How cells are typed (by the field's declared type, never by how the text looks: a string
 //! field holding `[URGENT] ...` stays a string):
@@ -56,6 +60,7 @@
 //! followed by more text (`"x"z` → `xz`), which would hide lost or mangled data; here both are
 //! errors that name the file and the line.
 
+use offbase_model::record::{LINE_BASE64_KEY, LINE_KEY, not_utf8_line};
 use offbase_model::time::{format_stored, parse_date, parse_time, parse_timestamp};
 use offbase_model::{App, BuiltIn, Entity, Field, FieldKind, RlsRule, SchemaSource, SourceLayout};
 use serde::Serialize;
@@ -186,8 +191,7 @@ pub fn parse_csv_export(
     entity: &str,
     schema: Option<&Entity>,
 ) -> Result<CsvImport, CsvError> {
-    let text = decode(bytes, file)?;
-    let rows = split_rows(text, file)?;
+    let rows = read_rows(bytes, file)?;
     let is_user = entity == "User" || schema.is_some_and(Entity::is_user);
     let system = system_fields(is_user);
     let mut warnings = Vec::new();
@@ -272,9 +276,20 @@ impl Table<'_> {
             ));
         }
         let header_keys: HashSet<&str> = self.keys.iter().map(String::as_str).collect();
+        let id_column = columns
+            .iter()
+            .position(|column| matches!(column.rule, Rule::Id));
         let mut records = Vec::with_capacity(self.data.len());
         let mut flags = Vec::new();
+        let mut not_utf8 = 0;
         for row in self.data {
+            if let Some(invalid) = &row.invalid {
+                let (record, flag) = not_utf8_record(file, row, invalid, id_column);
+                not_utf8 += 1;
+                flags.push(flag);
+                records.push(record);
+                continue;
+            }
             let (record, row_flags) = read_row(row, columns, &header_keys, has_id_column);
             if row.cells.len() != columns.len() {
                 warnings.push(row_length_warning(file, row, columns.len(), &record));
@@ -282,8 +297,52 @@ impl Table<'_> {
             flags.extend(row_flags);
             records.push(record);
         }
+        if not_utf8 > 0 {
+            warnings.push(format!(
+                "{file}: {not_utf8} of {} rows are not UTF-8 text: each is kept as it is (its \
+                 bytes in `{LINE_BASE64_KEY}`) and flagged, so the load rejects it naming its \
+                 line; if the file was saved in another encoding, save it as UTF-8 (\"CSV \
+                 UTF-8\" in a spreadsheet) and import it again",
+                self.data.len()
+            ));
+        }
         (records, flags)
     }
+}
+
+/// The record of a row that is not UTF-8 (see [`not_utf8_line`]), flagged on `_line` with its
+/// file and line; its id when the id cell lost nothing to the invalid bytes.
+fn not_utf8_record(
+    file: &str,
+    row: &Row,
+    invalid: &InvalidRow,
+    id_column: Option<usize>,
+) -> (Map<String, Value>, CellFlag) {
+    let id = id_column
+        .and_then(|index| row.cells.get(index))
+        .filter(|id| !id.is_empty() && !id.contains('\u{FFFD}'))
+        .cloned();
+    let place = format!("{file}:{}", invalid.line);
+    let (mut record, flags) = not_utf8_line(&invalid.bytes, id.clone(), &place, &invalid.error);
+    let reason = flags
+        .get(LINE_KEY)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let raw = record
+        .get(LINE_KEY)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    record.insert(FLAGS_KEY.to_owned(), flags);
+    let flag = CellFlag {
+        line: row.line,
+        id,
+        field: LINE_KEY.to_owned(),
+        raw,
+        reason,
+    };
+    (record, flag)
 }
 
 /// Reads one export file. The entity is the schema's name when a schema is given, otherwise the
@@ -472,70 +531,109 @@ fn is_record_built_in(name: &str) -> bool {
 struct Row {
     line: u64,
     cells: Vec<String>,
+    /// The row as the file holds it, when it is not UTF-8 (its cells then hold its text with
+    /// each invalid sequence replaced by U+FFFD): it becomes a flagged record, never typed.
+    invalid: Option<InvalidRow>,
 }
 
-/// The text of the file, without a leading UTF-8 byte order mark.
-fn decode<'a>(bytes: &'a [u8], file: &str) -> Result<&'a str, CsvError> {
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    std::str::from_utf8(body).map_err(|error| {
-        let valid = &body[..error.valid_up_to()];
-        CsvError::InvalidUtf8 {
-            path: file.to_owned(),
-            line: 1 + count_newlines(valid),
-        }
+/// A row that is not UTF-8.
+#[derive(Debug)]
+struct InvalidRow {
+    /// Its bytes, from its first cell to its last (the line break left out).
+    bytes: Vec<u8>,
+    /// The line of its first invalid byte.
+    line: u64,
+    /// What the UTF-8 decoder said.
+    error: std::str::Utf8Error,
+}
+
+/// The error for a file that is not UTF-8 text, at the line of its first invalid byte.
+fn invalid_utf8(body: &[u8], file: &str) -> Option<CsvError> {
+    let error = std::str::from_utf8(body).err()?;
+    Some(CsvError::InvalidUtf8 {
+        path: file.to_owned(),
+        line: 1 + count_newlines(&body[..error.valid_up_to()]),
     })
+}
+
+/// The rows of the file. A file with rows that are not UTF-8 is read on when they are few (a
+/// line damaged by a tool, a pasted byte): they come back marked ([`Row::invalid`]), and the
+/// reader flags them. A file whose header, or more than half of whose rows, are not UTF-8 was
+/// saved in another encoding: it stops at the first invalid byte, saying how to save it.
+fn read_rows(bytes: &[u8], file: &str) -> Result<Vec<Row>, CsvError> {
+    let body = offbase_model::record::strip_bom(bytes);
+    let rows = match split_rows(body, file) {
+        Ok(rows) => rows,
+        // In another encoding, the structure may look broken too: the encoding comes first.
+        Err(error) => return Err(invalid_utf8(body, file).unwrap_or(error)),
+    };
+    let invalid = rows.iter().filter(|row| row.invalid.is_some()).count();
+    let header_invalid = rows.first().is_some_and(|row| row.invalid.is_some());
+    let data = rows.len().saturating_sub(1);
+    if (header_invalid || 2 * invalid > data)
+        && let Some(error) = invalid_utf8(body, file)
+    {
+        return Err(error);
+    }
+    Ok(rows)
 }
 
 fn count_newlines(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|byte| **byte == b'\n').count() as u64
 }
 
-/// Splits CSV text into rows (RFC 4180): cells separated by `,`, rows by LF, CRLF or CR; a
+/// Splits CSV bytes into rows (RFC 4180): cells separated by `,`, rows by LF, CRLF or CR; a
 /// cell that starts with `"` is quoted, may hold separators and line breaks, and writes a quote
 /// as `""`; a quote inside an unquoted cell is plain text. Blank lines are skipped (they hold
-/// no cell); a final line break does not start a row.
-fn split_rows(text: &str, file: &str) -> Result<Vec<Row>, CsvError> {
+/// no cell); a final line break does not start a row. The structure is all ASCII, so it splits
+/// text in any ASCII-compatible encoding the same way; each row is then decoded as UTF-8
+/// ([`Row::invalid`] when it is not).
+fn split_rows(body: &[u8], file: &str) -> Result<Vec<Row>, CsvError> {
     let malformed = |line: u64, message: &str| CsvError::Malformed {
         path: file.to_owned(),
         line,
         message: message.to_owned(),
     };
     let mut rows = Vec::new();
-    let mut characters = text.chars().peekable();
+    let mut position = 0;
+    let peek = |position: usize| body.get(position).copied();
     let mut line: u64 = 1;
-    while characters.peek().is_some() {
+    while position < body.len() {
         let row_line = line;
-        let mut cells = Vec::new();
+        let row_start = position;
+        let mut row_end;
+        let mut cells: Vec<Vec<u8>> = Vec::new();
         let mut quoted = false;
         loop {
-            let mut cell = String::new();
-            if characters.peek() == Some(&'"') {
+            let mut cell = Vec::new();
+            if peek(position) == Some(b'"') {
                 quoted = true;
-                characters.next();
+                position += 1;
                 let opened = line;
                 loop {
-                    match characters.next() {
-                        None => {
-                            return Err(malformed(
-                                opened,
-                                "a quoted cell that starts on this line is never closed: add the \
-                                 closing quote (a quote inside a cell is written twice: \"\")",
-                            ));
+                    let Some(byte) = peek(position) else {
+                        return Err(malformed(
+                            opened,
+                            "a quoted cell that starts on this line is never closed: add the \
+                             closing quote (a quote inside a cell is written twice: \"\")",
+                        ));
+                    };
+                    position += 1;
+                    match byte {
+                        b'"' if peek(position) == Some(b'"') => {
+                            position += 1;
+                            cell.push(b'"');
                         }
-                        Some('"') if characters.peek() == Some(&'"') => {
-                            characters.next();
-                            cell.push('"');
-                        }
-                        Some('"') => break,
-                        Some(character) => {
-                            if character == '\n' {
+                        b'"' => break,
+                        byte => {
+                            if byte == b'\n' {
                                 line += 1;
                             }
-                            cell.push(character);
+                            cell.push(byte);
                         }
                     }
                 }
-                if !matches!(characters.peek(), None | Some(',' | '\n' | '\r')) {
+                if !matches!(peek(position), None | Some(b',' | b'\n' | b'\r')) {
                     return Err(malformed(
                         line,
                         "text follows the closing quote of a cell: quote the whole cell and \
@@ -543,25 +641,30 @@ fn split_rows(text: &str, file: &str) -> Result<Vec<Row>, CsvError> {
                     ));
                 }
             } else {
-                while let Some(&character) = characters.peek() {
-                    if matches!(character, ',' | '\n' | '\r') {
+                while let Some(byte) = peek(position) {
+                    if matches!(byte, b',' | b'\n' | b'\r') {
                         break;
                     }
-                    cell.push(character);
-                    characters.next();
+                    cell.push(byte);
+                    position += 1;
                 }
             }
             cells.push(cell);
-            match characters.next() {
-                Some(',') => {}
-                Some('\r') => {
-                    if characters.peek() == Some(&'\n') {
-                        characters.next();
+            row_end = position;
+            let separator = peek(position);
+            if separator.is_some() {
+                position += 1;
+            }
+            match separator {
+                Some(b',') => {}
+                Some(b'\r') => {
+                    if peek(position) == Some(b'\n') {
+                        position += 1;
                     }
                     line += 1;
                     break;
                 }
-                Some('\n') => {
+                Some(b'\n') => {
                     line += 1;
                     break;
                 }
@@ -570,13 +673,31 @@ fn split_rows(text: &str, file: &str) -> Result<Vec<Row>, CsvError> {
         }
         let blank = !quoted && cells.len() == 1 && cells[0].is_empty();
         if !blank {
-            rows.push(Row {
-                line: row_line,
-                cells,
-            });
+            rows.push(decode_row(row_line, cells, &body[row_start..row_end]));
         }
     }
     Ok(rows)
+}
+
+/// A row from its cells' bytes; `raw` is the row as the file holds it.
+fn decode_row(line: u64, cells: Vec<Vec<u8>>, raw: &[u8]) -> Row {
+    let invalid = std::str::from_utf8(raw).err().map(|error| InvalidRow {
+        bytes: raw.to_vec(),
+        line: line + count_newlines(&raw[..error.valid_up_to()]),
+        error,
+    });
+    let cells = cells
+        .into_iter()
+        .map(|cell| {
+            String::from_utf8(cell)
+                .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
+        })
+        .collect();
+    Row {
+        line,
+        cells,
+        invalid,
+    }
 }
 
 /// The record key of each header cell: its name, unless it is empty, repeats an earlier name
@@ -1139,6 +1260,7 @@ fn infer_entity(
         .map(|(index, key)| {
             let values: Vec<&str> = rows
                 .iter()
+                .filter(|row| row.invalid.is_none())
                 .filter_map(|row| row.cells.get(index))
                 .map(String::as_str)
                 .filter(|value| !is_missing_json(value))
@@ -1368,7 +1490,7 @@ mod tests {
     use super::*;
 
     fn cells(text: &str) -> Result<Vec<(u64, Vec<String>)>, CsvError> {
-        Ok(split_rows(text, "t.csv")?
+        Ok(split_rows(text.as_bytes(), "t.csv")?
             .into_iter()
             .map(|row| (row.line, row.cells))
             .collect())
@@ -1394,7 +1516,7 @@ mod tests {
     #[test]
     fn malformed_quotes_name_the_line() {
         for (text, line) in [("a\n\"open,b\nc\n", 2), ("a\n\"x\"y,b\n", 2)] {
-            match split_rows(text, "t.csv") {
+            match split_rows(text.as_bytes(), "t.csv") {
                 Err(CsvError::Malformed { line: found, .. }) => assert_eq!(found, line, "{text}"),
                 other => panic!("{text}: {other:?}"),
             }

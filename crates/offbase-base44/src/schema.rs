@@ -107,6 +107,10 @@ pub enum SchemaError {
     )]
     NotFound { path: String },
     #[error(
+        "{path}: no Base44 entity schema found ({why}): give a code-export root, a base44/entities, src/entities or entities folder, or one schema file"
+    )]
+    NoEntitySchema { path: String, why: String },
+    #[error(
         "entity `{name}` is defined twice in one folder, in {first} and in {second}: remove one of the two files"
     )]
     DuplicateEntity {
@@ -135,6 +139,22 @@ pub fn read_app(source: &Path) -> Result<ReadOutcome, SchemaError> {
     } else {
         read_folder(source)
     }?;
+    // Files were read but none was an entity schema (another format, sample records, ...):
+    // planning only the platform `User` would look like success.
+    if outcome.app.entities.is_empty() {
+        let why = match outcome.warnings.as_slice() {
+            [] => "no schema file".to_owned(),
+            [only] => format!("the only candidate was skipped: {only}"),
+            [first, rest @ ..] => format!(
+                "{} candidates, all skipped; the first: {first}",
+                rest.len() + 1
+            ),
+        };
+        return Err(SchemaError::NoEntitySchema {
+            path: source.display().to_string(),
+            why,
+        });
+    }
     refuse_control_characters(&outcome)?;
     Ok(outcome)
 }
@@ -388,6 +408,24 @@ impl Collected {
         let layout = entity.source.layout;
         if let Some((existing, existing_layout)) = self.entities.get(&entity.name) {
             if *existing_layout == layout {
+                // A copy of a schema under another file name (real apps ship them): the same
+                // definition twice loses nothing, so the first file (by name) is kept.
+                let copy = Entity {
+                    source: existing.source.clone(),
+                    ..entity.clone()
+                };
+                if copy == *existing {
+                    self.warnings.push(ReadWarning::new(
+                        &entity.source.path,
+                        Some(&entity.name),
+                        format!(
+                            "ignored: an identical copy of the definition in {}, which is kept; \
+                             remove one of the two files to silence this warning",
+                            existing.source.path
+                        ),
+                    ));
+                    return Ok(());
+                }
                 return Err(SchemaError::DuplicateEntity {
                     name: entity.name.clone(),
                     first: existing.source.path.clone(),

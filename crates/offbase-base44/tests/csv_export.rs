@@ -963,3 +963,79 @@ fn inference_keeps_codes_that_look_like_numbers_as_text() -> TestResult {
     )?;
     Ok(())
 }
+
+/// Regression: one row that is not UTF-8 stopped the whole import, while the JSONL importer
+/// rejects such a line with its reason. The row is kept now, as its bytes, flagged with the
+/// file and line, and the other rows are read as before; a file that is mostly not UTF-8 (saved
+/// in another encoding) still stops, at its first invalid byte.
+#[test]
+fn one_row_that_is_not_utf8_stopped_the_whole_import() -> TestResult {
+    let bytes: &[u8] = b"\xEF\xBB\xBFid,title,count\n\
+        a1,caf\xC3\xA9,1\n\
+        a2,caf\xE9 au lait,2\n\
+        a3,\"two\nlines \xFF\",3\n\
+        a4,plain,4\n\
+        a5,fine,5\n";
+    let import = parse_csv_export(bytes, "t.csv", "T", None)?;
+    assert_eq!(import.records.len(), 5);
+    assert_eq!(import.records[0]["title"], json!("café"));
+    assert_eq!(import.records[3]["count"], json!(4));
+    // The inferred schema comes from the readable rows: `count` stays an integer.
+    let inferred = import.inferred.as_ref().ok_or("no inferred schema")?;
+    let count = inferred.field("count").ok_or("no count")?;
+    assert_eq!(count.kind, FieldKind::Integer);
+
+    let second = Value::Object(import.records[1].clone());
+    let raw = b"a2,caf\xE9 au lait,2";
+    assert_eq!(
+        second,
+        json!({
+            "id": "a2",
+            "_line": String::from_utf8_lossy(raw),
+            "_line_base64": offbase_model::record::base64(raw),
+            FLAGS_KEY: {"_line": "t.csv:3 is not valid UTF-8 (invalid utf-8 sequence of 1 bytes from index 6): its bytes are kept in _line_base64"},
+        })
+    );
+    // A row over two lines: the line of the invalid byte, the bytes of the whole row.
+    let third = &import.records[2];
+    assert_eq!(third["id"], json!("a3"));
+    let reason = third[FLAGS_KEY]["_line"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("t.csv:5 is not valid UTF-8"), "{reason}");
+    assert_eq!(
+        third["_line_base64"],
+        json!(offbase_model::record::base64(b"a3,\"two\nlines \xFF\",3"))
+    );
+    let flagged: Vec<(u64, Option<&str>, &str)> = import
+        .flags
+        .iter()
+        .map(|flag| (flag.line, flag.id.as_deref(), flag.field.as_str()))
+        .collect();
+    assert_eq!(
+        flagged,
+        [(3, Some("a2"), "_line"), (4, Some("a3"), "_line")]
+    );
+    assert!(
+        import
+            .warnings
+            .iter()
+            .any(|warning| warning.starts_with("t.csv: 2 of 5 rows are not UTF-8 text")),
+        "{:?}",
+        import.warnings
+    );
+
+    // Mostly not UTF-8 (three rows of five), or a header that is not: the clear stop.
+    let latin1: &[u8] = b"id,title\na1,caf\xE9\na2,th\xE9\na3,ok\na4,cr\xE8me\na5,ok\n";
+    let header: &[u8] = b"id,t\xEEtle\na1,ok\n";
+    for (bytes, line) in [(latin1, 2), (header, 1)] {
+        match parse_csv_export(bytes, "t.csv", "T", None) {
+            Err(error @ CsvError::InvalidUtf8 { .. }) => assert_eq!(
+                error.to_string(),
+                format!(
+                    "t.csv:{line}: not UTF-8 text: save the file as UTF-8 (\"CSV UTF-8\" in a spreadsheet)"
+                )
+            ),
+            other => panic!("expected InvalidUtf8, got {other:?}"),
+        }
+    }
+    Ok(())
+}

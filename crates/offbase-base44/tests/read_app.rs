@@ -132,9 +132,11 @@ fn empty_properties_give_an_entity_without_fields() -> TestResult {
 
 #[test]
 fn duplicate_entity_in_one_folder_is_an_error() -> TestResult {
+    let other =
+        r#"{"name": "Task", "type": "object", "properties": {"title": {"type": "integer"}}}"#;
     let root = app(&[
         ("base44/entities/Task.jsonc", TASK),
-        ("base44/entities/task-copy.jsonc", TASK),
+        ("base44/entities/task-copy.jsonc", other),
     ])?;
     match read_app(root.path()) {
         Err(error @ SchemaError::DuplicateEntity { .. }) => {
@@ -147,6 +149,74 @@ fn duplicate_entity_in_one_folder_is_an_error() -> TestResult {
             assert!(message.contains("remove one"), "{message}");
         }
         other => panic!("expected DuplicateEntity, got {other:?}"),
+    }
+    Ok(())
+}
+
+/// Regression: a real app ships `Category.json` holding a copy of `AgencyCategory`; the two
+/// identical definitions stopped the migration as if they disagreed.
+#[test]
+fn identical_copies_of_one_entity_stopped_the_read() -> TestResult {
+    let agency = r#"{"name": "AgencyCategory", "type": "object",
+        "properties": {"label": {"type": "string"}, "rank": {"type": "integer"}},
+        "required": ["label"]}"#;
+    // The same definition, spelled with other whitespace and a comment.
+    let copy = "// copied\n{\"name\":\"AgencyCategory\",\"type\":\"object\",\"properties\":{\"label\":{\"type\":\"string\"},\"rank\":{\"type\":\"integer\"}},\"required\":[\"label\"]}";
+    let root = app(&[
+        ("entities/AgencyCategory.json", agency),
+        ("entities/Category.json", copy),
+        ("entities/Task.json", TASK),
+    ])?;
+    let outcome = read_app(root.path())?;
+    assert_eq!(names(&outcome), ["AgencyCategory", "Task"]);
+    let kept = outcome
+        .app
+        .entity("AgencyCategory")
+        .ok_or("no AgencyCategory")?;
+    assert_eq!(kept.source.path, "entities/AgencyCategory.json");
+    assert_eq!(kept.fields.len(), 2);
+    let warnings: Vec<String> = outcome.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            "entities/Category.json (AgencyCategory): ignored: an identical copy of the definition \
+             in entities/AgencyCategory.json, which is kept; remove one of the two files to \
+             silence this warning"
+        ]
+    );
+    Ok(())
+}
+
+/// Regression: a folder whose files are all in another format planned only the platform
+/// `User` table and succeeded; now it is an error saying no Base44 entity schema was found.
+#[test]
+fn a_folder_without_any_entity_schema_planned_only_user() -> TestResult {
+    let other_format = r#"{"name": "Task", "fields": [{"name": "title", "type": "text"}]}"#;
+    let root = app(&[
+        ("entities/Task.json", other_format),
+        ("entities/tasks.json", r#"[{"id": "1"}]"#),
+    ])?;
+    match read_app(root.path()) {
+        Err(error @ SchemaError::NoEntitySchema { .. }) => {
+            let message = error.to_string();
+            assert!(
+                message.contains("no Base44 entity schema found"),
+                "{message}"
+            );
+            assert!(message.contains("2 candidates, all skipped"), "{message}");
+            assert!(message.contains("entities/Task.json"), "{message}");
+        }
+        other => panic!("expected NoEntitySchema, got {other:?}"),
+    }
+    // One file given directly, in another format: the same.
+    match read_app(&root.path().join("entities/Task.json")) {
+        Err(error @ SchemaError::NoEntitySchema { .. }) => {
+            assert!(
+                error.to_string().contains("the only candidate was skipped"),
+                "{error}"
+            );
+        }
+        other => panic!("expected NoEntitySchema, got {other:?}"),
     }
     Ok(())
 }

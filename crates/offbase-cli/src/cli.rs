@@ -167,6 +167,20 @@ pub enum Command {
     /// Build a behaviour corpus (the reads `diff behaviour` replays), one request a line.
     #[command(subcommand)]
     Corpus(CorpusCommand),
+    /// Print a shell completion script for offbase on stdout.
+    ///
+    /// Install it where your shell looks for completions, then open a new shell.
+    #[command(
+        after_help = "Examples:\n  offbase completions bash > ~/.local/share/bash-completion/completions/offbase\n  offbase completions zsh > ~/.zfunc/_offbase   # with fpath+=(~/.zfunc) before compinit in ~/.zshrc\n  offbase completions fish > ~/.config/fish/completions/offbase.fish"
+    )]
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to write the script for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]
@@ -733,6 +747,21 @@ pub struct PullArgs {
     pub json: bool,
 }
 
+/// `offbase completions SHELL`: the script clap derives from the commands above. Written whole
+/// from memory, so a closed stdout is an error, not a panic.
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
+    use clap::CommandFactory;
+    use std::io::Write;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "offbase", &mut script);
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(&script)
+        .and_then(|()| stdout.flush())
+        .map_err(|error| anyhow::anyhow!("cannot write the completion script: {error}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run() -> ExitCode {
     // A database password given on the command line or in the environment is never printed.
     if let Ok(url) = std::env::var("DATABASE_URL") {
@@ -764,6 +793,7 @@ pub fn run() -> ExitCode {
         Command::Diff(DiffCommand::Behaviour(arguments)) => commands::diff_behaviour(arguments),
         Command::Corpus(CorpusCommand::Generate(arguments)) => commands::corpus_generate(arguments),
         Command::Corpus(CorpusCommand::FromHar(arguments)) => commands::corpus_from_har(arguments),
+        Command::Completions(arguments) => completions(arguments.shell),
     };
     match result {
         Ok(code) => code,

@@ -527,11 +527,16 @@ pub fn migrate(arguments: MigrateArgs) -> anyhow::Result<ExitCode> {
         }
         println!("Plan and mapping report: {}", summary.plan_files.join(", "));
     }
-    Ok(if summary.clean() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    let problems = summary.problems();
+    if problems.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Last, on stderr (also with --json), so an exit code of 1 never comes unexplained.
+    eprintln!(
+        "exit code 1: {}",
+        crate::output::printable(&problems.join("; "))
+    );
+    Ok(ExitCode::from(1))
 }
 
 fn print_verify_summary(summary: &VerifySummary) {

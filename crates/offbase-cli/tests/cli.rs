@@ -298,3 +298,106 @@ fn diff_behaviour_names_a_missing_corpus_and_help_teaches_it() {
         }
     }
 }
+
+/// Regression: no shell completions. `offbase completions SHELL` prints the script clap derives
+/// from the commands; the bash one completes commands and flags when sourced.
+#[test]
+fn there_were_no_shell_completions() {
+    for (shell, marker) in [
+        ("bash", "complete -F _offbase"),
+        ("zsh", "#compdef offbase"),
+        ("fish", "complete -c offbase"),
+    ] {
+        let output = offbase(&["completions", shell]);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let script = text(&output.stdout);
+        assert!(script.contains(marker), "{shell}: {script}");
+        for word in ["migrate", "cutover", "pg-schema", "completions"] {
+            assert!(script.contains(word), "{shell} lacks {word}");
+        }
+    }
+    let output = offbase(&["completions", "tcsh"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("bash"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    // Sourced in bash, the script completes a command and a flag of it.
+    let folder = temporary_folder();
+    let script = folder.path().join("offbase.bash");
+    if std::fs::write(&script, offbase(&["completions", "bash"]).stdout).is_err() {
+        panic!("cannot write {}", script.display());
+    }
+    let probe = format!(
+        "source '{}'; COMP_WORDS=(offbase mig); COMP_CWORD=1; _offbase offbase mig offbase; \
+         echo \"${{COMPREPLY[@]}}\"; COMP_WORDS=(offbase migrate --pg); COMP_CWORD=2; \
+         _offbase offbase --pg migrate; echo \"${{COMPREPLY[@]}}\"",
+        script.display()
+    );
+    match Command::new("bash").args(["-c", &probe]).output() {
+        Ok(output) => assert_eq!(text(&output.stdout), "migrate\n--pg-schema\n"),
+        // No bash on this machine: the script's content was checked above.
+        Err(error) => eprintln!("bash not run: {error}"),
+    }
+}
+
+/// Regression: a source whose files are all in another format (not one Base44 entity schema)
+/// planned only the platform `User` table and exited 0, for `plan`, `migrate` and `pull
+/// --schema-from` alike. Each now says no Base44 entity schema was found, and exits 2.
+#[test]
+fn a_source_without_any_entity_schema_planned_only_user_and_exited_0() {
+    let folder = temporary_folder();
+    let app = folder.path().join("app");
+    let write = |relative: &str, content: &str| {
+        let path = app.join(relative);
+        if let Some(parent) = path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        if let Err(error) = std::fs::write(&path, content) {
+            panic!("{}: {error}", path.display());
+        }
+    };
+    write(
+        "entities/Task.json",
+        r#"{"name": "Task", "fields": [{"name": "title", "type": "text"}]}"#,
+    );
+    write("data/Task.jsonl", "{\"id\": \"t1\", \"title\": \"a\"}\n");
+    write("exports/Task_export.csv", "id,title\nt1,a\n");
+    let app_path = app.to_string_lossy().into_owned();
+    let out = folder.path().join("out").to_string_lossy().into_owned();
+    let workspace = folder.path().join("ws").to_string_lossy().into_owned();
+    let bundle = folder.path().join("b.sql").to_string_lossy().into_owned();
+    let exports = app.join("exports").to_string_lossy().into_owned();
+    for arguments in [
+        vec!["plan", &app_path, "--out", &out],
+        vec![
+            "migrate",
+            "--from",
+            &app_path,
+            "--workspace",
+            &workspace,
+            "--bundle",
+            &bundle,
+        ],
+        vec![
+            "pull",
+            "--from-csv",
+            &exports,
+            "--schema-from",
+            &app_path,
+            "--workspace",
+            &workspace,
+        ],
+    ] {
+        let output = offbase(&arguments);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{arguments:?}: {stderr}");
+        assert!(
+            stderr.contains("no Base44 entity schema found")
+                && stderr.contains("entities/Task.json"),
+            "{arguments:?}: {stderr}"
+        );
+    }
+}

@@ -533,3 +533,36 @@ fn the_api_key_leaked_through_an_echoing_error_body() {
         );
     }
 }
+
+/// Regression: `migrate` exited 1 without a word on why. A server whose count disagrees with
+/// its list (2 contacts counted, none listed) makes the run unclean: the exit code is 1 and the
+/// last line on stderr says why, naming the entity and both numbers.
+#[test]
+fn migrate_exited_1_without_saying_why() {
+    let server = Server::start(|_, request| {
+        if request.path.ends_with("/Contact/count") {
+            Reply::json(serde_json::json!({"count": 2}))
+        } else {
+            empty(request)
+        }
+    });
+    let folder = temporary_folder();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_offbase"));
+    command
+        .current_dir(repo_root())
+        .args(["migrate", "--api-url", &server.url, "--app-id", APP_ID])
+        .args(["--schema-from", "samples/crm"])
+        .arg("--workspace")
+        .arg(folder.path().join("ws"))
+        .arg("--bundle")
+        .arg(folder.path().join("bundle.sql"))
+        .env("BASE44_API_KEY", "count-key");
+    let outcome = run(command, Duration::from_secs(120));
+    assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
+    let last = outcome.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("exit code 1: ") && last.contains("Contact (0 pulled, the API counts 2)"),
+        "{}",
+        outcome.stderr
+    );
+}

@@ -15,7 +15,8 @@
 //! - **Byte order marks.** A UTF-8 BOM before the first line of a file is not part of the
 //!   record ([`strip_bom`]).
 //! - **Lines that are not UTF-8** keep their bytes as [`base64`], and their id when the rest
-//!   of the line can be read ([`readable_id`]).
+//!   of the line can be read ([`readable_id`]); [`not_utf8_line`] makes the record and flag
+//!   the JSONL and CSV importers stage for such a line.
 
 use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
@@ -104,6 +105,46 @@ pub fn readable_id(line: &[u8], id_field: &str) -> Option<String> {
     let record: Map<String, Value> = serde_json::from_str(&text).ok()?;
     let id = record.get(id_field)?.as_str()?;
     (!id.contains('\u{FFFD}')).then(|| id.to_owned())
+}
+
+/// The key under which an importer keeps a line that is not a record: its text.
+pub const LINE_KEY: &str = "_line";
+
+/// The key under which an importer keeps the bytes (base64) of a line that is not UTF-8.
+pub const LINE_BASE64_KEY: &str = "_line_base64";
+
+/// A line (of a JSONL file, or a row of a CSV export) that is not UTF-8, kept as a record for
+/// the load to reject with its reason: `id` when it could be read, the text with each invalid
+/// sequence replaced by U+FFFD under [`LINE_KEY`], the bytes under [`LINE_BASE64_KEY`]. With
+/// it, the importer's flags for it (see [`FLAGS_KEY`]), on [`LINE_KEY`]: `{place} is not valid
+/// UTF-8 ({error}): its bytes are kept in _line_base64`; `place` says where the line is
+/// (`file:line`).
+pub fn not_utf8_line(
+    bytes: &[u8],
+    id: Option<String>,
+    place: &str,
+    error: &std::str::Utf8Error,
+) -> (Map<String, Value>, Value) {
+    let mut record = Map::new();
+    if let Some(id) = id {
+        record.insert(
+            crate::BuiltIn::Id.field_name().to_owned(),
+            Value::String(id),
+        );
+    }
+    record.insert(
+        LINE_KEY.to_owned(),
+        Value::String(String::from_utf8_lossy(bytes).into_owned()),
+    );
+    record.insert(LINE_BASE64_KEY.to_owned(), Value::String(base64(bytes)));
+    let mut flags = Map::new();
+    flags.insert(
+        LINE_KEY.to_owned(),
+        Value::String(format!(
+            "{place} is not valid UTF-8 ({error}): its bytes are kept in {LINE_BASE64_KEY}"
+        )),
+    );
+    (record, Value::Object(flags))
 }
 
 /// One step of the way from a document's root to an object.

@@ -14,7 +14,7 @@ pub use apply::{ApplyOutcome, apply_plan};
 pub use catalog::{
     CatalogColumn, CatalogConstraint, CatalogIndex, CatalogSchema, CatalogTable, introspect,
 };
-pub use connect::{START_HINT, connect, redact_url};
+pub use connect::{START_HINT, connect, connect_hint, redact_url};
 pub use sqlx::postgres::PgConnection;
 
 /// A transaction on a [`PgConnection`] (it derefs to the connection; nested ones are savepoints).
@@ -41,13 +41,14 @@ pub async fn commit(transaction: PgTransaction<'_>) -> Result<(), PgError> {
 /// what to do; they never carry the connection password.
 #[derive(Debug, thiserror::Error)]
 pub enum PgError {
-    #[error(
-        "cannot connect to PostgreSQL at {url}: {message}\n  Is it running? {hint}\n  Or point --database-url / DATABASE_URL at a server you can reach."
-    )]
+    #[error("cannot connect to PostgreSQL at {url}: {message}\n  {hint}")]
     Connect {
         url: String,
         message: String,
-        hint: &'static str,
+        /// What to do, fitting what the server answered (see `connect::connect_hint`).
+        hint: String,
+        /// No server answered, or it was starting or too busy: later may work.
+        retriable: bool,
     },
     #[error(
         "the database URL is not valid: {message} (expected postgres://user[:password]@host[:port]/database)"
@@ -76,7 +77,13 @@ pub enum PgError {
 impl PgError {
     /// Whether trying again later may succeed (the server was down or busy).
     pub fn is_retriable(&self) -> bool {
-        matches!(self, PgError::Connect { .. })
+        matches!(
+            self,
+            PgError::Connect {
+                retriable: true,
+                ..
+            }
+        )
     }
 }
 

@@ -140,6 +140,42 @@ pub async fn read_run(
     }))
 }
 
+/// What a target schema still holds, to tell whether the run row of a load describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TargetPresence {
+    /// The schema exists.
+    pub schema_exists: bool,
+    /// It holds at least one table.
+    pub holds_tables: bool,
+    /// It holds at least one of the tables asked about.
+    pub holds_named: bool,
+}
+
+/// What `pg_schema` holds: whether it exists, holds any table, and any of `tables`.
+pub async fn target_presence(
+    connection: &mut PgConnection,
+    pg_schema: &str,
+    tables: &[String],
+) -> Result<TargetPresence, PgError> {
+    let sql = "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS schema_exists, \
+         EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')) AS holds_tables, \
+         EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND c.relname = ANY($2)) \
+           AS holds_named";
+    let row = sqlx::query(sql)
+        .bind(pg_schema)
+        .bind(tables)
+        .fetch_one(&mut *connection)
+        .await
+        .map_err(|error| statement_error(sql, error))?;
+    Ok(TargetPresence {
+        schema_exists: get(&row, "schema_exists", sql)?,
+        holds_tables: get(&row, "holds_tables", sql)?,
+        holds_named: get(&row, "holds_named", sql)?,
+    })
+}
+
 /// Refuses (`AlreadyExists`, naming up to ten) when any of `names` exists as a table or an
 /// enum type in `pg_schema`: offbase never writes over what it did not create.
 pub(crate) async fn refuse_existing(

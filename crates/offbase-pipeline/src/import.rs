@@ -219,40 +219,33 @@ fn write_batches(
 /// One line of a sample data file as a record and the importer's flags for it (see
 /// [`import_records`]); `place` is the file and line, for the flags.
 fn sample_record(line: &[u8], place: &str) -> (Map<String, Value>, Option<Value>) {
-    use offbase_model::record::{base64, flag_repeated_keys, parse_value_collecting, readable_id};
-    let problem = match std::str::from_utf8(line) {
-        Err(error) => format!("is not valid UTF-8 ({error}): its bytes are kept in _line_base64"),
-        Ok(text) => match parse_value_collecting(text) {
-            Ok((Value::Object(mut record), duplicates)) => {
-                let id = offbase_model::BuiltIn::Id.field_name();
-                let flags = flag_repeated_keys(&mut record, &duplicates, id);
-                return (record, flags);
-            }
-            Ok((other, _)) => format!(
-                "is not a JSON object: it is {}",
-                offbase_model::json_kind(&other)
-            ),
-            Err(error) => format!("is not a JSON object: {error}"),
-        },
+    use offbase_model::record::{
+        LINE_KEY, flag_repeated_keys, not_utf8_line, parse_value_collecting, readable_id,
     };
-    // Not a record: its text (and its bytes when they are not UTF-8) are kept, flagged.
+    let id = offbase_model::BuiltIn::Id.field_name();
+    let text = match std::str::from_utf8(line) {
+        Ok(text) => text,
+        Err(error) => {
+            let (record, flags) = not_utf8_line(line, readable_id(line, id), place, &error);
+            return (record, Some(flags));
+        }
+    };
+    let problem = match parse_value_collecting(text) {
+        Ok((Value::Object(mut record), duplicates)) => {
+            let flags = flag_repeated_keys(&mut record, &duplicates, id);
+            return (record, flags);
+        }
+        Ok((other, _)) => format!(
+            "is not a JSON object: it is {}",
+            offbase_model::json_kind(&other)
+        ),
+        Err(error) => format!("is not a JSON object: {error}"),
+    };
+    // Not a record: its text is kept, flagged.
     let mut record = Map::new();
-    let utf8 = std::str::from_utf8(line).is_ok();
-    if !utf8 && let Some(id) = readable_id(line, offbase_model::BuiltIn::Id.field_name()) {
-        record.insert(
-            offbase_model::BuiltIn::Id.field_name().to_owned(),
-            Value::String(id),
-        );
-    }
-    record.insert(
-        "_line".into(),
-        Value::String(String::from_utf8_lossy(line).into_owned()),
-    );
-    if !utf8 {
-        record.insert("_line_base64".into(), Value::String(base64(line)));
-    }
+    record.insert(LINE_KEY.into(), Value::String(text.to_owned()));
     let mut flags = Map::new();
-    flags.insert("_line".into(), Value::String(format!("{place} {problem}")));
+    flags.insert(LINE_KEY.into(), Value::String(format!("{place} {problem}")));
     (record, Some(Value::Object(flags)))
 }
 

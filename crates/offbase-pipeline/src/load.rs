@@ -220,6 +220,42 @@ pub async fn load(
     offbase_pg::cutover::refuse_if_cut_over(&mut connection, &options.pg_schema).await?;
     let names = output.target.relation_names();
     let run = pg_load::read_run(&mut connection, &options.pg_schema).await?;
+    // The state in schema `offbase` outlives the tables it describes when someone drops the
+    // target schema (or its tables) by hand: then it is stale, and the load starts afresh.
+    let run = match run {
+        Some(run) => {
+            let table_names: Vec<String> = output
+                .target
+                .tables
+                .iter()
+                .map(|table| table.name.clone())
+                .collect();
+            let presence =
+                pg_load::target_presence(&mut connection, &options.pg_schema, &table_names).await?;
+            // Another load's tables are unknown here: only an empty schema proves them gone.
+            let stale = if !presence.schema_exists {
+                Some("the schema no longer exists")
+            } else if run.digest == digest && !presence.holds_named {
+                Some("the schema no longer holds the load's tables")
+            } else if !presence.holds_tables {
+                Some("the schema holds no table any more")
+            } else {
+                None
+            };
+            match stale {
+                Some(why) => {
+                    reporter.message(&format!(
+                        "the load state of schema {:?} in schema offbase is stale ({why}): forgetting it and starting afresh",
+                        options.pg_schema
+                    ));
+                    pg_load::discard_run(&mut connection, &options.pg_schema, &[], &[]).await?;
+                    None
+                }
+                None => Some(run),
+            }
+        }
+        None => None,
+    };
     let rejects_folder = workspace.rejects_dir();
     // Whether this run starts a load (new tables, no rejects yet) or continues one.
     let starts = match run {

@@ -75,13 +75,57 @@ pub struct MigrateSummary {
 impl MigrateSummary {
     /// Whether everything staged is accounted for and the target matches the workspace.
     pub fn clean(&self) -> bool {
-        let pulled = match &self.staged {
-            Staged::Pull(summary) => summary.entities.iter().all(|entity| entity.matches_source),
-            Staged::Import(_) => true,
-        };
-        let loaded = self.load.as_ref().is_none_or(LoadSummary::balanced);
-        let verified = self.verify.as_ref().is_none_or(VerifySummary::matches);
-        pulled && loaded && verified
+        self.problems().is_empty()
+    }
+
+    /// Why the run is not [`clean`](Self::clean), one clause each (what makes `offbase migrate`
+    /// exit 1); empty when it is. Rejected records and foreign-key orphans are reported, not
+    /// problems.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Staged::Pull(summary) = &self.staged {
+            let differing: Vec<String> = summary
+                .entities
+                .iter()
+                .filter(|entity| !entity.matches_source)
+                .map(|entity| {
+                    let counted = entity
+                        .source_count
+                        .map_or_else(|| "no count".to_owned(), |count| count.to_string());
+                    format!(
+                        "{} ({} pulled, the API counts {counted})",
+                        entity.entity, entity.records
+                    )
+                })
+                .collect();
+            if !differing.is_empty() {
+                problems.push(format!(
+                    "the records pulled differ from the API's count for {} (did the app take writes meanwhile?)",
+                    differing.join(", ")
+                ));
+            }
+        }
+        if self.load.as_ref().is_some_and(|load| !load.balanced()) {
+            problems.push(
+                "some staged records are neither loaded nor rejected (read ≠ loaded + rejected): see reports/load.md"
+                    .to_owned(),
+            );
+        }
+        if let Some(verify) = &self.verify {
+            let differing: Vec<&str> = verify
+                .entities
+                .iter()
+                .filter(|entity| !entity.matches())
+                .map(|entity| entity.entity.as_str())
+                .collect();
+            if !differing.is_empty() {
+                problems.push(format!(
+                    "the verification found tables that differ from the workspace: {}",
+                    differing.join(", ")
+                ));
+            }
+        }
+        problems
     }
 }
 
