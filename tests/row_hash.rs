@@ -4,10 +4,10 @@
 //! computes from a record's cells equals the one PostgreSQL computes from the row the load's
 //! binary COPY wrote.
 
+use offbase_copy::binary::BinaryEncoder;
+use offbase_copy::convert::convert_value;
+use offbase_copy::row_hash::{row_hash, row_hash_sql};
 use offbase_model::{Column, ColumnSource, PgType, Table};
-use offbase_sql::copy::binary::BinaryEncoder;
-use offbase_sql::copy::convert::convert_value;
-use offbase_sql::copy::row_hash::{row_hash, row_hash_sql};
 use offbase_tests::TestSchema;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

@@ -6,7 +6,7 @@
 //! gives exactly the general path's row or steps aside; it never steps aside for a line that
 //! loads plainly, and never gives a row for a line the general path rejects.
 
-use offbase_sql::copy::convert::{EntityConverter, Relax};
+use offbase_copy::convert::{EntityConverter, Relax};
 use offbase_tests::{SAMPLES, plan_app, sample};
 use serde_json::{Map, Value};
 

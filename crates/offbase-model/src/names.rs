@@ -270,6 +270,12 @@ mod tests {
     }
 }
 
+/// An SQL identifier, double-quoted, with any `"` doubled: every name offbase writes into SQL
+/// goes through here.
+pub fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 /// The most bytes of a name a file name keeps before it is shortened with a hash.
 const MAX_FILE_STEM_BYTES: usize = 100;
 

@@ -14,8 +14,8 @@ use sqlx::{Connection, Transaction};
 /// The schema holding offbase's own state in the target database.
 pub const STATE_SCHEMA: &str = "offbase";
 
-/// The binary COPY header and trailer (see `offbase_sql::copy::binary`).
-pub use offbase_sql::copy::binary::{HEADER as COPY_HEADER, TRAILER as COPY_TRAILER};
+/// The binary COPY header and trailer (see `offbase_copy::binary`).
+pub use offbase_copy::binary::{HEADER as COPY_HEADER, TRAILER as COPY_TRAILER};
 
 /// Where a load of one target schema stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

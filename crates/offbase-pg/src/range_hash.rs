@@ -3,7 +3,7 @@
 //! intervals of ids in byte order (`COLLATE "C"`), given as one sorted array of bounds:
 //! bucket `i` holds the ids `bounds[i-1] <= id < bounds[i]` (bucket 0 everything below the
 //! first bound, the last bucket everything from the last bound up), as `width_bucket`
-//! numbers them. The hash expression comes from `offbase_sql::copy::row_hash`; each query
+//! numbers them. The hash expression comes from `offbase_copy::row_hash`; each query
 //! computes it only for the rows of the buckets asked for.
 
 use crate::{PgConnection, PgError, get, statement_error};
@@ -42,7 +42,7 @@ pub struct HashedTable<'a> {
     pub pg_schema: &'a str,
     pub table: &'a str,
     pub id_column: &'a str,
-    /// The row hash over the alias `t` (`offbase_sql::copy::row_hash::row_hash_sql`).
+    /// The row hash over the alias `t` (`offbase_copy::row_hash::row_hash_sql`).
     pub hash_sql: &'a str,
     /// The id column sorts in byte order in its own collation (see [`id_sorts_by_bytes`]), so
     /// its index can narrow a query to the ranges asked for.

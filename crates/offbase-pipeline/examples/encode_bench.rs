@@ -5,6 +5,7 @@
 //!
 //!     cargo run --release -p offbase-pipeline --example encode_bench -- WORKSPACE ENTITY
 
+use offbase_copy::convert::{EntityConverter, Relax};
 use offbase_pipeline::plan::{load_rules, plan};
 use offbase_pipeline::progress::NoProgress;
 use offbase_pipeline::staged::{
@@ -12,7 +13,6 @@ use offbase_pipeline::staged::{
     find_duplicates,
 };
 use offbase_pipeline::workspace::{Manifest, Workspace};
-use offbase_sql::copy::convert::{EntityConverter, Relax};
 use std::collections::BTreeMap;
 use std::time::Instant;
 

@@ -2,7 +2,7 @@
 //! noise, without reading every row of the target. Per entity:
 //!
 //! 1. Each source record gets a 64-bit row hash that PostgreSQL computes alike for the row a
-//!    load wrote from it (`offbase_sql::copy::row_hash`); the table's count and hash sum are
+//!    load wrote from it (`offbase_copy::row_hash`); the table's count and hash sum are
 //!    computed while the workspace is read.
 //! 2. When they differ, the id space is split into ranges at source ids (byte order), and
 //!    only the ranges whose counts or sums differ are split again (data-diff style), level by
@@ -22,10 +22,10 @@ use crate::plan::plan_workspace;
 use crate::progress::Reporter;
 use crate::staged::{PartReader, Position, parse_record, trim_line};
 use crate::workspace::{EntityManifest, Workspace};
+use offbase_copy::convert::{EntityConverter, Relax};
+use offbase_copy::row_hash::{row_hash, row_hash_sql};
 use offbase_model::{BuiltIn, ColumnSource, PgType, Table, TargetSchema};
 use offbase_pg::range_hash::{self, BucketHash, Buckets, HashedTable, IdRange};
-use offbase_sql::copy::convert::{EntityConverter, Relax};
-use offbase_sql::copy::row_hash::{row_hash, row_hash_sql};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 use std::collections::{BTreeMap, BTreeSet, HashSet};

@@ -18,11 +18,11 @@ use crate::plan::plan_workspace;
 use crate::progress::Reporter;
 use crate::workspace::Workspace;
 use offbase_base44::client::{Client, ListQuery};
+use offbase_copy::Cell;
+use offbase_copy::cell::POSTGRES_EPOCH_MICROS;
+use offbase_copy::row_hash::{row_hash, row_hash_sql};
 use offbase_model::{BuiltIn, ColumnSource, PgType, Table};
 use offbase_pg::range_hash::{self, Buckets, HashedTable};
-use offbase_sql::copy::Cell;
-use offbase_sql::copy::cell::POSTGRES_EPOCH_MICROS;
-use offbase_sql::copy::row_hash::{row_hash, row_hash_sql};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 

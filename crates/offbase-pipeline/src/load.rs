@@ -14,11 +14,11 @@ use crate::staged::{
     BinaryRows, LineOutcome, LineProcessor, PartReader, Position, RowEncoder, find_duplicates,
 };
 use crate::workspace::{EntityManifest, Manifest, Workspace};
+pub use offbase_copy::convert::Relax;
+use offbase_copy::convert::{ConstraintKind, EntityConverter, RejectReason};
 use offbase_model::{BuiltIn, Table, TargetSchema};
 use offbase_pg::PgConnection;
 use offbase_pg::load::{self as pg_load, BatchError, LoadPhase, LoadTransaction, copy_statement};
-pub use offbase_sql::copy::convert::Relax;
-use offbase_sql::copy::convert::{ConstraintKind, EntityConverter, RejectReason};
 use offbase_sql::{LoadSql, render_for_load};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

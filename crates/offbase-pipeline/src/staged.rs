@@ -6,10 +6,10 @@
 
 use crate::PipelineError;
 use crate::workspace::{ManifestPart, Workspace};
+use offbase_copy::Cell;
+use offbase_copy::convert::{ConstraintKind, EntityConverter, RejectReason, Rejection};
 use offbase_model::record::{self, ObjectError};
 use offbase_model::{BuiltIn, PgType};
-use offbase_sql::copy::Cell;
-use offbase_sql::copy::convert::{ConstraintKind, EntityConverter, RejectReason, Rejection};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -33,14 +33,14 @@ pub trait RowEncoder: Send + Sync {
 
 /// Binary COPY rows of one table (live loads).
 #[derive(Debug)]
-pub struct BinaryRows(pub offbase_sql::copy::binary::BinaryEncoder);
+pub struct BinaryRows(pub offbase_copy::binary::BinaryEncoder);
 
 impl BinaryRows {
     pub fn new(
         table: &offbase_model::Table,
         enum_oids: &BTreeMap<String, u32>,
     ) -> Result<Self, PipelineError> {
-        offbase_sql::copy::binary::BinaryEncoder::new(&column_types(table), enum_oids)
+        offbase_copy::binary::BinaryEncoder::new(&column_types(table), enum_oids)
             .map(BinaryRows)
             .map_err(|error| PipelineError::Usage(format!("table {}: {error}", table.name)))
     }
@@ -66,7 +66,7 @@ impl TextRows {
 
 impl RowEncoder for TextRows {
     fn encode(&self, cells: &[Cell<'_>], out: &mut Vec<u8>) -> Result<(), String> {
-        offbase_sql::copy::text::encode_row(cells, &self.0, out).map_err(|error| error.to_string())
+        offbase_copy::text::encode_row(cells, &self.0, out).map_err(|error| error.to_string())
     }
 }
 

@@ -350,15 +350,15 @@ pub struct ConstraintSql {
 pub struct RelaxedConstraint {
     pub table: String,
     pub column: String,
-    pub kind: crate::copy::convert::ConstraintKind,
+    pub kind: offbase_copy::convert::ConstraintKind,
     /// The CHECK's name (for a NOT NULL, the column's).
     pub name: String,
     pub sql: String,
 }
 
 /// Renders the load's DDL for `schema` under `relax`.
-pub fn render_for_load(schema: &TargetSchema, relax: crate::copy::convert::Relax) -> LoadSql {
-    use crate::copy::convert::ConstraintKind;
+pub fn render_for_load(schema: &TargetSchema, relax: offbase_copy::convert::Relax) -> LoadSql {
+    use offbase_copy::convert::ConstraintKind;
     let mut tables = Vec::new();
     for enum_type in &schema.enum_types {
         tables.push(

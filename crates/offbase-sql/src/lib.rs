@@ -2,7 +2,6 @@
 //! target model, the renderer that writes it as PostgreSQL DDL with sea-query, and the mapping
 //! report. Nothing here does I/O.
 
-pub mod copy;
 mod ddl;
 pub mod generate;
 mod names;

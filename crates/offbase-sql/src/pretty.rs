@@ -2,9 +2,7 @@
 //! a plan reads well in a pull request.
 
 /// Quotes an identifier for PostgreSQL, doubling any embedded double quote.
-pub fn quote_identifier(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+pub use offbase_model::names::quote_identifier;
 
 /// Re-lays a one-line `CREATE TABLE "t" ( a, b, ... )` with one element per line. The split
 /// respects quotes ('...', E'...', "...") and parentheses, so literals are never cut.

@@ -988,7 +988,7 @@ mod tests {
             }],
         };
         let rules = MappingRules::defaults().unwrap_or_else(|error| panic!("{error}"));
-        crate::plan(&app, &rules).unwrap_or_else(|error| panic!("{error}"))
+        offbase_sql::plan(&app, &rules).unwrap_or_else(|error| panic!("{error}"))
     }
 
     fn object(value: Value) -> Map<String, Value> {

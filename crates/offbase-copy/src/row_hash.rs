@@ -27,7 +27,7 @@
 
 use super::binary::Decimal;
 use super::cell::Cell;
-use crate::pretty::quote_identifier;
+use offbase_model::names::quote_identifier;
 use offbase_model::{PgType, Table};
 use serde_json::Value;
 
