@@ -2,19 +2,12 @@
 //! workspace, a load and a sync beside another run on the same schema. One proceeds; the
 //! others say who holds the lock; the row counts are exact (no row copied twice).
 
+mod support;
+use support::{database_url, forget, migrate_from_api, psql, samples, start_emulator, text};
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn database_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".to_owned())
-}
-
-fn samples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples")
-}
 
 fn offbase(arguments: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_offbase"));
@@ -37,33 +30,6 @@ fn finish(child: Child) -> Output {
     child
         .wait_with_output()
         .unwrap_or_else(|error| panic!("{error}"))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn psql(sql: &str) -> String {
-    let output = Command::new("psql")
-        .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .arg(database_url())
-        .output()
-        .unwrap_or_else(|error| panic!("psql: {error}"));
-    assert!(output.status.success(), "{sql}: {}", text(&output.stderr));
-    text(&output.stdout).trim().to_owned()
-}
-
-fn forget(pg_schema: &str) {
-    let _ = Command::new("psql")
-        .args(["-X", "-q", "-c"])
-        .arg(format!(
-            "DROP SCHEMA IF EXISTS \"{pg_schema}\" CASCADE; \
-             DELETE FROM offbase.load_checkpoints WHERE pg_schema = '{pg_schema}'; \
-             DELETE FROM offbase.load_runs WHERE pg_schema = '{pg_schema}'; \
-             DELETE FROM offbase.sync_state WHERE pg_schema = '{pg_schema}'"
-        ))
-        .arg(database_url())
-        .output();
 }
 
 /// Of two runs at once, exactly one went on and the other said who held the lock.
@@ -260,21 +226,24 @@ fn a_load_beside_another_run_on_one_schema_created_its_schema_anyway() {
     let crm = samples().join("crm").display().to_string();
     let pg_schema = format!("offbase_beside_{}", std::process::id());
     forget(&pg_schema);
+    let migrate = || {
+        offbase(&[
+            "migrate",
+            "--from",
+            &crm,
+            "--workspace",
+            &workspace,
+            "--pg-schema",
+            &pg_schema,
+        ])
+        .output()
+        .unwrap_or_else(|error| panic!("{error}"))
+    };
     let holder = Holder::take(
         &pg_schema,
         "offbase sync, pid 4242 on elsewhere, since 12:00:00Z",
     );
-    let migrated = offbase(&[
-        "migrate",
-        "--from",
-        &crm,
-        "--workspace",
-        &workspace,
-        "--pg-schema",
-        &pg_schema,
-    ])
-    .output()
-    .unwrap_or_else(|error| panic!("{error}"));
+    let migrated = migrate();
     let stderr = text(&migrated.stderr);
     assert_eq!(migrated.status.code(), Some(2), "{stderr}");
     assert!(
@@ -291,17 +260,7 @@ fn a_load_beside_another_run_on_one_schema_created_its_schema_anyway() {
         "0"
     );
     holder.release();
-    let migrated = offbase(&[
-        "migrate",
-        "--from",
-        &crm,
-        "--workspace",
-        &workspace,
-        "--pg-schema",
-        &pg_schema,
-    ])
-    .output()
-    .unwrap_or_else(|error| panic!("{error}"));
+    let migrated = migrate();
     assert!(
         matches!(migrated.status.code(), Some(0 | 1)),
         "{}",
@@ -312,28 +271,22 @@ fn a_load_beside_another_run_on_one_schema_created_its_schema_anyway() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_load_beside_a_running_sync_says_the_sync_holds_the_schema() {
-    use offbase_emulator::{EmulatorConfig, Faults, RateLimits};
+    use offbase_emulator::{Faults, RateLimits};
     const KEY: &str = "concurrent-sync-key-0123456789";
     // Slow answers, so a pass holds the schema most of the time.
-    let config = EmulatorConfig {
-        app_dir: samples().join("crm"),
-        app_id: None,
-        api_key: KEY.to_owned(),
-        rate_limits: RateLimits::Off,
-        faults: Faults {
+    let emulator = start_emulator(
+        &samples().join("crm"),
+        KEY,
+        RateLimits::Off,
+        Faults {
             latency: Duration::from_millis(150),
             ..Faults::none()
         },
-        writer: None,
-        created_by: "emulator@example.com".to_owned(),
-    };
-    let address = "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!());
-    let emulator = offbase_emulator::start(config, address)
-        .await
-        .unwrap_or_else(|error| panic!("the emulator did not start: {error}"));
+        None,
+    )
+    .await;
     let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
     let workspace = folder.path().join("ws").display().to_string();
-    let crm = samples().join("crm").display().to_string();
     let pg_schema = format!("offbase_load_beside_sync_{}", std::process::id());
     forget(&pg_schema);
     let with_key = |arguments: &[&str]| {
@@ -341,25 +294,12 @@ async fn a_load_beside_a_running_sync_says_the_sync_holds_the_schema() {
         command.env("BASE44_API_KEY", KEY);
         command
     };
-    let migrated = with_key(&[
-        "migrate",
-        "--api-url",
-        &emulator.api_url(),
-        "--app-id",
-        emulator.app_id(),
-        "--schema-from",
-        &crm,
-        "--workspace",
+    migrate_from_api(
+        &emulator,
+        KEY,
+        &samples().join("crm"),
         &workspace,
-        "--pg-schema",
         &pg_schema,
-    ])
-    .output()
-    .unwrap_or_else(|error| panic!("{error}"));
-    assert!(
-        matches!(migrated.status.code(), Some(0 | 1)),
-        "{}",
-        text(&migrated.stderr)
     );
     let count = || psql(&format!("SELECT count(*) FROM \"{pg_schema}\".deal"));
     let before = count();

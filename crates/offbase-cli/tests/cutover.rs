@@ -5,7 +5,10 @@
 //! the mark only once the writes after the switch are accounted for. And a sync against the
 //! free plan's rate limits stays inside them and never waits without saying so.
 
-use offbase_emulator::{EmulatorConfig, Faults, RateLimits, RunningEmulator, WriterConfig};
+mod support;
+use support::{database_url, forget, migrate_from_api, psql, start_emulator, text};
+
+use offbase_emulator::{Faults, RateLimits, RunningEmulator, WriterConfig};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -13,11 +16,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const KEY: &str = "cutover-test-key-0123456789";
-
-fn database_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".to_owned())
-}
 
 fn crm() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/crm")
@@ -41,77 +39,14 @@ fn run(arguments: &[&str]) -> Output {
         .unwrap_or_else(|error| panic!("offbase {arguments:?}: {error}"))
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// One value from psql (`-At`), or the error.
-fn psql(sql: &str) -> String {
-    let output = Command::new("psql")
-        .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .arg(database_url())
-        .output()
-        .unwrap_or_else(|error| panic!("psql: {error}"));
-    assert!(
-        output.status.success(),
-        "psql {sql}: {}",
-        text(&output.stderr)
-    );
-    text(&output.stdout).trim().to_owned()
-}
-
-fn forget(pg_schema: &str) {
-    let _ = Command::new("psql")
-        .args(["-X", "-q", "-c"])
-        .arg(format!(
-            "DROP SCHEMA IF EXISTS \"{pg_schema}\" CASCADE; \
-             DELETE FROM offbase.load_checkpoints WHERE pg_schema = '{pg_schema}'; \
-             DELETE FROM offbase.load_runs WHERE pg_schema = '{pg_schema}'; \
-             DELETE FROM offbase.sync_state WHERE pg_schema = '{pg_schema}'; \
-             DELETE FROM offbase.cutovers WHERE pg_schema = '{pg_schema}'"
-        ))
-        .arg(database_url())
-        .output();
-}
-
 async fn emulator(rate_limits: RateLimits, writer: Option<WriterConfig>) -> RunningEmulator {
-    let config = EmulatorConfig {
-        app_dir: crm(),
-        app_id: None,
-        api_key: KEY.to_owned(),
-        rate_limits,
-        faults: Faults::default(),
-        writer,
-        created_by: "emulator@example.com".to_owned(),
-    };
-    let address = "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!());
-    offbase_emulator::start(config, address)
-        .await
-        .unwrap_or_else(|error| panic!("the emulator did not start: {error}"))
+    start_emulator(&crm(), KEY, rate_limits, Faults::default(), writer).await
 }
 
 /// `offbase migrate` from the emulator into `pg_schema` (exit 1 is fine: the sample plants
 /// rejects and orphans).
 fn migrate(emulator: &RunningEmulator, workspace: &str, pg_schema: &str) {
-    let crm_text = crm().display().to_string();
-    let migrated = run(&[
-        "migrate",
-        "--api-url",
-        &emulator.api_url(),
-        "--app-id",
-        emulator.app_id(),
-        "--schema-from",
-        &crm_text,
-        "--workspace",
-        workspace,
-        "--pg-schema",
-        pg_schema,
-    ]);
-    assert!(
-        matches!(migrated.status.code(), Some(0 | 1)),
-        "migrate: {}",
-        text(&migrated.stderr)
-    );
+    migrate_from_api(emulator, KEY, &crm(), workspace, pg_schema);
 }
 
 fn foreign_keys(pg_schema: &str) -> String {

@@ -5,13 +5,11 @@
 //! name PostgreSQL would cut is refused, and an entity without a data file still gets its
 //! table.
 
+mod support;
+use support::{database_url, text};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-
-fn database_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".to_owned())
-}
 
 fn offbase(arguments: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_offbase"))
@@ -21,10 +19,6 @@ fn offbase(arguments: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|error| panic!("offbase {arguments:?}: {error}"))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// An app whose one entity has the name given.

@@ -3,25 +3,15 @@
 //! takes writes until "The day" (the freeze). The cutover must end GO, the target must then
 //! equal a fresh pull of the source (nothing lost), and no sync may run into it afterwards.
 
-use offbase_base44::client::{ApiKey, Client, ClientConfig};
-use offbase_emulator::{EmulatorConfig, Faults, RateLimits, WriterConfig};
-use offbase_pipeline::bundle::BundleOptions;
-use offbase_pipeline::load::LoadOptions;
-use offbase_pipeline::migrate::{Destination, MigrateOptions, MigrateSource, migrate};
-use offbase_pipeline::progress::NoProgress;
-use offbase_pipeline::verify::verify;
-use offbase_pipeline::workspace::Workspace;
+mod support;
+use support::{compare_with_source, database_url, forget, start_emulator};
+
+use offbase_emulator::{Faults, RateLimits, WriterConfig};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 const KEY: &str = "runbook-test-key-0123456789";
-
-fn database_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".to_owned())
-}
 
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -63,20 +53,6 @@ fn shell_blocks(page: &str) -> Vec<Block> {
     blocks
 }
 
-fn forget(pg_schema: &str) {
-    let _ = Command::new("psql")
-        .args(["-X", "-q", "-c"])
-        .arg(format!(
-            "DROP SCHEMA IF EXISTS \"{pg_schema}\" CASCADE; \
-             DELETE FROM offbase.load_checkpoints WHERE pg_schema = '{pg_schema}'; \
-             DELETE FROM offbase.load_runs WHERE pg_schema = '{pg_schema}'; \
-             DELETE FROM offbase.sync_state WHERE pg_schema = '{pg_schema}'; \
-             DELETE FROM offbase.cutovers WHERE pg_schema = '{pg_schema}'"
-        ))
-        .arg(database_url())
-        .output();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_runbook_followed_word_for_word_ends_go_with_nothing_lost() {
     let page = std::fs::read_to_string(repository().join("docs/runbook.md"))
@@ -90,23 +66,18 @@ async fn the_runbook_followed_word_for_word_ends_go_with_nothing_lost() {
 
     // A paid plan's limits (10× the free plan): the behaviour replay alone makes hundreds of
     // requests.
-    let config = EmulatorConfig {
-        app_dir: repository().join("samples/crm"),
-        app_id: None,
-        api_key: KEY.to_owned(),
-        rate_limits: RateLimits::Base44 { scale: 10.0 },
-        faults: Faults::default(),
-        writer: Some(WriterConfig {
+    let emulator = start_emulator(
+        &repository().join("samples/crm"),
+        KEY,
+        RateLimits::Base44 { scale: 10.0 },
+        Faults::default(),
+        Some(WriterConfig {
             rate_per_second: 20,
             duration: Duration::from_secs(12),
             seed: 1999,
         }),
-        created_by: "emulator@example.com".to_owned(),
-    };
-    let address = "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!());
-    let emulator = offbase_emulator::start(config, address)
-        .await
-        .unwrap_or_else(|error| panic!("the emulator did not start: {error}"));
+    )
+    .await;
     let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
     let here = folder.path();
     std::os::unix::fs::symlink(repository().join("samples/crm"), here.join("app-export"))
@@ -184,39 +155,14 @@ async fn the_runbook_followed_word_for_word_ends_go_with_nothing_lost() {
     );
 
     // Nothing lost: the source as it is now, pulled afresh, equals the target.
-    let snapshot = Workspace::new(here.join("snapshot"));
-    let client = Client::new(ClientConfig::new(
-        emulator.api_url(),
-        emulator.app_id(),
-        ApiKey::new(KEY),
-    ))
-    .unwrap_or_else(|error| panic!("{error}"));
-    let options = MigrateOptions {
-        source: MigrateSource::Api {
-            client: Box::new(client),
-            schema_from: repository().join("samples/crm"),
-        },
-        workspace: snapshot.clone(),
-        mappings: None,
-        destination: Destination::Bundle {
-            path: here.join("snapshot.sql"),
-            options: BundleOptions {
-                pg_schema: "unused".into(),
-                mappings: None,
-                relax: Default::default(),
-            },
-        },
-    };
-    if let Err(error) = migrate(&options, Arc::new(NoProgress)).await {
-        panic!("snapshot: {error}");
-    }
-    let compared = verify(
-        &snapshot,
-        &LoadOptions::new(database_url(), &pg_schema),
-        &NoProgress,
+    let compared = compare_with_source(
+        &emulator,
+        KEY,
+        &repository().join("samples/crm"),
+        here,
+        &pg_schema,
     )
-    .await
-    .unwrap_or_else(|error| panic!("verify: {error}"));
+    .await;
     assert!(
         compared.matches(),
         "the target differs from the source after the runbook: {compared:#?}\n{transcript}"

@@ -2,13 +2,11 @@
 //! checkpointed as finished with records missing, and `offbase load` exited 0; notes and
 //! warnings were dropped whenever stderr was not a terminal (cron, CI, a log).
 
+mod support;
+use support::{database_url, forget, psql, text};
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-
-fn database_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".to_owned())
-}
 
 fn offbase(arguments: &[&str], failpoint: Option<&str>) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_offbase"));
@@ -23,19 +21,6 @@ fn offbase(arguments: &[&str], failpoint: Option<&str>) -> Output {
     command
         .output()
         .unwrap_or_else(|error| panic!("offbase {arguments:?}: {error}"))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn psql(sql: &str) -> String {
-    let output = Command::new("psql")
-        .args(["-X", "-q", "-At", "-c", sql])
-        .arg(database_url())
-        .output()
-        .unwrap_or_else(|error| panic!("psql: {error}"));
-    text(&output.stdout).trim().to_owned()
 }
 
 #[test]
@@ -59,14 +44,7 @@ fn a_panic_in_the_reader_thread_was_checkpointed_as_a_finished_entity() {
     );
     assert!(generated.status.success(), "{}", text(&generated.stderr));
     let pg_schema = format!("offbase_reader_panic_{}", std::process::id());
-    let forget = || {
-        psql(&format!(
-            "DROP SCHEMA IF EXISTS \"{pg_schema}\" CASCADE; \
-             DELETE FROM offbase.load_checkpoints WHERE pg_schema = '{pg_schema}'; \
-             DELETE FROM offbase.load_runs WHERE pg_schema = '{pg_schema}'"
-        ))
-    };
-    forget();
+    forget(&pg_schema);
     let load = ["load", "--workspace", &workspace, "--pg-schema", &pg_schema];
     let failed = offbase(&load, Some("load-reader-panic"));
     let stderr = text(&failed.stderr);
@@ -89,7 +67,7 @@ fn a_panic_in_the_reader_thread_was_checkpointed_as_a_finished_entity() {
         psql(&format!("SELECT count(*) FROM \"{pg_schema}\".task")),
         "200"
     );
-    forget();
+    forget(&pg_schema);
 }
 
 #[test]

@@ -3,38 +3,19 @@
 //! writer stops, one `sync --once` leaves the target equal to the source: every row and value
 //! (count and content hash against a fresh pull), deleted records gone, nothing applied twice.
 
-use offbase_base44::client::{ApiKey, Client, ClientConfig};
-use offbase_emulator::{EmulatorConfig, Faults, RateLimits, RunningEmulator, WriterConfig};
-use offbase_pipeline::bundle::BundleOptions;
-use offbase_pipeline::load::LoadOptions;
-use offbase_pipeline::migrate::{Destination, MigrateOptions, MigrateSource, migrate};
-use offbase_pipeline::progress::{NoProgress, Reporter};
-use offbase_pipeline::verify::verify;
-use offbase_pipeline::workspace::Workspace;
+mod support;
+use support::{compare_with_source, database_url, forget, migrate_from_api, start_emulator};
+
+use offbase_emulator::{Faults, RateLimits, WriterConfig};
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 const KEY: &str = "sync-kill-key-0123456789";
 
-fn database_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".to_owned())
-}
-
 fn crm() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/crm")
-}
-
-fn client(emulator: &RunningEmulator) -> Client {
-    Client::new(ClientConfig::new(
-        emulator.api_url(),
-        emulator.app_id(),
-        ApiKey::new(KEY),
-    ))
-    .unwrap_or_else(|error| panic!("{error}"))
 }
 
 fn offbase(arguments: &[&str]) -> Command {
@@ -49,70 +30,27 @@ fn offbase(arguments: &[&str]) -> Command {
     command
 }
 
-fn psql(sql: &str) {
-    let _ = Command::new("psql")
-        .args(["-X", "-q", "-c", sql])
-        .arg(database_url())
-        .output();
-}
-
-fn forget(pg_schema: &str) {
-    psql(&format!("DROP SCHEMA IF EXISTS \"{pg_schema}\" CASCADE"));
-    for table in ["load_checkpoints", "load_runs", "sync_state", "cutovers"] {
-        psql(&format!(
-            "DELETE FROM offbase.{table} WHERE pg_schema = '{pg_schema}'"
-        ));
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_sync_restarts_and_ends_equal_to_the_source() {
-    let config = EmulatorConfig {
-        app_dir: crm(),
-        app_id: None,
-        api_key: KEY.to_owned(),
-        rate_limits: RateLimits::Off,
-        faults: Faults::default(),
-        writer: Some(WriterConfig {
+    let emulator = start_emulator(
+        &crm(),
+        KEY,
+        RateLimits::Off,
+        Faults::default(),
+        Some(WriterConfig {
             rate_per_second: 50,
             duration: Duration::from_secs(10),
             seed: 4405,
         }),
-        created_by: "emulator@example.com".to_owned(),
-    };
-    let address = "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!());
-    let emulator = offbase_emulator::start(config, address)
-        .await
-        .unwrap_or_else(|error| panic!("the emulator did not start: {error}"));
+    )
+    .await;
     let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
     let workspace = folder.path().join("workspace");
     let workspace_text = workspace.display().to_string();
     let pg_schema = format!("offbase_sync_kill_{}", std::process::id());
     forget(&pg_schema);
 
-    let crm_text = crm().display().to_string();
-    let api_url = emulator.api_url();
-    let migrated = offbase(&[
-        "migrate",
-        "--api-url",
-        &api_url,
-        "--app-id",
-        emulator.app_id(),
-        "--schema-from",
-        &crm_text,
-        "--workspace",
-        &workspace_text,
-        "--pg-schema",
-        &pg_schema,
-    ])
-    .output()
-    .unwrap_or_else(|error| panic!("{error}"));
-    // Exit 1 is expected: the writer changes the counts while the pull reads.
-    assert!(
-        matches!(migrated.status.code(), Some(0 | 1)),
-        "migrate: {}",
-        String::from_utf8_lossy(&migrated.stderr)
-    );
+    migrate_from_api(&emulator, KEY, &crm(), &workspace_text, &pg_schema);
 
     let sync_arguments = [
         "sync",
@@ -166,34 +104,7 @@ async fn a_killed_sync_restarts_and_ends_equal_to_the_source() {
     );
 
     // The source now, pulled afresh, against the target.
-    let snapshot = Workspace::new(folder.path().join("snapshot"));
-    let reporter: Arc<dyn Reporter> = Arc::new(NoProgress);
-    let options = MigrateOptions {
-        source: MigrateSource::Api {
-            client: Box::new(client(&emulator)),
-            schema_from: crm(),
-        },
-        workspace: snapshot.clone(),
-        mappings: None,
-        destination: Destination::Bundle {
-            path: folder.path().join("snapshot.sql"),
-            options: BundleOptions {
-                pg_schema: "unused".into(),
-                mappings: None,
-                relax: Default::default(),
-            },
-        },
-    };
-    if let Err(error) = migrate(&options, reporter).await {
-        panic!("snapshot: {error}");
-    }
-    let compared = verify(
-        &snapshot,
-        &LoadOptions::new(database_url(), &pg_schema),
-        &NoProgress,
-    )
-    .await
-    .unwrap_or_else(|error| panic!("verify: {error}"));
+    let compared = compare_with_source(&emulator, KEY, &crm(), folder.path(), &pg_schema).await;
     assert!(
         compared.matches(),
         "after {kills} kills the target differs from the source: {compared:#?}"

@@ -3,13 +3,11 @@
 //! the part named, nothing of it loaded); `offbase reseal` records an intended edit, after
 //! which the load takes it.
 
+mod support;
+use support::{database_url, forget, psql, text};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-
-fn database_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".to_owned())
-}
 
 fn offbase(arguments: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_offbase"))
@@ -18,27 +16,6 @@ fn offbase(arguments: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|error| panic!("offbase {arguments:?}: {error}"))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn psql(sql: &str) -> String {
-    let output = Command::new("psql")
-        .args(["-X", "-q", "-At", "-c", sql])
-        .arg(database_url())
-        .output()
-        .unwrap_or_else(|error| panic!("psql: {error}"));
-    text(&output.stdout).trim().to_owned()
-}
-
-fn forget(pg_schema: &str) {
-    psql(&format!(
-        "DROP SCHEMA IF EXISTS \"{pg_schema}\" CASCADE; \
-         DELETE FROM offbase.load_checkpoints WHERE pg_schema = '{pg_schema}'; \
-         DELETE FROM offbase.load_runs WHERE pg_schema = '{pg_schema}'"
-    ));
 }
 
 /// A generated workspace of the tasks sample, and the first part of its largest entity.
