@@ -3,6 +3,9 @@
 //! truncated bodies) with backoff and jitter. The key never appears in a message: it is checked
 //! when the client is built (a header must be able to carry it), and whatever the server sends
 //! back is kept in an error only with the key blanked out (a server may echo the request).
+//!
+//! One file: the client is one piece (key, errors, budget, announced waits and retries serve
+//! one request loop); about a tenth of its length is its unit tests.
 
 use rand::Rng;
 use serde_json::{Map, Value};

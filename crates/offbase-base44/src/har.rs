@@ -26,6 +26,9 @@
 //!
 //! Secrets: headers, cookies and bodies are never read, and query parameters that carry a
 //! credential (`api_key`, `access_token`, ...) are dropped, so the output holds no key.
+//!
+//! One file: reading a capture and turning its entries into corpus requests are one pass; the
+//! second half is unit tests over capture shapes.
 
 use crate::corpus::{CorpusRequest, Operation};
 use serde_json::{Map, Value};

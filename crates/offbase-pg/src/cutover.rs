@@ -146,6 +146,15 @@ pub async fn read_mark(
     if !crate::sync::state_table_exists(connection, "cutovers").await? {
         return Ok(None);
     }
+    current_mark(connection, pg_schema).await
+}
+
+/// The mark of `pg_schema`, where the state tables exist (`prepare_state` ran): one query, for
+/// the checks every sync transaction makes.
+async fn current_mark(
+    connection: &mut PgConnection,
+    pg_schema: &str,
+) -> Result<Option<CutoverMark>, PgError> {
     let sql = format!(
         "SELECT {at} AS at, cut_over_by AS by FROM {}.cutovers \
          WHERE pg_schema = $1 AND undone_at IS NULL",
@@ -168,12 +177,13 @@ pub async fn read_mark(
 }
 
 /// Refuses with the switch's time when `pg_schema` is cut over: every sync transaction calls it
-/// first, so a sync that started before the switch writes nothing after it.
+/// first, so a sync that started before the switch writes nothing after it. The state tables
+/// must exist (`prepare_state`).
 pub async fn refuse_if_cut_over(
     connection: &mut PgConnection,
     pg_schema: &str,
 ) -> Result<(), PgError> {
-    match read_mark(connection, pg_schema).await? {
+    match current_mark(connection, pg_schema).await? {
         Some(mark) => Err(mark.refusal()),
         None => Ok(()),
     }

@@ -11,6 +11,9 @@
 //! Records the load rejected (and said so in `reports/rejects/`) are left out of the old
 //! backend's answers by adding `{"id": {"$nin": [...]}}` to what it is asked, so a rejected
 //! record is reported once, by the load, not again as a behaviour difference.
+//!
+//! One file: asking both backends and comparing the answers share the request and answer
+//! types throughout; its last seventh is unit tests.
 
 use crate::PipelineError;
 use crate::diff::{canonical_source_record, canonical_target_row, rejected_ids};

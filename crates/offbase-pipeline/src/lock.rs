@@ -82,7 +82,7 @@ pub async fn lock_target(
 #[derive(Debug)]
 pub struct WorkspaceLock {
     key: PathBuf,
-    _file: Option<std::fs::File>,
+    file: Option<std::fs::File>,
 }
 
 /// Workspaces this process holds, with how many guards each.
@@ -104,7 +104,7 @@ pub fn lock_workspace(
     let mut held = HELD.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(count) = held.get_mut(&key) {
         *count += 1;
-        return Ok(WorkspaceLock { key, _file: None });
+        return Ok(WorkspaceLock { key, file: None });
     }
     let path = key.join(WORKSPACE_LOCK_FILE);
     let mut file = std::fs::OpenOptions::new()
@@ -147,12 +147,17 @@ pub fn lock_workspace(
     held.insert(key.clone(), 1);
     Ok(WorkspaceLock {
         key,
-        _file: Some(file),
+        file: Some(file),
     })
 }
 
 impl Drop for WorkspaceLock {
     fn drop(&mut self) {
+        // The holder's name is for the time it holds the lock: emptied on release, so a
+        // workspace left behind is the same bytes whoever staged it, and when.
+        if let Some(file) = &self.file {
+            let _ = file.set_len(0);
+        }
         let mut held = HELD.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(count) = held.get_mut(&self.key) {
             *count -= 1;

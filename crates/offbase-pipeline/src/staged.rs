@@ -3,6 +3,9 @@
 //! bundle) or turned into a reject line; and the duplicate-id scan that decides, before any
 //! row goes in, which copy of a repeated id is loaded (the newest `updated_date`, then the
 //! later line).
+//!
+//! One file: reading a part, checking its seal and turning a line into rows or a reject are
+//! one pass over the same bytes; its last fifth is unit tests.
 
 use crate::PipelineError;
 use crate::workspace::{ManifestPart, Workspace};

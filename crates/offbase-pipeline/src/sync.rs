@@ -230,7 +230,6 @@ async fn sync_records(
     reporter: &dyn Reporter,
 ) -> Result<SyncSummary, PipelineError> {
     let started = std::time::Instant::now();
-    let connection = &mut *connection;
     offbase_pg::cutover::refuse_if_cut_over(connection, &options.pg_schema).await?;
     if let Some(folder) = &options.schema_from {
         let outcome = offbase_base44::schema::read_app(folder)?;
