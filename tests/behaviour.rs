@@ -7,12 +7,13 @@
 use offbase_base44::client::Client;
 use offbase_base44::corpus::{CorpusRequest, Operation};
 use offbase_emulator::RunningEmulator;
-use offbase_pipeline::behaviour::{
+use offbase_pipeline::compare::behaviour::{
     BehaviourDiff, BehaviourOptions, NewBackend, Verdict, diff_behaviour,
 };
 use offbase_pipeline::load::LoadOptions;
 use offbase_pipeline::migrate::{Destination, MigrateOptions, MigrateSource, migrate};
 use offbase_pipeline::progress::NoProgress;
+use offbase_pipeline::target::Target;
 use offbase_pipeline::workspace::Workspace;
 use offbase_tests::{TestSchema, database_url, emulator_client, repo_root, sample, start_emulator};
 use std::collections::BTreeSet;
@@ -66,10 +67,7 @@ async fn run(
     migrated: &Migrated,
     corpus: &[CorpusRequest],
 ) -> BehaviourDiff {
-    let new = NewBackend::Postgres {
-        database_url: database_url(),
-        pg_schema: migrated.schema.name.clone(),
-    };
+    let new = NewBackend::Postgres(Target::new(database_url(), migrated.schema.name.clone()));
     diff_behaviour(
         &migrated.workspace,
         None,
@@ -105,7 +103,7 @@ async fn the_generated_corpus_of_every_sample_matches_between_the_emulator_and_p
     for app in ["crm", "marketplace", "tasks"] {
         let emulator = start(&sample(app)).await;
         let migrated = migrated(&emulator, app).await;
-        let corpus = offbase_pipeline::corpus::generate_corpus(&migrated.workspace, None)
+        let corpus = offbase_pipeline::compare::corpus::generate_corpus(&migrated.workspace, None)
             .unwrap_or_else(|error| panic!("{app}: corpus generate: {error}"));
         // The corpus exercises every operation, and the filters select records.
         let operations: BTreeSet<Operation> = corpus.iter().map(|request| request.op).collect();
@@ -181,7 +179,7 @@ async fn hand_written_reads_over_every_kind_of_field_match() {
 async fn a_column_collation_that_sorts_otherwise_is_found_on_exactly_its_sorts() {
     let emulator = start(&sample("crm")).await;
     let migrated = migrated(&emulator, "crm").await;
-    let corpus = offbase_pipeline::corpus::generate_corpus(&migrated.workspace, None)
+    let corpus = offbase_pipeline::compare::corpus::generate_corpus(&migrated.workspace, None)
         .unwrap_or_else(|error| panic!("corpus generate: {error}"));
     // A database created with a language collation: `Ñandú` sorts next to `N`, not after `z`.
     let mut connection = offbase_pg::connect(&database_url())

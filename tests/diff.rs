@@ -3,7 +3,7 @@
 //! differences (a changed field, a missing row, an extra row, a timestamp shifted by 1 ms, a
 //! float rounded, a jsonb key renamed) it finds exactly those six and nothing else.
 
-use offbase_pipeline::diff::{DataDiff, diff_data};
+use offbase_pipeline::compare::diff::{DataDiff, diff_data};
 use offbase_pipeline::load::LoadOptions;
 use offbase_pipeline::migrate::{Destination, MigrateOptions, MigrateSource, migrate};
 use offbase_pipeline::progress::{NoProgress, Reporter};
@@ -94,7 +94,7 @@ fn found(diff: &DataDiff) -> Vec<(String, String, String, Vec<String>)> {
 async fn after_a_correct_migrate_every_sample_is_clean() {
     for app in SAMPLES {
         let (_folder, workspace, schema, load) = migrated(app).await;
-        let diff = diff_data(&workspace, &load, &NoProgress)
+        let diff = diff_data(&workspace, &load.target, &NoProgress)
             .await
             .unwrap_or_else(|error| panic!("{app}: {error}"));
         assert!(diff.clean(), "{app}: {:#?}", found(&diff));
@@ -139,7 +139,7 @@ async fn planted_differences_are_each_found_exactly_and_nothing_else() {
     })
     .await;
 
-    let diff = diff_data(&workspace, &load, &NoProgress)
+    let diff = diff_data(&workspace, &load.target, &NoProgress)
         .await
         .unwrap_or_else(|error| panic!("{error}"));
     assert!(!diff.clean());
@@ -205,8 +205,8 @@ async fn planted_differences_are_each_found_exactly_and_nothing_else() {
 /// of range queries), and only the rows that differ are read whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bisection_reads_only_the_differing_rows_of_a_large_table() {
-    use offbase_pipeline::generate::{GenerateCounts, generate_workspace};
     use offbase_pipeline::plan::load_rules;
+    use offbase_pipeline::stage::generate::{GenerateCounts, generate_workspace};
     let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
     let workspace = Workspace::new(folder.path().join("workspace"));
     let rules = load_rules(None).unwrap_or_else(|error| panic!("{error}"));
@@ -228,7 +228,7 @@ async fn bisection_reads_only_the_differing_rows_of_a_large_table() {
         .await
         .unwrap_or_else(|error| panic!("load: {error}"));
 
-    let clean = diff_data(&workspace, &load, &NoProgress)
+    let clean = diff_data(&workspace, &load.target, &NoProgress)
         .await
         .unwrap_or_else(|error| panic!("{error}"));
     assert!(clean.clean(), "{:#?}", found(&clean));
@@ -275,7 +275,7 @@ async fn bisection_reads_only_the_differing_rows_of_a_large_table() {
     execute(&mut schema, &format!("UPDATE $schema.task SET estimate_hours = round(estimate_hours::numeric, 1)::float8 + 0.01 WHERE id = '{rounded}'")).await;
     execute(&mut schema, &format!("UPDATE $schema.task SET details = jsonb_build_object('origin', 'x') WHERE id = '{renamed}'")).await;
 
-    let diff = diff_data(&workspace, &load, &NoProgress)
+    let diff = diff_data(&workspace, &load.target, &NoProgress)
         .await
         .unwrap_or_else(|error| panic!("{error}"));
     let mut expected = vec![
@@ -342,7 +342,7 @@ async fn bisection_reads_only_the_differing_rows_of_a_large_table() {
 /// of the target that keeps `updated_date` is invisible to it (by design).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_as_source_finds_rows_by_id_and_updated_date() {
-    use offbase_pipeline::diff_api::diff_data_api;
+    use offbase_pipeline::compare::api_source::diff_data_api;
     let emulator = offbase_tests::start_emulator(&sample("crm"), None).await;
     let client = || offbase_tests::emulator_client(&emulator);
     let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
@@ -363,7 +363,7 @@ async fn the_api_as_source_finds_rows_by_id_and_updated_date() {
         panic!("migrate: {error}");
     }
     // Small pages so that listing the keys takes several requests.
-    let clean = diff_data_api(&workspace, &load, &client(), 7, &NoProgress)
+    let clean = diff_data_api(&workspace, &load.target, &client(), 7, &NoProgress)
         .await
         .unwrap_or_else(|error| panic!("{error}"));
     assert!(clean.clean(), "{:#?}", found(&clean));
@@ -392,7 +392,7 @@ async fn the_api_as_source_finds_rows_by_id_and_updated_date() {
     )
     .await;
 
-    let diff = diff_data_api(&workspace, &load, &client(), 7, &NoProgress)
+    let diff = diff_data_api(&workspace, &load.target, &client(), 7, &NoProgress)
         .await
         .unwrap_or_else(|error| panic!("{error}"));
     let mut expected = vec![
@@ -426,4 +426,61 @@ async fn the_api_as_source_finds_rows_by_id_and_updated_date() {
     assert_eq!(company.rows_fetched, 1);
     schema.drop().await;
     drop(folder);
+}
+
+/// Regression: the stages after a load planned the workspace with the built-in rules unless
+/// they were given the load's `--mappings` again, and so compared tables the load never made.
+/// The load records its mapping file; verify and diff use it, and refuse another one.
+#[tokio::test]
+async fn stages_after_a_load_plan_with_the_mapping_file_the_load_used() {
+    use offbase_pipeline::PipelineError;
+    use offbase_pipeline::compare::verify::verify;
+    use offbase_pipeline::target::{MappingFile, Target};
+
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let workspace = Workspace::new(folder.path().join("workspace"));
+    let schema = TestSchema::new("diff_stored_mappings").await;
+    let mappings = offbase_tests::repo_root().join("mappings/examples/marketplace.toml");
+    let mapping_file = MappingFile::read(&mappings).unwrap_or_else(|error| panic!("{error}"));
+    let mut load = LoadOptions::new(database_url(), &schema.name);
+    load.target.mappings = Some(mapping_file.clone());
+    let options = MigrateOptions {
+        source: MigrateSource::Folder {
+            folder: sample("marketplace"),
+            schema_from: None,
+        },
+        workspace: workspace.clone(),
+        mappings: Some(mapping_file),
+        destination: Destination::Database(load),
+    };
+    let reporter: Arc<dyn Reporter> = Arc::new(NoProgress);
+    if let Err(error) = migrate(&options, reporter).await {
+        panic!("migrate: {error}");
+    }
+    // No mapping file given: the load's is used.
+    let given_none = Target::new(database_url(), &schema.name);
+    let verified = verify(&workspace, &given_none, &NoProgress)
+        .await
+        .unwrap_or_else(|error| panic!("verify: {error}"));
+    assert!(verified.matches(), "{verified:?}");
+    let diff = diff_data(&workspace, &given_none, &NoProgress)
+        .await
+        .unwrap_or_else(|error| panic!("diff: {error}"));
+    assert!(diff.clean(), "{diff:?}");
+    // Another mapping file is refused, naming both.
+    let other_path = folder.path().join("other.toml");
+    std::fs::write(&other_path, "").unwrap_or_else(|error| panic!("{error}"));
+    let other = Target::new(database_url(), &schema.name)
+        .with_mappings(Some(&other_path))
+        .unwrap_or_else(|error| panic!("{error}"));
+    match verify(&workspace, &other, &NoProgress).await {
+        Err(error @ PipelineError::SettingsDiffer { .. }) => {
+            let message = error.to_string();
+            assert!(
+                message.contains("marketplace.toml") && message.contains("other.toml"),
+                "{message}"
+            );
+        }
+        other => panic!("expected SettingsDiffer, got {other:?}"),
+    }
 }

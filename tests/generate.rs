@@ -2,11 +2,11 @@
 //! sample, a generated workspace loads with `offbase load` without a single reject, every
 //! foreign key validates (no orphans), and the verification (counts and content hashes) matches.
 
-use offbase_pipeline::generate::{GenerateCounts, generate_workspace};
+use offbase_pipeline::compare::verify::verify;
 use offbase_pipeline::load::{LoadOptions, load};
 use offbase_pipeline::plan::{PlanOutput, load_rules};
 use offbase_pipeline::progress::NoProgress;
-use offbase_pipeline::verify::verify;
+use offbase_pipeline::stage::generate::{GenerateCounts, generate_workspace};
 use offbase_pipeline::workspace::{Manifest, Workspace};
 use offbase_sql::quote_identifier;
 use offbase_tests::{SAMPLES, TestSchema, corpus_apps_or_skip, database_url, plan_app, sample};
@@ -94,7 +94,7 @@ async fn check_app(source: &Path, output: &PlanOutput) -> Result<(usize, usize),
                     output.target.foreign_keys.len()
                 ));
             }
-            match verify(&workspace, &options, &NoProgress).await {
+            match verify(&workspace, &options.target, &NoProgress).await {
                 Ok(verified) if verified.matches() => {}
                 Ok(verified) => problems.push(format!("verification differs: {verified:?}")),
                 Err(error) => problems.push(format!("verify: {error}")),
@@ -149,7 +149,7 @@ async fn corpus_runs(
     use offbase_base44::corpus::Operation;
     use offbase_base44::query::{Filter, parse_filter, parse_sort};
     use offbase_sql::query::{count_sql, get_sql, list_sql};
-    let corpus = match offbase_pipeline::corpus::generate_corpus(workspace, None) {
+    let corpus = match offbase_pipeline::compare::corpus::generate_corpus(workspace, None) {
         Ok(corpus) => corpus,
         Err(error) => return vec![format!("corpus generate: {error}")],
     };

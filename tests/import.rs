@@ -2,9 +2,9 @@
 //! records give the same bytes, whichever way they came.
 
 use offbase_emulator::{EmulatorConfig, RateLimits};
-use offbase_pipeline::import::{import_csv, import_seed};
 use offbase_pipeline::progress::NoProgress;
-use offbase_pipeline::pull::{PullOptions, pull};
+use offbase_pipeline::stage::import::{import_csv, import_seed};
+use offbase_pipeline::stage::pull::{PullOptions, pull};
 use offbase_pipeline::workspace::Workspace;
 use serde_json::{Value, json};
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! record, column by column; the reject files hold exactly the planted bad records with their
 //! reasons; a second load does nothing; the bundle, applied with psql, holds the same rows.
 
-use offbase_pipeline::bundle::BundleOptions;
+use offbase_pipeline::load::bundle::BundleOptions;
 use offbase_pipeline::load::{LoadOptions, LoadStatus, load};
 use offbase_pipeline::migrate::{Destination, MigrateOptions, MigrateSource, migrate};
 use offbase_pipeline::progress::{NoProgress, Reporter};

@@ -237,7 +237,7 @@ async fn each_bad_record_is_rejected_with_its_reason_and_the_rest_loads_exactly(
     .unwrap_or_else(|error| panic!("second load: {error}"));
     assert_eq!(again.status, LoadStatus::AlreadyLoaded);
     let mut relaxed = LoadOptions::new(database_url(), &schema.name);
-    relaxed.relax = Relax {
+    relaxed.target.relax = Relax {
         required: true,
         enums: true,
     };
@@ -339,7 +339,7 @@ async fn a_line_that_is_not_utf8_is_rejected_not_a_failed_import() {
         mappings: None,
         destination: Destination::Bundle {
             path: folder.path().join("bundle.sql"),
-            options: offbase_pipeline::bundle::BundleOptions {
+            options: offbase_pipeline::load::bundle::BundleOptions {
                 pg_schema: "public".into(),
                 mappings: None,
                 relax: Relax::default(),
@@ -384,7 +384,7 @@ async fn a_csv_row_that_is_not_utf8_stopped_the_whole_import() {
         mappings: None,
         destination: Destination::Bundle {
             path: folder.path().join("bundle.sql"),
-            options: offbase_pipeline::bundle::BundleOptions {
+            options: offbase_pipeline::load::bundle::BundleOptions {
                 pg_schema: "public".into(),
                 mappings: None,
                 relax: Relax::default(),
@@ -705,7 +705,7 @@ async fn load_state_outliving_its_dropped_schema_blocked_the_next_load() {
         .await
         .unwrap_or_else(|error| panic!("drop: {error}"));
     let mut relaxed = LoadOptions::new(database_url(), &schema.name);
-    relaxed.relax = Relax {
+    relaxed.target.relax = Relax {
         required: true,
         enums: true,
     };

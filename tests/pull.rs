@@ -6,7 +6,7 @@ use offbase_emulator::{EmulatorConfig, Faults, RateLimits, RunningEmulator, Writ
 use offbase_model::App;
 use offbase_pipeline::PipelineError;
 use offbase_pipeline::progress::NoProgress;
-use offbase_pipeline::pull::{PullOptions, PullSummary, pull};
+use offbase_pipeline::stage::pull::{PullOptions, PullSummary, pull};
 use offbase_pipeline::workspace::{Manifest, Workspace};
 use offbase_tests::{SAMPLES, sample};
 use serde_json::{Map, Value, json};

@@ -6,12 +6,12 @@
 
 use offbase_base44::client::Client;
 use offbase_emulator::{RunningEmulator, WriterConfig};
-use offbase_pipeline::bundle::BundleOptions;
+use offbase_pipeline::compare::verify::verify;
 use offbase_pipeline::load::LoadOptions;
+use offbase_pipeline::load::bundle::BundleOptions;
 use offbase_pipeline::migrate::{Destination, MigrateOptions, MigrateSource, migrate};
 use offbase_pipeline::progress::{NoProgress, Reporter};
 use offbase_pipeline::sync::{SyncOptions, sync_once};
-use offbase_pipeline::verify::verify;
 use offbase_pipeline::workspace::Workspace;
 use offbase_tests::{TestSchema, database_url, emulator_client, sample, start_emulator};
 use std::path::{Path, PathBuf};
@@ -53,14 +53,17 @@ async fn migrated_with(
     let workspace = Workspace::new(folder.path().join("workspace"));
     let schema = TestSchema::new(label).await;
     let mut load = LoadOptions::new(database_url(), &schema.name);
-    load.mappings = mappings.clone();
+    load.target = load
+        .target
+        .with_mappings(mappings.as_deref())
+        .unwrap_or_else(|error| panic!("{error}"));
     let options = MigrateOptions {
         source: MigrateSource::Api {
             client: Box::new(client(emulator)),
             schema_from: schema_from.to_path_buf(),
         },
         workspace: workspace.clone(),
-        mappings,
+        mappings: load.target.mappings.clone(),
         destination: Destination::Database(load.clone()),
     };
     if let Err(error) = migrate(&options, reporter()).await {
@@ -118,7 +121,7 @@ async fn after_the_writer_stops_one_more_pass_leaves_the_target_equal_to_the_sou
         load,
     } = migrated(&emulator, &app_dir, "sync").await;
     let sync_client = client(&emulator);
-    let mut sync = SyncOptions::for_load(&load);
+    let mut sync = SyncOptions::for_target(&load.target);
     sync.overlap = Duration::from_millis(500);
     let mut passes = 0;
     let mut upserted = 0;
@@ -159,7 +162,7 @@ async fn after_the_writer_stops_one_more_pass_leaves_the_target_equal_to_the_sou
     // The source now, pulled afresh, against the target: same rows, same values.
     let snapshot_folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
     let source = snapshot(&emulator, &app_dir, snapshot_folder.path()).await;
-    let compared = verify(&source, &load, &NoProgress)
+    let compared = verify(&source, &load.target, &NoProgress)
         .await
         .unwrap_or_else(|error| panic!("verify: {error}"));
     assert!(
@@ -217,7 +220,7 @@ async fn soft_delete_marks_rows_and_status_reads_the_state_back() {
         .update("Company", &updated, fields)
         .unwrap_or_else(|error| panic!("{error}"));
 
-    let mut sync = SyncOptions::for_load(&load);
+    let mut sync = SyncOptions::for_target(&load.target);
     sync.soft_delete = true;
     let summary = sync_once(&workspace, &client(&emulator), &sync, &NoProgress)
         .await
@@ -321,7 +324,7 @@ async fn a_field_the_schema_gains_mid_sync_arrives_as_a_new_column() {
         .update("Deal", &changed, fields)
         .unwrap_or_else(|error| panic!("{error}"));
 
-    let mut sync = SyncOptions::for_load(&load);
+    let mut sync = SyncOptions::for_target(&load.target);
     sync.schema_from = Some(app_now.clone());
     let summary = sync_once(&workspace, &client(&emulator), &sync, &NoProgress)
         .await
@@ -358,7 +361,7 @@ async fn a_field_the_schema_gains_mid_sync_arrives_as_a_new_column() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cutover_is_no_go_while_lag_or_a_planted_difference_exists_and_go_once_clean() {
-    use offbase_pipeline::cutover::{CutoverOptions, cutover};
+    use offbase_pipeline::sync::cutover::{CutoverOptions, cutover};
     use sqlx::Row;
     let app_dir = sample("crm");
     let emulator = start(&app_dir, None).await;
@@ -369,10 +372,10 @@ async fn cutover_is_no_go_while_lag_or_a_planted_difference_exists_and_go_once_c
         load,
     } = migrated(&emulator, &app_dir, "cutover").await;
     let api = client(&emulator);
-    let mut settings = CutoverOptions::new(SyncOptions::for_load(&load));
+    let mut settings = CutoverOptions::new(SyncOptions::for_target(&load.target));
     settings.dry_run = true;
     settings.quiet = Duration::from_secs(1);
-    let failed = |report: &offbase_pipeline::cutover::CutoverReport| -> Vec<String> {
+    let failed = |report: &offbase_pipeline::sync::cutover::CutoverReport| -> Vec<String> {
         report
             .gates
             .iter()
@@ -445,7 +448,7 @@ async fn cutover_is_no_go_while_lag_or_a_planted_difference_exists_and_go_once_c
     let remedy = data.remedy.clone().unwrap_or_default();
     assert!(remedy.contains("--reapply"), "{remedy}");
     let repair_path = workspace.root().join("cutover/repair.json");
-    let repair: offbase_pipeline::cutover::RepairList =
+    let repair: offbase_pipeline::sync::cutover::RepairList =
         serde_json::from_str(&std::fs::read_to_string(&repair_path).unwrap_or_default())
             .unwrap_or_else(|error| panic!("{}: {error}", repair_path.display()));
     assert_eq!(
@@ -547,7 +550,7 @@ async fn arrays_of_references_follow_their_records_into_junction_tables() {
     let summary = sync_once(
         &workspace,
         &client(&emulator),
-        &SyncOptions::for_load(&load),
+        &SyncOptions::for_target(&load.target),
         &NoProgress,
     )
     .await
@@ -580,18 +583,20 @@ async fn arrays_of_references_follow_their_records_into_junction_tables() {
     // Every entity table equals a fresh pull.
     let snapshot_folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
     let snapshot = Workspace::new(snapshot_folder.path().join("workspace"));
+    let mapping_file = offbase_pipeline::target::MappingFile::read(&mappings)
+        .unwrap_or_else(|error| panic!("{error}"));
     let snapshot_options = MigrateOptions {
         source: MigrateSource::Api {
             client: Box::new(client(&emulator)),
             schema_from: app_dir.clone(),
         },
         workspace: snapshot.clone(),
-        mappings: Some(mappings.clone()),
+        mappings: Some(mapping_file.clone()),
         destination: Destination::Bundle {
             path: snapshot_folder.path().join("bundle.sql"),
             options: BundleOptions {
                 pg_schema: "unused".into(),
-                mappings: Some(mappings),
+                mappings: Some(mapping_file),
                 relax: Default::default(),
             },
         },
@@ -599,7 +604,7 @@ async fn arrays_of_references_follow_their_records_into_junction_tables() {
     if let Err(error) = migrate(&snapshot_options, reporter()).await {
         panic!("snapshot: {error}");
     }
-    let compared = verify(&snapshot, &load, &NoProgress)
+    let compared = verify(&snapshot, &load.target, &NoProgress)
         .await
         .unwrap_or_else(|error| panic!("verify: {error}"));
     assert!(compared.matches(), "{compared:#?}");
@@ -627,7 +632,7 @@ async fn a_rejected_change_read_again_in_the_overlap_is_rejected_once() {
         .fetch_one(&mut schema.connection)
         .await
         .unwrap_or_else(|error| panic!("{first}: {error}"));
-    let mut sync = SyncOptions::for_load(&load);
+    let mut sync = SyncOptions::for_target(&load.target);
     sync.overlap = Duration::from_secs(60);
     let api = client(&emulator);
     sync_once(&workspace, &api, &sync, &NoProgress)

@@ -77,6 +77,17 @@ pub fn strip(text: &str) -> String {
 }
 
 /// Appends spaces for every byte of `text`, keeping its line breaks.
+/// Where a JSON parse error is, for a message that names the file: (line, column, what is
+/// wrong), the last without serde_json's ` at line L column C`. The positions hold for the
+/// original JSONC text, since [`strip`] moves nothing.
+pub(crate) fn error_position(error: &serde_json::Error) -> (usize, usize, String) {
+    let (line, column) = (error.line(), error.column());
+    let full = error.to_string();
+    let suffix = format!(" at line {line} column {column}");
+    let message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
+    (line, column, message)
+}
+
 fn blank(output: &mut String, text: &str) {
     for character in text.chars() {
         match character {

@@ -1,16 +1,39 @@
-//! Base44 specifics for offbase. For now: the schema reader, which finds the entity schemas of
-//! an exported Base44 app ([`schema::read_app`]) and turns them into the offbase IR, and the
-//! JSONC reader it relies on ([`jsonc::strip`]).
+//! Base44 specifics for offbase: what the platform is and does, as far as moving an app off it
+//! needs. Each module owns one part:
+//!
+//! - [`api`]: the platform's API facts and rules, each stated once (the list cap, the default
+//!   limit, the rate allowances, which query parameters a read defines and the equality filter
+//!   every other one is);
+//! - [`schema`]: finding an exported app's entity schemas and reading them into the offbase IR
+//!   ([`read_app`], [`parse_entity_file`]), and writing an entity back as a schema;
+//! - [`jsonc`]: the JSONC reader schemas and seed files rely on ([`jsonc::strip`]);
+//! - [`platform`]: the entities every app has whether or not it declares them (`User`);
+//! - [`query`]: the entity query language (`q` and `sort`): its AST, parsing, and evaluation
+//!   against records in memory;
+//! - [`exports`]: importing records from an export's files, the dashboard's CSV exports
+//!   ([`csv_export`]) and the CLI's seed files ([`seed`]);
+//! - [`corpus`] and [`har`]: behaviour corpora of entity reads, written by hand or taken from a
+//!   browser's HAR capture;
+//! - `client` (feature `client`, off by default): the HTTP client of the entity API, with its
+//!   request budget and retries. Only the crates that talk to the API enable it, so the pure
+//!   crates (read translation, for one) do not link an HTTP stack.
+//!
+//! Everything but `client` is pure or reads local files only.
 
 pub mod api;
+#[cfg(feature = "client")]
 pub mod client;
 pub mod corpus;
-pub mod csv_export;
+pub mod exports;
 pub mod har;
 pub mod jsonc;
 pub mod platform;
 pub mod query;
 pub mod schema;
-pub mod seed;
 
+pub use exports::{csv as csv_export, seed};
 pub use schema::{ParsedFile, ReadOutcome, ReadWarning, SchemaError, parse_entity_file, read_app};
+
+/// The largest integer up to which every integer is exactly an `f64` (2^53): integral floats
+/// are read as integers, and written without a fraction, only up to it.
+pub(crate) const EXACT_FLOAT_INTEGER: f64 = 9_007_199_254_740_992.0;

@@ -1,9 +1,11 @@
 //! Terminal output: progress bars on stderr when it is a terminal (quiet otherwise), results and
 //! JSON on stdout; [`printable`], which every note and error goes through: the secrets this run
-//! holds redacted, control characters escaped, whatever the text's source.
+//! holds redacted, control characters escaped, whatever the text's source; [`Notes`], which keeps
+//! every note shown on stderr for the `--json` output too.
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use offbase_pipeline::progress::Reporter;
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::sync::Mutex;
@@ -65,18 +67,63 @@ pub fn printable(text: &str) -> String {
         .collect()
 }
 
+/// The notes (warnings, waits) a command showed on stderr, kept so that its `--json` output
+/// carries them too, and the project file it used.
+#[derive(Debug, Default)]
+pub struct Notes {
+    project_file: Option<String>,
+    kept: Mutex<Vec<String>>,
+}
+
+impl Notes {
+    pub fn new(project_file: Option<String>) -> Self {
+        Notes {
+            project_file,
+            kept: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Keeps a note as it was shown (already through [`printable`]).
+    pub fn keep(&self, text: &str) {
+        if let Ok(mut kept) = self.kept.lock() {
+            kept.push(text.to_owned());
+        }
+    }
+
+    /// `value` as a command's JSON output: an object gains `notes` (the notes kept since the
+    /// last call, so a command printing one document per pass gives each note once) and
+    /// `project_file` (its name, or null). Other values are left as they are.
+    pub fn document(&self, value: &impl Serialize) -> serde_json::Result<serde_json::Value> {
+        let mut document = serde_json::to_value(value)?;
+        if let Some(fields) = document.as_object_mut() {
+            let notes = self
+                .kept
+                .lock()
+                .map(|mut kept| std::mem::take(&mut *kept))
+                .unwrap_or_default();
+            fields.entry("notes").or_insert(notes.into());
+            fields
+                .entry("project_file")
+                .or_insert(self.project_file.clone().into());
+        }
+        Ok(document)
+    }
+}
+
 /// Draws one bar per task and a total bar; prints messages above them. Draws nothing when
-/// stderr is not a terminal or when `quiet` (e.g. `--json`).
+/// stderr is not a terminal or when `quiet` (e.g. `--json`). Keeps every message in its
+/// [`Notes`].
 #[derive(Debug)]
 pub struct TerminalReporter {
     interactive: bool,
     bars: MultiProgress,
     tasks: Mutex<BTreeMap<String, ProgressBar>>,
     total: Mutex<Option<ProgressBar>>,
+    notes: Notes,
 }
 
 impl TerminalReporter {
-    pub fn new(quiet: bool) -> Self {
+    pub fn new(quiet: bool, notes: Notes) -> Self {
         let interactive = !quiet && std::io::stderr().is_terminal();
         let bars = if interactive {
             MultiProgress::new()
@@ -88,7 +135,14 @@ impl TerminalReporter {
             bars,
             tasks: Mutex::new(BTreeMap::new()),
             total: Mutex::new(None),
+            notes,
         }
+    }
+
+    /// `value` as the command's JSON output, pretty-printed, with the notes shown so far
+    /// (see [`Notes::document`]).
+    pub fn json(&self, value: &impl Serialize) -> serde_json::Result<String> {
+        serde_json::to_string_pretty(&self.notes.document(value)?)
     }
 
     fn style(template: &str) -> ProgressStyle {
@@ -181,6 +235,7 @@ impl Reporter for TerminalReporter {
     fn message(&self, text: &str) {
         // Above the bars on a terminal; plain lines on stderr otherwise (logs, cron, CI).
         let text = printable(text);
+        self.notes.keep(&text);
         if self.interactive {
             let _ = self.bars.println(format!("note: {text}"));
         } else {

@@ -70,6 +70,61 @@ fn a_panic_in_the_reader_thread_was_checkpointed_as_a_finished_entity() {
     forget(&pg_schema);
 }
 
+/// Regression: a record counted as read but neither loaded nor rejected ended in a message,
+/// and `offbase load` exited 0.
+#[test]
+fn a_record_neither_loaded_nor_rejected_was_only_a_message() {
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let workspace = folder.path().join("ws").display().to_string();
+    let tasks = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/tasks");
+    let generated = offbase(
+        &[
+            "generate",
+            "--schema-from",
+            &tasks.display().to_string(),
+            "--records",
+            "0",
+            "--records-for",
+            "Task=50",
+            "--workspace",
+            &workspace,
+        ],
+        None,
+    );
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+    let pg_schema = format!("offbase_lost_record_{}", std::process::id());
+    forget(&pg_schema);
+    let load = ["load", "--workspace", &workspace, "--pg-schema", &pg_schema];
+    let failed = offbase(&load, Some("load-lose-record"));
+    let stderr = text(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("Task: read 50 records but loaded 49 and rejected 0"),
+        "{stderr}"
+    );
+    // Nothing of the batch that lost the record was committed.
+    assert_eq!(
+        psql(&format!(
+            "SELECT count(*) FROM offbase.load_checkpoints \
+             WHERE pg_schema = '{pg_schema}' AND entity = 'Task' \
+             AND (checkpoint->>'read')::bigint > 0"
+        )),
+        "0"
+    );
+    assert_eq!(
+        psql(&format!("SELECT count(*) FROM \"{pg_schema}\".task")),
+        "0"
+    );
+    // Without the fault the rerun loads every record.
+    let loaded = offbase(&load, None);
+    assert!(loaded.status.success(), "{}", text(&loaded.stderr));
+    assert_eq!(
+        psql(&format!("SELECT count(*) FROM \"{pg_schema}\".task")),
+        "50"
+    );
+    forget(&pg_schema);
+}
+
 #[test]
 fn notes_were_dropped_when_stderr_was_not_a_terminal() {
     // The crm sample plants records the bundle rejects: the migrate says so, as notes.

@@ -2,6 +2,7 @@
 //! encoder (binary COPY for a live load, text COPY for a bundle) or for the content hash that
 //! compares a workspace with a loaded table. A cell borrows from the record it came from.
 
+use chrono::{DateTime, NaiveDate, NaiveTime, Timelike, Utc};
 use offbase_model::PgType;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -42,4 +43,26 @@ pub enum Cell<'a> {
         element: &'a PgType,
         items: Vec<Cell<'a>>,
     },
+}
+
+// Where a value read with `offbase_model::time` lands in PostgreSQL's representation: the one
+// place the epochs above are applied on the way in.
+impl Cell<'_> {
+    /// A `timestamptz` or `timestamp` cell of `instant` (UTC).
+    pub fn from_instant(instant: DateTime<Utc>) -> Self {
+        Cell::Timestamp(instant.timestamp_micros() - POSTGRES_EPOCH_MICROS)
+    }
+
+    /// A `date` cell of `date`.
+    pub fn from_date(date: NaiveDate) -> Self {
+        Cell::Date(offbase_model::time::days_since_unix_epoch(date) - POSTGRES_EPOCH_DAYS)
+    }
+
+    /// A `time` cell of `time`, to the microsecond.
+    pub fn from_time(time: NaiveTime) -> Self {
+        Cell::Time(
+            i64::from(time.num_seconds_from_midnight()) * 1_000_000
+                + i64::from(time.nanosecond() / 1_000),
+        )
+    }
 }

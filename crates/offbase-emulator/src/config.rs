@@ -2,10 +2,13 @@
 //! behaviours to reproduce (rate limits, injected faults, a background writer). Plain data with
 //! defaults and a validity check; nothing here does I/O.
 
-use crate::EmulatorError;
+use crate::error::EmulatorError;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// The app id served when neither the config nor `base44/.app.jsonc` gives one.
+pub const DEFAULT_APP_ID: &str = "6650e44a00000000000000a0";
 
 /// The email put in `created_by` on records created through the API or by the writer, unless
 /// [`EmulatorConfig::created_by`] says otherwise.
@@ -18,7 +21,7 @@ pub struct EmulatorConfig {
     /// (`{"id": ...}`) and `data/<Entity>.jsonl` (records, one JSON object a line).
     pub app_dir: PathBuf,
     /// The app id served under `/api/apps/{app_id}/`. Default: the id in
-    /// `base44/.app.jsonc`, else [`crate::DEFAULT_APP_ID`].
+    /// `base44/.app.jsonc`, else [`DEFAULT_APP_ID`].
     pub app_id: Option<String>,
     /// The key clients must send (`api_key: KEY` or `Authorization: Bearer KEY`). Never
     /// printed: the `Debug` output redacts it.

@@ -2,7 +2,7 @@
 //! bulk update, delete, trash, restore and permanent delete under
 //! `/api/apps/{app_id}/entities/{Entity}`. Each reads its parameters, asks the store, and shapes
 //! the answer as the platform does (bare arrays, fresh `Z` timestamps on what it just wrote).
-//! Authentication, rate limits and faults happen before, in [`crate::routes`].
+//! Authentication, rate limits and faults happen before, in the route table's gate (`routes`).
 
 use crate::error::{ApiError, json_response};
 use crate::listing::{
@@ -10,7 +10,7 @@ use crate::listing::{
     build_filter, keyset_order, normalized_q, order, project, read_fields, read_sort, select,
     smallest, sort_value,
 };
-use crate::routes::SharedState;
+use crate::state::SharedState;
 use crate::store::{Record, Store, StoreError, now_millis};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};

@@ -1,8 +1,8 @@
 //! Errors: [`EmulatorError`] for starting an emulator (bad config, unreadable app, port in
 //! use), and the JSON error answers of the HTTP API (`{"error": "..."}`), which never carry the
-//! API key.
+//! API key. Depends on no other module of the crate (a store refusal becomes an answer in
+//! `store`, next to the status it maps to).
 
-use crate::store::StoreError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use offbase_base44::SchemaError;
@@ -68,14 +68,6 @@ impl ApiError {
             message: message.into(),
             retry_after: Some(retry_after),
         }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
-        let status =
-            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        ApiError::new(status, error.to_string())
     }
 }
 

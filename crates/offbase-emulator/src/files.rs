@@ -10,7 +10,7 @@
 //! - `/storage/v1/object/public/<bucket>/...`, originally on `<project>.supabase.co`.
 
 use crate::error::ApiError;
-use crate::routes::tagged;
+use crate::state::tagged;
 use crate::stats::Route;
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, Uri, header};

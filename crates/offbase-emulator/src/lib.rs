@@ -13,14 +13,21 @@
 //!
 //! Modules, each owning one thing:
 //! - [`config`]: what a run is made of;
+//! - `error`: [`EmulatorError`] and the API's JSON error answers;
 //! - `store`: the data behind one lock and the platform's write rules ([`StoreHandle`]);
 //! - `listing`: query parameters, filters, orders, projection and the cursor of reads;
+//! - `state`: the state the route table and the handlers share, and the route tag on answers;
 //! - `entities`: the entity API's handlers;
+//! - `files`: file hosting and [`local_file_url`];
 //! - `routes`: the route table, authentication, rate limits and faults on the way in;
 //! - `limits`, `faults`, `connection`: rate windows, fault draws, cuttable connections;
-//! - `files`: file hosting and [`local_file_url`];
 //! - `writer`: the background writer;
 //! - [`stats`]: counters for tests.
+//!
+//! Dependencies between them run one way (no module imports one that imports it back):
+//! this root → `routes` → {`entities`, `files`} → `state` → {`store`, `limits`, `faults`,
+//! `stats`, `config`}; `entities` → `listing` → `store` → `error`; `faults` → `connection`;
+//! `writer` → {`store`, `stats`, `config`}; `config` → `error`.
 
 pub mod config;
 mod connection;
@@ -31,20 +38,21 @@ mod files;
 mod limits;
 mod listing;
 mod routes;
+mod state;
 pub mod stats;
 mod store;
 mod writer;
 
-pub use config::{DEFAULT_CREATED_BY, EmulatorConfig, Faults, RateLimits, WriterConfig};
+pub use config::{
+    DEFAULT_APP_ID, DEFAULT_CREATED_BY, EmulatorConfig, Faults, RateLimits, WriterConfig,
+};
 pub use error::EmulatorError;
 pub use files::{file_bytes, local_file_url};
 pub use stats::{Route, Stats};
 pub use store::{BULK_UPDATE_MAX, EMULATOR_USER_ID, Record, StoreError, StoreHandle};
 
 use crate::connection::{Connection, EmulatorListener};
-use crate::faults::FaultInjector;
-use crate::limits::RateLimiter;
-use crate::routes::AppState;
+use crate::state::AppState;
 use crate::stats::StatsRecorder;
 use crate::store::Store;
 use offbase_base44::platform::add_platform_entities;
@@ -55,9 +63,6 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
-
-/// The app id served when neither the config nor `base44/.app.jsonc` gives one.
-pub const DEFAULT_APP_ID: &str = "6650e44a00000000000000a0";
 
 /// How long [`RunningEmulator::shutdown`] lets open connections finish before cutting them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -98,14 +103,12 @@ pub async fn start(
         })?;
 
     let stats = Arc::new(StatsRecorder::default());
-    let state = Arc::new(AppState {
-        app_id: app_id.clone(),
-        api_key: config.api_key.clone(),
-        store: store.clone(),
-        limiter: RateLimiter::new(config.rate_limits),
-        faults: FaultInjector::new(config.faults.clone()),
-        stats: Arc::clone(&stats),
-    });
+    let state = Arc::new(AppState::new(
+        &config,
+        app_id.clone(),
+        store.clone(),
+        Arc::clone(&stats),
+    ));
     let service = routes::router(state).into_make_service_with_connect_info::<Connection>();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {

@@ -29,26 +29,9 @@ pub(crate) struct ListParams {
     pub(crate) equals: Vec<(String, String)>,
 }
 
-/// The parameters each endpoint defines; any other is an equality filter.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Endpoint {
-    /// `GET /` and `GET /trash`: `sort limit skip fields q`.
-    List,
-    /// `GET /v2/list`: `sort limit cursor fields q`.
-    CursorList,
-    /// `GET /count`: `q`.
-    Count,
-}
-
-impl Endpoint {
-    fn defines(self, name: &str) -> bool {
-        match self {
-            Endpoint::List => matches!(name, "sort" | "limit" | "skip" | "fields" | "q"),
-            Endpoint::CursorList => matches!(name, "sort" | "limit" | "cursor" | "fields" | "q"),
-            Endpoint::Count => name == "q",
-        }
-    }
-}
+/// The reads and the parameters each defines (any other is an equality filter): the
+/// platform's rule, stated once in [`offbase_base44::api::ReadEndpoint`].
+pub(crate) use offbase_base44::api::ReadEndpoint as Endpoint;
 
 impl ListParams {
     /// Splits `pairs` (in request order; for a repeated defined parameter the last wins).
@@ -113,14 +96,8 @@ pub(crate) fn build_filter(
         clauses.push(value);
     }
     for (field, text) in equals {
-        let mut candidates = vec![Value::String(text.clone())];
-        if let Ok(parsed @ (Value::Number(_) | Value::Bool(_))) = serde_json::from_str(text) {
-            candidates.push(parsed);
-        }
-        let mut condition = Map::new();
-        condition.insert("$in".to_owned(), Value::Array(candidates));
         let mut clause = Map::new();
-        clause.insert(field.clone(), Value::Object(condition));
+        clause.insert(field.clone(), offbase_base44::api::equality_condition(text));
         clauses.push(Value::Object(clause));
     }
     let mut all = Map::new();

@@ -1,17 +1,18 @@
-//! The HTTP surface: the route table, the state handlers share, and the two middlewares every
-//! answer passes through. The entity gate runs on entity API routes only, in this order:
-//! authentication (401), the app id (404), the rate limit of the operation class (429 with
-//! `retry-after`), then the injected faults (latency, 5xx, 429, truncated body, dropped
-//! connection). The stats recorder counts every answer by [`Route`] and status.
+//! The HTTP surface: the route table and the two middlewares every answer passes through (the
+//! state they share is in `state`, the handlers in `entities` and `files`). The entity gate runs
+//! on entity API routes only, in this order: authentication (401), the app id (404), the rate
+//! limit of the operation class (429 with `retry-after`), then the injected faults (latency,
+//! 5xx, 429, truncated body, dropped connection). The stats recorder counts every answer by
+//! [`Route`] and status.
 
 use crate::connection::Connection;
 use crate::entities;
 use crate::error::ApiError;
-use crate::faults::{self, FaultInjector};
+use crate::faults;
 use crate::files;
-use crate::limits::{Operation, RateLimiter};
-use crate::stats::{FaultKind, Route, StatsRecorder};
-use crate::store::StoreHandle;
+use crate::limits::Operation;
+use crate::state::{SharedState, tagged};
+use crate::stats::{FaultKind, Route};
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
@@ -31,19 +32,6 @@ const RECORD_PERMANENT: &str = "/api/apps/{app_id}/entities/{entity}/{id}/perman
 const FILES_APP: &str = "/api/apps/{app_id}/files/{*path}";
 const FILES_IMAGES: &str = "/images/public/{*path}";
 const FILES_STORAGE: &str = "/storage/v1/object/public/{*path}";
-
-/// What every handler can reach.
-#[derive(Debug)]
-pub(crate) struct AppState {
-    pub(crate) app_id: String,
-    pub(crate) api_key: String,
-    pub(crate) store: StoreHandle,
-    pub(crate) limiter: RateLimiter,
-    pub(crate) faults: FaultInjector,
-    pub(crate) stats: Arc<StatsRecorder>,
-}
-
-pub(crate) type SharedState = Arc<AppState>;
 
 /// The emulator's routes. Every entity route and method is gated separately, so the gate
 /// knows which [`Route`] (and rate-limit class) it is guarding.
@@ -105,12 +93,6 @@ impl Route {
             Route::File | Route::Unmatched => None,
         }
     }
-}
-
-/// Marks an answer with the route that gave it, for [`record_stats`].
-pub(crate) fn tagged(mut response: Response, route: Route) -> Response {
-    response.extensions_mut().insert(route);
-    response
 }
 
 /// Whether the request carries the key: `api_key: KEY` or `Authorization: Bearer KEY`.

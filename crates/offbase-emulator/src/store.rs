@@ -9,7 +9,8 @@
 //! here are in the stored form (6 fractional digits, no `Z`) and have millisecond precision, as
 //! the platform's are; the HTTP layer turns a fresh record's timestamps into the `Z` form.
 
-use crate::EmulatorError;
+use crate::error::{ApiError, EmulatorError};
+use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use offbase_model::time::{format_stored, parse_timestamp};
 use offbase_model::{App, BuiltIn, Entity};
@@ -27,8 +28,8 @@ pub type Record = Map<String, Value>;
 /// The user id put in `created_by_id` on records the emulator creates.
 pub const EMULATOR_USER_ID: &str = "6650e44a0000000000000001";
 
-/// At most this many records in one bulk update, as on the platform.
-pub const BULK_UPDATE_MAX: usize = 500;
+/// The most records one bulk update may change (the platform's limit).
+pub use offbase_base44::api::BULK_UPDATE_MAX;
 
 /// Why a store operation was refused. Each maps to one HTTP status ([`StoreError::status`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,6 +58,15 @@ impl StoreError {
             | StoreError::NoTrash(_) => 404,
             StoreError::InvalidBody(_) | StoreError::TooManyRecords { .. } => 400,
         }
+    }
+}
+
+/// The store's refusal as an HTTP error answer, with [`StoreError::status`].
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        let status =
+            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        ApiError::new(status, error.to_string())
     }
 }
 

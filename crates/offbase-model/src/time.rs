@@ -30,7 +30,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 const MICROS_PER_SECOND: i64 = 1_000_000;
 const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
 /// `num_days_from_ce` of 1970-01-01.
-const UNIX_EPOCH_DAYS_FROM_CE: i64 = 719_163;
+const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
 /// Parses a date-time of the grammar above to a UTC instant, rounded to the microsecond.
 pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
@@ -41,7 +41,7 @@ pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
     }
     let (micros_of_day, zone) = time_prefix(bytes.get(11..)?)?;
     let offset_seconds = zone_offset(zone)?;
-    let days = i64::from(chrono::Datelike::num_days_from_ce(&date)) - UNIX_EPOCH_DAYS_FROM_CE;
+    let days = i64::from(days_since_unix_epoch(date));
     DateTime::from_timestamp_micros(
         days * MICROS_PER_DAY + micros_of_day - offset_seconds * MICROS_PER_SECOND,
     )
@@ -61,6 +61,32 @@ pub fn parse_time(text: &str) -> Option<NaiveTime> {
     let seconds = u32::try_from(micros / MICROS_PER_SECOND).ok()?;
     let nanoseconds = u32::try_from(micros % MICROS_PER_SECOND * 1_000).ok()?;
     NaiveTime::from_num_seconds_from_midnight_opt(seconds, nanoseconds)
+}
+
+/// The Unix day number of `date`: days from 1970-01-01, negative before it.
+pub fn days_since_unix_epoch(date: NaiveDate) -> i32 {
+    chrono::Datelike::num_days_from_ce(&date) - UNIX_EPOCH_DAYS_FROM_CE
+}
+
+/// The inverse of [`days_since_unix_epoch`]: the (year, month, day) of a Unix day number, in
+/// the proleptic Gregorian calendar (H. Hinnant's `civil_from_days`). Pure arithmetic, with no
+/// range limit, for writers that format dates themselves.
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 fn trim(text: &str) -> &str {
@@ -297,6 +323,52 @@ mod tests {
             micros("1999-12-31T23:59:59.9999995+01:00"),
             micros("1999-12-31T23:00:00Z")
         );
+    }
+
+    #[test]
+    fn unix_day_numbers() {
+        for (text, expected) in [
+            ("1970-01-01", 0),
+            ("1969-12-31", -1),
+            ("2000-01-01", 10_957),
+            ("0001-01-01", -719_162),
+        ] {
+            assert_eq!(
+                parse_date(text).map(days_since_unix_epoch),
+                Some(expected),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn civil_dates_of_unix_day_numbers() {
+        for (days, expected) in [
+            (0, (1970, 1, 1)),
+            (-1, (1969, 12, 31)),
+            (10_957, (2000, 1, 1)),
+            (19_782, (2024, 2, 29)),
+            (-719_162, (1, 1, 1)),
+            (2_932_896, (9999, 12, 31)),
+        ] {
+            assert_eq!(civil_from_days(days), expected, "{days}");
+        }
+        // The inverse of `days_since_unix_epoch` on every day of the grammar's years.
+        let (Some(first), Some(last)) = (parse_date("0001-01-01"), parse_date("9999-12-31")) else {
+            panic!("unparsed");
+        };
+        for date in first.iter_days().take_while(|date| *date <= last) {
+            let (year, month, day) = civil_from_days(i64::from(days_since_unix_epoch(date)));
+            assert_eq!(
+                (year, month, day),
+                (
+                    i64::from(chrono::Datelike::year(&date)),
+                    chrono::Datelike::month(&date),
+                    chrono::Datelike::day(&date)
+                ),
+                "{date}"
+            );
+        }
     }
 
     #[test]

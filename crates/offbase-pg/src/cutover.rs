@@ -6,7 +6,7 @@
 //! The mark is written in the transaction of the cutover's last step; every sync transaction
 //! reads it first, so no sync can write a schema after its switch, whatever it started from.
 
-use crate::load::STATE_SCHEMA;
+use crate::state::STATE_SCHEMA;
 use crate::{PgError, get, statement_error};
 use offbase_sql::quote_identifier;
 use sqlx::postgres::PgConnection;
@@ -143,7 +143,7 @@ pub async fn read_mark(
     connection: &mut PgConnection,
     pg_schema: &str,
 ) -> Result<Option<CutoverMark>, PgError> {
-    if !crate::sync::state_table_exists(connection, "cutovers").await? {
+    if !crate::state::state_table_exists(connection, "cutovers").await? {
         return Ok(None);
     }
     current_mark(connection, pg_schema).await
@@ -262,21 +262,4 @@ pub async fn rows_changed_after(
         .await
         .map_err(|error| statement_error(&sql, error))?;
     get(&row, "changed", &sql)
-}
-
-/// The statements that create the cutover table (run by `prepare_state` under its lock).
-pub(crate) fn state_statements() -> [String; 2] {
-    let schema = quote_identifier(STATE_SCHEMA);
-    [
-        format!(
-            "CREATE TABLE IF NOT EXISTS {schema}.cutovers (\
-             pg_schema text NOT NULL, cut_over_at timestamptz NOT NULL, cut_over_by text NOT NULL, \
-             report jsonb, undone_at timestamptz, undone_by text, \
-             PRIMARY KEY (pg_schema, cut_over_at))"
-        ),
-        format!(
-            "CREATE UNIQUE INDEX IF NOT EXISTS cutovers_one_active ON {schema}.cutovers (pg_schema) \
-             WHERE undone_at IS NULL"
-        ),
-    ]
 }

@@ -8,6 +8,7 @@ pub mod cutover;
 pub mod load;
 pub mod query;
 pub mod range_hash;
+pub mod state;
 pub mod sync;
 
 pub use apply::{ApplyOutcome, apply_plan};
@@ -19,6 +20,14 @@ pub use sqlx::postgres::PgConnection;
 
 /// A transaction on a [`PgConnection`] (it derefs to the connection; nested ones are savepoints).
 pub type PgTransaction<'c> = sqlx::Transaction<'c, sqlx::Postgres>;
+
+pub(crate) async fn execute(connection: &mut PgConnection, sql: &str) -> Result<(), PgError> {
+    sqlx::raw_sql(sql)
+        .execute(&mut *connection)
+        .await
+        .map(|_| ())
+        .map_err(|error| statement_error(sql, error))
+}
 
 /// Begins a transaction (a savepoint inside one already open).
 pub async fn begin(connection: &mut PgConnection) -> Result<PgTransaction<'_>, PgError> {

@@ -3,6 +3,7 @@
 //! their checkpoint, row isolation when PostgreSQL refuses a batch, and the post-load steps
 //! (constraints that may already exist, orphan counts, validation, ANALYZE).
 
+use crate::execute;
 use crate::{PgError, get, statement_error};
 use offbase_model::ForeignKey;
 use offbase_sql::quote_identifier;
@@ -11,8 +12,7 @@ use serde_json::Value;
 use sqlx::postgres::{PgConnection, Postgres};
 use sqlx::{Connection, Transaction};
 
-/// The schema holding offbase's own state in the target database.
-pub const STATE_SCHEMA: &str = "offbase";
+pub use crate::state::{STATE_SCHEMA, prepare_state};
 
 /// The binary COPY header and trailer (see `offbase_copy::binary`).
 pub use offbase_copy::binary::{HEADER as COPY_HEADER, TRAILER as COPY_TRAILER};
@@ -59,56 +59,30 @@ pub struct LoadRun {
     pub report: Option<Value>,
 }
 
-pub(crate) async fn execute(connection: &mut PgConnection, sql: &str) -> Result<(), PgError> {
-    sqlx::raw_sql(sql)
-        .execute(&mut *connection)
-        .await
-        .map(|_| ())
-        .map_err(|error| statement_error(sql, error))
-}
-
-/// Creates the state schema and tables (of loads and syncs) when missing. Safe to run from
-/// several processes at once.
-pub async fn prepare_state(connection: &mut PgConnection) -> Result<(), PgError> {
-    let mut transaction = connection
-        .begin()
-        .await
-        .map_err(|error| statement_error("BEGIN", error))?;
-    // CREATE ... IF NOT EXISTS races with itself; one lock makes concurrent runs take turns.
-    let lock = "SELECT pg_advisory_xact_lock(4404400044)";
-    execute(&mut transaction, lock).await?;
-    let statements = [
-        format!(
-            "CREATE SCHEMA IF NOT EXISTS {}",
-            quote_identifier(STATE_SCHEMA)
-        ),
-        format!(
-            "CREATE TABLE IF NOT EXISTS {}.load_runs (\
-             pg_schema text PRIMARY KEY, digest text NOT NULL, phase text NOT NULL, \
-             report jsonb, started_at timestamptz NOT NULL DEFAULT now(), \
-             updated_at timestamptz NOT NULL DEFAULT now())",
-            quote_identifier(STATE_SCHEMA)
-        ),
-        format!(
-            "CREATE TABLE IF NOT EXISTS {}.load_checkpoints (\
-             pg_schema text NOT NULL, entity text NOT NULL, checkpoint jsonb NOT NULL, \
-             updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (pg_schema, entity))",
-            quote_identifier(STATE_SCHEMA)
-        ),
-        format!(
-            "CREATE TABLE IF NOT EXISTS {}.sync_state (\
-             pg_schema text NOT NULL, entity text NOT NULL, state jsonb NOT NULL, \
-             updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (pg_schema, entity))",
-            quote_identifier(STATE_SCHEMA)
-        ),
-    ];
-    for statement in statements.iter().chain(&crate::cutover::state_statements()) {
-        execute(&mut transaction, statement).await?;
+/// What the load of `pg_schema` was told (its mapping file, its relaxed constraints), so the
+/// stages after it plan the same tables without being told again; `None` where no load was
+/// started or the load recorded none (state made before it did). Read without assuming the
+/// state tables exist, or have the column.
+pub async fn read_settings(
+    connection: &mut PgConnection,
+    pg_schema: &str,
+) -> Result<Option<Value>, PgError> {
+    if !crate::state::state_table_exists(connection, "load_runs").await? {
+        return Ok(None);
     }
-    transaction
-        .commit()
+    let sql = "SELECT to_jsonb(run) -> 'settings' AS settings FROM offbase.load_runs AS run \
+               WHERE pg_schema = $1";
+    let row = sqlx::query(sql)
+        .bind(pg_schema)
+        .fetch_optional(&mut *connection)
         .await
-        .map_err(|error| statement_error("COMMIT", error))
+        .map_err(|error| statement_error(sql, error))?;
+    match row {
+        Some(row) => {
+            Ok(get::<Option<Value>>(&row, "settings", sql)?.filter(|value| !value.is_null()))
+        }
+        None => Ok(None),
+    }
 }
 
 /// The run row of `pg_schema`, if a load was started there.
@@ -223,6 +197,7 @@ pub async fn begin_run(
     connection: &mut PgConnection,
     pg_schema: &str,
     digest: &str,
+    settings: &Value,
     names: &[String],
     tables: &[String],
 ) -> Result<(), PgError> {
@@ -253,11 +228,13 @@ pub async fn begin_run(
     for statement in tables {
         execute(&mut transaction, statement).await?;
     }
-    let sql = "INSERT INTO offbase.load_runs (pg_schema, digest, phase) VALUES ($1, $2, $3)";
+    let sql = "INSERT INTO offbase.load_runs (pg_schema, digest, phase, settings) \
+               VALUES ($1, $2, $3, $4)";
     sqlx::query(sql)
         .bind(pg_schema)
         .bind(digest)
         .bind(LoadPhase::Data.as_str())
+        .bind(settings)
         .execute(&mut *transaction)
         .await
         .map_err(|error| statement_error(sql, error))?;

@@ -5,33 +5,16 @@
 //! loses its cursor.
 
 use crate::PgError;
+use crate::execute;
 use crate::get;
-use crate::load::{BatchError, STATE_SCHEMA, copy_rows, copy_statement, execute};
+use crate::load::{BatchError, copy_rows, copy_statement};
+use crate::state::STATE_SCHEMA;
 use crate::statement_error;
 use offbase_sql::quote_identifier;
 use serde_json::Value;
 use sqlx::postgres::{PgConnection, Postgres};
 use sqlx::{Connection, Transaction};
 use std::collections::BTreeMap;
-
-/// Whether the table `offbase.<name>` exists (a read-only command creates nothing).
-pub async fn state_table_exists(
-    connection: &mut PgConnection,
-    name: &str,
-) -> Result<bool, PgError> {
-    let sql = "SELECT to_regclass($1) IS NOT NULL AS present";
-    let qualified = format!(
-        "{}.{}",
-        quote_identifier(STATE_SCHEMA),
-        quote_identifier(name)
-    );
-    let row = sqlx::query(sql)
-        .bind(qualified)
-        .fetch_one(&mut *connection)
-        .await
-        .map_err(|error| statement_error(sql, error))?;
-    get(&row, "present", sql)
-}
 
 /// Every entity's saved state for `pg_schema`.
 pub async fn read_sync_states(

@@ -6,12 +6,11 @@
 //!     cargo run --release -p offbase-pipeline --example encode_bench -- WORKSPACE ENTITY
 
 use offbase_copy::convert::{EntityConverter, Relax};
+use offbase_pipeline::load::rows::{BinaryRows, LineOutcome, LineProcessor, RowEncoder};
 use offbase_pipeline::plan::{load_rules, plan};
 use offbase_pipeline::progress::NoProgress;
-use offbase_pipeline::staged::{
-    BinaryRows, Duplicates, LineOutcome, LineProcessor, PartReader, Position, RowEncoder,
-    find_duplicates,
-};
+use offbase_pipeline::workspace::duplicates::{Duplicates, find_duplicates};
+use offbase_pipeline::workspace::parts::{PartReader, Position};
 use offbase_pipeline::workspace::{Manifest, Workspace};
 use std::collections::BTreeMap;
 use std::time::Instant;

@@ -3,13 +3,13 @@
 //! again after an interruption and it continues.
 
 use crate::PipelineError;
-use crate::bundle::{BundleOptions, BundleSummary, write_bundle};
-use crate::import::{ImportSummary, import_csv, import_records, import_seed};
+use crate::compare::verify::{VerifySummary, verify};
+use crate::load::bundle::{BundleOptions, BundleSummary, write_bundle};
 use crate::load::{LoadOptions, LoadSummary, load};
 use crate::plan::{plan_workspace, write_plan};
 use crate::progress::Reporter;
-use crate::pull::{PullOptions, PullSummary, pull};
-use crate::verify::{VerifySummary, verify};
+use crate::stage::import::{ImportSummary, import_csv, import_records, import_seed};
+use crate::stage::pull::{PullOptions, PullSummary, pull};
 use crate::workspace::Workspace;
 use offbase_base44::client::Client;
 use offbase_base44::platform::add_platform_entities;
@@ -50,7 +50,7 @@ pub enum Destination {
 pub struct MigrateOptions {
     pub source: MigrateSource,
     pub workspace: Workspace,
-    pub mappings: Option<PathBuf>,
+    pub mappings: Option<crate::target::MappingFile>,
     pub destination: Destination,
 }
 
@@ -168,11 +168,8 @@ pub async fn migrate(
             folder,
             schema_from,
         } => {
-            let kind = folder_kind(folder).ok_or_else(|| {
-                PipelineError::Usage(format!(
-                    "{} holds no records offbase knows: expected data/<Entity>.jsonl (an app folder like samples/crm), <Entity>_export.csv files (dashboard exports) or base44/seed/",
-                    folder.display()
-                ))
+            let kind = folder_kind(folder).ok_or_else(|| PipelineError::NoRecords {
+                folder: folder.clone(),
             })?;
             let schema_source = schema_from.as_deref().unwrap_or(folder);
             let read_schemas = || -> Result<offbase_model::App, PipelineError> {
@@ -239,7 +236,7 @@ pub async fn migrate(
         }
     };
 
-    let output = plan_workspace(workspace, options.mappings.as_deref(), &*reporter)?;
+    let output = plan_workspace(workspace, options.mappings.as_ref(), &*reporter)?;
     let plan_files = write_plan(&output, &workspace.plan_dir())?
         .iter()
         .map(|path| path.display().to_string())
@@ -256,9 +253,9 @@ pub async fn migrate(
     match &options.destination {
         Destination::Database(load_options) => {
             let mut load_options = load_options.clone();
-            load_options.mappings = options.mappings.clone();
+            load_options.target.mappings = options.mappings.clone();
             let loaded = load(workspace, &load_options, &*reporter).await?;
-            summary.verify = Some(verify(workspace, &load_options, &*reporter).await?);
+            summary.verify = Some(verify(workspace, &load_options.target, &*reporter).await?);
             summary.load = Some(loaded);
         }
         Destination::Bundle {

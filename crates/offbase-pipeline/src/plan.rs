@@ -2,14 +2,14 @@
 //! the mapping report and a summary; write them to a folder and, on request, apply the DDL.
 
 use crate::PipelineError;
-use crate::files::write_atomic;
 use crate::progress::Reporter;
+use crate::workspace::files::write_atomic;
 use offbase_base44::platform::add_platform_entities;
 use offbase_base44::schema::read_app;
 use offbase_model::{App, MappingRules, Note, NoteLevel, TargetSchema};
 use offbase_pg::ApplyOutcome;
 use offbase_sql::PlanSql;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Everything a plan produces, in memory.
@@ -72,17 +72,40 @@ impl PlanOutput {
     }
 }
 
-/// The mapping rules: built-in defaults, then the app's mapping file if one is given.
-pub fn load_rules(mappings: Option<&Path>) -> Result<MappingRules, PipelineError> {
-    let mut rules = MappingRules::defaults()?;
-    if let Some(path) = mappings {
+/// A mapping file as read: the name reports show (without its folder, so a report is the same
+/// wherever it is run from) and its text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingFile {
+    pub origin: String,
+    pub text: String,
+}
+
+impl MappingFile {
+    pub fn read(path: &Path) -> Result<Self, PipelineError> {
         let text = std::fs::read_to_string(path).map_err(|error| PipelineError::io(path, error))?;
-        // Name the file without its folder so the report is the same wherever it is run from.
         let origin = path
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_else(|| path.display().to_string());
-        rules.merge(&text, &origin)?;
+        Ok(MappingFile { origin, text })
+    }
+
+    /// Reads the file at `path`, if one is given.
+    pub fn read_optional(path: Option<&Path>) -> Result<Option<Self>, PipelineError> {
+        path.map(MappingFile::read).transpose()
+    }
+}
+
+/// The mapping rules: built-in defaults, then the app's mapping file if one is given.
+pub fn load_rules(mappings: Option<&Path>) -> Result<MappingRules, PipelineError> {
+    rules_with(MappingFile::read_optional(mappings)?.as_ref())
+}
+
+/// The mapping rules: built-in defaults, then `mappings` if given.
+pub fn rules_with(mappings: Option<&MappingFile>) -> Result<MappingRules, PipelineError> {
+    let mut rules = MappingRules::defaults()?;
+    if let Some(file) = mappings {
+        rules.merge(&file.text, &file.origin)?;
     }
     Ok(rules)
 }
@@ -92,10 +115,10 @@ pub fn load_rules(mappings: Option<&Path>) -> Result<MappingRules, PipelineError
 /// stage after the pull does.
 pub fn plan_workspace(
     workspace: &crate::workspace::Workspace,
-    mappings: Option<&Path>,
+    mappings: Option<&MappingFile>,
     reporter: &dyn Reporter,
 ) -> Result<PlanOutput, PipelineError> {
-    plan(&workspace.schemas_dir(), &load_rules(mappings)?, reporter)
+    plan(&workspace.schemas_dir(), &rules_with(mappings)?, reporter)
 }
 
 pub fn plan(

@@ -3,7 +3,6 @@
 //! report. Nothing here does I/O.
 
 mod ddl;
-pub mod generate;
 mod names;
 mod plan;
 mod pretty;
@@ -18,4 +17,10 @@ pub use ddl::{
 };
 pub use plan::{PlanError, plan};
 pub use pretty::quote_identifier;
+/// How the planner reads a field name as a reference (`project_id` → `project`, one); the
+/// record generator (`offbase_pipeline::stage::generate`) uses it to make such text fields ids.
+pub use references::{Shape, reference_stem};
 pub use report::mapping_report;
+/// How the planner fits a schema value to a column type; the record generator uses it to keep
+/// the enum members that fit a column.
+pub use values::fit_scalar;

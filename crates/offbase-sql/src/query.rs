@@ -47,7 +47,8 @@ pub enum TranslateError {
 }
 
 /// A list read: `SELECT to_jsonb("t") AS "row" FROM ... WHERE ... ORDER BY ... LIMIT ... OFFSET ...`.
-/// `limit` as the platform reads it (none: 50; 0: the cap; capped at 5000).
+/// `limit` as the platform reads it (none: [`DEFAULT_LIMIT`]; 0: the cap; capped at
+/// [`LIST_CAP`]).
 pub fn list_sql(
     pg_schema: &str,
     table: &Table,
@@ -388,6 +389,10 @@ fn operand(pg_type: &PgType, value: &Value, path: &str) -> Result<Operand, Trans
         ) => Operand::Literal(number_literal(number)),
         (PgType::Boolean, Value::Bool(flag)) => Operand::Literal(Expr::val(*flag)),
         (PgType::Timestamptz | PgType::Timestamp | PgType::Date, Value::String(text)) => {
+            // Read with the filter's `instant`, not `offbase_model::time::parse_timestamp`, on
+            // purpose: the SQL must find the rows the platform's filter finds, and the filter
+            // also takes a date alone as its midnight UTC. `instant` is that grammar plus that
+            // one addition, so there is still one timestamp grammar.
             match instant(text) {
                 Some((seconds, nanos)) => {
                     let Some(moment) = chrono::DateTime::from_timestamp(seconds, nanos) else {

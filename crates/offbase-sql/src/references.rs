@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 
 /// Whether a field looks like one reference or a list of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Shape {
+pub enum Shape {
     One,
     Many,
 }
 
 /// Splits `project_id` → (`project`, One), `memberIds` → (`member`, Many).
-pub(crate) fn reference_stem(field: &str) -> Option<(&str, Shape)> {
+pub fn reference_stem(field: &str) -> Option<(&str, Shape)> {
     const MANY: [&str; 5] = ["_ids", "_IDs", "_IDS", "Ids", "IDs"];
     const ONE: [&str; 4] = ["_id", "_ID", "Id", "ID"];
     let (stem, shape) = MANY

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 /// Fits one scalar value to `pg_type`: a string for text, temporal and enum types, an integer
 /// for integer types, a number for floating and numeric types, a boolean for booleans.
-pub(crate) fn fit_scalar(value: &Value, pg_type: &PgType) -> Result<Value, String> {
+pub fn fit_scalar(value: &Value, pg_type: &PgType) -> Result<Value, String> {
     match pg_type {
         PgType::Text | PgType::Varchar(_) | PgType::Enum(_) => match value {
             Value::String(text) => fit_text(text, pg_type),
@@ -93,13 +93,9 @@ pub(crate) fn is_timestamp(text: &str) -> bool {
     offbase_model::time::parse_timestamp(text).is_some()
 }
 
+/// The load's UUID grammar, so a DEFAULT is refused exactly when a record value would be.
 fn is_uuid(text: &str) -> bool {
-    let groups: Vec<&str> = text.split('-').collect();
-    let lengths = [8, 4, 4, 4, 12];
-    groups.len() == 5
-        && groups.iter().zip(lengths).all(|(group, length)| {
-            group.len() == length && group.bytes().all(|b| b.is_ascii_hexdigit())
-        })
+    offbase_copy::convert::parse_uuid(text).is_some()
 }
 
 #[cfg(test)]

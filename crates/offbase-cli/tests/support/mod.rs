@@ -109,7 +109,7 @@ pub async fn compare_with_source(
     app_dir: &Path,
     folder: &Path,
     pg_schema: &str,
-) -> offbase_pipeline::verify::VerifySummary {
+) -> offbase_pipeline::compare::verify::VerifySummary {
     use offbase_base44::client::{ApiKey, Client, ClientConfig};
     use offbase_pipeline::migrate::{Destination, MigrateOptions, MigrateSource};
     let snapshot = offbase_pipeline::workspace::Workspace::new(folder.join("snapshot"));
@@ -128,7 +128,7 @@ pub async fn compare_with_source(
         mappings: None,
         destination: Destination::Bundle {
             path: folder.join("snapshot.sql"),
-            options: offbase_pipeline::bundle::BundleOptions {
+            options: offbase_pipeline::load::bundle::BundleOptions {
                 pg_schema: "unused".into(),
                 mappings: None,
                 relax: Default::default(),
@@ -139,9 +139,9 @@ pub async fn compare_with_source(
     if let Err(error) = offbase_pipeline::migrate::migrate(&options, reporter).await {
         panic!("snapshot: {error}");
     }
-    offbase_pipeline::verify::verify(
+    offbase_pipeline::compare::verify::verify(
         &snapshot,
-        &offbase_pipeline::load::LoadOptions::new(database_url(), pg_schema),
+        &offbase_pipeline::target::Target::new(database_url(), pg_schema),
         &offbase_pipeline::progress::NoProgress,
     )
     .await

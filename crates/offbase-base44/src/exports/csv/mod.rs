@@ -1,0 +1,380 @@
+//! Dashboard CSV exports (`<Entity>_export.csv`) read into records.
+//!
+//! This module owns two things: reading the CSV files the Base44 dashboard exports, in every
+//! variant real exports show (quoted or unquoted header and values, a BOM, LF or CRLF, with or
+//! without a trailing newline, 0-byte files, system columns in any position and any subset,
+//! embedded newlines), and typing each cell by the entity schema, or by a schema inferred from
+//! the file when there is none ([`CsvImport::inferred`], which [`entity_schema_json`] can write
+//! back as an ordinary schema file, see `crate::schema`).
+//!
+//! Nothing is dropped. A cell that does not fit its type is kept as text in the record, listed
+//! in [`CsvImport::flags`] and recorded inside the record under [`FLAGS_KEY`], so the flag
+//! travels with the record to the load, which decides. A row with more cells than the header
+//! keeps the extra cells (flagged); a row without an id is kept (flagged). A row that is not
+//! UTF-8 is kept as its bytes, flagged with its file and line, as the JSONL importer keeps such
+//! a line ([`offbase_model::record::not_utf8_line`]); a file whose header or more than half of
+//! whose rows are not UTF-8 was saved in another encoding and is an error
+//! ([`CsvError::InvalidUtf8`]).
+//!
+//! How cells are typed (by the field's declared type, never by how the text looks: a string
+//! field holding `[URGENT] ...` stays a string):
+//! - boolean: `true`/`false` in any case; integer: digits, also `12.0` and `1e3`, within 64
+//!   bits; number: integers stay integers, other numbers are `f64`; these are read after
+//!   trimming surrounding spaces, and text is otherwise kept exactly as it is;
+//! - string with format `date-time`/`date`/`time`: the text as written (the load converts it),
+//!   flagged when it does not parse as that format;
+//! - array, object, no type, unknown type: JSON after CSV unquoting, else the mid-2025
+//!   double-escaped form (`{""k"":1}`); a value of the wrong shape, or with an object that
+//!   repeats a key (JSON would keep one value silently), is flagged; a union of types
+//!   takes the JSON value when its type is in the union, else the text when `string` is;
+//! - `created_date`/`updated_date`: rewritten in the stored form (`2026-06-01T09:23:41.481000`)
+//!   so a CSV import and an API pull of the same record agree;
+//! - columns the schema does not declare: text. Values outside an `enum` are kept.
+//!
+//! Choices where an export is ambiguous:
+//! - An empty cell of a plain string field reads as `""`: the export writes a missing value and
+//!   an empty string the same way, and `""` keeps `required` text columns loadable. Everywhere
+//!   else an empty cell is an absent field: typed fields (boolean, numbers, date/time strings,
+//!   JSON), string fields with an `enum` that does not list `""` (a select left empty), system
+//!   text columns (`created_by` is absent, not empty, on the platform) and undeclared columns.
+//! - The literal texts `null` and `undefined` (how mid-2025 exports write missing values), and
+//!   in JSON fields `""` (an empty value double-escaped), read as absent wherever they are not a
+//!   valid value: typed fields and timestamps. Plain string fields and text system columns keep
+//!   them as text.
+//! - The platform types its own columns: `id`, `created_date`, `updated_date`, `created_by`,
+//!   `created_by_id` and `is_sample` are typed as the platform does even when a schema redefines
+//!   them; the extra `User` columns (`email`, `role`, `disabled`, ...) are typed by the `User`
+//!   schema when it declares them, and as the platform does otherwise.
+//! - An empty id is kept as `""` and flagged; a row that ends before the id column (or a file
+//!   without one) gives a record without `id`, flagged on `id`.
+//! - Cells beyond the header are kept as `_extra_cell_N` (N: the 1-based column) and flagged;
+//!   empty ones (a trailing comma) hold nothing and are left out, the row still gets a warning.
+//! - A header cell that is empty, repeats an earlier name or is [`FLAGS_KEY`] is read as
+//!   `_column_N`, with a warning.
+//! - Inference is conservative: a column is a number only when every value is written the way a
+//!   program writes numbers, so zip codes (`02134`), phone numbers (`+49...`) and ids beyond 64
+//!   bits stay text; enums are never guessed.
+//!
+//! Where each part lives (this file uses the parts; no part uses this file): this file reads
+//! a file or a folder and the rows of a table into records; `read` splits the bytes into rows
+//! and names the columns (the CSV grammar); `typing` types each cell by its column's rule;
+//! `inference` guesses a schema when there is none; `outcome` holds what an import gives
+//! ([`CsvImport`], [`CellFlag`], [`CsvError`], [`INFERRED_KEY`]), re-exported here.
+
+mod inference;
+mod outcome;
+mod read;
+mod typing;
+
+#[cfg(test)]
+mod tests;
+
+pub use crate::schema::entity_schema_json;
+/// The key under which a record carries the flags of its cells (an object `{field: reason}`):
+/// the importer's flags key of the model, re-exported where the CSV importer's users look.
+pub use offbase_model::record::FLAGS_KEY;
+pub use outcome::{CellFlag, CsvError, CsvImport, INFERRED_KEY};
+
+use super::{find_entity, list_files, system_fields};
+use inference::infer_entity;
+use offbase_model::record::{LINE_BASE64_KEY, LINE_KEY, not_utf8_line};
+use offbase_model::{App, Entity};
+use read::{InvalidRow, Row, column_keys, read_rows};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::path::Path;
+use typing::{Column, Rule, plan_columns, read_row, row_length_warning, schema_warnings};
+
+/// How a dashboard export file name ends (compared without regard to case).
+const EXPORT_SUFFIX: &str = "_export.csv";
+
+/// The entity name of a dashboard export file: `Task_export.csv` → `Task`. The suffix is
+/// compared without regard to case; a leading folder is ignored. `None` when the name does not
+/// end in `_export.csv` or what comes before is not a plain entity name (letters, digits and
+/// underscores).
+pub fn entity_name_from_file(file_name: &str) -> Option<String> {
+    let name = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
+    let cut = name.len().checked_sub(EXPORT_SUFFIX.len())?;
+    if !name.is_char_boundary(cut) {
+        return None;
+    }
+    let (stem, suffix) = name.split_at(cut);
+    let plain = !stem.is_empty()
+        && stem
+            .chars()
+            .all(|character| character.is_ascii_alphanumeric() || character == '_');
+    (suffix.eq_ignore_ascii_case(EXPORT_SUFFIX) && plain).then(|| stem.to_owned())
+}
+
+/// Reads one export from memory. `file` names the file in messages and in the inferred schema's
+/// [`SchemaSource::path`](offbase_model::SchemaSource::path); `entity` is the entity name. With a schema, cells are typed by it;
+/// without, a schema is inferred from the data ([`CsvImport::inferred`]) and cells are typed by
+/// that. Pure: touches no file.
+pub fn parse_csv_export(
+    bytes: &[u8],
+    file: &str,
+    entity: &str,
+    schema: Option<&Entity>,
+) -> Result<CsvImport, CsvError> {
+    let rows = read_rows(bytes, file)?;
+    let is_user = entity == "User" || schema.is_some_and(Entity::is_user);
+    let system = system_fields(is_user);
+    let mut warnings = Vec::new();
+
+    let Some((header, data)) = rows.split_first() else {
+        let inferred = match schema {
+            Some(_) => None,
+            None => {
+                let what = if bytes.is_empty() {
+                    "the file is empty (0 bytes)"
+                } else {
+                    "the file has no header row"
+                };
+                warnings.push(format!(
+                    "{file}: {what}: no records, and no columns to infer a schema from: the \
+                     inferred entity `{entity}` has no fields"
+                ));
+                Some(infer_entity(entity, file, &[], &system, &[]))
+            }
+        };
+        return Ok(CsvImport {
+            entity: entity.to_owned(),
+            records: Vec::new(),
+            flags: Vec::new(),
+            inferred,
+            warnings,
+        });
+    };
+
+    let keys = column_keys(header, file, &mut warnings);
+    let table = Table {
+        file,
+        header_line: header.line,
+        keys: &keys,
+        data,
+    };
+    let (inferred, (records, flags)) = match schema {
+        Some(schema) => {
+            let columns = plan_columns(&keys, schema, is_user);
+            schema_warnings(file, header.line, &columns, schema, &system, &mut warnings);
+            (None, table.read(&columns, &mut warnings))
+        }
+        None => {
+            let inferred = infer_entity(entity, file, &keys, &system, data);
+            let columns = plan_columns(&keys, &inferred, is_user);
+            let read = table.read(&columns, &mut warnings);
+            (Some(inferred), read)
+        }
+    };
+
+    Ok(CsvImport {
+        entity: entity.to_owned(),
+        records,
+        flags,
+        inferred,
+        warnings,
+    })
+}
+
+/// The rows of one file below its header, with what is needed to read them.
+#[derive(Debug)]
+struct Table<'a> {
+    file: &'a str,
+    header_line: u64,
+    keys: &'a [String],
+    data: &'a [Row],
+}
+
+impl Table<'_> {
+    /// Every data row as a record, with the flags of its cells.
+    fn read(
+        &self,
+        columns: &[Column<'_>],
+        warnings: &mut Vec<String>,
+    ) -> (Vec<Map<String, Value>>, Vec<CellFlag>) {
+        let file = self.file;
+        let has_id_column = columns.iter().any(|column| matches!(column.rule, Rule::Id));
+        if !has_id_column {
+            warnings.push(format!(
+                "{file}:{}: no `id` column: every record is kept without an id and flagged",
+                self.header_line
+            ));
+        }
+        let header_keys: HashSet<&str> = self.keys.iter().map(String::as_str).collect();
+        let id_column = columns
+            .iter()
+            .position(|column| matches!(column.rule, Rule::Id));
+        let mut records = Vec::with_capacity(self.data.len());
+        let mut flags = Vec::new();
+        let mut not_utf8 = 0;
+        for row in self.data {
+            if let Some(invalid) = &row.invalid {
+                let (record, flag) = not_utf8_record(file, row, invalid, id_column);
+                not_utf8 += 1;
+                flags.push(flag);
+                records.push(record);
+                continue;
+            }
+            let (record, row_flags) = read_row(row, columns, &header_keys, has_id_column);
+            if row.cells.len() != columns.len() {
+                warnings.push(row_length_warning(file, row, columns.len(), &record));
+            }
+            flags.extend(row_flags);
+            records.push(record);
+        }
+        if not_utf8 > 0 {
+            warnings.push(format!(
+                "{file}: {not_utf8} of {} rows are not UTF-8 text: each is kept as it is (its \
+                 bytes in `{LINE_BASE64_KEY}`) and flagged, so the load rejects it naming its \
+                 line; if the file was saved in another encoding, save it as UTF-8 (\"CSV \
+                 UTF-8\" in a spreadsheet) and import it again",
+                self.data.len()
+            ));
+        }
+        (records, flags)
+    }
+}
+
+/// The record of a row that is not UTF-8 (see [`not_utf8_line`]), flagged on `_line` with its
+/// file and line; its id when the id cell lost nothing to the invalid bytes.
+fn not_utf8_record(
+    file: &str,
+    row: &Row,
+    invalid: &InvalidRow,
+    id_column: Option<usize>,
+) -> (Map<String, Value>, CellFlag) {
+    let id = id_column
+        .and_then(|index| row.cells.get(index))
+        .filter(|id| !id.is_empty() && !id.contains('\u{FFFD}'))
+        .cloned();
+    let place = format!("{file}:{}", invalid.line);
+    let (mut record, flags) = not_utf8_line(&invalid.bytes, id.clone(), &place, &invalid.error);
+    let reason = flags
+        .get(LINE_KEY)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let raw = record
+        .get(LINE_KEY)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    record.insert(FLAGS_KEY.to_owned(), flags);
+    let flag = CellFlag {
+        line: row.line,
+        id,
+        field: LINE_KEY.to_owned(),
+        raw,
+        reason,
+    };
+    (record, flag)
+}
+
+/// Reads one export file. The entity is the schema's name when a schema is given, otherwise the
+/// name in the file name (`Task_export.csv` → `Task`), otherwise the file stem (with a warning).
+pub fn read_csv_export(path: &Path, schema: Option<&Entity>) -> Result<CsvImport, CsvError> {
+    let file = path.display().to_string();
+    let bytes = fs::read(path).map_err(|source| CsvError::Io {
+        path: file.clone(),
+        source,
+    })?;
+    let file_name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let from_file = entity_name_from_file(&file_name);
+    let (entity, warning) = match (schema, from_file) {
+        (Some(schema), _) => (schema.name.clone(), None),
+        (None, Some(name)) => (name, None),
+        (None, None) => {
+            let stem = path
+                .file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let warning = format!(
+                "{file}: the name does not follow `<Entity>_export.csv`: entity `{stem}` taken \
+                 from the file name; rename the file to choose another"
+            );
+            (stem, Some(warning))
+        }
+    };
+    let mut import = parse_csv_export(&bytes, &file, &entity, schema)?;
+    if let Some(warning) = warning {
+        import.warnings.insert(0, warning);
+    }
+    Ok(import)
+}
+
+/// Reads every `*_export.csv` in a folder (not its subfolders), sorted by entity name.
+///
+/// With `schemas`, each file is typed by the entity of the same name (exact, else ignoring
+/// case, and then named as the schema names it); a file whose entity is not in the app is
+/// typed by an inferred schema, with a warning. Other files are skipped, each with a warning
+/// attached to the first import (hidden files are ignored). No export at all is an error.
+pub fn read_csv_folder(dir: &Path, schemas: Option<&App>) -> Result<Vec<CsvImport>, CsvError> {
+    let folder = dir.display().to_string();
+    let names = list_files(dir).map_err(|source| CsvError::Io {
+        path: folder.clone(),
+        source,
+    })?;
+
+    let mut skipped = Vec::new();
+    let mut imports: BTreeMap<String, (String, CsvImport)> = BTreeMap::new();
+    for name in names {
+        let Some(from_file) = entity_name_from_file(&name) else {
+            skipped.push(name);
+            continue;
+        };
+        let path = dir.join(&name);
+        let file = path.display().to_string();
+        let schema = schemas.and_then(|app| find_entity(app, &from_file));
+        let entity = schema.map_or(from_file, |schema| schema.name.clone());
+        let bytes = fs::read(&path).map_err(|source| CsvError::Io {
+            path: file.clone(),
+            source,
+        })?;
+        let mut import = parse_csv_export(&bytes, &file, &entity, schema)?;
+        if schemas.is_some() && schema.is_none() {
+            import.warnings.insert(
+                0,
+                format!(
+                    "{file}: the app has no schema for entity `{entity}`: column types inferred \
+                     from the data"
+                ),
+            );
+        }
+        if let Some((first, _)) = imports.get(&entity) {
+            return Err(CsvError::DuplicateEntity {
+                entity,
+                first: first.clone(),
+                second: file,
+            });
+        }
+        imports.insert(entity, (file, import));
+    }
+
+    let mut imports: Vec<CsvImport> = imports.into_values().map(|(_, import)| import).collect();
+    match imports.first_mut() {
+        None => {
+            let found = if skipped.is_empty() {
+                String::new()
+            } else {
+                format!(" (found only: {})", skipped.join(", "))
+            };
+            return Err(CsvError::NotFound {
+                path: folder,
+                found,
+            });
+        }
+        Some(first) => {
+            let notes = skipped.iter().map(|name| {
+                format!(
+                    "{folder}: `{name}` is not a dashboard export (`<Entity>_export.csv`): skipped"
+                )
+            });
+            first.warnings.splice(0..0, notes);
+        }
+    }
+    Ok(imports)
+}

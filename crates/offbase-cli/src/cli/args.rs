@@ -1,0 +1,444 @@
+//! The arguments of each command: its own flags, and the shared groups (`groups.rs`) it takes.
+//! Where a command's help says more about a shared flag than the group does, `mut_arg` changes
+//! that text for the command.
+
+use super::groups::{
+    ApiKeyArgs, ApiSourceArgs, LoadTuning, MappingsArgs, OutputArgs, TargetArgs, WorkspaceArgs,
+    WorkspaceFolderArgs,
+};
+use super::parse;
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The help of `--mappings` for the commands after the load.
+const MAPPINGS_OF_THE_LOAD: &str = "A per-app mapping file (TOML): the one the load used";
+
+#[derive(Debug, Args)]
+#[command(mut_arg("mappings", |arg| arg.help(
+    "A per-app mapping file (TOML) layered over the defaults: renames, types, skips, enums, \
+     foreign keys. See docs/mapping.md"
+)))]
+#[command(mut_arg("json", |arg| arg.help(
+    "Print a machine-readable summary on stdout instead of the human one"
+)))]
+pub struct PlanArgs {
+    /// The app: a code-export root, an entities folder, or one schema file.
+    pub source: PathBuf,
+    #[command(flatten)]
+    pub mappings: MappingsArgs,
+    /// Where to write plan.sql and mapping-report.md.
+    #[arg(long, default_value = "offbase-plan", value_name = "DIR")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Also apply the plan to PostgreSQL, in one transaction. Refuses if its tables exist.
+    #[arg(long)]
+    pub apply: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// One source is given: the API, CSV exports or seeds (the API's URL may come from a project
+/// file, so that none given on the command line is checked by the command).
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").args(["api_url", "from_csv", "from_seed"])))]
+#[command(mut_arg("workspace", |arg| arg.help(
+    "The workspace folder to write (created if missing)"
+)))]
+pub struct PullArgs {
+    #[command(flatten)]
+    pub api: ApiSourceArgs,
+    /// A folder of dashboard CSV exports (<Entity>_export.csv).
+    #[arg(long, value_name = "DIR")]
+    pub from_csv: Option<PathBuf>,
+    /// A folder of seed files (base44/seed/<Entity>.jsonc).
+    #[arg(long, value_name = "DIR")]
+    pub from_seed: Option<PathBuf>,
+    /// The app's entity schemas (a code-export root or an entities folder). Optional with
+    /// --from-csv: without it, each entity's schema is inferred from its values.
+    #[arg(long, value_name = "DIR")]
+    pub schema_from: Option<PathBuf>,
+    #[command(flatten)]
+    pub workspace: WorkspaceFolderArgs,
+    /// Only these entities (comma-separated schema names).
+    #[arg(long, value_delimiter = ',', value_name = "A,B")]
+    pub entities: Option<Vec<String>>,
+    /// Stay under this many API requests per minute, across all entities (the free plan allows
+    /// 100 list requests per minute).
+    #[arg(long, value_name = "N")]
+    pub requests_per_minute: Option<u32>,
+    /// The longest wait for a server's `retry-after` (e.g. 30s, 2m); a server asking for
+    /// longer gets this much, and the notice says so.
+    #[arg(long, default_value = "2m", value_name = "DURATION", value_parser = parse::duration)]
+    pub max_retry_wait: Duration,
+    /// Records per request (at most 5000, the API's cap).
+    #[arg(long, default_value_t = offbase_base44::api::LIST_CAP, value_name = "N")]
+    pub page_size: usize,
+    /// Entities pulled at the same time.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub concurrency: usize,
+    /// Discard what an earlier pull stored for these entities and start over.
+    #[arg(long)]
+    pub fresh: bool,
+    /// The longest time between checkpoints; an interrupted pull reads at most this much again.
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    pub checkpoint_interval_ms: u64,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EmulateArgs {
+    /// The app to serve (schemas and data/<Entity>.jsonl records).
+    pub app_dir: PathBuf,
+    /// The port to listen on, on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 4444)]
+    pub port: u16,
+    /// The app id to serve (default: base44/.app.jsonc, else a fixed id).
+    #[arg(long, value_name = "ID")]
+    pub app_id: Option<String>,
+    /// The key clients must send; read from this environment variable.
+    #[arg(long, default_value = "OFFBASE_EMULATOR_KEY", value_name = "NAME")]
+    pub api_key_env: String,
+    /// Multiply the free plan's per-operation rate limits (e.g. 10 for a paid plan).
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+    pub rate_limit_scale: f64,
+    /// Answer without rate limits.
+    #[arg(long)]
+    pub no_rate_limits: bool,
+    /// Share of requests answered 500, 502 or 503.
+    #[arg(long, default_value_t = 0.0, value_name = "SHARE")]
+    pub fail_rate: f64,
+    /// Share of requests answered 429 with retry-after: 1.
+    #[arg(long, default_value_t = 0.0, value_name = "SHARE")]
+    pub throttle_rate: f64,
+    /// Share of successful answers whose body is cut short.
+    #[arg(long, default_value_t = 0.0, value_name = "SHARE")]
+    pub truncate_rate: f64,
+    /// Share of successful answers whose connection is dropped mid-body.
+    #[arg(long, default_value_t = 0.0, value_name = "SHARE")]
+    pub reset_rate: f64,
+    /// Milliseconds added before every answer.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub latency_ms: u64,
+    /// Creates, updates and deletes per second by a background writer.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub write_rate: u32,
+    /// How long the background writer runs.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub write_for: u64,
+    /// Seed of the faults and the writer, for repeatable runs.
+    #[arg(long, default_value_t = 44)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+#[command(mut_arg("workspace", |arg| arg.help(
+    "The workspace to load (written by `offbase pull`)"
+)))]
+pub struct LoadArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub load: LoadTuning,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// One source is given: a folder or the API (whose URL may come from a project file, so that
+/// none given on the command line is checked by the command).
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").args(["from", "api_url"])))]
+#[command(mut_arg("api_url", |arg| arg.help(
+    "The Base44 API origin (or an emulator's URL); needs --app-id and --schema-from"
+)))]
+#[command(mut_arg("app_id", |arg| arg.help("The app id")))]
+#[command(mut_arg("workspace", |arg| arg.help(
+    "The workspace folder (kept for sync and diff)"
+)))]
+pub struct MigrateArgs {
+    /// A local folder: an app with data/<Entity>.jsonl, CSV exports, or an app with base44/seed/.
+    #[arg(long, value_name = "DIR")]
+    pub from: Option<PathBuf>,
+    #[command(flatten)]
+    pub api: ApiSourceArgs,
+    /// The app's entity schemas (for --api-url, or CSV exports without schemas beside them).
+    #[arg(long, value_name = "DIR")]
+    pub schema_from: Option<PathBuf>,
+    /// The longest wait for a server's `retry-after` (e.g. 30s, 2m); a server asking for
+    /// longer gets this much, and the notice says so.
+    #[arg(long, default_value = "2m", value_name = "DURATION", value_parser = parse::duration)]
+    pub max_retry_wait: Duration,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Without a database: where to write the bundle.
+    #[arg(long, default_value = "offbase-bundle.sql", value_name = "FILE")]
+    pub bundle: PathBuf,
+    #[command(flatten)]
+    pub load: LoadTuning,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(mut_arg("workspace", |arg| arg.help("The workspace folder to write")))]
+pub struct GenerateArgs {
+    /// The app's entity schemas (a code-export root or an entities folder).
+    #[arg(long, value_name = "DIR")]
+    pub schema_from: PathBuf,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+    /// Records per entity.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub records: u64,
+    /// Another count for one entity (repeatable).
+    #[arg(long, value_name = "ENTITY=N")]
+    pub records_for: Vec<String>,
+    /// The seed: the same seed gives the same records.
+    #[arg(long, default_value_t = 44)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(mut_arg("workspace", |arg| arg.help(
+    "The workspace the schema was loaded from (pulled from the API)"
+)))]
+#[command(mut_arg("mappings", |arg| arg.help(MAPPINGS_OF_THE_LOAD)))]
+#[command(mut_arg("json", |arg| arg.help(
+    "Print one machine-readable summary per pass on stdout (JSON lines)"
+)))]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+    /// The app's schemas as they are now (a code export): read before each pass, so a field
+    /// the schemas gained becomes a new column (added nullable, reported).
+    #[arg(long, value_name = "DIR")]
+    pub schema_from: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The shortest time from one pass's start to the next (e.g. 1s, 500ms, 2m); longer when
+    /// the request budget needs it.
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse::duration)]
+    pub interval: Duration,
+    /// The sync's share of the app's API budget: a pass that made R requests is followed by
+    /// the next no sooner than R × 60 / N seconds after it began. Base44 allows 100 list
+    /// requests a minute per app on the free plan (paid plans multiples), shared with the live
+    /// app; 0 turns pacing off.
+    #[arg(long, default_value_t = offbase_pipeline::sync::continuous::DEFAULT_REQUESTS_PER_MINUTE, value_name = "N")]
+    pub requests_per_minute: u32,
+    /// One pass, then exit (for cron).
+    #[arg(long)]
+    pub once: bool,
+    /// Put the source's current version of these records back over the target's rows (a
+    /// reviewed repair, e.g. the cutover's cutover/repair.json: {"Entity": ["id", ...]}),
+    /// then exit.
+    #[arg(long, value_name = "FILE", conflicts_with = "once")]
+    pub reapply: Option<PathBuf>,
+    /// How far before its cursor each pass reads again.
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse::duration)]
+    pub overlap: Duration,
+    /// Skip listing every live key to find deletes (the trash alone then finds them).
+    #[arg(long)]
+    pub no_reconcile: bool,
+    /// How often to list every live key to find deletes the trash does not show (records
+    /// removed from the trash for good); the first pass always does.
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = parse::duration)]
+    pub reconcile_every: Duration,
+    /// Keep deleted records' rows, marked with a `deleted_at` timestamp (a column the first
+    /// delete adds), instead of deleting them.
+    #[arg(long)]
+    pub soft_delete: bool,
+    #[command(flatten)]
+    pub key: ApiKeyArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(mut_arg("workspace", |arg| arg.help("The workspace whose parts were edited")))]
+#[command(mut_arg("json", |arg| arg.help("Print the changed parts on stdout as JSON")))]
+pub struct ResealArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceFolderArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(mut_arg("workspace", |arg| arg.help(
+    "The workspace the schema was loaded from and is synced with"
+)))]
+#[command(mut_arg("mappings", |arg| arg.help(MAPPINGS_OF_THE_LOAD)))]
+#[command(mut_arg("json", |arg| arg.help("Print the report on stdout as JSON")))]
+pub struct CutoverArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Rehearse: every gate, the final sync and verification, but not the final step.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Writes are frozen in the old app (maintenance mode): do not wait for quiet.
+    #[arg(long)]
+    pub freeze_confirmed: bool,
+    /// How long the source must have taken no write to count as frozen.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse::duration)]
+    pub quiet: Duration,
+    /// How long to wait for that quiet before giving up (no-go).
+    #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = parse::duration)]
+    pub freeze_timeout: Duration,
+    /// The longest time since an entity's last sync pass.
+    #[arg(long, default_value = "2m", value_name = "DURATION", value_parser = parse::duration)]
+    pub max_lag: Duration,
+    /// The rejected records (reports/rejects) were read and may stay behind.
+    #[arg(long)]
+    pub rejects_reviewed: bool,
+    /// Foreign-key orphans may stay: their keys are added back NOT VALID.
+    #[arg(long)]
+    pub orphans_acknowledged: bool,
+    #[command(flatten)]
+    pub key: ApiKeyArgs,
+    /// Lift the mark of a cutover (for a rollback or a second attempt), so syncs may run again.
+    /// Refused while the new backend has rows written after the switch, unless
+    /// --discard-writes-after-switch.
+    #[arg(long, conflicts_with_all = ["dry_run", "freeze_confirmed", "rejects_reviewed", "orphans_acknowledged"])]
+    pub undo: bool,
+    /// With --undo: the rows written after the switch were exported (or may be lost); the next
+    /// sync overwrites or deletes them.
+    #[arg(long, requires = "undo")]
+    pub discard_writes_after_switch: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Where `diff data` reads the records it compares with the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiffDataSource {
+    /// The workspace's staged records.
+    Workspace,
+    /// The Base44 API (ids and updated_date; whole records only where those differ).
+    Api,
+}
+
+/// `--api-url` and `--app-id` go together; they are checked by the command, since a project
+/// file may give one of them.
+#[derive(Debug, Args)]
+#[command(mut_arg("workspace", |arg| arg.help("The workspace the schema was loaded from")))]
+#[command(mut_arg("mappings", |arg| arg.help(MAPPINGS_OF_THE_LOAD)))]
+#[command(mut_arg("api_url", |arg| arg.help(
+    "The API's base URL (`--source api`; default: the one the workspace was pulled from)"
+)))]
+#[command(mut_arg("app_id", |arg| arg.help("The app's id (`--source api`, with --api-url)")))]
+#[command(mut_arg("json", |arg| arg.help("Print the whole result on stdout as JSON")))]
+pub struct DiffDataArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The source side: the workspace, or the Base44 API it was pulled from.
+    #[arg(long, value_enum, default_value = "workspace")]
+    pub source: DiffDataSource,
+    #[command(flatten)]
+    pub api: ApiSourceArgs,
+    /// Stay under this many API requests per minute.
+    #[arg(long, value_name = "N")]
+    pub requests_per_minute: Option<u32>,
+    /// Keys per request when listing the API (at most 5000, the API's cap).
+    #[arg(long, default_value_t = offbase_base44::api::LIST_CAP, value_name = "N")]
+    pub page_size: usize,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(mut_arg("workspace", |arg| arg.help(
+    "The workspace pulled from the old backend (its schemas give the table layout)"
+)))]
+#[command(mut_arg("mappings", |arg| arg.help(MAPPINGS_OF_THE_LOAD)))]
+#[command(mut_arg("api_key_env", |arg| arg.help(
+    "The environment variable holding the old backend's API key"
+)))]
+#[command(mut_arg("json", |arg| arg.help("Print the whole result on stdout as JSON")))]
+pub struct DiffBehaviourArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+    /// The requests to replay (JSONL): from `offbase corpus generate`, `corpus from-har`, or
+    /// written by hand.
+    #[arg(long, value_name = "FILE")]
+    pub corpus: PathBuf,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub key: ApiKeyArgs,
+    /// Stay under this many requests per minute to the old backend (the free plan allows 100
+    /// list requests per minute; each corpus request asks twice).
+    #[arg(long, value_name = "N")]
+    pub requests_per_minute: Option<u32>,
+    /// Compare with this Base44-API endpoint instead of PostgreSQL (e.g. the new app's API).
+    #[arg(long, value_name = "URL")]
+    pub target_url: Option<String>,
+    /// The app id at --target-url (default: the old backend's).
+    #[arg(long, value_name = "ID", requires = "target_url")]
+    pub target_app_id: Option<String>,
+    /// The environment variable holding --target-url's API key.
+    #[arg(long, default_value = "OFFBASE_TARGET_API_KEY", value_name = "NAME")]
+    pub target_api_key_env: String,
+    /// Fields never compared (comma-separated or repeated), besides the noise found by asking
+    /// the old backend twice.
+    #[arg(long, value_name = "FIELD", value_delimiter = ',')]
+    pub ignore: Vec<String>,
+    /// Numbers match when they differ by at most this fraction of the larger.
+    #[arg(long, default_value_t = 1e-9, value_name = "FRACTION")]
+    pub float_tolerance: f64,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(mut_arg("workspace", |arg| arg.help(
+    "The workspace to read schemas and records from"
+)))]
+#[command(mut_arg("mappings", |arg| arg.help(MAPPINGS_OF_THE_LOAD)))]
+pub struct CorpusGenerateArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+    /// Where to write the corpus (JSONL); stdout when not given.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(mut_arg("json", |arg| arg.help(
+    "Print what was kept and skipped as JSON (on stderr when the corpus goes to stdout)"
+)))]
+pub struct CorpusFromHarArgs {
+    /// The HAR file.
+    pub har: PathBuf,
+    /// Where to write the corpus (JSONL); stdout when not given.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to write the script for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}

@@ -1,0 +1,23 @@
+//! Human output: the tables and summaries the commands print on stdout when `--json` is not
+//! given. Nothing here decides anything; each function prints what it is handed.
+
+mod compare;
+mod load;
+mod stage;
+mod sync;
+
+pub use compare::{diff_behaviour, diff_data, har_extract};
+pub use load::{load, migrate, reseal, status};
+pub use stage::{generate, import, plan, pull};
+pub use sync::{SyncReporter, SyncTable, cutover, reapply, undone};
+
+/// `0.8s`, `42s`, `12m`, `5h`, `186d`.
+pub fn human_seconds(seconds: f64) -> String {
+    match seconds {
+        seconds if seconds < 10.0 => format!("{seconds:.1}s"),
+        seconds if seconds < 120.0 => format!("{seconds:.0}s"),
+        seconds if seconds < 7_200.0 => format!("{:.0}m", seconds / 60.0),
+        seconds if seconds < 172_800.0 => format!("{:.0}h", seconds / 3_600.0),
+        seconds => format!("{:.0}d", seconds / 86_400.0),
+    }
+}

@@ -1,0 +1,66 @@
+//! From the command line to an exit code: parse, let the project file fill what the command
+//! line and the environment left out, call the command, and turn an error into `error: ...` on
+//! stderr and exit code 2.
+
+use crate::cli::{Cli, Command, CorpusCommand, DiffCommand};
+use crate::commands::{self, Context};
+use clap::{CommandFactory, FromArgMatches};
+use std::process::ExitCode;
+
+pub fn run() -> ExitCode {
+    register_passwords();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    let result = crate::project::apply(&mut cli, &matches).and_then(|project_file| {
+        let context = Context { project_file };
+        dispatch(cli.command, &context)
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {}", crate::output::printable(&format!("{error:#}")));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A database password given on the command line or in the environment is never printed.
+fn register_passwords() {
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        crate::output::register_url_password(&url);
+    }
+    let arguments: Vec<String> = std::env::args().collect();
+    for (index, argument) in arguments.iter().enumerate() {
+        if let Some(url) = argument.strip_prefix("--database-url=") {
+            crate::output::register_url_password(url);
+        } else if argument == "--database-url"
+            && let Some(url) = arguments.get(index + 1)
+        {
+            crate::output::register_url_password(url);
+        }
+    }
+}
+
+fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Plan(arguments) => commands::plan(arguments, context),
+        Command::Pull(arguments) => commands::pull(arguments, context),
+        Command::Emulate(arguments) => commands::emulate(arguments),
+        Command::Load(arguments) => commands::load(arguments, context),
+        Command::Migrate(arguments) => commands::migrate(arguments, context),
+        Command::Generate(arguments) => commands::generate(arguments, context),
+        Command::Sync(arguments) => commands::sync(arguments, context),
+        Command::Status(arguments) => commands::status(arguments, context),
+        Command::Reseal(arguments) => commands::reseal(arguments, context),
+        Command::Cutover(arguments) => commands::cutover(arguments, context),
+        Command::Diff(DiffCommand::Data(arguments)) => commands::diff_data(arguments, context),
+        Command::Diff(DiffCommand::Behaviour(arguments)) => {
+            commands::diff_behaviour(arguments, context)
+        }
+        Command::Corpus(CorpusCommand::Generate(arguments)) => {
+            commands::corpus_generate(arguments, context)
+        }
+        Command::Corpus(CorpusCommand::FromHar(arguments)) => commands::corpus_from_har(arguments),
+        Command::Completions(arguments) => commands::completions(arguments.shell),
+    }
+}

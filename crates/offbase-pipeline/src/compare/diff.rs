@@ -1,0 +1,680 @@
+//! `diff data`: whether the target holds the same records as the source, told apart from
+//! noise, without reading every row of the target. Per entity:
+//!
+//! 1. Each source record gets a 64-bit row hash that PostgreSQL computes alike for the row a
+//!    load wrote from it (`offbase_copy::row_hash`); the table's count and hash sum are
+//!    computed while the workspace is read.
+//! 2. When they differ, the id space is split into ranges at source ids (byte order), and
+//!    only the ranges whose counts or sums differ are split again (data-diff style), level by
+//!    level, one query a level, until ranges are small; their (id, hash) pairs are compared.
+//! 3. Only the rows whose hashes differ (or that one side lacks) are read whole from both
+//!    sides and compared in canonical form: timestamps as UTC instants to the microsecond,
+//!    numbers by value (`1` = `1.0`), JSON objects with their keys sorted, `_extra` folded back
+//!    into the record, and an absent field equal to a null one. Per record that differs: the
+//!    fields, and a `similar`-rendered diff of the two canonical records.
+//!
+//! The source is the workspace, or the Base44 API (`compare::api_source`), which is read for
+//! ids and `updated_date` only.
+
+use crate::PipelineError;
+use crate::compare::bisect::{Bisection, SourceRow, bisect};
+pub use crate::compare::canonical::canonical_value;
+use crate::compare::canonical::{canonical_source_record, target_records};
+use crate::progress::Reporter;
+use crate::target::{Opened, Target};
+use crate::workspace::duplicates::{copy_rank, rank_copies};
+use crate::workspace::parts::{PartReader, Position, parse_record, trim_line};
+use crate::workspace::rejects::{read_rejects, rejects_path};
+use crate::workspace::{EntityManifest, Workspace};
+use offbase_copy::convert::{EntityConverter, Relax};
+use offbase_copy::row_hash::{row_hash, row_hash_sql};
+use offbase_model::{BuiltIn, ColumnSource, PgType, Table, TargetSchema};
+use offbase_pg::range_hash::{self, Buckets, HashedTable};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::io::{BufRead, Read, Seek, SeekFrom};
+
+/// Where the records compared with the target come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiffSource {
+    /// The workspace's staged records (what a load writes).
+    #[default]
+    Workspace,
+    /// The Base44 API: ids and `updated_date`, full records only where those differ.
+    Api,
+}
+
+/// One record on both sides with other values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordDiff {
+    pub id: String,
+    /// The fields whose canonical values differ.
+    pub fields: Vec<String>,
+    /// A unified diff of the two canonical records (source first).
+    pub diff: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntityDiff {
+    pub entity: String,
+    pub table: String,
+    pub same: u64,
+    /// Ids the source has and the target lacks (records the load rejected among them).
+    pub missing_in_target: Vec<String>,
+    /// Of those, the ones in the entity's reject file.
+    pub rejected: Vec<String>,
+    pub missing_in_source: Vec<String>,
+    pub different: Vec<RecordDiff>,
+    /// Records of the source and rows of the target.
+    #[serde(default)]
+    pub source_rows: u64,
+    #[serde(default)]
+    pub target_rows: u64,
+    /// Queries that hashed ranges of the table (the whole table is the first).
+    #[serde(default)]
+    pub range_queries: u64,
+    /// (id, hash) pairs read from the target for small differing ranges.
+    #[serde(default)]
+    pub hashes_fetched: u64,
+    /// Whole rows read from the target (the rows whose hashes differ).
+    #[serde(default)]
+    pub rows_fetched: u64,
+    /// Whole records read from the API (API source only).
+    #[serde(default)]
+    pub source_records_fetched: u64,
+}
+
+impl EntityDiff {
+    pub(crate) fn new(entity: &str, table: &str) -> EntityDiff {
+        EntityDiff {
+            entity: entity.to_owned(),
+            table: table.to_owned(),
+            same: 0,
+            missing_in_target: Vec::new(),
+            rejected: Vec::new(),
+            missing_in_source: Vec::new(),
+            different: Vec::new(),
+            source_rows: 0,
+            target_rows: 0,
+            range_queries: 0,
+            hashes_fetched: 0,
+            rows_fetched: 0,
+            source_records_fetched: 0,
+        }
+    }
+
+    /// Whether anything differs besides records the load rejected (and said so).
+    pub fn clean(&self) -> bool {
+        self.missing_in_target.len() == self.rejected.len()
+            && self.missing_in_source.is_empty()
+            && self.different.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataDiff {
+    pub pg_schema: String,
+    #[serde(default)]
+    pub source: DiffSource,
+    pub entities: Vec<EntityDiff>,
+}
+
+impl DataDiff {
+    pub fn clean(&self) -> bool {
+        self.entities.iter().all(EntityDiff::clean)
+    }
+}
+
+/// Compares every entity of the workspace with its table in `destination.pg_schema`.
+pub async fn diff_data(
+    workspace: &Workspace,
+    destination: &Target,
+    reporter: &dyn Reporter,
+) -> Result<DataDiff, PipelineError> {
+    let manifest = workspace.manifest()?;
+    let Opened {
+        mut connection,
+        target: destination,
+        plan: output,
+    } = destination.open(workspace).await?;
+    let destination = &destination;
+    let mut entities = Vec::new();
+    for (entity, entry) in &manifest.entities {
+        let Some(table) = output.target.table_for_entity(entity) else {
+            continue;
+        };
+        reporter.started(entity, Some(entry.records));
+        let result = diff_entity(
+            &mut connection,
+            workspace,
+            entity,
+            entry,
+            &output.target,
+            table,
+            destination,
+        )
+        .await?;
+        reporter.finished(entity);
+        entities.push(result);
+    }
+    Ok(DataDiff {
+        pg_schema: destination.pg_schema.clone(),
+        source: DiffSource::Workspace,
+        entities,
+    })
+}
+
+async fn diff_entity(
+    connection: &mut offbase_pg::PgConnection,
+    workspace: &Workspace,
+    entity: &str,
+    entry: &EntityManifest,
+    target: &TargetSchema,
+    table: &Table,
+    destination: &Target,
+) -> Result<EntityDiff, PipelineError> {
+    let hash_sql = row_hash_sql(table, "t");
+    let id_column = id_column(table)?;
+    let index_ranges =
+        range_hash::id_sorts_by_bytes(connection, &destination.pg_schema, &table.name, &id_column)
+            .await?;
+    let hashed = HashedTable {
+        pg_schema: &destination.pg_schema,
+        table: &table.name,
+        id_column: &id_column,
+        hash_sql: &hash_sql,
+        index_ranges,
+    };
+    // The workspace is read (and hashed) while PostgreSQL hashes the whole table.
+    let reading = {
+        let workspace = workspace.clone();
+        let entity = entity.to_owned();
+        let entry = entry.clone();
+        let target = target.clone();
+        let relax = destination.relax;
+        tokio::task::spawn_blocking(move || {
+            read_source(&workspace, &entity, &entry, &target, relax)
+        })
+    };
+    let total = range_hash::bucket_hashes(connection, &hashed, Buckets::All).await;
+    let rows = reading
+        .await
+        .map_err(|error| PipelineError::WorkerStopped {
+            what: format!("reading {entity}"),
+            why: error.to_string(),
+            outcome: "the diff stopped".to_owned(),
+        })??;
+    let total = total?;
+    let bisection = bisect(connection, &hashed, &rows, total.first().copied()).await?;
+
+    let mut result = bisection_result(workspace, entity, &table.name, &rows, &bisection)?;
+    if !bisection.both.is_empty() {
+        let wanted: BTreeSet<&str> = bisection.both.iter().map(String::as_str).collect();
+        let located: Vec<&SourceRow> = rows
+            .iter()
+            .filter(|row| wanted.contains(row.id.as_ref()))
+            .collect();
+        let source = source_records_at(workspace, entry, table, &located)?;
+        let target_rows = target_records(connection, &hashed, table, &bisection.both).await?;
+        result.rows_fetched = target_rows.len() as u64;
+        compare_records(&mut result, &source, &target_rows);
+    }
+    sort_findings(&mut result);
+    Ok(result)
+}
+
+/// An entity's result as the bisection left it: the counts, and the ids on one side only
+/// (those in the entity's reject file named as rejected).
+pub(crate) fn bisection_result(
+    workspace: &Workspace,
+    entity: &str,
+    table: &str,
+    rows: &[SourceRow],
+    bisection: &Bisection,
+) -> Result<EntityDiff, PipelineError> {
+    let mut result = EntityDiff::new(entity, table);
+    result.source_rows = rows.len() as u64;
+    result.target_rows = bisection.target_rows;
+    result.range_queries = bisection.range_queries;
+    result.hashes_fetched = bisection.hashes_fetched;
+    result.same = bisection.same;
+    let rejected_ids = rejected_ids(workspace, entity)?;
+    for &index in &bisection.source_only {
+        if let Some(row) = rows.get(index) {
+            let id = row.id.to_string();
+            if rejected_ids.contains(&id) {
+                result.rejected.push(id.clone());
+            }
+            result.missing_in_target.push(id);
+        }
+    }
+    result.missing_in_source = bisection.target_only.clone();
+    Ok(result)
+}
+
+/// Sorts every list of findings by id, so reports are deterministic.
+pub(crate) fn sort_findings(result: &mut EntityDiff) {
+    result.missing_in_target.sort();
+    result.rejected.sort();
+    result.missing_in_source.sort();
+    result
+        .different
+        .sort_by(|left, right| left.id.cmp(&right.id));
+}
+
+/// Counts a record on both sides as the same or as a [`RecordDiff`].
+pub(crate) fn compare_records(
+    result: &mut EntityDiff,
+    source: &BTreeMap<String, BTreeMap<String, Value>>,
+    target: &BTreeMap<String, BTreeMap<String, Value>>,
+) {
+    for (id, record) in source {
+        match target.get(id) {
+            // Gone between the bisection and the fetch.
+            None => result.missing_in_target.push(id.clone()),
+            Some(row) if row == record => result.same += 1,
+            Some(row) => result.different.push(record_diff(id, record, row)),
+        }
+    }
+    for id in target.keys() {
+        if !source.contains_key(id) {
+            result.missing_in_source.push(id.clone());
+        }
+    }
+}
+
+/// The name of the table's id column.
+pub(crate) fn id_column(table: &Table) -> Result<String, PipelineError> {
+    table
+        .columns
+        .iter()
+        .find(|column| column.source == ColumnSource::BuiltIn(BuiltIn::Id))
+        .map(|column| column.name.clone())
+        .ok_or_else(|| PipelineError::Table {
+            table: table.name.clone(),
+            message: "has no id column".to_owned(),
+        })
+}
+
+/// Reads an entity's staged records: per kept line, its id and row hash (the hash of the
+/// row a load writes from it), sorted by id. Of a duplicate id, the copy a load keeps.
+fn read_source(
+    workspace: &Workspace,
+    entity: &str,
+    entry: &EntityManifest,
+    target: &TargetSchema,
+    relax: Relax,
+) -> Result<Vec<SourceRow>, PipelineError> {
+    let Some(table) = target.table_for_entity(entity) else {
+        return Ok(Vec::new());
+    };
+    let refused = crate::compare::verify::database_refused(workspace, entity)?;
+    let part_files: Vec<&str> = entry.parts.iter().map(|part| part.file.as_str()).collect();
+    let capacity = usize::try_from(entry.records).unwrap_or(0);
+    let workers = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+        .clamp(1, 4);
+    // One thread reads lines into batches; the workers parse, convert and hash them.
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<LineBatch>(workers * 2);
+    let receiver = std::sync::Mutex::new(receiver);
+    let (mut rows, read) = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let converter = EntityConverter::new(target, table, relax);
+                    let types: Vec<&PgType> =
+                        table.columns.iter().map(|column| &column.pg_type).collect();
+                    let mut rows = Vec::with_capacity(capacity / workers + 1);
+                    loop {
+                        let batch = match receiver.lock() {
+                            Ok(guard) => guard.recv(),
+                            Err(_) => break,
+                        };
+                        let Ok(batch) = batch else {
+                            break;
+                        };
+                        for line in &batch.lines {
+                            let text = batch.data.get(line.start..line.end).unwrap_or_default();
+                            let refused_line = !refused.is_empty()
+                                && refused.contains(&format!(
+                                    "{}:{}",
+                                    part_files.get(line.part as usize).copied().unwrap_or("?"),
+                                    line.line + 1
+                                ));
+                            let Some((id, hash)) = hash_line(&converter, &types, text) else {
+                                continue;
+                            };
+                            rows.push(SourceRow {
+                                id: id.into_boxed_str(),
+                                hash: hash.unwrap_or(0),
+                                forced: hash.is_none() || refused_line,
+                                part: line.part,
+                                offset: line.offset,
+                            });
+                        }
+                    }
+                    rows
+                })
+            })
+            .collect();
+        let read = read_batches(workspace, entry, sender);
+        let mut rows: Vec<SourceRow> = Vec::with_capacity(capacity);
+        for handle in handles {
+            if let Ok(part) = handle.join() {
+                rows.extend(part);
+            }
+        }
+        (rows, read)
+    });
+    read?;
+    rows.sort_unstable_by(|left, right| {
+        left.id
+            .as_bytes()
+            .cmp(right.id.as_bytes())
+            .then(left.part.cmp(&right.part))
+            .then(left.offset.cmp(&right.offset))
+    });
+    keep_newest_copies(workspace, entry, &mut rows)?;
+    Ok(rows)
+}
+
+/// Staged lines read in one go, for a worker.
+struct LineBatch {
+    data: Vec<u8>,
+    lines: Vec<BatchLine>,
+}
+
+struct BatchLine {
+    part: u32,
+    line: u64,
+    offset: u64,
+    start: usize,
+    end: usize,
+}
+
+/// Reads an entity's lines into batches of about 4,000 lines for the workers.
+fn read_batches(
+    workspace: &Workspace,
+    entry: &EntityManifest,
+    sender: std::sync::mpsc::SyncSender<LineBatch>,
+) -> Result<(), PipelineError> {
+    const BATCH_LINES: usize = 4096;
+    let mut reader = PartReader::open(workspace, &entry.parts, Position::default())?;
+    let mut buffer = Vec::new();
+    let mut batch = LineBatch {
+        data: Vec::with_capacity(BATCH_LINES * 600),
+        lines: Vec::with_capacity(BATCH_LINES),
+    };
+    while let Some((part, line)) = reader.next_line(&mut buffer)? {
+        let offset = reader.position().offset - buffer.len() as u64;
+        let text = trim_line(&buffer);
+        let start = batch.data.len();
+        batch.data.extend_from_slice(text);
+        batch.lines.push(BatchLine {
+            part: part as u32,
+            line,
+            offset,
+            start,
+            end: batch.data.len(),
+        });
+        if batch.lines.len() == BATCH_LINES {
+            let full = std::mem::replace(
+                &mut batch,
+                LineBatch {
+                    data: Vec::with_capacity(BATCH_LINES * 600),
+                    lines: Vec::with_capacity(BATCH_LINES),
+                },
+            );
+            if sender.send(full).is_err() {
+                return Ok(());
+            }
+        }
+    }
+    if !batch.lines.is_empty() {
+        let _ = sender.send(batch);
+    }
+    Ok(())
+}
+
+/// A line's id and row hash (`None` for a record the load rejects); `None` for a line with
+/// no id.
+fn hash_line(
+    converter: &EntityConverter<'_>,
+    types: &[&PgType],
+    text: &[u8],
+) -> Option<(String, Option<i64>)> {
+    if let Ok(line) = std::str::from_utf8(text)
+        && let Some(slotted) = converter.parse_slotted(line)
+        && let Some(id) = slotted.id(converter)
+    {
+        let hash = converter
+            .convert_slotted(&slotted)
+            .map(|converted| row_hash(&converted.row, types));
+        if hash.is_some() {
+            return Some((id.to_owned(), hash));
+        }
+    }
+    let record = parse_record(text, types.len()).ok()?;
+    let id = record
+        .get(BuiltIn::Id.field_name())
+        .and_then(Value::as_str)?
+        .to_owned();
+    let hash = converter
+        .convert(&record)
+        .ok()
+        .map(|converted| row_hash(&converted.row, types));
+    Some((id, hash))
+}
+
+/// Of each id staged more than once, keeps the copy a load keeps (the rule of
+/// [`crate::workspace::duplicates`]; rows sorted by id, then position).
+fn keep_newest_copies(
+    workspace: &Workspace,
+    entry: &EntityManifest,
+    rows: &mut Vec<SourceRow>,
+) -> Result<(), PipelineError> {
+    let repeated = rows
+        .windows(2)
+        .any(|pair| matches!(pair, [left, right] if left.id == right.id));
+    if !repeated {
+        return Ok(());
+    }
+    let mut losers: HashSet<(u32, u64)> = HashSet::new();
+    let mut start = 0;
+    while start < rows.len() {
+        let mut end = start + 1;
+        while end < rows.len()
+            && rows.get(end).map(|row| &row.id) == rows.get(start).map(|row| &row.id)
+        {
+            end += 1;
+        }
+        if end - start > 1 {
+            let copies: Vec<&SourceRow> = rows.get(start..end).unwrap_or_default().iter().collect();
+            let lines = read_lines_at(workspace, entry, &copies)?;
+            let mut ranked: Vec<(Option<i64>, (u32, u64))> = copies
+                .iter()
+                .zip(&lines)
+                .filter_map(|(row, line)| Some((copy_rank(line)?, (row.part, row.offset))))
+                .collect();
+            if let Some((_, lost)) = rank_copies(&mut ranked) {
+                losers.extend(lost);
+            }
+        }
+        start = end;
+    }
+    rows.retain(|row| !losers.contains(&(row.part, row.offset)));
+    Ok(())
+}
+
+/// The lines that start where these rows say.
+fn read_lines_at(
+    workspace: &Workspace,
+    entry: &EntityManifest,
+    rows: &[&SourceRow],
+) -> Result<Vec<Vec<u8>>, PipelineError> {
+    let mut lines = Vec::with_capacity(rows.len());
+    for row in rows {
+        let Some(part) = entry.parts.get(row.part as usize) else {
+            lines.push(Vec::new());
+            continue;
+        };
+        let path = workspace.root().join(&part.file);
+        let mut file =
+            std::fs::File::open(&path).map_err(|error| PipelineError::io(&path, error))?;
+        file.seek(SeekFrom::Start(row.offset))
+            .map_err(|error| PipelineError::io(&path, error))?;
+        let mut reader = std::io::BufReader::new(file.take(1 << 30));
+        let mut line = Vec::new();
+        reader
+            .read_until(b'\n', &mut line)
+            .map_err(|error| PipelineError::io(&path, error))?;
+        lines.push(trim_line(&line).to_vec());
+    }
+    Ok(lines)
+}
+
+/// The canonical records at these rows' positions, by id.
+fn source_records_at(
+    workspace: &Workspace,
+    entry: &EntityManifest,
+    table: &Table,
+    rows: &[&SourceRow],
+) -> Result<BTreeMap<String, BTreeMap<String, Value>>, PipelineError> {
+    let lines = read_lines_at(workspace, entry, rows)?;
+    let mut records = BTreeMap::new();
+    for line in lines {
+        if let Ok(record) = serde_json::from_slice::<Map<String, Value>>(&line)
+            && let Some((id, canonical)) =
+                canonical_source_record(offbase_model::record::source_record(record), table)
+        {
+            records.insert(id, canonical);
+        }
+    }
+    Ok(records)
+}
+
+/// The ids in an entity's reject file.
+pub(crate) fn rejected_ids(
+    workspace: &Workspace,
+    entity: &str,
+) -> Result<BTreeSet<String>, PipelineError> {
+    let mut ids = BTreeSet::new();
+    read_rejects(&rejects_path(workspace, entity), |reject| {
+        ids.extend(reject.id);
+    })?;
+    Ok(ids)
+}
+
+fn record_diff(
+    id: &str,
+    source: &BTreeMap<String, Value>,
+    target: &BTreeMap<String, Value>,
+) -> RecordDiff {
+    let keys: BTreeSet<&String> = source.keys().chain(target.keys()).collect();
+    let fields = keys
+        .into_iter()
+        .filter(|key| source.get(*key) != target.get(*key))
+        .cloned()
+        .collect();
+    let pretty = |record: &BTreeMap<String, Value>| {
+        let mut text = serde_json::to_string_pretty(record).unwrap_or_default();
+        text.push('\n');
+        text
+    };
+    let (old, new) = (pretty(source), pretty(target));
+    let diff = similar::TextDiff::from_lines(&old, &new)
+        .unified_diff()
+        .context_radius(1)
+        .header("source", "target")
+        .to_string();
+    RecordDiff {
+        id: id.to_owned(),
+        fields,
+        diff,
+    }
+}
+
+/// Writes `reports/diff-data.md` and `reports/diff-data.json`.
+pub fn write_reports(workspace: &Workspace, diff: &DataDiff) -> Result<(), PipelineError> {
+    let folder = workspace.reports_dir();
+    workspace.write_json(&folder.join("diff-data.json"), diff)?;
+    crate::workspace::files::write_atomic(
+        &folder.join("diff-data.md"),
+        data_diff_report(diff).as_bytes(),
+    )
+}
+
+/// `reports/diff-data.md`: a table of counts per entity, then each difference by id.
+pub fn data_diff_report(diff: &DataDiff) -> String {
+    let mut text = format!(
+        "# Data diff: {} against schema `{}`: {}\n\n| entity | same | missing in target | of which rejected | missing in source | different | source rows | target rows | range queries | hashes read | rows read |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        match diff.source {
+            DiffSource::Workspace => "workspace",
+            DiffSource::Api => "Base44 API",
+        },
+        diff.pg_schema,
+        if diff.clean() { "clean" } else { "DIFFERENCES" }
+    );
+    for entity in &diff.entities {
+        text.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            entity.entity,
+            entity.same,
+            entity.missing_in_target.len(),
+            entity.rejected.len(),
+            entity.missing_in_source.len(),
+            entity.different.len(),
+            entity.source_rows,
+            entity.target_rows,
+            entity.range_queries,
+            entity.hashes_fetched,
+            entity.rows_fetched
+        ));
+    }
+    text.push_str(
+        "\nRanges of ids are compared by count and hash sum, and split again only where they differ; *hashes read* are the (id, hash) pairs of the small ranges that still differ, *rows read* the whole target rows compared field by field.\n",
+    );
+    for entity in &diff.entities {
+        let unexplained: Vec<&String> = entity
+            .missing_in_target
+            .iter()
+            .filter(|id| !entity.rejected.contains(id))
+            .collect();
+        if !unexplained.is_empty() {
+            text.push_str(&format!(
+                "\n## {}: missing in the target\n\n{}\n",
+                entity.entity,
+                unexplained
+                    .iter()
+                    .map(|id| format!("- `{id}`"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ));
+        }
+        if !entity.missing_in_source.is_empty() {
+            text.push_str(&format!(
+                "\n## {}: missing in the source\n\n{}\n",
+                entity.entity,
+                entity
+                    .missing_in_source
+                    .iter()
+                    .map(|id| format!("- `{id}`"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ));
+        }
+        for record in &entity.different {
+            text.push_str(&format!(
+                "\n## {} `{}`: {}\n\n```diff\n{}```\n",
+                entity.entity,
+                record.id,
+                record.fields.join(", "),
+                record.diff
+            ));
+        }
+    }
+    text
+}

@@ -1,0 +1,142 @@
+//! The target: the PostgreSQL database and schema a load fills, with what shapes its tables
+//! (the mapping file and the relaxed constraints). Every stage after the load (verify, diff,
+//! sync, cutover) takes the same [`Target`], and the load records its mapping file and relax
+//! in `offbase.load_runs`, so those stages plan the very tables the load made without being
+//! given `--mappings` again.
+
+use crate::PipelineError;
+pub use crate::plan::MappingFile;
+use crate::plan::{PlanOutput, plan_workspace};
+use crate::progress::NoProgress;
+use crate::workspace::Workspace;
+use offbase_copy::convert::Relax;
+use offbase_pg::PgConnection;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::path::Path;
+
+/// Where the data goes and what shapes its tables.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub database_url: String,
+    pub pg_schema: String,
+    /// The app's mapping file (`None`: the built-in rules alone).
+    pub mappings: Option<MappingFile>,
+    /// Constraints left off so records that break them still load.
+    pub relax: Relax,
+}
+
+/// What a stage after the load starts from: a connection to the target, the target as the
+/// load recorded it, and the plan of its tables from the workspace's schemas.
+pub(crate) struct Opened {
+    pub connection: PgConnection,
+    pub target: Target,
+    pub plan: PlanOutput,
+}
+
+/// What a load records of its target, to be read back by the stages after it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Settings {
+    mappings: Option<MappingFile>,
+    relax: Relax,
+}
+
+impl Target {
+    pub fn new(database_url: impl Into<String>, pg_schema: impl Into<String>) -> Self {
+        Target {
+            database_url: database_url.into(),
+            pg_schema: pg_schema.into(),
+            mappings: None,
+            relax: Relax::default(),
+        }
+    }
+
+    /// The same target with the mapping file at `path` (read now), if one is given.
+    pub fn with_mappings(mut self, path: Option<&Path>) -> Result<Self, PipelineError> {
+        self.mappings = MappingFile::read_optional(path)?;
+        Ok(self)
+    }
+
+    /// What the load stores in its run row.
+    pub(crate) fn settings(&self) -> Value {
+        serde_json::to_value(Settings {
+            mappings: self.mappings.clone(),
+            relax: self.relax,
+        })
+        .unwrap_or(Value::Null)
+    }
+
+    /// Connects, takes what the load recorded ([`Target::settled`]) and plans the workspace
+    /// with it: the opening of every stage that compares with or writes into loaded tables.
+    pub(crate) async fn open(&self, workspace: &Workspace) -> Result<Opened, PipelineError> {
+        let mut connection = offbase_pg::connect(&self.database_url).await?;
+        let target = self.settled(&mut connection).await?;
+        let plan = plan_workspace(workspace, target.mappings.as_ref(), &NoProgress)?;
+        Ok(Opened {
+            connection,
+            target,
+            plan,
+        })
+    }
+
+    /// Takes the mapping file and relax the load of this schema recorded, where this run was
+    /// not given its own; refuses a mapping file or relax that differs from the load's (the
+    /// tables were made by the load's, so planning with another would compare other tables).
+    /// A schema without a recorded load keeps what it was given.
+    pub(crate) async fn settled(
+        &self,
+        connection: &mut PgConnection,
+    ) -> Result<Target, PipelineError> {
+        let mut target = self.clone();
+        target.settle(connection).await?;
+        Ok(target)
+    }
+
+    async fn settle(&mut self, connection: &mut PgConnection) -> Result<(), PipelineError> {
+        let Some(stored) = offbase_pg::load::read_settings(connection, &self.pg_schema).await?
+        else {
+            return Ok(());
+        };
+        let stored: Settings =
+            serde_json::from_value(stored).map_err(|error| PipelineError::DamagedState {
+                what: format!("the load settings of schema {}", self.pg_schema),
+                message: error.to_string(),
+                remedy: "load again with --replace".to_owned(),
+            })?;
+        match (&self.mappings, stored.mappings) {
+            (None, stored) => self.mappings = stored,
+            (Some(given), Some(stored)) if *given == stored => {}
+            (Some(given), stored) => {
+                return Err(PipelineError::SettingsDiffer {
+                    pg_schema: self.pg_schema.clone(),
+                    what: "mapping file".to_owned(),
+                    loaded: stored
+                        .map(|file| file.origin)
+                        .unwrap_or_else(|| "the built-in rules alone".to_owned()),
+                    given: given.origin.clone(),
+                });
+            }
+        }
+        if self.relax == Relax::default() {
+            self.relax = stored.relax;
+        } else if self.relax != stored.relax {
+            return Err(PipelineError::SettingsDiffer {
+                pg_schema: self.pg_schema.clone(),
+                what: "--relax".to_owned(),
+                loaded: relax_words(stored.relax),
+                given: relax_words(self.relax),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// `--relax` as it is written on the command line (`none` for nothing relaxed).
+fn relax_words(relax: Relax) -> String {
+    match (relax.required, relax.enums) {
+        (false, false) => "none".to_owned(),
+        (true, false) => "required".to_owned(),
+        (false, true) => "enums".to_owned(),
+        (true, true) => "required,enums".to_owned(),
+    }
+}
