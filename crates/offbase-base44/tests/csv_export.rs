@@ -1,6 +1,10 @@
 //! Dashboard CSV exports read from hand-made fixtures (`tests/fixtures/csv/`), one per quirk
 //! real exports show: exact typed records, exact flags, exact warnings, with and without a
 //! schema.
+//!
+//! One file past 800 lines on purpose: each test is a fixture and its exact expected records,
+//! read top to bottom like the list of quirks it pins; splitting it would only scatter that
+//! list.
 
 use offbase_base44::csv_export::{
     CsvError, CsvImport, FLAGS_KEY, entity_schema_json, parse_csv_export, read_csv_export,

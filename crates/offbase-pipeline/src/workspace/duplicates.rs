@@ -6,7 +6,7 @@
 
 use crate::PipelineError;
 use crate::workspace::parts::{PartReader, PartSeal, Position, parse_record, trim_line};
-use crate::workspace::{ManifestPart, Workspace};
+use crate::workspace::{ManifestPart, Workspace, sha256_file};
 use offbase_model::BuiltIn;
 use offbase_model::record::ObjectError;
 use serde_json::{Map, Value};
@@ -108,29 +108,46 @@ pub fn find_duplicates(
     // much.
     let expected: u64 = parts.iter().map(|part| part.records).sum();
     let mut hashes: Vec<u64> = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
-    let mut reader = PartReader::open(workspace, parts, Position::default())?;
-    let mut buffer = Vec::new();
     // The same pass checks every part against what the manifest recorded when it was staged
     // (lines, bytes, SHA-256), before any of its rows go in: a part edited, cut or swapped
-    // since is refused, not loaded as it is.
-    let mut seal = PartSeal::default();
-    let mut current = 0;
-    while let Some(((part, _), blank)) = reader.next_raw_line(&mut buffer)? {
-        while current < part {
-            seal.check(workspace, parts, current)?;
-            current += 1;
-        }
-        seal.add(&buffer);
-        if blank {
-            continue;
-        }
-        if let Some(id) = line_id(&buffer) {
-            hashes.push(hash_id(&id));
-        }
-    }
-    while current < parts.len() {
-        seal.check(workspace, parts, current)?;
-        current += 1;
+    // since is refused, not loaded as it is. The SHA-256 is computed on a second thread while
+    // this one scans the ids (the database is idle until the first batch, so the check costs
+    // no time of its own).
+    let mut buffer = Vec::new();
+    let mut seals = vec![PartSeal::default(); parts.len()];
+    let hashed = std::thread::scope(|scope| {
+        let hashing = scope.spawn(|| {
+            parts
+                .iter()
+                .map(|part| sha256_file(&workspace.part_file(&part.file)?))
+                .collect::<Result<Vec<String>, PipelineError>>()
+        });
+        let scanned = (|| {
+            let mut reader = PartReader::open(workspace, parts, Position::default())?;
+            while let Some(((part, _), blank)) = reader.next_raw_line(&mut buffer)? {
+                if let Some(seal) = seals.get_mut(part) {
+                    seal.add(&buffer);
+                }
+                if blank {
+                    continue;
+                }
+                if let Some(id) = line_id(&buffer) {
+                    hashes.push(hash_id(&id));
+                }
+            }
+            Ok::<(), PipelineError>(())
+        })();
+        let hashed = hashing.join().map_err(|panic| {
+            PipelineError::worker_stopped(
+                "the thread hashing the staged parts",
+                &*panic,
+                "nothing was loaded",
+            )
+        });
+        scanned.and(hashed)
+    })??;
+    for (index, (seal, sha256)) in seals.iter().zip(&hashed).enumerate() {
+        seal.check(workspace, parts, index, sha256)?;
     }
     hashes.sort_unstable();
     let repeated: HashSet<u64> = hashes

@@ -133,40 +133,34 @@ impl PartReader {
     }
 }
 
-/// What one part holds, as read: lines, bytes and their SHA-256.
-#[derive(Default)]
+/// What one part holds, as read: lines and bytes (its SHA-256 is taken apart, on another
+/// thread, and compared with these).
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct PartSeal {
     lines: u64,
     bytes: u64,
-    hasher: sha2::Sha256,
 }
 
 impl PartSeal {
     pub(crate) fn add(&mut self, line: &[u8]) {
-        use sha2::Digest;
-        self.hasher.update(line);
         self.bytes += line.len() as u64;
         if !is_blank(line) {
             self.lines += 1;
         }
     }
 
-    /// Compares what was read of part `index` with the manifest, then starts the next part.
+    /// Compares what was read of part `index` (and its SHA-256) with the manifest.
     pub(crate) fn check(
-        &mut self,
+        &self,
         workspace: &Workspace,
         parts: &[ManifestPart],
         index: usize,
+        sha256: &str,
     ) -> Result<(), PipelineError> {
-        use sha2::Digest;
-        let read = std::mem::take(self);
         let Some(part) = parts.get(index) else {
             return Ok(());
         };
-        let sha256 = format!("{:x}", read.hasher.finalize());
-        if (read.lines, read.bytes, sha256.as_str())
-            == (part.records, part.bytes, part.sha256.as_str())
-        {
+        if (self.lines, self.bytes, sha256) == (part.records, part.bytes, part.sha256.as_str()) {
             return Ok(());
         }
         Err(PipelineError::Workspace {
@@ -176,9 +170,9 @@ impl PartSeal {
                 part.records,
                 part.bytes,
                 short_hash(&part.sha256),
-                read.lines,
-                read.bytes,
-                short_hash(&sha256),
+                self.lines,
+                self.bytes,
+                short_hash(sha256),
                 workspace.root().display()
             ),
         })
