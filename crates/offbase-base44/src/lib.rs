@@ -12,6 +12,8 @@
 //!   against records in memory;
 //! - [`exports`]: importing records from an export's files, the dashboard's CSV exports
 //!   ([`csv_export`]) and the CLI's seed files ([`seed`]);
+//! - [`files`]: which URLs point at the platform's file storage, in every shape, and the key a
+//!   copy of each is kept under;
 //! - [`corpus`] and [`har`]: behaviour corpora of entity reads, written by hand or taken from a
 //!   browser's HAR capture;
 //! - `client` (feature `client`, off by default): the HTTP client of the entity API, with its
@@ -25,6 +27,7 @@ pub mod api;
 pub mod client;
 pub mod corpus;
 pub mod exports;
+pub mod files;
 pub mod har;
 pub mod jsonc;
 pub mod platform;

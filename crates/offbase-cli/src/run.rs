@@ -2,7 +2,7 @@
 //! line and the environment left out, call the command, and turn an error into `error: ...` on
 //! stderr and exit code 2.
 
-use crate::cli::{Cli, Command, CorpusCommand, DiffCommand};
+use crate::cli::{Cli, Command, CorpusCommand, DiffCommand, FilesCommand};
 use crate::commands::{self, Context};
 use clap::{CommandFactory, FromArgMatches};
 use std::process::ExitCode;
@@ -61,6 +61,7 @@ fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitCode> {
             commands::corpus_generate(arguments, context)
         }
         Command::Corpus(CorpusCommand::FromHar(arguments)) => commands::corpus_from_har(arguments),
+        Command::Files(FilesCommand::Scan(arguments)) => commands::files_scan(arguments, context),
         Command::Completions(arguments) => commands::completions(arguments.shell),
     }
 }

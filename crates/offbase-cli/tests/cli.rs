@@ -401,3 +401,44 @@ fn a_source_without_any_entity_schema_planned_only_user_and_exited_0() {
         );
     }
 }
+
+#[test]
+fn files_scan_lists_the_sample_files_and_refuses_an_unstaged_folder() {
+    let folder = temporary_folder();
+    let workspace = folder.path().join("ws");
+    let workspace_text = workspace.display().to_string();
+    let empty = offbase(&["files", "scan", "--workspace", &workspace_text]);
+    assert_eq!(empty.status.code(), Some(2), "{}", text(&empty.stderr));
+    assert!(
+        text(&empty.stderr).contains("has no manifest.json"),
+        "{}",
+        text(&empty.stderr)
+    );
+    let marketplace = repo_root()
+        .join("samples/marketplace")
+        .display()
+        .to_string();
+    let bundle = folder.path().join("bundle.sql").display().to_string();
+    let staged = offbase(&[
+        "migrate",
+        "--from",
+        &marketplace,
+        "--workspace",
+        &workspace_text,
+        "--bundle",
+        &bundle,
+    ]);
+    assert!(
+        staged.status.code() == Some(0) || staged.status.code() == Some(1),
+        "{}",
+        text(&staged.stderr)
+    );
+    let scanned = offbase(&["files", "scan", "--workspace", &workspace_text, "--json"]);
+    assert_eq!(scanned.status.code(), Some(0), "{}", text(&scanned.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&scanned.stdout)
+        .unwrap_or_else(|error| panic!("{error}: {}", text(&scanned.stdout)));
+    assert_eq!(summary["files"], 479, "{summary}");
+    assert_eq!(summary["record_references"], 479, "{summary}");
+    assert!(workspace.join("files/manifest.json").is_file());
+    assert!(workspace.join("reports/files.md").is_file());
+}

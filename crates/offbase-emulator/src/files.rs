@@ -16,10 +16,11 @@ use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
-/// `GET /api/apps/{app_id}/files/{*path}`: public files only (`public/...`, `mp/public/...`);
-/// private files need signed URLs, which the emulator does not issue.
+/// `GET /api/apps/{app_id}/files/{*path}`: public files (`public/...`, `mp/public/...`, and
+/// `<9hex>_<name>` without `public/`); private files need signed URLs, which the emulator does
+/// not issue.
 pub(crate) async fn app_file(Path((_app_id, path)): Path<(String, String)>, uri: Uri) -> Response {
-    if path.starts_with("public/") || path.starts_with("mp/public/") {
+    if path.starts_with("public/") || path.starts_with("mp/public/") || !path.contains('/') {
         file_response(uri.path())
     } else {
         let error = ApiError::not_found(format!(
@@ -142,47 +143,18 @@ fn splitmix(state: &mut u64) -> u64 {
 /// ```
 pub fn local_file_url(api_url: &str, original_url: &str) -> Option<String> {
     let trimmed = original_url.trim();
+    offbase_base44::files::hosted_file(trimmed)?;
+    // The same path and query on the emulator's host.
     let rest = trimmed
         .strip_prefix("https://")
         .or_else(|| trimmed.strip_prefix("http://"))?;
     let rest = rest.split('#').next().unwrap_or(rest);
-    let (authority, path_and_query) = match rest.find(['/', '?']) {
-        Some(index) => rest.split_at(index),
-        None => return None,
-    };
-    let host = authority
-        .rsplit('@')
-        .next()
-        .unwrap_or(authority)
-        .split(':')
-        .next()
-        .unwrap_or(authority)
-        .to_ascii_lowercase();
-    let path = path_and_query.split('?').next().unwrap_or(path_and_query);
-    let known = if path.starts_with("/api/apps/") {
-        let mut segments = path.trim_start_matches('/').split('/');
-        let shape = (
-            segments.next(),
-            segments.next(),
-            segments.next(),
-            segments.next(),
-            segments.next(),
-        );
-        let public = matches!(
-            shape,
-            (Some("api"), Some("apps"), Some(id), Some("files"), Some("public" | "mp"))
-                if !id.is_empty()
-        ) && (!path.contains("/files/mp/") || path.contains("/files/mp/public/"));
-        public
-            && (host == "base44.app" || host == "app.base44.com" || host.ends_with(".base44.app"))
-    } else if path.starts_with("/images/public/") {
-        host == "media.base44.com"
-    } else if path.starts_with("/storage/v1/object/public/") {
-        host.ends_with(".supabase.co")
-    } else {
-        false
-    };
-    known.then(|| format!("{}{}", api_url.trim_end_matches('/'), path_and_query))
+    let path_and_query = rest.get(rest.find(['/', '?'])?..)?;
+    Some(format!(
+        "{}{}",
+        api_url.trim_end_matches('/'),
+        path_and_query
+    ))
 }
 
 #[cfg(test)]
@@ -213,6 +185,14 @@ mod tests {
                     "https://abcd.supabase.co/storage/v1/object/public/base44-prod/public/{app}/a_b.pdf"
                 ),
                 format!("/storage/v1/object/public/base44-prod/public/{app}/a_b.pdf"),
+            ),
+            (
+                format!("https://base44.app/api/apps/{app}/files/2bf50e3b3_bare.jpg"),
+                format!("/api/apps/{app}/files/2bf50e3b3_bare.jpg"),
+            ),
+            (
+                "https://abcd.supabase.co/storage/v1/object/public/base44-prod/public/user_68a1/c_me.png".to_owned(),
+                "/storage/v1/object/public/base44-prod/public/user_68a1/c_me.png".to_owned(),
             ),
         ] {
             assert_eq!(

@@ -82,6 +82,33 @@ async fn every_public_file_url_of_the_samples_is_served_with_stable_bytes() {
         served += 1;
     }
     assert!(served > 100, "{served}");
+    // The shapes no sample holds: a file without `public/`, and older storage paths.
+    let app = emulator.app_id();
+    for url in [
+        format!("https://base44.app/api/apps/{app}/files/2bf50e3b3_bare.jpg"),
+        "https://abcd.supabase.co/storage/v1/object/public/base44-prod/public/user_68a1/c_me.png"
+            .to_owned(),
+        "https://abcd.supabase.co/storage/v1/object/public/base44-prod/public/0f0f0f0f0_old.png"
+            .to_owned(),
+    ] {
+        let local = local_file_url(&emulator.api_url(), &url)
+            .unwrap_or_else(|| panic!("not mapped: {url}"));
+        let path = local
+            .strip_prefix(&emulator.api_url())
+            .unwrap_or_else(|| panic!("not on the emulator: {local}"));
+        let response = api
+            .client
+            .get(&local)
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("{local}: {error}"));
+        assert_eq!(response.status().as_u16(), 200, "{local}");
+        let bytes = response
+            .bytes()
+            .await
+            .unwrap_or_else(|error| panic!("{local}: {error}"));
+        assert_eq!(bytes.as_ref(), file_bytes(path).as_slice(), "{local}");
+    }
     // Private files are not served; other URLs are not mapped.
     let private = format!(
         "{}/api/apps/{}/files/private/x/abc_secret.pdf",

@@ -2,6 +2,7 @@
 //! apply) and `pull` (Base44 → workspace). Stages report progress through [`progress::Reporter`]; only the CLI draws.
 
 pub mod compare;
+pub mod files;
 pub mod load;
 pub mod lock;
 pub mod migrate;

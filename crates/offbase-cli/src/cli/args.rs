@@ -442,3 +442,17 @@ pub struct CompletionsArgs {
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
 }
+
+#[derive(Debug, Args)]
+#[command(mut_arg("workspace", |arg| arg.help("The workspace whose records are searched")))]
+#[command(mut_arg("json", |arg| arg.help("Print what was found on stdout as JSON")))]
+pub struct FilesScanArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceFolderArgs,
+    /// The app's code (an export's root folder): its `src/`, `public/` and `index.html` are
+    /// searched too.
+    #[arg(long, value_name = "APP_DIR")]
+    pub code: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}

@@ -189,6 +189,9 @@ pub enum Command {
     /// Build a behaviour corpus (the reads `diff behaviour` replays), one request a line.
     #[command(subcommand)]
     Corpus(CorpusCommand),
+    /// The files an app's records and code point at on Base44's storage.
+    #[command(subcommand)]
+    Files(FilesCommand),
     /// Print a shell completion script for offbase on stdout.
     ///
     /// Install it where your shell looks for completions, then open a new shell.
@@ -220,6 +223,23 @@ pub enum CorpusCommand {
         after_help = "Examples:\n  offbase corpus from-har capture.har --out corpus.jsonl\n  offbase corpus from-har samples/har/crm.har"
     )]
     FromHar(CorpusFromHarArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FilesCommand {
+    /// Find every file the staged records (and the app's code) point at on Base44's storage.
+    ///
+    /// Every string of every record is searched, at any depth: URL fields, arrays and objects,
+    /// `_extra`, URLs inside rich text and markdown, the User entity. Every URL shape Base44
+    /// storage has is recognized (Supabase-hosted `base44-prod` paths, base44.app
+    /// `/api/apps/<id>/files/...`, media.base44.com), and private `file_uri` values. With
+    /// --code, the app's `src/`, `public/` and `index.html` are searched too (file and line).
+    /// Writes WORKSPACE/files/manifest.json (each file once, with its destination key and
+    /// every reference: entity, record id and JSON path) and WORKSPACE/reports/files.md.
+    #[command(
+        after_help = "Examples:\n  offbase files scan --workspace ws\n  offbase files scan --workspace ws --code ./my-app --json"
+    )]
+    Scan(FilesScanArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -345,6 +365,10 @@ impl Command {
             Command::Corpus(CorpusCommand::Generate(arguments)) => {
                 Groups::from_workspace(&mut arguments.workspace)
             }
+            Command::Files(FilesCommand::Scan(arguments)) => Groups {
+                workspace: Some(&mut arguments.workspace),
+                ..Groups::default()
+            },
             // The emulator's --app-id and --api-key-env are the served app's, not the source's.
             Command::Emulate(_)
             | Command::Corpus(CorpusCommand::FromHar(_))

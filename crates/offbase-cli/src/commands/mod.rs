@@ -5,6 +5,7 @@
 mod compare;
 mod completions;
 mod emulate;
+mod files;
 mod load;
 mod plan;
 mod stage;
@@ -13,6 +14,7 @@ mod sync;
 pub use compare::{corpus_from_har, corpus_generate, diff_behaviour, diff_data};
 pub use completions::completions;
 pub use emulate::emulate;
+pub use files::files_scan;
 pub use load::{load, migrate, reseal, status};
 pub use plan::plan;
 pub use stage::{generate, pull};

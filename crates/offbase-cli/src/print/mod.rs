@@ -2,11 +2,13 @@
 //! given. Nothing here decides anything; each function prints what it is handed.
 
 mod compare;
+mod files;
 mod load;
 mod stage;
 mod sync;
 
 pub use compare::{diff_behaviour, diff_data, har_extract};
+pub use files::files_scan;
 pub use load::{load, migrate, reseal, status};
 pub use stage::{generate, import, plan, pull};
 pub use sync::{SyncReporter, SyncTable, cutover, reapply, undone};

@@ -5,6 +5,7 @@
 //! data/<Entity>/part-NNNNN.jsonl records, one JSON object a line, in (created_date, id) order
 //! manifest.json                  per entity: records, bytes, sha256 per part, keys, source count
 //! state/pull.json                checkpoints of an unfinished pull
+//! files/manifest.json            every platform-hosted file the records point at (files scan)
 //! ```
 //!
 //! This module owns the layout, the record form (canonical key order) and the part writer whose
@@ -90,6 +91,16 @@ impl Workspace {
     /// `plan/`: the plan and mapping report the load used.
     pub fn plan_dir(&self) -> PathBuf {
         self.root.join("plan")
+    }
+
+    /// `files/`: the file manifest (what `files scan` found) and, later, the URL map.
+    pub fn files_dir(&self) -> PathBuf {
+        self.root.join("files")
+    }
+
+    /// `files/manifest.json`.
+    pub fn files_manifest_path(&self) -> PathBuf {
+        self.files_dir().join("manifest.json")
     }
 
     /// `cutover/`: the cutover's fresh pull (`snapshot/`, `snapshot.sql`) and its repair list.

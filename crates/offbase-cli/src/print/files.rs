@@ -1,0 +1,37 @@
+//! What `offbase files` prints.
+
+use offbase_pipeline::files::scan::ScanSummary;
+
+pub fn files_scan(summary: &ScanSummary) {
+    println!(
+        "{} files on Base44's storage ({} private): {} references in records, {} in code.",
+        summary.files, summary.private_files, summary.record_references, summary.code_references
+    );
+    if !summary.fields.is_empty() {
+        let entity_width = summary
+            .fields
+            .iter()
+            .map(|field| field.entity.len())
+            .max()
+            .unwrap_or(6)
+            .max(6);
+        let field_width = summary
+            .fields
+            .iter()
+            .map(|field| field.field.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        println!(
+            "{:<entity_width$}  {:<field_width$}  {:>10}  {:>6}",
+            "entity", "field", "references", "files"
+        );
+        for field in &summary.fields {
+            println!(
+                "{:<entity_width$}  {:<field_width$}  {:>10}  {:>6}",
+                field.entity, field.field, field.references, field.files
+            );
+        }
+    }
+    println!("Manifest: {}", summary.manifest);
+}

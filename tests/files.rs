@@ -1,0 +1,278 @@
+//! `files scan` on a workspace whose records hold every URL shape of Base44's file storage at
+//! every depth (a URL field, arrays, objects in arrays, a field the schema does not declare
+//! (which the load keeps in `_extra`), markdown and HTML text, the User entity), a private `file_uri`, URLs that are not Base44's, and an app folder whose
+//! code points at files: each file found once with its key, every reference with its entity,
+//! record id and JSON path (or file and line), and the same bytes on a second scan.
+
+use offbase_pipeline::files::scan::{FileManifest, scan};
+use offbase_pipeline::load::bundle::BundleOptions;
+use offbase_pipeline::migrate::{Destination, MigrateOptions, MigrateSource, migrate};
+use offbase_pipeline::progress::{NoProgress, Reporter};
+use offbase_pipeline::workspace::Workspace;
+use std::path::Path;
+use std::sync::Arc;
+
+const APP: &str = "900e600cba18b8f276b74981";
+
+fn write(path: &Path, text: &str) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap_or_else(|error| panic!("{error}"));
+    }
+    std::fs::write(path, text).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+}
+
+fn urls() -> [String; 7] {
+    [
+        format!(
+            "https://abc.supabase.co/storage/v1/object/public/base44-prod/public/{APP}/a1b2c3d4e_cover.jpg"
+        ),
+        "https://abc.supabase.co/storage/v1/object/public/base44-prod/public/0f0f0f0f0_old.png"
+            .to_owned(),
+        "https://abc.supabase.co/storage/v1/object/public/base44-prod/public/user_68a1/1a1a1a1a1_me.png"
+            .to_owned(),
+        format!("https://base44.app/api/apps/{APP}/files/public/{APP}/2b2b2b2b2_doc.pdf"),
+        format!("https://base44.app/api/apps/{APP}/files/mp/public/{APP}/3c3c3c3c3_photo.jpg"),
+        format!("https://app.base44.com/api/apps/{APP}/files/4d4d4d4d4_bare.png"),
+        format!("https://media.base44.com/images/public/{APP}/5e5e5e5e5_logo.svg"),
+    ]
+}
+
+/// An app folder (schemas and records) staged into a workspace by `migrate` to a bundle.
+async fn staged(folder: &Path) -> Workspace {
+    let [cover, old, me, doc, photo, bare, logo] = urls();
+    let app = folder.join("app");
+    write(
+        &app.join("base44/entities/Item.jsonc"),
+        r#"{"name": "Item", "type": "object", "properties": {
+            "title": {"type": "string"}, "image_url": {"type": "string"},
+            "photos": {"type": "array", "items": {"type": "object"}},
+            "gallery": {"type": "array", "items": {"type": "string"}},
+            "body": {"type": "string"}, "file_uri": {"type": "string"}
+        }}"#,
+    );
+    write(
+        &app.join("base44/entities/User.jsonc"),
+        r#"{"name": "User", "type": "object", "properties": {"avatar_url": {"type": "string"}}}"#,
+    );
+    let items = [
+        serde_json::json!({"id": "i1", "title": "cover", "image_url": cover,
+            "photos": [{"url": photo, "caption": "x"}, {"url": "https://example.com/not-base44.jpg"}],
+            "gallery": [doc, old]}),
+        serde_json::json!({"id": "i2", "title": "text",
+            "body": format!("Intro ![logo]({logo}). <img src=\"{bare}\"> and again {logo}."),
+            "file_uri": "private/uploads/9f9f9f9f9_contract.pdf",
+            "legacy_banner": {"src": cover}}),
+    ];
+    let users = [serde_json::json!({"id": "u1", "email": "a@example.com", "avatar_url": me})];
+    let lines = |records: &[serde_json::Value]| {
+        records
+            .iter()
+            .map(|record| format!("{record}\n"))
+            .collect::<String>()
+    };
+    write(&app.join("data/Item.jsonl"), &lines(&items));
+    write(&app.join("data/User.jsonl"), &lines(&users));
+    let workspace = Workspace::new(folder.join("ws"));
+    let options = MigrateOptions {
+        source: MigrateSource::Folder {
+            folder: app,
+            schema_from: None,
+        },
+        workspace: workspace.clone(),
+        mappings: None,
+        destination: Destination::Bundle {
+            path: folder.join("bundle.sql"),
+            options: BundleOptions {
+                pg_schema: "files".into(),
+                mappings: None,
+                relax: Default::default(),
+            },
+        },
+    };
+    let reporter: Arc<dyn Reporter> = Arc::new(NoProgress);
+    if let Err(error) = migrate(&options, reporter).await {
+        panic!("migrate: {error}");
+    }
+    workspace
+}
+
+#[tokio::test]
+async fn every_shape_at_every_depth_and_in_code_is_found_once_with_its_references() {
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let workspace = staged(folder.path()).await;
+    let [cover, old, me, doc, photo, bare, logo] = urls();
+    let code = folder.path().join("app-code");
+    write(
+        &code.join("src/App.jsx"),
+        &format!(
+            "import x from 'y';\nconst logo = \"{logo}\";\nconst other = 'https://example.com/a.png';\n"
+        ),
+    );
+    write(
+        &code.join("public/manifest.json"),
+        &format!("{{\n  \"icons\": [\n    {{\"src\": \"{cover}\"}}\n  ]\n}}\n"),
+    );
+    write(
+        &code.join("index.html"),
+        &format!("<link rel=\"icon\" href=\"{logo}\">\n"),
+    );
+    write(
+        &code.join("src/node_modules/lib/index.js"),
+        &format!("\"{logo}\"\n"),
+    );
+
+    let summary =
+        scan(&workspace, Some(&code), &NoProgress).unwrap_or_else(|error| panic!("{error}"));
+    let text = std::fs::read_to_string(workspace.files_manifest_path())
+        .unwrap_or_else(|error| panic!("{error}"));
+    let manifest: FileManifest =
+        serde_json::from_str(&text).unwrap_or_else(|error| panic!("{error}"));
+
+    let found: Vec<(String, String, String, Vec<String>, Vec<String>)> = manifest
+        .files
+        .iter()
+        .map(|file| {
+            (
+                file.url.clone(),
+                file.key.clone(),
+                file.shape.clone(),
+                file.records
+                    .iter()
+                    .map(|reference| {
+                        format!(
+                            "{} {} {}",
+                            reference.entity,
+                            reference.id.as_deref().unwrap_or("-"),
+                            reference.path
+                        )
+                    })
+                    .collect(),
+                file.code
+                    .iter()
+                    .map(|reference| format!("{}:{}", reference.file, reference.line))
+                    .collect(),
+            )
+        })
+        .collect();
+    let entry = |url: &str, key: &str, shape: &str, records: &[&str], code: &[&str]| {
+        (
+            url.to_owned(),
+            key.to_owned(),
+            shape.to_owned(),
+            records
+                .iter()
+                .map(|text| (*text).to_owned())
+                .collect::<Vec<_>>(),
+            code.iter()
+                .map(|text| (*text).to_owned())
+                .collect::<Vec<_>>(),
+        )
+    };
+    let mut expected = vec![
+        entry(
+            &cover,
+            &format!("public/{APP}/a1b2c3d4e_cover.jpg"),
+            "storage",
+            &["Item i1 $.image_url", "Item i2 $.legacy_banner.src"],
+            &["public/manifest.json:3"],
+        ),
+        entry(
+            &old,
+            "public/0f0f0f0f0_old.png",
+            "storage",
+            &["Item i1 $.gallery[1]"],
+            &[],
+        ),
+        entry(
+            &me,
+            "public/user_68a1/1a1a1a1a1_me.png",
+            "storage",
+            &["User u1 $.avatar_url"],
+            &[],
+        ),
+        entry(
+            &doc,
+            &format!("public/{APP}/2b2b2b2b2_doc.pdf"),
+            "app_files",
+            &["Item i1 $.gallery[0]"],
+            &[],
+        ),
+        entry(
+            &photo,
+            &format!("public/{APP}/3c3c3c3c3_photo.jpg"),
+            "app_files",
+            &["Item i1 $.photos[0].url"],
+            &[],
+        ),
+        entry(
+            &bare,
+            &format!("public/{APP}/4d4d4d4d4_bare.png"),
+            "app_files",
+            &["Item i2 $.body"],
+            &[],
+        ),
+        entry(
+            &logo,
+            &format!("public/{APP}/5e5e5e5e5_logo.svg"),
+            "media",
+            &["Item i2 $.body", "Item i2 $.body"],
+            &["index.html:1", "src/App.jsx:2"],
+        ),
+    ];
+    let private = manifest
+        .files
+        .iter()
+        .find(|file| file.shape == "private")
+        .unwrap_or_else(|| panic!("no private file: {text}"));
+    assert_eq!(private.url, "private/uploads/9f9f9f9f9_contract.pdf");
+    assert!(
+        private.key.starts_with("private/") && private.key.ends_with("_9f9f9f9f9_contract.pdf")
+    );
+    expected.push(entry(
+        &private.url,
+        &private.key,
+        "private",
+        &["Item i2 $.file_uri"],
+        &[],
+    ));
+    expected.sort();
+    assert_eq!(found, expected, "{text}");
+    assert_eq!(
+        (
+            summary.files,
+            summary.private_files,
+            summary.record_references,
+            summary.code_references
+        ),
+        (8, 1, 10, 3)
+    );
+    let fields: Vec<(String, String, u64, usize)> = summary
+        .fields
+        .iter()
+        .map(|field| {
+            (
+                field.entity.clone(),
+                field.field.clone(),
+                field.references,
+                field.files,
+            )
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("Item".into(), "body".into(), 3, 2),
+            ("Item".into(), "file_uri".into(), 1, 1),
+            ("Item".into(), "gallery[]".into(), 2, 2),
+            ("Item".into(), "image_url".into(), 1, 1),
+            ("Item".into(), "legacy_banner.src".into(), 1, 1),
+            ("Item".into(), "photos[].url".into(), 1, 1),
+            ("User".into(), "avatar_url".into(), 1, 1),
+        ]
+    );
+    // A second scan writes the same bytes.
+    scan(&workspace, Some(&code), &NoProgress).unwrap_or_else(|error| panic!("{error}"));
+    let again = std::fs::read_to_string(workspace.files_manifest_path())
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(text, again);
+}
