@@ -14,6 +14,9 @@ use std::sync::Arc;
 
 const APP: &str = "900e600cba18b8f276b74981";
 
+/// A manifest entry as compared: URL, key, shape, record references, code references.
+type Entry = (String, String, String, Vec<String>, Vec<String>);
+
 fn write(path: &Path, text: &str) {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).unwrap_or_else(|error| panic!("{error}"));
@@ -128,7 +131,7 @@ async fn every_shape_at_every_depth_and_in_code_is_found_once_with_its_reference
     let manifest: FileManifest =
         serde_json::from_str(&text).unwrap_or_else(|error| panic!("{error}"));
 
-    let found: Vec<(String, String, String, Vec<String>, Vec<String>)> = manifest
+    let found: Vec<Entry> = manifest
         .files
         .iter()
         .map(|file| {
