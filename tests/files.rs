@@ -279,3 +279,171 @@ async fn every_shape_at_every_depth_and_in_code_is_found_once_with_its_reference
         .unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(text, again);
 }
+
+/// The marketplace sample's files copied from the emulator over real HTTP while 10% of the
+/// downloads fail (5xx, 429, connections reset mid-body), one file deleted on the platform:
+/// every other file is at the destination with the emulator's bytes and its hash in the
+/// manifest; the deleted one is rejected with the records that point at it, its URL kept; a
+/// second run sends nothing again.
+#[tokio::test]
+async fn files_copy_completes_through_faults_rejects_a_deleted_file_and_resumes() {
+    use offbase_pipeline::files::copy::{CopyOptions, FileReject, copy};
+    use sha2::Digest;
+
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let workspace = Workspace::new(folder.path().join("ws"));
+    let options = MigrateOptions {
+        source: MigrateSource::Folder {
+            folder: offbase_tests::sample("marketplace"),
+            schema_from: None,
+        },
+        workspace: workspace.clone(),
+        mappings: None,
+        destination: Destination::Bundle {
+            path: folder.path().join("bundle.sql"),
+            options: BundleOptions {
+                pg_schema: "files".into(),
+                mappings: None,
+                relax: Default::default(),
+            },
+        },
+    };
+    let reporter: Arc<dyn Reporter> = Arc::new(NoProgress);
+    if let Err(error) = migrate(&options, reporter).await {
+        panic!("migrate: {error}");
+    }
+    let scanned = scan(&workspace, None, &NoProgress).unwrap_or_else(|error| panic!("{error}"));
+    let read_manifest = || -> FileManifest {
+        let text = std::fs::read_to_string(workspace.files_manifest_path())
+            .unwrap_or_else(|error| panic!("{error}"));
+        serde_json::from_str(&text).unwrap_or_else(|error| panic!("{error}"))
+    };
+    let manifest = read_manifest();
+    let path_of = |url: &str| -> String {
+        let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+        rest.find('/')
+            .map_or(String::new(), |start| rest[start..].to_owned())
+    };
+    let deleted = manifest
+        .files
+        .iter()
+        .find(|file| file.records.len() == 1)
+        .unwrap_or_else(|| panic!("no file"))
+        .clone();
+    let config = offbase_emulator::EmulatorConfig {
+        app_dir: offbase_tests::sample("marketplace"),
+        app_id: None,
+        api_key: offbase_tests::EMULATOR_KEY.to_owned(),
+        rate_limits: offbase_emulator::RateLimits::Off,
+        faults: offbase_emulator::Faults {
+            fail_rate: 0.04,
+            throttle_rate: 0.02,
+            reset_rate: 0.04,
+            seed: 7,
+            files: true,
+            ..offbase_emulator::Faults::default()
+        },
+        writer: None,
+        created_by: "emulator@example.com".to_owned(),
+        deleted_files: [path_of(&deleted.url)].into_iter().collect(),
+    };
+    let address = "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!());
+    let emulator = offbase_emulator::start(config, address)
+        .await
+        .unwrap_or_else(|error| panic!("the emulator did not start: {error}"));
+    let destination = folder.path().join("copies");
+    let mut copy_options = CopyOptions::new(&destination);
+    copy_options.via = Some(emulator.api_url());
+    copy_options.attempts = 12;
+
+    let first = copy(&workspace, &copy_options, &NoProgress)
+        .await
+        .unwrap_or_else(|error| panic!("copy: {error}"));
+    assert_eq!(
+        (
+            first.files,
+            first.copied,
+            first.rejected,
+            first.already_there
+        ),
+        (scanned.files, scanned.files - 1, 1, 0),
+        "{first:?}"
+    );
+    let manifest = read_manifest();
+    for file in &manifest.files {
+        let copy_path = destination.join(&file.key);
+        if file.url == deleted.url {
+            assert!(!copy_path.exists(), "{}", file.key);
+            assert_eq!((file.size, file.sha256.as_deref()), (None, None));
+            continue;
+        }
+        let bytes = std::fs::read(&copy_path)
+            .unwrap_or_else(|error| panic!("{}: {error}", copy_path.display()));
+        assert_eq!(
+            bytes,
+            offbase_emulator::file_bytes(&path_of(&file.url)),
+            "{}",
+            file.url
+        );
+        let sha256: String = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        assert_eq!(file.size, Some(bytes.len() as u64), "{}", file.url);
+        assert_eq!(
+            file.sha256.as_deref(),
+            Some(sha256.as_str()),
+            "{}",
+            file.url
+        );
+    }
+    let rejects_text = std::fs::read_to_string(workspace.rejects_dir().join("files.jsonl"))
+        .unwrap_or_else(|error| panic!("{error}"));
+    let rejects: Vec<FileReject> = rejects_text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}")))
+        .collect();
+    assert_eq!(rejects.len(), 1, "{rejects_text}");
+    assert_eq!(
+        (
+            rejects[0].url.as_str(),
+            rejects[0].reason.as_str(),
+            rejects[0].status,
+            &rejects[0].records
+        ),
+        (deleted.url.as_str(), "gone", Some(404), &deleted.records)
+    );
+    // The staged records keep the URL: nothing was blanked.
+    assert!(
+        std::fs::read_dir(workspace.root().join("data"))
+            .unwrap_or_else(|error| panic!("{error}"))
+            .flatten()
+            .flat_map(|entity| std::fs::read_dir(entity.path())
+                .into_iter()
+                .flatten()
+                .flatten())
+            .any(|part| std::fs::read_to_string(part.path())
+                .unwrap_or_default()
+                .contains(&deleted.url))
+    );
+
+    let requests_before = emulator.stats().requests_to(offbase_emulator::Route::File);
+    // The faults were met: some files took more than one request.
+    assert!(
+        requests_before as usize > scanned.files + 10,
+        "{requests_before} requests for {} files",
+        scanned.files
+    );
+    let second = copy(&workspace, &copy_options, &NoProgress)
+        .await
+        .unwrap_or_else(|error| panic!("copy again: {error}"));
+    assert_eq!(
+        (second.copied, second.already_there, second.rejected),
+        (0, scanned.files - 1, 1),
+        "{second:?}"
+    );
+    // Only the deleted file was asked for again.
+    let asked_again = emulator.stats().requests_to(offbase_emulator::Route::File) - requests_before;
+    assert!((1..=12).contains(&asked_again), "{asked_again}");
+    emulator.shutdown().await;
+}

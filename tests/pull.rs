@@ -26,6 +26,7 @@ fn config(app_dir: &Path) -> EmulatorConfig {
         faults: Faults::default(),
         writer: None,
         created_by: "emulator@example.com".to_owned(),
+        deleted_files: Default::default(),
     }
 }
 
@@ -342,6 +343,7 @@ async fn faults_5xx_429_and_truncated_bodies_do_not_change_the_result() {
         reset_rate: 0.05,
         latency: Duration::ZERO,
         seed: 11,
+        files: false,
     };
     let faulty = start(settings).await;
     let folder = temporary();

@@ -179,6 +179,7 @@ pub async fn start_emulator(
         faults: offbase_emulator::Faults::default(),
         writer,
         created_by: "emulator@example.com".to_owned(),
+        deleted_files: Default::default(),
     };
     let address = "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!());
     offbase_emulator::start(config, address)

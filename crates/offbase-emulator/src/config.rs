@@ -32,6 +32,9 @@ pub struct EmulatorConfig {
     pub writer: Option<WriterConfig>,
     /// The email put in `created_by` on API and writer creates.
     pub created_by: String,
+    /// File paths (as served here, e.g. `/images/public/<app>/<name>`) that answer 404, as a
+    /// file deleted on the platform does.
+    pub deleted_files: std::collections::BTreeSet<String>,
 }
 
 impl EmulatorConfig {
@@ -46,6 +49,7 @@ impl EmulatorConfig {
             faults: Faults::default(),
             writer: None,
             created_by: DEFAULT_CREATED_BY.to_owned(),
+            deleted_files: std::collections::BTreeSet::new(),
         }
     }
 
@@ -135,6 +139,8 @@ pub struct Faults {
     /// Added before every answer.
     pub latency: Duration,
     pub seed: u64,
+    /// Fault file downloads too (off: files are served faithfully whatever the rates).
+    pub files: bool,
 }
 
 impl Faults {

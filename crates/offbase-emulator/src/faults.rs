@@ -39,6 +39,11 @@ impl FaultInjector {
         FaultInjector { faults, rng }
     }
 
+    /// Whether file downloads are faulted too.
+    pub(crate) fn faults_files(&self) -> bool {
+        self.faults.files
+    }
+
     /// Draws the faults for the next request.
     pub(crate) fn draw(&self) -> FaultPlan {
         let draws: [f64; 7] = {
@@ -131,6 +136,7 @@ mod tests {
             reset_rate: 0.2,
             latency: Duration::ZERO,
             seed: 7,
+            files: false,
         };
         let first = FaultInjector::new(faults.clone());
         let second = FaultInjector::new(faults);

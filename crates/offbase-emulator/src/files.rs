@@ -10,18 +10,22 @@
 //! - `/storage/v1/object/public/<bucket>/...`, originally on `<project>.supabase.co`.
 
 use crate::error::ApiError;
-use crate::state::tagged;
+use crate::state::{AppState, SharedState, tagged};
 use crate::stats::Route;
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 /// `GET /api/apps/{app_id}/files/{*path}`: public files (`public/...`, `mp/public/...`, and
 /// `<9hex>_<name>` without `public/`); private files need signed URLs, which the emulator does
 /// not issue.
-pub(crate) async fn app_file(Path((_app_id, path)): Path<(String, String)>, uri: Uri) -> Response {
+pub(crate) async fn app_file(
+    State(state): State<SharedState>,
+    Path((_app_id, path)): Path<(String, String)>,
+    uri: Uri,
+) -> Response {
     if path.starts_with("public/") || path.starts_with("mp/public/") || !path.contains('/') {
-        file_response(uri.path())
+        file_response(&state, uri.path())
     } else {
         let error = ApiError::not_found(format!(
             "no public file at {}: only `files/public/...` and `files/mp/public/...` are served",
@@ -32,11 +36,15 @@ pub(crate) async fn app_file(Path((_app_id, path)): Path<(String, String)>, uri:
 }
 
 /// `GET /images/public/{*path}` and `GET /storage/v1/object/public/{*path}`.
-pub(crate) async fn public_file(uri: Uri) -> Response {
-    file_response(uri.path())
+pub(crate) async fn public_file(State(state): State<SharedState>, uri: Uri) -> Response {
+    file_response(&state, uri.path())
 }
 
-fn file_response(path: &str) -> Response {
+fn file_response(state: &AppState, path: &str) -> Response {
+    if state.deleted_files.contains(path) {
+        let error = ApiError::not_found(format!("the file {path} was deleted"));
+        return tagged(error.into_response(), Route::File);
+    }
     let content_type = content_type(path);
     let response = (
         StatusCode::OK,

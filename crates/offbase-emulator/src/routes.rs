@@ -36,6 +36,7 @@ const FILES_STORAGE: &str = "/storage/v1/object/public/{*path}";
 /// The emulator's routes. Every entity route and method is gated separately, so the gate
 /// knows which [`Route`] (and rate-limit class) it is guarding.
 pub(crate) fn router(state: SharedState) -> Router {
+    let file_faults = || middleware::from_fn_with_state(Arc::clone(&state), file_gate);
     let gated = |route: Route, method_router: MethodRouter<SharedState>| {
         method_router.route_layer(middleware::from_fn_with_state(
             (Arc::clone(&state), route),
@@ -70,9 +71,15 @@ pub(crate) fn router(state: SharedState) -> Router {
             RECORD_PERMANENT,
             gated(Route::PermanentDelete, delete(entities::purge)),
         )
-        .route(FILES_APP, get(files::app_file))
-        .route(FILES_IMAGES, get(files::public_file))
-        .route(FILES_STORAGE, get(files::public_file))
+        .route(FILES_APP, get(files::app_file).route_layer(file_faults()))
+        .route(
+            FILES_IMAGES,
+            get(files::public_file).route_layer(file_faults()),
+        )
+        .route(
+            FILES_STORAGE,
+            get(files::public_file).route_layer(file_faults()),
+        )
         .fallback(unmatched)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -155,6 +162,23 @@ async fn guard(state: &SharedState, route: Route, request: Request, next: Next) 
         .into_response();
     }
 
+    faulted(state, request, next, false).await
+}
+
+/// A file download, through the same injected faults as the entity API when
+/// [`Faults::files`](crate::config::Faults::files) asks for it (no key: public files are
+/// public; no rate limit). A file has no syntax a cut could break, so a body cut short is
+/// a connection dropped mid-body.
+async fn file_gate(State(state): State<SharedState>, request: Request, next: Next) -> Response {
+    if !state.faults.faults_files() {
+        return next.run(request).await;
+    }
+    tagged(faulted(&state, request, next, true).await, Route::File)
+}
+
+/// The request with the faults drawn for it: latency, a 5xx or 429 instead of the work, a body
+/// cut short, a connection dropped mid-body.
+async fn faulted(state: &SharedState, request: Request, next: Next, file: bool) -> Response {
     let plan = state.faults.draw();
     if !plan.latency.is_zero() {
         tokio::time::sleep(plan.latency).await;
@@ -176,11 +200,16 @@ async fn guard(state: &SharedState, route: Route, request: Request, next: Next) 
     if !response.status().is_success() {
         return response;
     }
-    if let Some(share) = plan.truncate_at {
+    if let Some(share) = plan.truncate_at.filter(|_| !file) {
         state.stats.fault(FaultKind::Truncate);
         return faults::truncate(response, share).await;
     }
-    if let (Some(share), Some(connection)) = (plan.reset_at, connection) {
+    let reset_at = if file {
+        plan.reset_at.or(plan.truncate_at)
+    } else {
+        plan.reset_at
+    };
+    if let (Some(share), Some(connection)) = (reset_at, connection) {
         let (response, armed) = faults::reset(response, share, &connection).await;
         if armed {
             state.stats.fault(FaultKind::Reset);

@@ -21,6 +21,8 @@ pub(crate) struct AppState {
     pub(crate) limiter: RateLimiter,
     pub(crate) faults: FaultInjector,
     pub(crate) stats: Arc<StatsRecorder>,
+    /// File paths that answer 404.
+    pub(crate) deleted_files: std::collections::BTreeSet<String>,
 }
 
 pub(crate) type SharedState = Arc<AppState>;
@@ -41,6 +43,7 @@ impl AppState {
             limiter: RateLimiter::new(config.rate_limits),
             faults: FaultInjector::new(config.faults.clone()),
             stats,
+            deleted_files: config.deleted_files.clone(),
         }
     }
 }

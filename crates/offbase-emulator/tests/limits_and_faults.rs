@@ -126,6 +126,21 @@ async fn faults_come_after_authentication_and_spare_file_hosting() {
     assert_eq!(file.status, 200);
     assert_eq!(emulator.stats().injected_server_errors, 0);
     emulator.shutdown().await;
+
+    // Asked to, the same faults hit file downloads too.
+    let emulator = start(with_faults(Faults {
+        fail_rate: 1.0,
+        files: true,
+        ..Faults::default()
+    }))
+    .await;
+    let api = Api::new(&emulator);
+    let file = api
+        .send(api.client.get(format!("{}{IMAGE}", emulator.api_url())))
+        .await;
+    assert!((500..=503).contains(&file.status), "{}", file.status);
+    assert_eq!(emulator.stats().injected_server_errors, 1);
+    emulator.shutdown().await;
 }
 
 #[tokio::test]

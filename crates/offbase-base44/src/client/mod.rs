@@ -9,12 +9,14 @@
 //! request rate shared by every task is in `budget`.
 
 mod budget;
+mod download;
 mod retry;
 
 #[cfg(test)]
 mod tests;
 
 use budget::RequestBudget;
+pub use download::{DownloadError, DownloadSink, Downloaded, Downloader};
 use serde_json::{Map, Value};
 use std::fmt;
 use std::sync::Arc;

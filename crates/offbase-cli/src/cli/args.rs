@@ -119,6 +119,9 @@ pub struct EmulateArgs {
     /// Share of successful answers whose connection is dropped mid-body.
     #[arg(long, default_value_t = 0.0, value_name = "SHARE")]
     pub reset_rate: f64,
+    /// Fault file downloads too, at the same rates (by default files are always served).
+    #[arg(long)]
+    pub fault_files: bool,
     /// Milliseconds added before every answer.
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub latency_ms: u64,
@@ -453,6 +456,26 @@ pub struct FilesScanArgs {
     /// searched too.
     #[arg(long, value_name = "APP_DIR")]
     pub code: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(mut_arg("workspace", |arg| arg.help("The workspace whose files were scanned")))]
+#[command(mut_arg("json", |arg| arg.help("Print what was copied on stdout as JSON")))]
+pub struct FilesCopyArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceFolderArgs,
+    /// The destination folder.
+    #[arg(long, value_name = "DEST")]
+    pub to: PathBuf,
+    /// Downloads at once.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub concurrency: usize,
+    /// Fetch every file from this origin with its URL's path, instead of from Base44's hosts
+    /// (a mirror, or `offbase emulate`).
+    #[arg(long, value_name = "URL")]
+    pub via: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -240,6 +240,18 @@ pub enum FilesCommand {
         after_help = "Examples:\n  offbase files scan --workspace ws\n  offbase files scan --workspace ws --code ./my-app --json"
     )]
     Scan(FilesScanArgs),
+    /// Copy every public file of the file manifest to a folder you control.
+    ///
+    /// Each file goes to DEST/<key> (the key the scan gave it), streamed through a SHA-256 and
+    /// renamed into place only when whole; size, hash and content type are logged in
+    /// WORKSPACE/files/copied.jsonl. Run it again after a stop: files already copied are not
+    /// sent again. A file Base44 no longer has (404, 403, 410), or one still failing after every
+    /// retry, is listed in WORKSPACE/reports/rejects/files.jsonl with the records that point at
+    /// it, and its URL is left as it is. Private files (`file_uri`) are not copied yet.
+    #[command(
+        after_help = "Examples:\n  offbase files scan --workspace ws && offbase files copy --workspace ws --to ./files\n  offbase files copy --workspace ws --to ./files --via http://127.0.0.1:4000   # from `offbase emulate`"
+    )]
+    Copy(FilesCopyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -366,6 +378,10 @@ impl Command {
                 Groups::from_workspace(&mut arguments.workspace)
             }
             Command::Files(FilesCommand::Scan(arguments)) => Groups {
+                workspace: Some(&mut arguments.workspace),
+                ..Groups::default()
+            },
+            Command::Files(FilesCommand::Copy(arguments)) => Groups {
                 workspace: Some(&mut arguments.workspace),
                 ..Groups::default()
             },

@@ -28,6 +28,7 @@ pub fn emulate(arguments: EmulateArgs) -> anyhow::Result<ExitCode> {
         reset_rate: arguments.reset_rate,
         latency: std::time::Duration::from_millis(arguments.latency_ms),
         seed: arguments.seed,
+        files: arguments.fault_files,
     };
     if arguments.write_rate > 0 {
         config.writer = Some(offbase_emulator::WriterConfig {

@@ -1,5 +1,6 @@
 //! What `offbase files` prints.
 
+use offbase_pipeline::files::copy::CopySummary;
 use offbase_pipeline::files::scan::ScanSummary;
 
 pub fn files_scan(summary: &ScanSummary) {
@@ -34,4 +35,21 @@ pub fn files_scan(summary: &ScanSummary) {
         }
     }
     println!("Manifest: {}", summary.manifest);
+}
+
+pub fn files_copy(summary: &CopySummary) {
+    println!(
+        "{} files to {}: {} copied ({} bytes), {} already there, {} rejected, {} private not copied, in {}.",
+        summary.files,
+        summary.destination,
+        summary.copied,
+        summary.bytes,
+        summary.already_there,
+        summary.rejected,
+        summary.private_skipped,
+        super::human_seconds(summary.seconds)
+    );
+    if let Some(path) = &summary.rejects_file {
+        println!("Rejected files, with the records that point at them: {path}");
+    }
 }

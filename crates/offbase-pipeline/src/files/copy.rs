@@ -1,0 +1,394 @@
+//! `files copy`: every public file of the file manifest copied to a folder the owner controls,
+//! under its key. Downloads stream through a SHA-256 into `<key>.offbase-partial`, which is
+//! synced and renamed into place only when whole, so a destination file is always complete.
+//! Each finished file is appended to `files/copied.jsonl` (URL, key, size, SHA-256, content
+//! type) and synced: a killed copy, run again, skips every file the log holds whose copy is
+//! there with its size, and starts the rest afresh. A file the platform no longer has (404,
+//! 403, 410), or one that still fails after every retry, goes to `reports/rejects/files.jsonl`
+//! with every record and code line that references it; its URL is kept as it is.
+
+use crate::PipelineError;
+use crate::files::scan::{CodeReference, FileManifest, RecordReference};
+use crate::progress::Reporter;
+use crate::workspace::Workspace;
+use offbase_base44::client::{DownloadError, DownloadSink, Downloader};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How a copy runs.
+#[derive(Debug, Clone)]
+pub struct CopyOptions {
+    /// The destination folder.
+    pub to: PathBuf,
+    /// Downloads at once.
+    pub concurrency: usize,
+    /// Fetch every file from this origin (`http://127.0.0.1:PORT`: the emulator, a mirror)
+    /// with the URL's own path, instead of from the URL's host.
+    pub via: Option<String>,
+    /// Attempts per file before it is rejected.
+    pub attempts: u32,
+}
+
+impl CopyOptions {
+    pub fn new(to: impl Into<PathBuf>) -> Self {
+        CopyOptions {
+            to: to.into(),
+            concurrency: 8,
+            via: None,
+            attempts: 8,
+        }
+    }
+}
+
+/// One line of `files/copied.jsonl`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopiedFile {
+    pub url: String,
+    pub key: String,
+    pub size: u64,
+    pub sha256: String,
+    pub content_type: Option<String>,
+}
+
+/// One line of `reports/rejects/files.jsonl`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileReject {
+    pub url: String,
+    pub key: String,
+    /// `gone` (the platform answered 404, 403 or 410), `failed` (still failing after every
+    /// retry) or `bad_key`.
+    pub reason: String,
+    pub status: Option<u16>,
+    pub message: String,
+    pub records: Vec<RecordReference>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub code: Vec<CodeReference>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CopySummary {
+    pub destination: String,
+    pub files: usize,
+    /// Copied by this run.
+    pub copied: usize,
+    /// Already at the destination from an earlier run.
+    pub already_there: usize,
+    pub rejected: usize,
+    /// Private files (`file_uri`), which need a signed URL: not copied by this version.
+    pub private_skipped: usize,
+    /// Bytes downloaded by this run.
+    pub bytes: u64,
+    pub seconds: f64,
+    pub rejects_file: Option<String>,
+}
+
+/// Copies every public file of the workspace's file manifest to `options.to`.
+pub async fn copy(
+    workspace: &Workspace,
+    options: &CopyOptions,
+    reporter: &dyn Reporter,
+) -> Result<CopySummary, PipelineError> {
+    let started = Instant::now();
+    let _lock = crate::lock::lock_workspace(workspace, "files copy")?;
+    let manifest_path = workspace.files_manifest_path();
+    let mut manifest: FileManifest =
+        workspace
+            .read_json(&manifest_path)?
+            .ok_or_else(|| PipelineError::Workspace {
+                path: manifest_path.clone(),
+                message: "no file manifest: run `offbase files scan` first".to_owned(),
+            })?;
+    let log_path = workspace.files_dir().join("copied.jsonl");
+    let mut copied = read_log(&log_path)?;
+    let downloader = Downloader::new(Duration::from_secs(600))?.with_attempts(options.attempts);
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(options.concurrency.max(1)));
+    let mut log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|error| PipelineError::io(&log_path, error))?;
+    let mut summary = CopySummary {
+        destination: options.to.display().to_string(),
+        files: manifest.files.len(),
+        ..CopySummary::default()
+    };
+    let mut rejects = Vec::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    let task = "files";
+    reporter.started(task, Some(manifest.files.len() as u64));
+    for (index, file) in manifest.files.iter().enumerate() {
+        if file.shape == "private" {
+            summary.private_skipped += 1;
+            reporter.advanced(task, 1);
+            continue;
+        }
+        let Some(destination) = destination_path(&options.to, &file.key) else {
+            rejects.push(reject(
+                file,
+                "bad_key",
+                None,
+                "the key would leave the destination",
+            ));
+            reporter.advanced(task, 1);
+            continue;
+        };
+        if let Some(done) = copied.get(&file.url)
+            && std::fs::metadata(&destination).is_ok_and(|metadata| metadata.len() == done.size)
+        {
+            summary.already_there += 1;
+            reporter.advanced(task, 1);
+            continue;
+        }
+        let url = match &options.via {
+            Some(origin) => rehost(&file.url, origin),
+            None => file.url.clone(),
+        };
+        let downloader = downloader.clone();
+        let semaphore = Arc::clone(&semaphore);
+        let key = file.key.clone();
+        let original = file.url.clone();
+        tasks.spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            let result = fetch(&downloader, &url, &destination).await;
+            (index, original, key, result)
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let (index, url, key, result) = joined.map_err(|error| PipelineError::WorkerStopped {
+            what: "a file download".to_owned(),
+            why: error.to_string(),
+            outcome: "the copy stopped; run it again to resume".to_owned(),
+        })?;
+        reporter.advanced(task, 1);
+        match result {
+            Ok((size, sha256, content_type)) => {
+                let line = CopiedFile {
+                    url: url.clone(),
+                    key,
+                    size,
+                    sha256,
+                    content_type,
+                };
+                let mut bytes = serde_json::to_vec(&line).unwrap_or_default();
+                bytes.push(b'\n');
+                log.write_all(&bytes)
+                    .and_then(|()| log.sync_data())
+                    .map_err(|error| PipelineError::io(&log_path, error))?;
+                summary.copied += 1;
+                summary.bytes += size;
+                copied.insert(url, line);
+            }
+            Err(FetchError::Download(DownloadError::Gone { status, url: shown })) => {
+                if let Some(file) = manifest.files.get(index) {
+                    rejects.push(reject(
+                        file,
+                        "gone",
+                        Some(status),
+                        &format!("{shown}: HTTP {status}: the platform no longer has the file"),
+                    ));
+                }
+            }
+            Err(FetchError::Download(error)) => {
+                let status = match &error {
+                    DownloadError::Status { status, .. } => Some(*status),
+                    _ => None,
+                };
+                if let Some(file) = manifest.files.get(index) {
+                    rejects.push(reject(file, "failed", status, &error.to_string()));
+                }
+            }
+            Err(FetchError::Io(error)) => return Err(error),
+        }
+    }
+    reporter.finished(task);
+    // The manifest gains each copied file's size and hash.
+    for file in &mut manifest.files {
+        if let Some(done) = copied.get(&file.url) {
+            file.size = Some(done.size);
+            file.sha256 = Some(done.sha256.clone());
+        }
+    }
+    workspace.write_json(&manifest_path, &manifest)?;
+    rejects.sort_by(|left, right| left.url.cmp(&right.url));
+    summary.rejected = rejects.len();
+    let rejects_path = workspace.rejects_dir().join("files.jsonl");
+    if rejects.is_empty() {
+        match std::fs::remove_file(&rejects_path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(PipelineError::io(&rejects_path, error)),
+        }
+    } else {
+        let mut text = Vec::new();
+        for line in &rejects {
+            text.extend(serde_json::to_vec(line).unwrap_or_default());
+            text.push(b'\n');
+        }
+        crate::workspace::files::write_atomic(&rejects_path, &text)?;
+        summary.rejects_file = Some(rejects_path.display().to_string());
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+fn reject(
+    file: &crate::files::scan::FileEntry,
+    reason: &str,
+    status: Option<u16>,
+    message: &str,
+) -> FileReject {
+    FileReject {
+        url: file.url.clone(),
+        key: file.key.clone(),
+        reason: reason.to_owned(),
+        status,
+        message: message.to_owned(),
+        records: file.records.clone(),
+        code: file.code.clone(),
+    }
+}
+
+/// The copied files the log holds, by URL; a line cut by a kill (the last one) is no copy.
+fn read_log(path: &Path) -> Result<BTreeMap<String, CopiedFile>, PipelineError> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(error) => return Err(PipelineError::io(path, error)),
+    };
+    let mut copied = BTreeMap::new();
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line.map_err(|error| PipelineError::io(path, error))?;
+        if let Ok(done) = serde_json::from_str::<CopiedFile>(&line) {
+            copied.insert(done.url.clone(), done);
+        }
+    }
+    Ok(copied)
+}
+
+/// Where a key's copy goes below `to`; `None` for a key that is not a plain relative path.
+fn destination_path(to: &Path, key: &str) -> Option<PathBuf> {
+    let plain = !key.is_empty()
+        && !key.starts_with('/')
+        && !key.contains('\\')
+        && key
+            .split('/')
+            .all(|segment| !segment.is_empty() && segment != "." && segment != "..");
+    plain.then(|| to.join(key))
+}
+
+/// `url`'s path and query on `origin`.
+fn rehost(url: &str, origin: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = rest.find(['/', '?']).map_or("/", |start| &rest[start..]);
+    format!("{}{path}", origin.trim_end_matches('/'))
+}
+
+enum FetchError {
+    Download(DownloadError),
+    Io(PipelineError),
+}
+
+/// Downloads `url` into `destination` through its partial file: size, SHA-256, content type.
+async fn fetch(
+    downloader: &Downloader,
+    url: &str,
+    destination: &Path,
+) -> Result<(u64, String, Option<String>), FetchError> {
+    let partial = PathBuf::from(format!("{}.offbase-partial", destination.display()));
+    if let Some(parent) = destination.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|error| FetchError::Io(PipelineError::io(parent, error)))?;
+    }
+    let mut sink = HashingFile {
+        path: partial.clone(),
+        file: None,
+        hasher: Sha256::new(),
+        size: 0,
+    };
+    let downloaded = downloader
+        .download(url, &mut sink)
+        .await
+        .map_err(FetchError::Download)?;
+    let file = sink.file.take();
+    if let Some(file) = &file {
+        file.sync_all()
+            .map_err(|error| FetchError::Io(PipelineError::io(&partial, error)))?;
+    } else {
+        // An empty body never opened the file: an empty copy.
+        File::create(&partial)
+            .map_err(|error| FetchError::Io(PipelineError::io(&partial, error)))?;
+    }
+    drop(file);
+    std::fs::rename(&partial, destination)
+        .map_err(|error| FetchError::Io(PipelineError::io(destination, error)))?;
+    let sha256 = sink
+        .hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    Ok((sink.size, sha256, downloaded.content_type))
+}
+
+/// A partial file and the hash of what was written to it.
+struct HashingFile {
+    path: PathBuf,
+    file: Option<File>,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl DownloadSink for HashingFile {
+    fn restart(&mut self) -> std::io::Result<()> {
+        self.file = Some(File::create(&self.path)?);
+        self.hasher = Sha256::new();
+        self.size = 0;
+        Ok(())
+    }
+
+    fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        if self.file.is_none() {
+            self.restart()?;
+        }
+        if let Some(file) = self.file.as_mut() {
+            file.write_all(chunk)?;
+        }
+        self.hasher.update(chunk);
+        self.size += chunk.len() as u64;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_that_would_leave_the_destination_are_refused() {
+        let to = Path::new("/dest");
+        assert_eq!(
+            destination_path(to, "public/app/a_b.png"),
+            Some(PathBuf::from("/dest/public/app/a_b.png"))
+        );
+        for key in ["", "/etc/passwd", "public/../x", "public//x", "a\\b", "./x"] {
+            assert_eq!(destination_path(to, key), None, "{key}");
+        }
+    }
+
+    #[test]
+    fn rehosting_keeps_the_path_and_query() {
+        assert_eq!(
+            rehost(
+                "https://media.base44.com/images/public/a/b.png?x=1",
+                "http://127.0.0.1:9/"
+            ),
+            "http://127.0.0.1:9/images/public/a/b.png?x=1"
+        );
+    }
+}
