@@ -447,3 +447,73 @@ async fn files_copy_completes_through_faults_rejects_a_deleted_file_and_resumes(
     assert!((1..=12).contains(&asked_again), "{asked_again}");
     emulator.shutdown().await;
 }
+
+/// A private file (`file_uri`) is read through a URL the emulator's API signs
+/// (`CreateFileSignedUrl`) into `private/...`; without an API it is counted and not copied; a
+/// forged or missing signature is refused.
+#[tokio::test]
+async fn private_files_are_copied_through_signed_urls() {
+    use offbase_pipeline::files::copy::{CopyOptions, copy};
+
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let workspace = staged(folder.path()).await;
+    scan(&workspace, None, &NoProgress).unwrap_or_else(|error| panic!("{error}"));
+    let emulator = offbase_tests::start_emulator(&offbase_tests::sample("marketplace"), None).await;
+
+    let without = folder.path().join("without-api");
+    let mut options = CopyOptions::new(&without);
+    options.via = Some(emulator.api_url());
+    let skipped = copy(&workspace, &options, &NoProgress)
+        .await
+        .unwrap_or_else(|error| panic!("copy: {error}"));
+    assert_eq!(
+        (skipped.copied, skipped.private_skipped, skipped.rejected),
+        (7, 1, 0),
+        "{skipped:?}"
+    );
+
+    let with = folder.path().join("with-api");
+    let mut options = CopyOptions::new(&with);
+    options.via = Some(emulator.api_url());
+    options.api = Some(offbase_tests::emulator_client(&emulator));
+    let copied = copy(&workspace, &options, &NoProgress)
+        .await
+        .unwrap_or_else(|error| panic!("copy: {error}"));
+    assert_eq!(
+        (copied.copied, copied.private_skipped, copied.rejected),
+        (8, 0, 0),
+        "{copied:?}"
+    );
+    let text = std::fs::read_to_string(workspace.files_manifest_path())
+        .unwrap_or_else(|error| panic!("{error}"));
+    let manifest: FileManifest =
+        serde_json::from_str(&text).unwrap_or_else(|error| panic!("{error}"));
+    let private = manifest
+        .files
+        .iter()
+        .find(|file| file.shape == "private")
+        .unwrap_or_else(|| panic!("no private file"));
+    let bytes = std::fs::read(with.join(&private.key)).unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(
+        bytes,
+        offbase_emulator::file_bytes("/private-files/private/uploads/9f9f9f9f9_contract.pdf")
+    );
+    assert_eq!(private.size, Some(bytes.len() as u64));
+
+    // Without a signature, or with a forged one, the file is refused.
+    let http = reqwest::Client::new();
+    for query in ["", "?expires=99999999999&token=0000000000000000"] {
+        let url = format!(
+            "{}/private-files/private/uploads/9f9f9f9f9_contract.pdf{query}",
+            emulator.api_url()
+        );
+        let status = http
+            .get(&url)
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("{error}"))
+            .status();
+        assert_eq!(status.as_u16(), 403, "{url}");
+    }
+    emulator.shutdown().await;
+}

@@ -36,6 +36,99 @@ pub(crate) async fn app_file(
 }
 
 /// `GET /images/public/{*path}` and `GET /storage/v1/object/public/{*path}`.
+/// `POST .../integration-endpoints/Core/CreateFileSignedUrl` with `{file_uri, expires_in}`:
+/// `{signed_url}`, a URL on this host that reads the private file for `expires_in` seconds.
+pub(crate) async fn signed_url(
+    State(state): State<SharedState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let request: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(value) => value,
+        Err(error) => {
+            return ApiError::bad_request(format!("the body is not JSON: {error}")).into_response();
+        }
+    };
+    let Some(file_uri) = request
+        .get("file_uri")
+        .and_then(serde_json::Value::as_str)
+        .filter(|uri| !uri.is_empty())
+    else {
+        return ApiError::bad_request("`file_uri` is required").into_response();
+    };
+    let expires_in = request
+        .get("expires_in")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(300);
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let expires = now_seconds().saturating_add(expires_in);
+    let path = format!("/private-files/{}", encode_path(file_uri));
+    let token = signature(&state.api_key, &path, expires);
+    let url = format!("http://{host}{path}?expires={expires}&token={token}");
+    axum::Json(serde_json::json!({ "signed_url": url })).into_response()
+}
+
+/// `GET /private-files/{*path}?expires=&token=`: the private file, for a signature this
+/// emulator made that has not expired; 403 otherwise.
+pub(crate) async fn private_file(
+    State(state): State<SharedState>,
+    uri: Uri,
+    axum::extract::Query(query): axum::extract::Query<std::collections::BTreeMap<String, String>>,
+) -> Response {
+    let path = uri.path();
+    let expires = query
+        .get("expires")
+        .and_then(|text| text.parse::<u64>().ok());
+    let valid = match (expires, query.get("token")) {
+        (Some(expires), Some(token)) => {
+            expires >= now_seconds() && *token == signature(&state.api_key, path, expires)
+        }
+        _ => false,
+    };
+    if !valid {
+        let error = ApiError::new(
+            StatusCode::FORBIDDEN,
+            "a private file needs a valid, unexpired signed URL (CreateFileSignedUrl)",
+        );
+        return tagged(error.into_response(), Route::PrivateFile);
+    }
+    let mut response = file_response(&state, path);
+    response.extensions_mut().insert(Route::PrivateFile);
+    response
+}
+
+fn now_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or_default()
+}
+
+/// The emulator's signature of a private path until `expires`: not cryptographic (this is a
+/// test double), but no client can make one without the app's key.
+fn signature(key: &str, path: &str, expires: u64) -> String {
+    format!(
+        "{:016x}",
+        fnv1a(format!("{key}\n{path}\n{expires}").as_bytes())
+    )
+}
+
+/// A `file_uri` as path segments: unreserved characters and `/` kept, the rest percent-encoded.
+fn encode_path(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.trim_start_matches('/').bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 pub(crate) async fn public_file(State(state): State<SharedState>, uri: Uri) -> Response {
     file_response(&state, uri.path())
 }

@@ -32,6 +32,8 @@ const RECORD_PERMANENT: &str = "/api/apps/{app_id}/entities/{entity}/{id}/perman
 const FILES_APP: &str = "/api/apps/{app_id}/files/{*path}";
 const FILES_IMAGES: &str = "/images/public/{*path}";
 const FILES_STORAGE: &str = "/storage/v1/object/public/{*path}";
+const SIGNED_URL: &str = "/api/apps/{app_id}/integration-endpoints/Core/CreateFileSignedUrl";
+const PRIVATE_FILES: &str = "/private-files/{*path}";
 
 /// The emulator's routes. Every entity route and method is gated separately, so the gate
 /// knows which [`Route`] (and rate-limit class) it is guarding.
@@ -80,6 +82,11 @@ pub(crate) fn router(state: SharedState) -> Router {
             FILES_STORAGE,
             get(files::public_file).route_layer(file_faults()),
         )
+        .route(SIGNED_URL, gated(Route::SignedUrl, post(files::signed_url)))
+        .route(
+            PRIVATE_FILES,
+            get(files::private_file).route_layer(file_faults()),
+        )
         .fallback(unmatched)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -97,7 +104,7 @@ impl Route {
             Route::Create | Route::BulkCreate => Some(Operation::Create),
             Route::Update | Route::BulkUpdate | Route::Restore => Some(Operation::Update),
             Route::Delete | Route::PermanentDelete => Some(Operation::Delete),
-            Route::File | Route::Unmatched => None,
+            Route::File | Route::SignedUrl | Route::PrivateFile | Route::Unmatched => None,
         }
     }
 }
@@ -173,7 +180,13 @@ async fn file_gate(State(state): State<SharedState>, request: Request, next: Nex
     if !state.faults.faults_files() {
         return next.run(request).await;
     }
-    tagged(faulted(&state, request, next, true).await, Route::File)
+    let response = faulted(&state, request, next, true).await;
+    // The handler tagged what it answered; an injected fault is the file route's.
+    if response.extensions().get::<Route>().is_some() {
+        response
+    } else {
+        tagged(response, Route::File)
+    }
 }
 
 /// The request with the faults drawn for it: latency, a 5xx or 429 instead of the work, a body

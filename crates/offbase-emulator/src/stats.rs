@@ -35,6 +35,10 @@ pub enum Route {
     /// A hosted file (`/api/apps/{app_id}/files/...`, `/images/public/...`,
     /// `/storage/v1/object/public/...`).
     File,
+    /// `POST .../integration-endpoints/Core/CreateFileSignedUrl`
+    SignedUrl,
+    /// A private file read through a signed URL (`/private-files/...?token=`).
+    PrivateFile,
     /// Anything else (answered 404 or 405).
     Unmatched,
 }
@@ -56,6 +60,8 @@ impl Route {
             Route::Restore => "restore",
             Route::PermanentDelete => "permanent_delete",
             Route::File => "file",
+            Route::SignedUrl => "signed_url",
+            Route::PrivateFile => "private_file",
             Route::Unmatched => "unmatched",
         }
     }

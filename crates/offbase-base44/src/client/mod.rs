@@ -337,6 +337,32 @@ impl Client {
         }
     }
 
+    /// `POST /integration-endpoints/Core/CreateFileSignedUrl`: a URL that reads the private
+    /// file `file_uri` for `expires_in` seconds.
+    pub async fn create_file_signed_url(
+        &self,
+        file_uri: &str,
+        expires_in: u64,
+    ) -> Result<String, ClientError> {
+        let path = format!(
+            "/api/apps/{}/integration-endpoints/Core/CreateFileSignedUrl",
+            encode_segment(&self.config.app_id)
+        );
+        let body = serde_json::json!({"file_uri": file_uri, "expires_in": expires_in});
+        let value = self
+            .request_json("CreateFileSignedUrl", &path, &[], Some(&body))
+            .await?;
+        value
+            .get("signed_url")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| ClientError::InvalidBody {
+                request: self.redact(&format!("POST {path}")),
+                message: "the answer has no `signed_url`".to_owned(),
+                attempts: 1,
+            })
+    }
+
     /// `GET /entities/{entity}/{id}`: the record, or `None` when the API answers 404 (deleted,
     /// hidden or never there).
     pub async fn get(

@@ -98,7 +98,22 @@ impl Client {
         path: &str,
         pairs: &[(&'static str, String)],
     ) -> Result<Value, ClientError> {
-        let request = self.describe(path, pairs);
+        self.request_json(entity, path, pairs, None).await
+    }
+
+    /// A request (a GET, or a POST of `body`) tried until it succeeds, fails for good or runs
+    /// out of attempts.
+    pub(super) async fn request_json(
+        &self,
+        entity: &str,
+        path: &str,
+        pairs: &[(&'static str, String)],
+        body: Option<&Value>,
+    ) -> Result<Value, ClientError> {
+        let request = match body {
+            None => self.describe(path, pairs),
+            Some(_) => self.redact(&format!("POST {path}")),
+        };
         let url = format!("{}{path}", self.config.api_url);
         let mut attempt = 0;
         loop {
@@ -118,7 +133,10 @@ impl Client {
                 .await;
             }
             self.count_stat(|stats| stats.requests += 1);
-            let (failure, wait) = match self.attempt(entity, &request, &url, pairs, attempt).await {
+            let (failure, wait) = match self
+                .attempt(entity, &request, &url, pairs, body, attempt)
+                .await
+            {
                 Attempt::Done(value) => return Ok(value),
                 Attempt::Fail(error) => return Err(error),
                 Attempt::Retry { failure, wait } => (failure, wait),
@@ -187,12 +205,18 @@ impl Client {
         request: &str,
         url: &str,
         pairs: &[(&'static str, String)],
+        body: Option<&Value>,
         attempt: u32,
     ) -> Attempt {
-        let response = self
-            .http
-            .get(url)
-            .query(pairs)
+        let builder = match body {
+            None => self.http.get(url).query(pairs),
+            Some(body) => self
+                .http
+                .post(url)
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(body).unwrap_or_default()),
+        };
+        let response = builder
             .header("api_key", self.api_key_header.clone())
             .header("X-App-Id", self.app_id_header.clone())
             .send()

@@ -476,6 +476,10 @@ pub struct FilesCopyArgs {
     /// (a mirror, or `offbase emulate`).
     #[arg(long, value_name = "URL")]
     pub via: Option<String>,
+    /// The app's API, to sign URLs of private files (default: the API the workspace was pulled
+    /// from, when its key is set); without it private files are counted, not copied.
+    #[command(flatten)]
+    pub api: ApiSourceArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }

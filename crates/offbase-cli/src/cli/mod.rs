@@ -247,7 +247,8 @@ pub enum FilesCommand {
     /// WORKSPACE/files/copied.jsonl. Run it again after a stop: files already copied are not
     /// sent again. A file Base44 no longer has (404, 403, 410), or one still failing after every
     /// retry, is listed in WORKSPACE/reports/rejects/files.jsonl with the records that point at
-    /// it, and its URL is left as it is. Private files (`file_uri`) are not copied yet.
+    /// it, and its URL is left as it is. Private files (`file_uri`) are read through URLs the
+    /// app's API signs, into DEST/private/.
     #[command(
         after_help = "Examples:\n  offbase files scan --workspace ws && offbase files copy --workspace ws --to ./files\n  offbase files copy --workspace ws --to ./files --via http://127.0.0.1:4000   # from `offbase emulate`"
     )]
@@ -383,6 +384,7 @@ impl Command {
             },
             Command::Files(FilesCommand::Copy(arguments)) => Groups {
                 workspace: Some(&mut arguments.workspace),
+                api: Some(&mut arguments.api),
                 ..Groups::default()
             },
             // The emulator's --app-id and --api-key-env are the served app's, not the source's.

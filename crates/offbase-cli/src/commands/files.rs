@@ -1,6 +1,6 @@
 //! `offbase files`: the files an app's records and code point at on Base44's storage.
 
-use super::{Context, runtime};
+use super::{Context, announced, api_key, runtime, workspace_client};
 use crate::cli::{FilesCopyArgs, FilesScanArgs};
 use offbase_pipeline::files::copy::CopyOptions;
 use std::process::ExitCode;
@@ -28,10 +28,10 @@ pub fn files_copy(arguments: FilesCopyArgs, context: &Context) -> anyhow::Result
     let mut options = CopyOptions::new(&arguments.to);
     options.concurrency = arguments.concurrency.max(1);
     options.via = arguments.via.clone();
+    let workspace = arguments.workspace.workspace();
+    options.api = private_files_client(&arguments, &workspace, &reporter)?;
     let summary = runtime()?.block_on(offbase_pipeline::files::copy::copy(
-        &arguments.workspace.workspace(),
-        &options,
-        &*reporter,
+        &workspace, &options, &*reporter,
     ))?;
     reporter.clear();
     if json {
@@ -51,4 +51,30 @@ pub fn files_copy(arguments: FilesCopyArgs, context: &Context) -> anyhow::Result
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The API that signs URLs of private files: the one given, else the one the workspace was
+/// pulled from when its key is set; none otherwise (private files are then not copied).
+fn private_files_client(
+    arguments: &FilesCopyArgs,
+    workspace: &offbase_pipeline::workspace::Workspace,
+    reporter: &std::sync::Arc<crate::output::TerminalReporter>,
+) -> anyhow::Result<Option<offbase_base44::client::Client>> {
+    use offbase_base44::client::{Client, ClientConfig};
+    let key_env = &arguments.api.key.api_key_env;
+    match (&arguments.api.api_url, &arguments.api.app_id) {
+        (Some(api_url), Some(app_id)) => {
+            let config = ClientConfig::new(api_url.clone(), app_id.clone(), api_key(key_env)?);
+            Ok(Some(announced(Client::new(config)?, reporter)))
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            anyhow::bail!("--api-url and --app-id go together")
+        }
+        (None, None) if std::env::var_os(key_env).is_some() => {
+            Ok(workspace_client(workspace, key_env, None)
+                .ok()
+                .map(|client| announced(client, reporter)))
+        }
+        (None, None) => Ok(None),
+    }
 }

@@ -5,7 +5,9 @@
 //! type) and synced: a killed copy, run again, skips every file the log holds whose copy is
 //! there with its size, and starts the rest afresh. A file the platform no longer has (404,
 //! 403, 410), or one that still fails after every retry, goes to `reports/rejects/files.jsonl`
-//! with every record and code line that references it; its URL is kept as it is.
+//! with every record and code line that references it; its URL is kept as it is. A private
+//! file (`file_uri`) is read through a URL the app's API signs (`CreateFileSignedUrl`), into
+//! `private/...`, when the API is given.
 
 use crate::PipelineError;
 use crate::files::scan::{CodeReference, FileManifest, RecordReference};
@@ -33,6 +35,9 @@ pub struct CopyOptions {
     pub via: Option<String>,
     /// Attempts per file before it is rejected.
     pub attempts: u32,
+    /// The API of the app, to ask for signed URLs of private files (`file_uri`); without it
+    /// they are counted and not copied.
+    pub api: Option<offbase_base44::client::Client>,
 }
 
 impl CopyOptions {
@@ -42,6 +47,7 @@ impl CopyOptions {
             concurrency: 8,
             via: None,
             attempts: 8,
+            api: None,
         }
     }
 }
@@ -80,7 +86,7 @@ pub struct CopySummary {
     /// Already at the destination from an earlier run.
     pub already_there: usize,
     pub rejected: usize,
-    /// Private files (`file_uri`), which need a signed URL: not copied by this version.
+    /// Private files (`file_uri`) not copied: no API was given to sign their URLs.
     pub private_skipped: usize,
     /// Bytes downloaded by this run.
     pub bytes: u64,
@@ -123,7 +129,8 @@ pub async fn copy(
     let task = "files";
     reporter.started(task, Some(manifest.files.len() as u64));
     for (index, file) in manifest.files.iter().enumerate() {
-        if file.shape == "private" {
+        let private = file.shape == "private";
+        if private && options.api.is_none() {
             summary.private_skipped += 1;
             reporter.advanced(task, 1);
             continue;
@@ -145,17 +152,25 @@ pub async fn copy(
             reporter.advanced(task, 1);
             continue;
         }
-        let url = match &options.via {
-            Some(origin) => rehost(&file.url, origin),
-            None => file.url.clone(),
+        let url = match (&options.via, private) {
+            (Some(origin), false) => rehost(&file.url, origin),
+            _ => file.url.clone(),
         };
         let downloader = downloader.clone();
         let semaphore = Arc::clone(&semaphore);
         let key = file.key.clone();
         let original = file.url.clone();
+        let api = options.api.clone().filter(|_| private);
         tasks.spawn(async move {
             let _permit = semaphore.acquire_owned().await;
-            let result = fetch(&downloader, &url, &destination).await;
+            let result = match api {
+                // A private file is read through a URL the API signs for a while.
+                Some(api) => match api.create_file_signed_url(&url, SIGNED_URL_SECONDS).await {
+                    Ok(signed) => fetch(&downloader, &signed, &destination).await,
+                    Err(error) => Err(FetchError::Sign(error.to_string())),
+                },
+                None => fetch(&downloader, &url, &destination).await,
+            };
             (index, original, key, result)
         });
     }
@@ -201,6 +216,16 @@ pub async fn copy(
                 };
                 if let Some(file) = manifest.files.get(index) {
                     rejects.push(reject(file, "failed", status, &error.to_string()));
+                }
+            }
+            Err(FetchError::Sign(message)) => {
+                if let Some(file) = manifest.files.get(index) {
+                    rejects.push(reject(
+                        file,
+                        "failed",
+                        None,
+                        &format!("signing a URL for the private file: {message}"),
+                    ));
                 }
             }
             Err(FetchError::Io(error)) => return Err(error),
@@ -291,8 +316,12 @@ fn rehost(url: &str, origin: &str) -> String {
 
 enum FetchError {
     Download(DownloadError),
+    Sign(String),
     Io(PipelineError),
 }
+
+/// How long a signed URL of a private file is asked to stay valid.
+const SIGNED_URL_SECONDS: u64 = 600;
 
 /// Downloads `url` into `destination` through its partial file: size, SHA-256, content type.
 async fn fetch(
