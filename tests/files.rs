@@ -346,6 +346,7 @@ async fn files_copy_completes_through_faults_rejects_a_deleted_file_and_resumes(
         writer: None,
         created_by: "emulator@example.com".to_owned(),
         deleted_files: [path_of(&deleted.url)].into_iter().collect(),
+        file_size: None,
     };
     let address = "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!());
     let emulator = offbase_emulator::start(config, address)
@@ -427,6 +428,19 @@ async fn files_copy_completes_through_faults_rejects_a_deleted_file_and_resumes(
                 .contains(&deleted.url))
     );
 
+    // A copy whose bytes changed since (same length: a crash that lost its data, an edit) is
+    // fetched again; the others are not.
+    let damaged = manifest
+        .files
+        .iter()
+        .find(|file| file.url != deleted.url)
+        .unwrap_or_else(|| panic!("no copied file"));
+    let damaged_path = destination.join(&damaged.key);
+    let mut bytes = std::fs::read(&damaged_path).unwrap_or_else(|error| panic!("{error}"));
+    if let Some(last) = bytes.last_mut() {
+        *last ^= 0xff;
+    }
+    std::fs::write(&damaged_path, &bytes).unwrap_or_else(|error| panic!("{error}"));
     let requests_before = emulator.stats().requests_to(offbase_emulator::Route::File);
     // The faults were met: some files took more than one request.
     assert!(
@@ -439,10 +453,14 @@ async fn files_copy_completes_through_faults_rejects_a_deleted_file_and_resumes(
         .unwrap_or_else(|error| panic!("copy again: {error}"));
     assert_eq!(
         (second.copied, second.already_there, second.rejected),
-        (0, scanned.files - 1, 1),
+        (1, scanned.files - 2, 1),
         "{second:?}"
     );
-    // Only the deleted file was asked for again.
+    assert_eq!(
+        std::fs::read(&damaged_path).unwrap_or_else(|error| panic!("{error}")),
+        offbase_emulator::file_bytes(&path_of(&damaged.url))
+    );
+    // Only the damaged and the deleted files were asked for again.
     let asked_again = emulator.stats().requests_to(offbase_emulator::Route::File) - requests_before;
     assert!((1..=12).contains(&asked_again), "{asked_again}");
     emulator.shutdown().await;

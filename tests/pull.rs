@@ -27,6 +27,7 @@ fn config(app_dir: &Path) -> EmulatorConfig {
         writer: None,
         created_by: "emulator@example.com".to_owned(),
         deleted_files: Default::default(),
+        file_size: None,
     }
 }
 

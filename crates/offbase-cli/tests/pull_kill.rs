@@ -122,6 +122,7 @@ fn a_pull_killed_at_random_moments_ends_like_an_uninterrupted_one() {
             writer: None,
             created_by: "emulator@example.com".to_owned(),
             deleted_files: Default::default(),
+            file_size: None,
         };
         offbase_emulator::start(
             config,

@@ -35,6 +35,9 @@ pub struct EmulatorConfig {
     /// File paths (as served here, e.g. `/images/public/<app>/<name>`) that answer 404, as a
     /// file deleted on the platform does.
     pub deleted_files: std::collections::BTreeSet<String>,
+    /// Serve every file with exactly this many bytes (a benchmark's); `None`: each file's own
+    /// length, 512 to 2,559 bytes.
+    pub file_size: Option<usize>,
 }
 
 impl EmulatorConfig {
@@ -50,6 +53,7 @@ impl EmulatorConfig {
             writer: None,
             created_by: DEFAULT_CREATED_BY.to_owned(),
             deleted_files: std::collections::BTreeSet::new(),
+            file_size: None,
         }
     }
 

@@ -148,7 +148,7 @@ fn file_response(state: &AppState, path: &str) -> Response {
                 HeaderValue::from_static("public, max-age=31536000"),
             ),
         ],
-        file_bytes(path),
+        file_bytes_of_length(path, state.file_size),
     )
         .into_response();
     tagged(response, Route::File)
@@ -157,17 +157,25 @@ fn file_response(state: &AppState, path: &str) -> Response {
 /// The bytes served at `path`: the same path always gives the same bytes (between 512 and
 /// 2,559 of them), and two paths almost surely different ones.
 pub fn file_bytes(path: &str) -> Vec<u8> {
+    file_bytes_of_length(path, None)
+}
+
+/// The bytes served at `path`, `length` of them when given (else the path's own length, as
+/// [`file_bytes`]).
+pub fn file_bytes_of_length(path: &str, length: Option<usize>) -> Vec<u8> {
     let mut state = fnv1a(path.as_bytes());
-    let length = 512 + usize::try_from(splitmix(&mut state) % 2048).unwrap_or(0);
+    let own = 512 + usize::try_from(splitmix(&mut state) % 2048).unwrap_or(0);
+    let length = length.unwrap_or(own);
     let extension = extension(path);
-    let mut bytes: Vec<u8> = match extension.as_str() {
-        "png" => b"\x89PNG\r\n\x1a\n".to_vec(),
-        "jpg" | "jpeg" => b"\xff\xd8\xff\xe0\x00\x10JFIF\x00".to_vec(),
-        "gif" => b"GIF89a".to_vec(),
-        "webp" => b"RIFF\x00\x00\x00\x00WEBPVP8 ".to_vec(),
-        "pdf" => b"%PDF-1.4\n".to_vec(),
-        _ => Vec::new(),
-    };
+    let mut bytes: Vec<u8> = Vec::with_capacity(length + 16);
+    bytes.extend_from_slice(match extension.as_str() {
+        "png" => b"\x89PNG\r\n\x1a\n".as_slice(),
+        "jpg" | "jpeg" => b"\xff\xd8\xff\xe0\x00\x10JFIF\x00",
+        "gif" => b"GIF89a",
+        "webp" => b"RIFF\x00\x00\x00\x00WEBPVP8 ",
+        "pdf" => b"%PDF-1.4\n",
+        _ => b"",
+    });
     let text = matches!(
         extension.as_str(),
         "txt" | "csv" | "json" | "svg" | "html" | "md"

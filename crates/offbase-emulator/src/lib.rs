@@ -47,7 +47,7 @@ pub use config::{
     DEFAULT_APP_ID, DEFAULT_CREATED_BY, EmulatorConfig, Faults, RateLimits, WriterConfig,
 };
 pub use error::EmulatorError;
-pub use files::{file_bytes, local_file_url};
+pub use files::{file_bytes, file_bytes_of_length, local_file_url};
 pub use stats::{Route, Stats};
 pub use store::{BULK_UPDATE_MAX, EMULATOR_USER_ID, Record, StoreError, StoreHandle};
 

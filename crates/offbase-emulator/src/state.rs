@@ -23,6 +23,8 @@ pub(crate) struct AppState {
     pub(crate) stats: Arc<StatsRecorder>,
     /// File paths that answer 404.
     pub(crate) deleted_files: std::collections::BTreeSet<String>,
+    /// Every file's length, when the config fixes it.
+    pub(crate) file_size: Option<usize>,
 }
 
 pub(crate) type SharedState = Arc<AppState>;
@@ -44,6 +46,7 @@ impl AppState {
             faults: FaultInjector::new(config.faults.clone()),
             stats,
             deleted_files: config.deleted_files.clone(),
+            file_size: config.file_size,
         }
     }
 }

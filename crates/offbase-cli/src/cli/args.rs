@@ -122,6 +122,10 @@ pub struct EmulateArgs {
     /// Fault file downloads too, at the same rates (by default files are always served).
     #[arg(long)]
     pub fault_files: bool,
+    /// Serve every file with exactly this many bytes (for benchmarks); by default each file
+    /// has its own length, 512 to 2,559 bytes.
+    #[arg(long, value_name = "BYTES")]
+    pub file_size: Option<usize>,
     /// Milliseconds added before every answer.
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub latency_ms: u64,

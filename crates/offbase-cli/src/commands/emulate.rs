@@ -30,6 +30,7 @@ pub fn emulate(arguments: EmulateArgs) -> anyhow::Result<ExitCode> {
         seed: arguments.seed,
         files: arguments.fault_files,
     };
+    config.file_size = arguments.file_size;
     if arguments.write_rate > 0 {
         config.writer = Some(offbase_emulator::WriterConfig {
             rate_per_second: arguments.write_rate,

@@ -68,6 +68,7 @@ pub async fn start_emulator(
         writer,
         created_by: "emulator@example.com".to_owned(),
         deleted_files: Default::default(),
+        file_size: None,
     };
     let address = "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!());
     offbase_emulator::start(config, address)

@@ -1,9 +1,11 @@
 //! `files copy`: every public file of the file manifest copied to a folder the owner controls,
 //! under its key. Downloads stream through a SHA-256 into `<key>.offbase-partial`, which is
-//! synced and renamed into place only when whole, so a destination file is always complete.
-//! Each finished file is appended to `files/copied.jsonl` (URL, key, size, SHA-256, content
-//! type) and synced: a killed copy, run again, skips every file the log holds whose copy is
-//! there with its size, and starts the rest afresh. A file the platform no longer has (404,
+//! renamed into place only when whole, so a destination file is always complete. Each finished
+//! file is appended to `files/copied.jsonl` (URL, key, size, SHA-256, content type). A copy run
+//! again skips every file the log holds whose copy is there with that size and that SHA-256
+//! (hashed again), and starts the rest afresh. Files are not synced one by one (that took half
+//! the copy's time): the log is synced every [`LOG_SYNC_EVERY`] files and at the end, and the
+//! hash check on a rerun catches a file whose bytes a machine crash lost. A file the platform no longer has (404,
 //! 403, 410), or one that still fails after every retry, goes to `reports/rejects/files.jsonl`
 //! with every record and code line that references it; its URL is kept as it is. A private
 //! file (`file_uri`) is read through a URL the app's API signs (`CreateFileSignedUrl`), into
@@ -126,6 +128,11 @@ pub async fn copy(
     };
     let mut rejects = Vec::new();
     let mut tasks = tokio::task::JoinSet::new();
+    // One file under two URLs (two hosts, `files/` and `files/mp/`) has one key: it is fetched
+    // once, and the other URLs share the outcome (two downloads into one partial file would
+    // mix their bytes).
+    let mut first_of_key: BTreeMap<String, usize> = BTreeMap::new();
+    let mut sharing: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     let task = "files";
     reporter.started(task, Some(manifest.files.len() as u64));
     for (index, file) in manifest.files.iter().enumerate() {
@@ -147,11 +154,17 @@ pub async fn copy(
         };
         if let Some(done) = copied.get(&file.url)
             && std::fs::metadata(&destination).is_ok_and(|metadata| metadata.len() == done.size)
+            && crate::workspace::sha256_file(&destination).is_ok_and(|hash| hash == done.sha256)
         {
             summary.already_there += 1;
             reporter.advanced(task, 1);
             continue;
         }
+        if let Some(first) = first_of_key.get(&file.key) {
+            sharing.entry(*first).or_default().push(index);
+            continue;
+        }
+        first_of_key.insert(file.key.clone(), index);
         let url = match (&options.via, private) {
             (Some(origin), false) => rehost(&file.url, origin),
             _ => file.url.clone(),
@@ -175,51 +188,60 @@ pub async fn copy(
         });
     }
     while let Some(joined) = tasks.join_next().await {
-        let (index, url, key, result) = joined.map_err(|error| PipelineError::WorkerStopped {
+        let (index, _url, key, result) = joined.map_err(|error| PipelineError::WorkerStopped {
             what: "a file download".to_owned(),
             why: error.to_string(),
             outcome: "the copy stopped; run it again to resume".to_owned(),
         })?;
-        reporter.advanced(task, 1);
-        match result {
-            Ok((size, sha256, content_type)) => {
-                let line = CopiedFile {
-                    url: url.clone(),
-                    key,
-                    size,
-                    sha256,
-                    content_type,
-                };
-                let mut bytes = serde_json::to_vec(&line).unwrap_or_default();
-                bytes.push(b'\n');
-                log.write_all(&bytes)
-                    .and_then(|()| log.sync_data())
-                    .map_err(|error| PipelineError::io(&log_path, error))?;
-                summary.copied += 1;
-                summary.bytes += size;
-                copied.insert(url, line);
-            }
-            Err(FetchError::Download(DownloadError::Gone { status, url: shown })) => {
-                if let Some(file) = manifest.files.get(index) {
+        let result = match result {
+            Err(FetchError::Io(error)) => return Err(error),
+            other => other,
+        };
+        if let Ok((size, ..)) = &result {
+            summary.bytes += size;
+        }
+        let shared = sharing.remove(&index).unwrap_or_default();
+        for index in std::iter::once(index).chain(shared) {
+            reporter.advanced(task, 1);
+            let Some(file) = manifest.files.get(index) else {
+                continue;
+            };
+            match &result {
+                Ok((size, sha256, content_type)) => {
+                    let line = CopiedFile {
+                        url: file.url.clone(),
+                        key: key.clone(),
+                        size: *size,
+                        sha256: sha256.clone(),
+                        content_type: content_type.clone(),
+                    };
+                    let mut bytes = serde_json::to_vec(&line).unwrap_or_default();
+                    bytes.push(b'\n');
+                    log.write_all(&bytes)
+                        .map_err(|error| PipelineError::io(&log_path, error))?;
+                    summary.copied += 1;
+                    if summary.copied.is_multiple_of(LOG_SYNC_EVERY) {
+                        log.sync_data()
+                            .map_err(|error| PipelineError::io(&log_path, error))?;
+                    }
+                    copied.insert(file.url.clone(), line);
+                }
+                Err(FetchError::Download(DownloadError::Gone { status, url: shown })) => {
                     rejects.push(reject(
                         file,
                         "gone",
-                        Some(status),
+                        Some(*status),
                         &format!("{shown}: HTTP {status}: the platform no longer has the file"),
                     ));
                 }
-            }
-            Err(FetchError::Download(error)) => {
-                let status = match &error {
-                    DownloadError::Status { status, .. } => Some(*status),
-                    _ => None,
-                };
-                if let Some(file) = manifest.files.get(index) {
+                Err(FetchError::Download(error)) => {
+                    let status = match error {
+                        DownloadError::Status { status, .. } => Some(*status),
+                        _ => None,
+                    };
                     rejects.push(reject(file, "failed", status, &error.to_string()));
                 }
-            }
-            Err(FetchError::Sign(message)) => {
-                if let Some(file) = manifest.files.get(index) {
+                Err(FetchError::Sign(message)) => {
                     rejects.push(reject(
                         file,
                         "failed",
@@ -227,11 +249,13 @@ pub async fn copy(
                         &format!("signing a URL for the private file: {message}"),
                     ));
                 }
+                Err(FetchError::Io(_)) => {}
             }
-            Err(FetchError::Io(error)) => return Err(error),
         }
     }
     reporter.finished(task);
+    log.sync_data()
+        .map_err(|error| PipelineError::io(&log_path, error))?;
     // The manifest gains each copied file's size and hash.
     for file in &mut manifest.files {
         if let Some(done) = copied.get(&file.url) {
@@ -320,6 +344,9 @@ enum FetchError {
     Io(PipelineError),
 }
 
+/// Files copied between two syncs of the log.
+pub const LOG_SYNC_EVERY: usize = 256;
+
 /// How long a signed URL of a private file is asked to stay valid.
 const SIGNED_URL_SECONDS: u64 = 600;
 
@@ -344,16 +371,11 @@ async fn fetch(
         .download(url, &mut sink)
         .await
         .map_err(FetchError::Download)?;
-    let file = sink.file.take();
-    if let Some(file) = &file {
-        file.sync_all()
-            .map_err(|error| FetchError::Io(PipelineError::io(&partial, error)))?;
-    } else {
+    if sink.file.take().is_none() {
         // An empty body never opened the file: an empty copy.
         File::create(&partial)
             .map_err(|error| FetchError::Io(PipelineError::io(&partial, error)))?;
     }
-    drop(file);
     std::fs::rename(&partial, destination)
         .map_err(|error| FetchError::Io(PipelineError::io(destination, error)))?;
     let sha256 = sink
