@@ -494,6 +494,7 @@ async fn private_files_are_copied_through_signed_urls() {
     let mut options = CopyOptions::new(&with);
     options.via = Some(emulator.api_url());
     options.api = Some(offbase_tests::emulator_client(&emulator));
+    options.public_url = Some("https://cdn.example.com/app/".to_owned());
     let copied = copy(&workspace, &options, &NoProgress)
         .await
         .unwrap_or_else(|error| panic!("copy: {error}"));
@@ -517,6 +518,19 @@ async fn private_files_are_copied_through_signed_urls() {
         offbase_emulator::file_bytes("/private-files/private/uploads/9f9f9f9f9_contract.pdf")
     );
     assert_eq!(private.size, Some(bytes.len() as u64));
+    // Each copied file's new URL: the public base and its key.
+    let map_text = std::fs::read_to_string(workspace.files_dir().join("url-map.json"))
+        .unwrap_or_else(|error| panic!("{error}"));
+    let map: offbase_pipeline::files::copy::UrlMap =
+        serde_json::from_str(&map_text).unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(map.urls.len(), 8, "{map_text}");
+    for file in &manifest.files {
+        assert_eq!(
+            map.urls.get(&file.url),
+            Some(&format!("https://cdn.example.com/app/{}", file.key)),
+            "{map_text}"
+        );
+    }
 
     // Without a signature, or with a forged one, the file is refused.
     let http = reqwest::Client::new();

@@ -480,6 +480,10 @@ pub struct FilesCopyArgs {
     /// (a mirror, or `offbase emulate`).
     #[arg(long, value_name = "URL")]
     pub via: Option<String>,
+    /// Where the copies will be served from (e.g. https://cdn.example.com/my-app): writes
+    /// WORKSPACE/files/url-map.json, each copied file's URL and the URL of its copy.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
     /// The app's API, to sign URLs of private files (default: the API the workspace was pulled
     /// from, when its key is set); without it private files are counted, not copied.
     #[command(flatten)]

@@ -28,6 +28,7 @@ pub fn files_copy(arguments: FilesCopyArgs, context: &Context) -> anyhow::Result
     let mut options = CopyOptions::new(&arguments.to);
     options.concurrency = arguments.concurrency.max(1);
     options.via = arguments.via.clone();
+    options.public_url = arguments.public_url.clone();
     let workspace = arguments.workspace.workspace();
     options.api = private_files_client(&arguments, &workspace, &reporter)?;
     let summary = runtime()?.block_on(offbase_pipeline::files::copy::copy(

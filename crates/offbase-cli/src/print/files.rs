@@ -49,6 +49,9 @@ pub fn files_copy(summary: &CopySummary) {
         summary.private_skipped,
         super::human_seconds(summary.seconds)
     );
+    if let Some(path) = &summary.url_map {
+        println!("URL map (old URL → the copy's): {path}");
+    }
     if let Some(path) = &summary.rejects_file {
         println!("Rejected files, with the records that point at them: {path}");
     }

@@ -40,6 +40,9 @@ pub struct CopyOptions {
     /// The API of the app, to ask for signed URLs of private files (`file_uri`); without it
     /// they are counted and not copied.
     pub api: Option<offbase_base44::client::Client>,
+    /// Where the copies will be served from (`https://cdn.example.com/app`): each copied
+    /// file's new URL is this and its key, written to `files/url-map.json`.
+    pub public_url: Option<String>,
 }
 
 impl CopyOptions {
@@ -50,6 +53,7 @@ impl CopyOptions {
             via: None,
             attempts: 8,
             api: None,
+            public_url: None,
         }
     }
 }
@@ -94,6 +98,16 @@ pub struct CopySummary {
     pub bytes: u64,
     pub seconds: f64,
     pub rejects_file: Option<String>,
+    /// `files/url-map.json`, when a public URL was given.
+    pub url_map: Option<String>,
+}
+
+/// `files/url-map.json`: each copied file's URL and the URL of its copy, sorted; what the
+/// rewrite of the records applies.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UrlMap {
+    pub base: String,
+    pub urls: BTreeMap<String, String>,
 }
 
 /// Copies every public file of the workspace's file manifest to `options.to`.
@@ -264,6 +278,16 @@ pub async fn copy(
         }
     }
     workspace.write_json(&manifest_path, &manifest)?;
+    if let Some(base) = &options.public_url {
+        let base = base.trim_end_matches('/').to_owned();
+        let urls = copied
+            .values()
+            .map(|done| (done.url.clone(), format!("{base}/{}", done.key)))
+            .collect();
+        let path = workspace.files_dir().join("url-map.json");
+        workspace.write_json(&path, &UrlMap { base, urls })?;
+        summary.url_map = Some(path.display().to_string());
+    }
     rejects.sort_by(|left, right| left.url.cmp(&right.url));
     summary.rejected = rejects.len();
     let rejects_path = workspace.rejects_dir().join("files.jsonl");
