@@ -3,9 +3,8 @@
 //! or 5xx, a timeout, a reset or a body cut short, with exponential backoff and full jitter. A
 //! file the platform no longer has (404, 403, 410) is [`DownloadError::Gone`] at once.
 
-use super::retry::parse_retry_after;
+use super::retry::{jittered_backoff, network_reason, parse_retry_after};
 use super::{ClientError, without_credentials};
-use rand::Rng;
 use std::time::Duration;
 
 /// Where a download's bytes go. A retry starts the file again: `restart` empties the sink.
@@ -91,7 +90,8 @@ impl Downloader {
         url: &str,
         sink: &mut (dyn DownloadSink + Send),
     ) -> Result<Downloaded, DownloadError> {
-        let shown = without_credentials(url);
+        // A signed URL carries its signature in the query: messages show the URL without it.
+        let shown = without_credentials(url.split(['?', '#']).next().unwrap_or(url));
         let mut attempt = 1;
         loop {
             let (why, wait) = match self.attempt(url, &shown, sink, attempt).await {
@@ -122,13 +122,7 @@ impl Downloader {
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
-        let exponent = attempt.saturating_sub(1).min(16);
-        let ceiling = self
-            .base_backoff
-            .saturating_mul(1 << exponent)
-            .min(self.max_backoff);
-        let millis = ceiling.as_millis().max(1) as u64;
-        Duration::from_millis(rand::rng().random_range(millis / 2..=millis))
+        jittered_backoff(self.base_backoff, self.max_backoff, attempt)
     }
 
     async fn attempt(
@@ -232,14 +226,34 @@ impl Downloader {
     }
 }
 
-fn network_reason(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        "timed out".to_owned()
-    } else if error.is_connect() {
-        "could not connect".to_owned()
-    } else if error.is_body() || error.is_decode() {
-        "the connection broke mid-body".to_owned()
-    } else {
-        "the request failed".to_owned()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Discard;
+
+    impl DownloadSink for Discard {
+        fn restart(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+
+        fn write(&mut self, _chunk: &[u8]) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A signed URL's signature (in its query) never reaches a message or a reject file.
+    #[tokio::test]
+    async fn a_failed_download_names_its_url_without_the_signature() {
+        let downloader = Downloader::new(Duration::from_secs(2))
+            .unwrap_or_else(|error| panic!("{error}"))
+            .with_attempts(1);
+        let url = "http://127.0.0.1:1/private-files/a.pdf?expires=1&token=5ecret5ignature";
+        let error = match downloader.download(url, &mut Discard).await {
+            Ok(done) => panic!("downloaded from a closed port: {done:?}"),
+            Err(error) => error.to_string(),
+        };
+        assert!(error.contains("/private-files/a.pdf"), "{error}");
+        assert!(!error.contains("5ecret5ignature"), "{error}");
     }
 }

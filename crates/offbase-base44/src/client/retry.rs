@@ -189,14 +189,7 @@ impl Client {
 
     /// Exponential backoff with full jitter.
     fn backoff(&self, attempt: u32) -> Duration {
-        let exponent = attempt.saturating_sub(1).min(16);
-        let ceiling = self
-            .config
-            .base_backoff
-            .saturating_mul(1 << exponent)
-            .min(self.config.max_backoff);
-        let millis = ceiling.as_millis().max(1) as u64;
-        Duration::from_millis(rand::rng().random_range(millis / 2..=millis))
+        jittered_backoff(self.config.base_backoff, self.config.max_backoff, attempt)
     }
 
     async fn attempt(
@@ -317,7 +310,17 @@ pub(super) fn human_wait(duration: Duration) -> String {
     }
 }
 
-fn network_reason(error: &reqwest::Error) -> String {
+/// The wait before retry `attempt`: `base` doubled each attempt up to `max`, then a random
+/// point in its upper half (full jitter spreads the retries of many tasks).
+pub(super) fn jittered_backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
+    let exponent = attempt.saturating_sub(1).min(16);
+    let ceiling = base.saturating_mul(1 << exponent).min(max);
+    let millis = ceiling.as_millis().max(1) as u64;
+    Duration::from_millis(rand::rng().random_range(millis / 2..=millis))
+}
+
+/// Why a request failed on the network, in a few words.
+pub(super) fn network_reason(error: &reqwest::Error) -> String {
     if error.is_timeout() {
         "timed out".to_owned()
     } else if error.is_connect() {

@@ -54,6 +54,21 @@ pub struct FileEntry {
     pub code: Vec<CodeReference>,
 }
 
+impl FileEntry {
+    /// A file not yet referenced nor copied.
+    fn new(url: String, key: String, shape: &str) -> Self {
+        FileEntry {
+            url,
+            key,
+            shape: shape.to_owned(),
+            size: None,
+            sha256: None,
+            records: Vec::new(),
+            code: Vec::new(),
+        }
+    }
+}
+
 /// `files/manifest.json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileManifest {
@@ -226,15 +241,10 @@ impl Found {
             .or_default();
         counted.0 += 1;
         counted.1.insert(url.clone());
-        let entry = self.files.entry(url.clone()).or_insert_with(|| FileEntry {
-            url,
-            key,
-            shape: shape.to_owned(),
-            size: None,
-            sha256: None,
-            records: Vec::new(),
-            code: Vec::new(),
-        });
+        let entry = self
+            .files
+            .entry(url.clone())
+            .or_insert_with(|| FileEntry::new(url, key, shape));
         entry.records.push(RecordReference {
             entity: place.entity.to_owned(),
             id: place.id.map(str::to_owned),
@@ -263,18 +273,9 @@ impl Found {
             for (number, line) in text.lines().enumerate() {
                 for (_, file) in find_hosted_files(line) {
                     self.code_references += 1;
-                    let entry = self
-                        .files
-                        .entry(file.url.clone())
-                        .or_insert_with(|| FileEntry {
-                            url: file.url.clone(),
-                            key: file.key.clone(),
-                            shape: file.shape.name().to_owned(),
-                            size: None,
-                            sha256: None,
-                            records: Vec::new(),
-                            code: Vec::new(),
-                        });
+                    let entry = self.files.entry(file.url.clone()).or_insert_with(|| {
+                        FileEntry::new(file.url.clone(), file.key.clone(), file.shape.name())
+                    });
                     entry.code.push(CodeReference {
                         file: relative.clone(),
                         line: number as u64 + 1,
