@@ -442,3 +442,26 @@ fn files_scan_lists_the_sample_files_and_refuses_an_unstaged_folder() {
     assert!(workspace.join("files/manifest.json").is_file());
     assert!(workspace.join("reports/files.md").is_file());
 }
+
+/// `migrate --bundle FILE` loaded into whatever DATABASE_URL the shell had set (here one no
+/// server answers) instead of writing the file it was asked for.
+#[test]
+fn migrate_with_bundle_loaded_into_the_database_url_of_the_environment() {
+    let folder = temporary_folder();
+    let workspace = folder.path().join("ws").display().to_string();
+    let bundle = folder.path().join("crm.sql");
+    let output = match Command::new(env!("CARGO_BIN_EXE_offbase"))
+        .args(["migrate", "--from", "samples/crm", "--workspace", &workspace])
+        .arg("--bundle")
+        .arg(&bundle)
+        .current_dir(repo_root())
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/nowhere")
+        .output()
+    {
+        Ok(output) => output,
+        Err(error) => panic!("cannot run offbase: {error}"),
+    };
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let sql = std::fs::read_to_string(&bundle).unwrap_or_default();
+    assert!(sql.contains("CREATE TABLE"), "{sql}");
+}

@@ -183,9 +183,10 @@ pub struct MigrateArgs {
     pub workspace: WorkspaceArgs,
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Without a database: where to write the bundle.
-    #[arg(long, default_value = "offbase-bundle.sql", value_name = "FILE")]
-    pub bundle: PathBuf,
+    /// Write a bundle (SQL for psql) to FILE instead of loading, even when DATABASE_URL is
+    /// set. Without a database and without this flag, the bundle is offbase-bundle.sql.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: Option<PathBuf>,
     #[command(flatten)]
     pub load: LoadTuning,
     #[command(flatten)]

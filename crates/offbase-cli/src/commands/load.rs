@@ -10,8 +10,12 @@ use offbase_pipeline::load::{Existing, LoadOptions, Relax};
 use offbase_pipeline::migrate::{Destination, MigrateOptions, MigrateSource};
 use offbase_pipeline::progress::Reporter;
 use offbase_pipeline::target::{MappingFile, Target};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+
+/// Where `offbase migrate` writes its bundle when there is no database and no --bundle.
+const DEFAULT_BUNDLE: &str = "offbase-bundle.sql";
 
 /// `--relax`, as the load takes it.
 fn relax(tuning: &LoadTuning) -> anyhow::Result<Relax> {
@@ -81,13 +85,18 @@ pub fn migrate(arguments: MigrateArgs, context: &Context) -> anyhow::Result<Exit
         (None, None) => bail!("give a source: --from DIR or --api-url URL"),
     };
     let mappings = arguments.workspace.mappings();
-    let destination = match &arguments.target.database_url {
-        Some(url) => Destination::Database(load_options(
+    // An explicit --bundle wins over a DATABASE_URL that may only be in the environment: the
+    // user asked for a file, and loading into whatever database the shell points at instead
+    // would be a surprise (and could land in a schema another load owns).
+    let destination = match (&arguments.bundle, &arguments.target.database_url) {
+        (None, Some(url)) => Destination::Database(load_options(
             Target::new(url.clone(), arguments.target.pg_schema.clone()).with_mappings(mappings)?,
             &arguments.load,
         )?),
-        None => Destination::Bundle {
-            path: arguments.bundle.clone(),
+        (bundle, _) => Destination::Bundle {
+            path: bundle
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_BUNDLE)),
             options: BundleOptions {
                 pg_schema: arguments.target.pg_schema.clone(),
                 mappings: MappingFile::read_optional(mappings)?,
