@@ -44,6 +44,7 @@ async fn migrated_from(emulator: &RunningEmulator, app_dir: &Path, app: &str) ->
     let workspace = Workspace::new(folder.path().join("workspace"));
     let schema = TestSchema::new(&format!("behaviour_{app}")).await;
     let options = MigrateOptions {
+        files: None,
         source: MigrateSource::Api {
             client: Box::new(client(emulator)),
             schema_from: app_dir.to_path_buf(),

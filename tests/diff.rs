@@ -17,6 +17,7 @@ async fn migrated(app: &str) -> (tempfile::TempDir, Workspace, TestSchema, LoadO
     let schema = TestSchema::new(&format!("diff_{app}")).await;
     let load = LoadOptions::new(database_url(), &schema.name);
     let options = MigrateOptions {
+        files: None,
         source: MigrateSource::Folder {
             folder: sample(app),
             schema_from: None,
@@ -350,6 +351,7 @@ async fn the_api_as_source_finds_rows_by_id_and_updated_date() {
     let mut schema = TestSchema::new("diff_api").await;
     let load = LoadOptions::new(database_url(), &schema.name);
     let options = MigrateOptions {
+        files: None,
         source: MigrateSource::Api {
             client: Box::new(client()),
             schema_from: sample("crm"),
@@ -445,6 +447,7 @@ async fn stages_after_a_load_plan_with_the_mapping_file_the_load_used() {
     let mut load = LoadOptions::new(database_url(), &schema.name);
     load.target.mappings = Some(mapping_file.clone());
     let options = MigrateOptions {
+        files: None,
         source: MigrateSource::Folder {
             folder: sample("marketplace"),
             schema_from: None,

@@ -77,6 +77,7 @@ async fn staged(folder: &Path) -> Workspace {
     write(&app.join("data/User.jsonl"), &lines(&users));
     let workspace = Workspace::new(folder.join("ws"));
     let options = MigrateOptions {
+        files: None,
         source: MigrateSource::Folder {
             folder: app,
             schema_from: None,
@@ -89,6 +90,7 @@ async fn staged(folder: &Path) -> Workspace {
                 pg_schema: "files".into(),
                 mappings: None,
                 relax: Default::default(),
+                rewrite_urls: false,
             },
         },
     };
@@ -293,6 +295,7 @@ async fn files_copy_completes_through_faults_rejects_a_deleted_file_and_resumes(
     let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
     let workspace = Workspace::new(folder.path().join("ws"));
     let options = MigrateOptions {
+        files: None,
         source: MigrateSource::Folder {
             folder: offbase_tests::sample("marketplace"),
             schema_from: None,
@@ -305,6 +308,7 @@ async fn files_copy_completes_through_faults_rejects_a_deleted_file_and_resumes(
                 pg_schema: "files".into(),
                 mappings: None,
                 relax: Default::default(),
+                rewrite_urls: false,
             },
         },
     };
@@ -518,18 +522,17 @@ async fn private_files_are_copied_through_signed_urls() {
         offbase_emulator::file_bytes("/private-files/private/uploads/9f9f9f9f9_contract.pdf")
     );
     assert_eq!(private.size, Some(bytes.len() as u64));
-    // Each copied file's new URL: the public base and its key.
+    // Each copied public file's new URL: the public base and its key. A private file is read
+    // through a signed URL, never a public one: it has none.
     let map_text = std::fs::read_to_string(workspace.files_dir().join("url-map.json"))
         .unwrap_or_else(|error| panic!("{error}"));
     let map: offbase_pipeline::files::copy::UrlMap =
         serde_json::from_str(&map_text).unwrap_or_else(|error| panic!("{error}"));
-    assert_eq!(map.urls.len(), 8, "{map_text}");
+    assert_eq!(map.urls.len(), 7, "{map_text}");
     for file in &manifest.files {
-        assert_eq!(
-            map.urls.get(&file.url),
-            Some(&format!("https://cdn.example.com/app/{}", file.key)),
-            "{map_text}"
-        );
+        let expected =
+            (file.shape != "private").then(|| format!("https://cdn.example.com/app/{}", file.key));
+        assert_eq!(map.urls.get(&file.url), expected.as_ref(), "{map_text}");
     }
 
     // Without a signature, or with a forged one, the file is refused.

@@ -120,6 +120,7 @@ async fn migrate_loads_every_sample_value_by_value() {
         };
         let mut schema = TestSchema::new(&format!("load_{app}")).await;
         let options = MigrateOptions {
+            files: None,
             source: MigrateSource::Folder {
                 folder: sample(app),
                 schema_from: None,
@@ -305,6 +306,7 @@ async fn bundle_applied_with_psql_equals_a_live_load() {
         let mut live = TestSchema::new(&format!("live_{app}")).await;
         let bundled = TestSchema::new(&format!("bundle_{app}")).await;
         let live_options = MigrateOptions {
+            files: None,
             source: MigrateSource::Folder {
                 folder: sample(app),
                 schema_from: None,
@@ -318,6 +320,7 @@ async fn bundle_applied_with_psql_equals_a_live_load() {
         }
         let bundle_path = bundle_folder.path().join("offbase-bundle.sql");
         let bundle_options = MigrateOptions {
+            files: None,
             source: MigrateSource::Folder {
                 folder: sample(app),
                 schema_from: None,
@@ -330,6 +333,7 @@ async fn bundle_applied_with_psql_equals_a_live_load() {
                     pg_schema: bundled.name.clone(),
                     mappings: None,
                     relax: Default::default(),
+                    rewrite_urls: false,
                 },
             },
         };

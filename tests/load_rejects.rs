@@ -161,6 +161,7 @@ async fn each_bad_record_is_rejected_with_its_reason_and_the_rest_loads_exactly(
     let workspace = Workspace::new(folder.path().join("workspace"));
     let mut schema = TestSchema::new("rejects").await;
     let options = MigrateOptions {
+        files: None,
         source: MigrateSource::Folder {
             folder: app.clone(),
             schema_from: None,
@@ -331,6 +332,7 @@ async fn a_line_that_is_not_utf8_is_rejected_not_a_failed_import() {
     bad_app(&app);
     let workspace = Workspace::new(folder.path().join("workspace"));
     let options = MigrateOptions {
+        files: None,
         source: MigrateSource::Folder {
             folder: app,
             schema_from: None,
@@ -343,6 +345,7 @@ async fn a_line_that_is_not_utf8_is_rejected_not_a_failed_import() {
                 pg_schema: "public".into(),
                 mappings: None,
                 relax: Relax::default(),
+                rewrite_urls: false,
             },
         },
     };
@@ -376,6 +379,7 @@ async fn a_csv_row_that_is_not_utf8_stopped_the_whole_import() {
     bad_app(&schemas);
     let workspace = Workspace::new(folder.path().join("workspace"));
     let options = MigrateOptions {
+        files: None,
         source: MigrateSource::Folder {
             folder: exports.clone(),
             schema_from: Some(schemas),
@@ -388,6 +392,7 @@ async fn a_csv_row_that_is_not_utf8_stopped_the_whole_import() {
                 pg_schema: "public".into(),
                 mappings: None,
                 relax: Relax::default(),
+                rewrite_urls: false,
             },
         },
     };
@@ -477,6 +482,7 @@ async fn hostile_input_is_loaded_or_rejected_exactly() {
     let workspace = Workspace::new(folder.path().join("workspace"));
     let mut schema = TestSchema::new("hostile").await;
     let options = MigrateOptions {
+        files: None,
         source: MigrateSource::Folder {
             folder: app.clone(),
             schema_from: None,
@@ -679,6 +685,7 @@ async fn load_state_outliving_its_dropped_schema_blocked_the_next_load() {
     let workspace = Workspace::new(folder.path().join("workspace"));
     let mut schema = TestSchema::new("stale_state").await;
     let options = MigrateOptions {
+        files: None,
         source: MigrateSource::Folder {
             folder: app.clone(),
             schema_from: None,

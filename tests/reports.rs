@@ -40,6 +40,7 @@ async fn migrated_crm(
     let schema = TestSchema::new(label).await;
     let load = LoadOptions::new(database_url(), &schema.name);
     let options = MigrateOptions {
+        files: None,
         source: MigrateSource::Folder {
             folder: sample("crm"),
             schema_from: None,

@@ -58,6 +58,7 @@ async fn migrated_with(
         .with_mappings(mappings.as_deref())
         .unwrap_or_else(|error| panic!("{error}"));
     let options = MigrateOptions {
+        files: None,
         source: MigrateSource::Api {
             client: Box::new(client(emulator)),
             schema_from: schema_from.to_path_buf(),
@@ -81,6 +82,7 @@ async fn migrated_with(
 async fn snapshot(emulator: &RunningEmulator, app_dir: &Path, folder: &Path) -> Workspace {
     let workspace = Workspace::new(folder.join("workspace"));
     let options = MigrateOptions {
+        files: None,
         source: MigrateSource::Api {
             client: Box::new(client(emulator)),
             schema_from: app_dir.to_path_buf(),
@@ -93,6 +95,7 @@ async fn snapshot(emulator: &RunningEmulator, app_dir: &Path, folder: &Path) -> 
                 pg_schema: "unused".into(),
                 mappings: None,
                 relax: Default::default(),
+                rewrite_urls: false,
             },
         },
     };
@@ -586,6 +589,7 @@ async fn arrays_of_references_follow_their_records_into_junction_tables() {
     let mapping_file = offbase_pipeline::target::MappingFile::read(&mappings)
         .unwrap_or_else(|error| panic!("{error}"));
     let snapshot_options = MigrateOptions {
+        files: None,
         source: MigrateSource::Api {
             client: Box::new(client(&emulator)),
             schema_from: app_dir.clone(),
@@ -598,6 +602,7 @@ async fn arrays_of_references_follow_their_records_into_junction_tables() {
                 pg_schema: "unused".into(),
                 mappings: Some(mapping_file),
                 relax: Default::default(),
+                rewrite_urls: false,
             },
         },
     };

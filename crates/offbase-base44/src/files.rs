@@ -13,6 +13,8 @@
 //! Private files are not URLs but `file_uri` values, readable only through a signed URL
 //! (the `CreateFileSignedUrl` integration).
 
+use serde_json::Value;
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 /// Which of the platform's URL shapes a hosted file has.
@@ -156,6 +158,128 @@ pub fn is_private_file_field(name: &str) -> bool {
     name == "file_uri" || name.ends_with("_file_uri")
 }
 
+/// Whether `text` may hold a hosted-file URL: a cheap test that lets text without one skip the
+/// search (every shape has `http` and `base44` or `supabase` in it, in any case).
+pub fn may_hold_hosted_file(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let holds = |needle: &[u8]| {
+        bytes
+            .windows(needle.len())
+            .any(|window| window.eq_ignore_ascii_case(needle))
+    };
+    text.contains("http") && (holds(b"base44") || holds(b"supabase"))
+}
+
+/// Old file URLs and their new ones (`files/url-map.json`): what the rewrite of records and
+/// of loaded tables applies. A URL is replaced where [`find_hosted_files`] finds it, alone or
+/// inside longer text; URLs the map does not hold (a file that could not be copied) stay as
+/// they are. Applying it twice changes nothing more: a new URL is no hosted file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UrlRewrite {
+    urls: BTreeMap<String, String>,
+}
+
+impl UrlRewrite {
+    pub fn new(urls: BTreeMap<String, String>) -> Self {
+        UrlRewrite { urls }
+    }
+
+    pub fn len(&self) -> usize {
+        self.urls.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.urls.is_empty()
+    }
+
+    /// The new URL of `url`, when the map has one.
+    pub fn get(&self, url: &str) -> Option<&str> {
+        self.urls.get(url).map(String::as_str)
+    }
+
+    /// Each old URL with its new one, sorted.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.urls
+            .iter()
+            .map(|(old, new)| (old.as_str(), new.as_str()))
+    }
+
+    /// `text` with every mapped URL replaced, and how many were; `None` when none was.
+    pub fn rewrite_text(&self, text: &str) -> Option<(String, usize)> {
+        self.rewrite(text, false)
+    }
+
+    /// The same over the text of a JSON document as PostgreSQL prints `jsonb`
+    /// (`{"key": "value"}`): URLs in string values are replaced (JSON-escaped), object keys are
+    /// left alone as [`UrlRewrite::rewrite_value`] leaves them. A URL ends before a quote or a
+    /// backslash, so one inside an escaped string is found as in the decoded text.
+    pub fn rewrite_json_text(&self, text: &str) -> Option<(String, usize)> {
+        self.rewrite(text, true)
+    }
+
+    fn rewrite(&self, text: &str, json: bool) -> Option<(String, usize)> {
+        if self.urls.is_empty() || !may_hold_hosted_file(text) {
+            return None;
+        }
+        let mut rewritten = String::with_capacity(text.len());
+        let mut count = 0;
+        let mut from = 0;
+        for (range, _) in find_hosted_files(text) {
+            let (Some(old), Some(before), Some(after)) = (
+                text.get(range.clone()),
+                text.get(from..range.start),
+                text.get(range.end..),
+            ) else {
+                continue;
+            };
+            if json && after.starts_with("\": ") {
+                continue;
+            }
+            if let Some(new) = self.urls.get(old) {
+                rewritten.push_str(before);
+                if json {
+                    let quoted = Value::String(new.clone()).to_string();
+                    rewritten.push_str(
+                        quoted
+                            .strip_prefix('"')
+                            .and_then(|inner| inner.strip_suffix('"'))
+                            .unwrap_or(new),
+                    );
+                } else {
+                    rewritten.push_str(new);
+                }
+                from = range.end;
+                count += 1;
+            }
+        }
+        if count == 0 {
+            return None;
+        }
+        rewritten.push_str(text.get(from..).unwrap_or_default());
+        Some((rewritten, count))
+    }
+
+    /// Rewrites every string inside `value`, at any depth (object keys are left alone);
+    /// returns how many URLs were replaced.
+    pub fn rewrite_value(&self, value: &mut Value) -> usize {
+        match value {
+            Value::String(text) => match self.rewrite_text(text) {
+                Some((rewritten, count)) => {
+                    *text = rewritten;
+                    count
+                }
+                None => 0,
+            },
+            Value::Array(items) => items.iter_mut().map(|item| self.rewrite_value(item)).sum(),
+            Value::Object(fields) => fields
+                .values_mut()
+                .map(|field| self.rewrite_value(field))
+                .sum(),
+            _ => 0,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,5 +362,64 @@ mod tests {
             assert_eq!(text.get(range.clone()), Some(url.as_str()));
             assert_eq!(file.url, url);
         }
+    }
+
+    #[test]
+    fn a_rewrite_replaces_mapped_urls_at_any_depth_and_leaves_the_rest() {
+        let old = format!("https://media.base44.com/images/public/{APP}/4434a5dd6_train.png");
+        let unmapped =
+            format!("https://base44.app/api/apps/{APP}/files/public/{APP}/aaaaaaaaa_gone.png");
+        let new = format!("https://cdn.example.com/app/public/{APP}/4434a5dd6_train.png");
+        let rewrite = UrlRewrite::new(BTreeMap::from([(old.clone(), new.clone())]));
+        let mut value = serde_json::json!({
+            "photo": old,
+            "gallery": [{"url": old}, unmapped, 7],
+            "notes": format!("See ![train]({old}) and {unmapped}."),
+            old.clone(): "a key is left alone",
+        });
+        assert_eq!(rewrite.rewrite_value(&mut value), 3);
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "photo": new,
+                "gallery": [{"url": new}, unmapped, 7],
+                "notes": format!("See ![train]({new}) and {unmapped}."),
+                old: "a key is left alone",
+            })
+        );
+        // Twice is once.
+        let again = value.clone();
+        assert_eq!(rewrite.rewrite_value(&mut value), 0);
+        assert_eq!(value, again);
+    }
+
+    #[test]
+    fn a_rewrite_of_json_text_equals_the_rewrite_of_its_values() {
+        let old = format!("https://media.base44.com/images/public/{APP}/4434a5dd6_train.png");
+        let new = format!("https://cdn.example.com/app/{APP}/a\\\"b.png");
+        let rewrite = UrlRewrite::new(BTreeMap::from([(old.clone(), new)]));
+        let mut value = serde_json::json!({
+            old.clone(): [old, format!("<img src=\"{old}\">\n{old}")],
+            "n": 1,
+        });
+        // As PostgreSQL prints jsonb: a space after each colon and comma.
+        let text = serde_json::to_string(&value)
+            .unwrap_or_default()
+            .replace("\":", "\": ")
+            .replace("\",", "\", ");
+        let (rewritten, count) = rewrite.rewrite_json_text(&text).unwrap_or_default();
+        assert_eq!(rewrite.rewrite_value(&mut value), count);
+        assert_eq!(count, 3);
+        let parsed: Value = serde_json::from_str(&rewritten).unwrap_or_default();
+        assert_eq!(parsed, value);
+    }
+
+    #[test]
+    fn the_cheap_test_lets_no_hosted_url_through() {
+        let url = format!("https://Media.Base44.com/images/public/{APP}/4434a5dd6_train.png");
+        assert!(find_hosted_files(&url).len() == 1);
+        assert!(may_hold_hosted_file(&url));
+        assert!(!may_hold_hosted_file("https://example.com/a.png"));
+        assert!(!may_hold_hosted_file("base44 without a scheme"));
     }
 }

@@ -63,6 +63,9 @@ fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitCode> {
         Command::Corpus(CorpusCommand::FromHar(arguments)) => commands::corpus_from_har(arguments),
         Command::Files(FilesCommand::Scan(arguments)) => commands::files_scan(arguments, context),
         Command::Files(FilesCommand::Copy(arguments)) => commands::files_copy(arguments, context),
+        Command::Files(FilesCommand::Rewrite(arguments)) => {
+            commands::files_rewrite(arguments, context)
+        }
         Command::Completions(arguments) => commands::completions(arguments.shell),
     }
 }

@@ -451,7 +451,13 @@ fn migrate_with_bundle_loaded_into_the_database_url_of_the_environment() {
     let workspace = folder.path().join("ws").display().to_string();
     let bundle = folder.path().join("crm.sql");
     let output = match Command::new(env!("CARGO_BIN_EXE_offbase"))
-        .args(["migrate", "--from", "samples/crm", "--workspace", &workspace])
+        .args([
+            "migrate",
+            "--from",
+            "samples/crm",
+            "--workspace",
+            &workspace,
+        ])
         .arg("--bundle")
         .arg(&bundle)
         .current_dir(repo_root())

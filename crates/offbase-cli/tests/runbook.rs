@@ -160,6 +160,7 @@ async fn the_runbook_followed_word_for_word_ends_go_with_nothing_lost() {
         KEY,
         &repository().join("samples/crm"),
         here,
+        &here.join("ws"),
         &pg_schema,
     )
     .await;

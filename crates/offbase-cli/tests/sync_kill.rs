@@ -104,7 +104,15 @@ async fn a_killed_sync_restarts_and_ends_equal_to_the_source() {
     );
 
     // The source now, pulled afresh, against the target.
-    let compared = compare_with_source(&emulator, KEY, &crm(), folder.path(), &pg_schema).await;
+    let compared = compare_with_source(
+        &emulator,
+        KEY,
+        &crm(),
+        folder.path(),
+        &workspace,
+        &pg_schema,
+    )
+    .await;
     assert!(
         compared.matches(),
         "after {kills} kills the target differs from the source: {compared:#?}"

@@ -5,6 +5,7 @@ mod apply;
 mod catalog;
 mod connect;
 pub mod cutover;
+pub mod files;
 pub mod load;
 pub mod query;
 pub mod range_hash;

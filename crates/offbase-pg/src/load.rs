@@ -85,6 +85,27 @@ pub async fn read_settings(
     }
 }
 
+/// Replaces what the load of `pg_schema` recorded of its target (a rewrite of its file URLs
+/// after the load records that the loaded rows now hold the new URLs); false when no load of
+/// that schema is recorded.
+pub async fn write_settings(
+    connection: &mut PgConnection,
+    pg_schema: &str,
+    settings: &Value,
+) -> Result<bool, PgError> {
+    if !crate::state::state_table_exists(connection, "load_runs").await? {
+        return Ok(false);
+    }
+    let sql = "UPDATE offbase.load_runs SET settings = $2 WHERE pg_schema = $1";
+    let done = sqlx::query(sql)
+        .bind(pg_schema)
+        .bind(settings)
+        .execute(&mut *connection)
+        .await
+        .map_err(|error| statement_error(sql, error))?;
+    Ok(done.rows_affected() > 0)
+}
+
 /// The run row of `pg_schema`, if a load was started there.
 pub async fn read_run(
     connection: &mut PgConnection,

@@ -60,6 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         encoders,
         duplicates,
         part_files,
+        urls: None,
     };
     let started = Instant::now();
     let mut reader = PartReader::open(&workspace, &entry.parts, Position::default())?;

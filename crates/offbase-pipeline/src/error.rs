@@ -31,6 +31,11 @@ pub enum PipelineError {
         folder.display()
     )]
     NoRecords { folder: PathBuf },
+    /// Files are copied without saying where they will be served from: no URL to rewrite to.
+    #[error(
+        "copying files in a migrate needs the URL the copies will be served from (--files-public-url), so the records can point at them"
+    )]
+    FilesNeedPublicUrl,
     /// The workspace was staged from another source.
     #[error(
         "the workspace {} holds a pull from another source ({previous}): use another --workspace, or --fresh to start over",
@@ -104,6 +109,14 @@ pub enum PipelineError {
         "another offbase run holds {what}: {holder}. Wait for it to finish (or stop it), then run again"
     )]
     Busy { what: String, holder: String },
+    /// The object store a copy writes to (an S3-compatible bucket) failed, after its own
+    /// retries: `location` is `s3://bucket/key`, the message never holds a secret.
+    #[error("{location}: {action}: {message}")]
+    ObjectStore {
+        location: String,
+        action: String,
+        message: String,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

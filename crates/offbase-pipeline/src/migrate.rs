@@ -52,6 +52,9 @@ pub struct MigrateOptions {
     pub workspace: Workspace,
     pub mappings: Option<crate::target::MappingFile>,
     pub destination: Destination,
+    /// Copy the files the records point at and rewrite their URLs (`--files-to`): scan, copy
+    /// (with a public URL, for the URL map), and a load or bundle with `rewrite_urls`.
+    pub files: Option<crate::files::copy::CopyOptions>,
 }
 
 /// How the records were staged.
@@ -70,6 +73,16 @@ pub struct MigrateSummary {
     pub load: Option<LoadSummary>,
     pub bundle: Option<BundleSummary>,
     pub verify: Option<VerifySummary>,
+    /// The files step (`--files-to`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<MigrateFiles>,
+}
+
+/// What the files step of a migrate found and copied.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MigrateFiles {
+    pub scan: crate::files::scan::ScanSummary,
+    pub copy: crate::files::copy::CopySummary,
 }
 
 impl MigrateSummary {
@@ -110,6 +123,17 @@ impl MigrateSummary {
                 "some staged records are neither loaded nor rejected (read ≠ loaded + rejected): see reports/load.md"
                     .to_owned(),
             );
+        }
+        if let Some(files) = self.files.as_ref().filter(|files| files.copy.rejected > 0) {
+            problems.push(format!(
+                "{} files could not be copied; their URLs are kept: see {}",
+                files.copy.rejected,
+                files
+                    .copy
+                    .rejects_file
+                    .as_deref()
+                    .unwrap_or("reports/rejects/files.jsonl")
+            ));
         }
         if let Some(verify) = &self.verify {
             let differing: Vec<&str> = verify
@@ -249,11 +273,22 @@ pub async fn migrate(
         load: None,
         bundle: None,
         verify: None,
+        files: None,
     };
+    if let Some(copy_options) = &options.files {
+        if copy_options.public_url.is_none() {
+            return Err(PipelineError::FilesNeedPublicUrl);
+        }
+        let scan = crate::files::scan::scan(workspace, None, &*reporter)?;
+        let copy = crate::files::copy::copy(workspace, copy_options, &*reporter).await?;
+        summary.files = Some(MigrateFiles { scan, copy });
+    }
+    let rewrite_urls = summary.files.is_some();
     match &options.destination {
         Destination::Database(load_options) => {
             let mut load_options = load_options.clone();
             load_options.target.mappings = options.mappings.clone();
+            load_options.target.rewrite_urls |= rewrite_urls;
             let loaded = load(workspace, &load_options, &*reporter).await?;
             summary.verify = Some(verify(workspace, &load_options.target, &*reporter).await?);
             summary.load = Some(loaded);
@@ -264,6 +299,7 @@ pub async fn migrate(
         } => {
             let mut bundle_options = bundle_options.clone();
             bundle_options.mappings = options.mappings.clone();
+            bundle_options.rewrite_urls |= rewrite_urls;
             summary.bundle = Some(write_bundle(workspace, &bundle_options, path, &*reporter)?);
         }
     }

@@ -9,11 +9,13 @@ pub use crate::plan::MappingFile;
 use crate::plan::{PlanOutput, plan_workspace};
 use crate::progress::NoProgress;
 use crate::workspace::Workspace;
+use offbase_base44::files::UrlRewrite;
 use offbase_copy::convert::Relax;
 use offbase_pg::PgConnection;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Where the data goes and what shapes its tables.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +26,12 @@ pub struct Target {
     pub mappings: Option<MappingFile>,
     /// Constraints left off so records that break them still load.
     pub relax: Relax,
+    /// Base44 file URLs are rewritten through the workspace's `files/url-map.json` (a load
+    /// with `--rewrite-urls`, or `offbase files rewrite` after it).
+    pub rewrite_urls: bool,
+    /// The URL map itself, read from the workspace once ([`Target::with_url_map`]): the stages
+    /// that compare a fresh pull (the cutover) use the map of the workspace that was loaded.
+    pub url_map: Option<Arc<UrlRewrite>>,
 }
 
 /// What a stage after the load starts from: a connection to the target, the target as the
@@ -39,6 +47,8 @@ pub(crate) struct Opened {
 struct Settings {
     mappings: Option<MappingFile>,
     relax: Relax,
+    #[serde(default)]
+    rewrite_urls: bool,
 }
 
 impl Target {
@@ -48,7 +58,39 @@ impl Target {
             pg_schema: pg_schema.into(),
             mappings: None,
             relax: Relax::default(),
+            rewrite_urls: false,
+            url_map: None,
         }
+    }
+
+    /// The same target with its URL map read from `workspace` when it rewrites URLs and has
+    /// none yet; a target that rewrites without a map in the workspace is an error.
+    pub fn with_url_map(mut self, workspace: &Workspace) -> Result<Self, PipelineError> {
+        if self.rewrite_urls && self.url_map.is_none() {
+            if !workspace.files_dir().join("url-map.json").exists() {
+                return Err(PipelineError::Workspace {
+                    path: workspace.files_dir().join("url-map.json"),
+                    message: "the loaded rows hold file URLs rewritten through a URL map, and this workspace has none: compare with the workspace that was loaded, or give its map (copy its files/url-map.json here)".to_owned(),
+                });
+            }
+            self.url_map = Some(Arc::new(crate::files::rewrite::read_url_map(workspace)?));
+        }
+        Ok(self)
+    }
+
+    /// The same target with the URL map of `workspace` (the one that was loaded), if it has
+    /// one: for comparing another workspace, a fresh pull, with rows whose URLs were rewritten.
+    /// The map is used only where the load recorded a rewrite.
+    pub fn with_url_map_of(mut self, workspace: &Workspace) -> Result<Self, PipelineError> {
+        if workspace.files_dir().join("url-map.json").exists() {
+            self.url_map = Some(Arc::new(crate::files::rewrite::read_url_map(workspace)?));
+        }
+        Ok(self)
+    }
+
+    /// The URL map when this target rewrites URLs.
+    pub fn urls(&self) -> Option<&UrlRewrite> {
+        self.url_map.as_deref().filter(|_| self.rewrite_urls)
     }
 
     /// The same target with the mapping file at `path` (read now), if one is given.
@@ -62,6 +104,7 @@ impl Target {
         serde_json::to_value(Settings {
             mappings: self.mappings.clone(),
             relax: self.relax,
+            rewrite_urls: self.rewrite_urls,
         })
         .unwrap_or(Value::Null)
     }
@@ -70,7 +113,10 @@ impl Target {
     /// with it: the opening of every stage that compares with or writes into loaded tables.
     pub(crate) async fn open(&self, workspace: &Workspace) -> Result<Opened, PipelineError> {
         let mut connection = offbase_pg::connect(&self.database_url).await?;
-        let target = self.settled(&mut connection).await?;
+        let target = self
+            .settled(&mut connection)
+            .await?
+            .with_url_map(workspace)?;
         let plan = plan_workspace(workspace, target.mappings.as_ref(), &NoProgress)?;
         Ok(Opened {
             connection,
@@ -117,6 +163,8 @@ impl Target {
                 });
             }
         }
+        // URLs rewritten in the loaded rows are rewritten in every comparison with them.
+        self.rewrite_urls |= stored.rewrite_urls;
         if self.relax == Relax::default() {
             self.relax = stored.relax;
         } else if self.relax != stored.relax {

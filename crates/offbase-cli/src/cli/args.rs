@@ -189,6 +189,16 @@ pub struct MigrateArgs {
     pub bundle: Option<PathBuf>,
     #[command(flatten)]
     pub load: LoadTuning,
+    /// Also copy every file the records point at on Base44's storage to DEST (a folder, or
+    /// s3://bucket/prefix), then load with the URLs rewritten to --files-public-url + key.
+    #[arg(long, value_name = "DEST", requires = "files_public_url")]
+    pub files_to: Option<PathBuf>,
+    /// Where the copied files will be served from (e.g. https://cdn.example.com/my-app).
+    #[arg(long, value_name = "URL", requires = "files_to")]
+    pub files_public_url: Option<String>,
+    /// Fetch the files from this origin with their URLs' paths (a mirror, or `offbase emulate`).
+    #[arg(long, value_name = "URL", requires = "files_to")]
+    pub files_via: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -319,12 +329,16 @@ pub struct CutoverArgs {
     /// Foreign-key orphans may stay: their keys are added back NOT VALID.
     #[arg(long)]
     pub orphans_acknowledged: bool,
+    /// Loaded values that still point at Base44's storage (files that could not be copied,
+    /// listed in the report) may stay: after the switch they break when the app is deleted.
+    #[arg(long)]
+    pub file_urls_acknowledged: bool,
     #[command(flatten)]
     pub key: ApiKeyArgs,
     /// Lift the mark of a cutover (for a rollback or a second attempt), so syncs may run again.
     /// Refused while the new backend has rows written after the switch, unless
     /// --discard-writes-after-switch.
-    #[arg(long, conflicts_with_all = ["dry_run", "freeze_confirmed", "rejects_reviewed", "orphans_acknowledged"])]
+    #[arg(long, conflicts_with_all = ["dry_run", "freeze_confirmed", "rejects_reviewed", "orphans_acknowledged", "file_urls_acknowledged"])]
     pub undo: bool,
     /// With --undo: the rows written after the switch were exported (or may be lost); the next
     /// sync overwrites or deletes them.
@@ -466,12 +480,30 @@ pub struct FilesScanArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("workspace", |arg| arg.help("The workspace that was loaded (its files/url-map.json is applied)")))]
+#[command(mut_arg("json", |arg| arg.help("Print what was (or would be) rewritten on stdout as JSON")))]
+pub struct FilesRewriteArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Count and show what would change, per table and column, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
 #[command(mut_arg("workspace", |arg| arg.help("The workspace whose files were scanned")))]
 #[command(mut_arg("json", |arg| arg.help("Print what was copied on stdout as JSON")))]
 pub struct FilesCopyArgs {
     #[command(flatten)]
     pub workspace: WorkspaceFolderArgs,
-    /// The destination folder.
+    /// Where the copies go: a folder, or an S3-compatible bucket as s3://bucket/prefix
+    /// (endpoint, region and credentials from AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL,
+    /// AWS_REGION or AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_SESSION_TOKEN).
     #[arg(long, value_name = "DEST")]
     pub to: PathBuf,
     /// Downloads at once.

@@ -142,4 +142,9 @@ pub struct LoadTuning {
     /// Records per batch; each batch is one transaction with its checkpoint.
     #[arg(long, default_value_t = 50_000, value_name = "N")]
     pub batch_records: usize,
+    /// Rewrite Base44 file URLs to the URLs of their copies as the records load, through
+    /// WORKSPACE/files/url-map.json (written by `offbase files copy --public-url`); counted per
+    /// field in the load report. Verify, diff and the sync then rewrite the same way.
+    #[arg(long)]
+    pub rewrite_urls: bool,
 }

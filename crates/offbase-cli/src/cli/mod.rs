@@ -105,8 +105,12 @@ pub enum Command {
     /// a folder of dashboard CSV exports, or an app folder with base44/seed/. --api-url pulls
     /// from Base44 (or the emulator). The workspace is kept for sync and diff. The load ends with
     /// a verification: per entity, the rows in PostgreSQL are counted and hashed against the
-    /// workspace. With no --database-url and no DATABASE_URL, it writes offbase-bundle.sql
-    /// instead: apply it with `psql -v ON_ERROR_STOP=1 -f offbase-bundle.sql`.
+    /// workspace. With no --database-url and no DATABASE_URL (or with --bundle FILE), it writes
+    /// offbase-bundle.sql instead: apply it with `psql -v ON_ERROR_STOP=1 -f offbase-bundle.sql`.
+    /// With --files-to DEST and --files-public-url URL it also scans the records for files on
+    /// Base44's storage, copies them to DEST (a folder or s3://bucket/prefix) and loads the
+    /// records with their URLs rewritten to URL/<key>; a file that cannot be copied keeps its
+    /// URL and makes the exit code 1.
     ///
     /// Exit codes: 0 done and verified, 1 a count or hash differs, 2 error.
     #[command(
@@ -169,7 +173,9 @@ pub enum Command {
     /// Gates: every entity synced recently (--max-lag); the source quiet for --quiet (the
     /// write freeze; or --freeze-confirmed); after a final sync pass, the target equal to a
     /// fresh pull of the source (counts and content hashes per entity); no unreviewed rejects
-    /// (--rejects-reviewed); foreign-key orphans acknowledged (--orphans-acknowledged). When all
+    /// (--rejects-reviewed); foreign-key orphans acknowledged (--orphans-acknowledged); no
+    /// loaded value still pointing at Base44's file storage (run `offbase files copy` and
+    /// `offbase files rewrite`; or --file-urls-acknowledged for those listed). When all
     /// pass, in one transaction, the foreign keys the sync took off are added back (validated
     /// where no orphans exist) and the schema is marked as cut over (offbase.cutovers: when,
     /// by which run): no sync or load writes into it again. A sync still running waits for
@@ -240,19 +246,38 @@ pub enum FilesCommand {
         after_help = "Examples:\n  offbase files scan --workspace ws\n  offbase files scan --workspace ws --code ./my-app --json"
     )]
     Scan(FilesScanArgs),
-    /// Copy every public file of the file manifest to a folder you control.
+    /// Copy every public file of the file manifest to a folder or an S3 bucket you control.
     ///
     /// Each file goes to DEST/<key> (the key the scan gave it), streamed through a SHA-256 and
     /// renamed into place only when whole; size, hash and content type are logged in
-    /// WORKSPACE/files/copied.jsonl. Run it again after a stop: files already copied are not
-    /// sent again. A file Base44 no longer has (404, 403, 410), or one still failing after every
+    /// WORKSPACE/files/copied.jsonl. With --to s3://bucket/prefix (any S3-compatible store:
+    /// AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_SESSION_TOKEN), each file is downloaded into WORKSPACE/files/staging, then uploaded
+    /// to prefix/<key> (in parts when large) with its content type and its SHA-256 as metadata
+    /// (x-amz-meta-sha256). Run it again after a stop: files already copied are not sent again
+    /// (a bucket's are checked with a HEAD). A file Base44 no longer has (404, 403, 410), or one still failing after every
     /// retry, is listed in WORKSPACE/reports/rejects/files.jsonl with the records that point at
     /// it, and its URL is left as it is. Private files (`file_uri`) are read through URLs the
     /// app's API signs, into DEST/private/.
     #[command(
-        after_help = "Examples:\n  offbase files scan --workspace ws && offbase files copy --workspace ws --to ./files\n  offbase files copy --workspace ws --to ./files --via http://127.0.0.1:4000   # from `offbase emulate`"
+        after_help = "Examples:\n  offbase files scan --workspace ws && offbase files copy --workspace ws --to ./files\n  offbase files copy --workspace ws --to ./files --via http://127.0.0.1:4000   # from `offbase emulate`\n  AWS_ENDPOINT_URL=https://s3.example.com offbase files copy --workspace ws --to s3://my-bucket/my-app"
     )]
     Copy(FilesCopyArgs),
+    /// Rewrite the Base44 file URLs of a loaded target to the URLs of their copies.
+    ///
+    /// Applies WORKSPACE/files/url-map.json (written by `files copy --public-url`) to every
+    /// text, text[], json and jsonb column of the loaded tables: a URL alone or inside longer
+    /// text, at any depth of a JSON document. Rows are read in id order and written back only
+    /// where they still hold what was read, so it is safe to run twice (the second run finds
+    /// nothing) and beside a running sync. URLs the map does not have (files that could not be
+    /// copied) stay as they are. Afterwards verify, diff and the sync rewrite the workspace's
+    /// records the same way. To rewrite during the load instead: `offbase load --rewrite-urls`.
+    ///
+    /// Exit codes: 0 done (or dry run), 2 error.
+    #[command(
+        after_help = "Examples:\n  offbase files rewrite --workspace ws --pg-schema staging --dry-run\n  offbase files rewrite --workspace ws --pg-schema staging --json"
+    )]
+    Rewrite(FilesRewriteArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -381,6 +406,10 @@ impl Command {
             Command::Files(FilesCommand::Scan(arguments)) => Groups {
                 workspace: Some(&mut arguments.workspace),
                 ..Groups::default()
+            },
+            Command::Files(FilesCommand::Rewrite(arguments)) => Groups {
+                target: Some(&mut arguments.target),
+                ..Groups::from_workspace(&mut arguments.workspace)
             },
             Command::Files(FilesCommand::Copy(arguments)) => Groups {
                 workspace: Some(&mut arguments.workspace),

@@ -1,8 +1,9 @@
 //! `offbase files`: the files an app's records and code point at on Base44's storage.
 
 use super::{Context, announced, api_key, runtime, workspace_client};
-use crate::cli::{FilesCopyArgs, FilesScanArgs};
+use crate::cli::{FilesCopyArgs, FilesRewriteArgs, FilesScanArgs};
 use offbase_pipeline::files::copy::CopyOptions;
+use offbase_pipeline::files::storage::Destination;
 use std::process::ExitCode;
 
 pub fn files_scan(arguments: FilesScanArgs, context: &Context) -> anyhow::Result<ExitCode> {
@@ -25,7 +26,7 @@ pub fn files_scan(arguments: FilesScanArgs, context: &Context) -> anyhow::Result
 pub fn files_copy(arguments: FilesCopyArgs, context: &Context) -> anyhow::Result<ExitCode> {
     let json = arguments.output.json;
     let reporter = context.reporter(json);
-    let mut options = CopyOptions::new(&arguments.to);
+    let mut options = CopyOptions::new(Destination::from_argument(&arguments.to)?);
     options.concurrency = arguments.concurrency.max(1);
     options.via = arguments.via.clone();
     options.public_url = arguments.public_url.clone();
@@ -50,6 +51,28 @@ pub fn files_copy(arguments: FilesCopyArgs, context: &Context) -> anyhow::Result
                 .unwrap_or("reports/rejects/files.jsonl")
         );
         return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn files_rewrite(arguments: FilesRewriteArgs, context: &Context) -> anyhow::Result<ExitCode> {
+    let json = arguments.output.json;
+    let reporter = context.reporter(json);
+    let target = arguments.target.target(
+        "files rewrite needs a database",
+        arguments.workspace.mappings(),
+    )?;
+    let summary = runtime()?.block_on(offbase_pipeline::files::rewrite::rewrite_loaded(
+        &arguments.workspace.workspace(),
+        &target,
+        arguments.dry_run,
+        &*reporter,
+    ))?;
+    reporter.clear();
+    if json {
+        println!("{}", reporter.json(&summary)?);
+    } else {
+        crate::print::files_rewrite(&summary);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,6 +5,8 @@ use super::{Context, announced, api_key, runtime};
 use crate::cli::{LoadArgs, LoadTuning, MigrateArgs, ResealArgs, StatusArgs};
 use anyhow::bail;
 use offbase_base44::client::{Client, ClientConfig};
+use offbase_pipeline::files::copy::CopyOptions;
+use offbase_pipeline::files::storage::Destination as FilesDestination;
 use offbase_pipeline::load::bundle::BundleOptions;
 use offbase_pipeline::load::{Existing, LoadOptions, Relax};
 use offbase_pipeline::migrate::{Destination, MigrateOptions, MigrateSource};
@@ -24,6 +26,7 @@ fn relax(tuning: &LoadTuning) -> anyhow::Result<Relax> {
 
 fn load_options(mut target: Target, tuning: &LoadTuning) -> anyhow::Result<LoadOptions> {
     target.relax = relax(tuning)?;
+    target.rewrite_urls = tuning.rewrite_urls;
     let mut options = LoadOptions::new(target.database_url.clone(), target.pg_schema.clone());
     options.target = target;
     options.existing = if tuning.replace {
@@ -63,6 +66,8 @@ pub fn migrate(arguments: MigrateArgs, context: &Context) -> anyhow::Result<Exit
     let json = arguments.output.json;
     let reporter = context.reporter(json);
     let api = &arguments.api;
+    // The API client, when records come from the API: it also signs private files' URLs.
+    let mut api_client = None;
     let source = match (&arguments.from, &api.api_url) {
         (Some(folder), _) => MigrateSource::Folder {
             folder: folder.clone(),
@@ -77,8 +82,10 @@ pub fn migrate(arguments: MigrateArgs, context: &Context) -> anyhow::Result<Exit
             let mut config =
                 ClientConfig::new(api_url.clone(), app_id, api_key(&api.key.api_key_env)?);
             config.max_retry_wait = arguments.max_retry_wait;
+            let client = announced(Client::new(config)?, &reporter);
+            api_client = Some(client.clone());
             MigrateSource::Api {
-                client: Box::new(announced(Client::new(config)?, &reporter)),
+                client: Box::new(client),
                 schema_from,
             }
         }
@@ -101,10 +108,23 @@ pub fn migrate(arguments: MigrateArgs, context: &Context) -> anyhow::Result<Exit
                 pg_schema: arguments.target.pg_schema.clone(),
                 mappings: MappingFile::read_optional(mappings)?,
                 relax: relax(&arguments.load)?,
+                rewrite_urls: arguments.load.rewrite_urls,
             },
         },
     };
+    // Files copied in a migrate: the same options as `offbase files copy`.
+    let files = match &arguments.files_to {
+        Some(to) => {
+            let mut copy = CopyOptions::new(FilesDestination::from_argument(to)?);
+            copy.via = arguments.files_via.clone();
+            copy.public_url = arguments.files_public_url.clone();
+            copy.api = api_client;
+            Some(copy)
+        }
+        None => None,
+    };
     let options = MigrateOptions {
+        files,
         source,
         workspace: arguments.workspace.workspace(),
         mappings: MappingFile::read_optional(mappings)?,

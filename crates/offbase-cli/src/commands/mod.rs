@@ -14,7 +14,7 @@ mod sync;
 pub use compare::{corpus_from_har, corpus_generate, diff_behaviour, diff_data};
 pub use completions::completions;
 pub use emulate::emulate;
-pub use files::{files_copy, files_scan};
+pub use files::{files_copy, files_rewrite, files_scan};
 pub use load::{load, migrate, reseal, status};
 pub use plan::plan;
 pub use stage::{generate, pull};

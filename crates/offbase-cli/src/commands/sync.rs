@@ -165,6 +165,7 @@ pub fn cutover(arguments: CutoverArgs, context: &Context) -> anyhow::Result<Exit
     options.max_lag = arguments.max_lag;
     options.rejects_reviewed = arguments.rejects_reviewed;
     options.orphans_acknowledged = arguments.orphans_acknowledged;
+    options.file_urls_acknowledged = arguments.file_urls_acknowledged;
     let report = runtime()?.block_on(cutover(&workspace, &client, &options, reporter.clone()))?;
     reporter.clear();
     if json {

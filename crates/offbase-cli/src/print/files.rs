@@ -1,6 +1,7 @@
 //! What `offbase files` prints.
 
 use offbase_pipeline::files::copy::CopySummary;
+use offbase_pipeline::files::rewrite::RewriteSummary;
 use offbase_pipeline::files::scan::ScanSummary;
 
 pub fn files_scan(summary: &ScanSummary) {
@@ -54,5 +55,67 @@ pub fn files_copy(summary: &CopySummary) {
     }
     if let Some(path) = &summary.rejects_file {
         println!("Rejected files, with the records that point at them: {path}");
+    }
+}
+
+pub fn files_rewrite(summary: &RewriteSummary) {
+    println!(
+        "{} {} URLs in {} values of schema {} through a map of {} URLs{}.",
+        if summary.dry_run {
+            "Would rewrite"
+        } else {
+            "Rewrote"
+        },
+        summary.urls,
+        summary.rows,
+        summary.pg_schema,
+        summary.mapped,
+        if summary.dry_run {
+            " (dry run: nothing changed)"
+        } else {
+            ""
+        }
+    );
+    if summary.columns.is_empty() {
+        return;
+    }
+    let column_width = summary
+        .columns
+        .iter()
+        .map(|column| column.table.len() + 1 + column.column.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    println!("{:<column_width$}  {:>6}  {:>6}", "column", "rows", "URLs");
+    for column in &summary.columns {
+        println!(
+            "{:<column_width$}  {:>6}  {:>6}",
+            format!("{}.{}", column.table, column.column),
+            column.rows,
+            column.urls
+        );
+    }
+    println!("For example:");
+    for column in &summary.columns {
+        for example in &column.examples {
+            println!(
+                "  {}.{} of {}: {} → {}",
+                column.table,
+                column.column,
+                example.id,
+                example.url,
+                example.new_url.as_deref().unwrap_or("(kept)")
+            );
+        }
+    }
+    let changed: u64 = summary
+        .columns
+        .iter()
+        .map(|column| column.changed_meanwhile)
+        .sum();
+    if changed > 0 {
+        println!(
+            "{changed} values changed while they were rewritten and were left alone: run it again."
+        );
     }
 }

@@ -79,6 +79,27 @@ pub fn load(summary: &LoadSummary) {
             key.sample.join(", ")
         );
     }
+    let rewritten: u64 = summary
+        .entities
+        .iter()
+        .flat_map(|entity| entity.urls_rewritten.values())
+        .sum();
+    if rewritten > 0 {
+        let fields: Vec<String> = summary
+            .entities
+            .iter()
+            .flat_map(|entity| {
+                entity
+                    .urls_rewritten
+                    .iter()
+                    .map(move |(field, count)| format!("{}.{field} {count}", entity.entity))
+            })
+            .collect();
+        println!(
+            "File URLs rewritten to their copies: {rewritten} ({}).",
+            fields.join(", ")
+        );
+    }
     for relaxed in summary.relaxed.iter().filter(|relaxed| !relaxed.restored) {
         println!(
             "Relaxed: {}.{} keeps no {:?} constraint ({} rows break it).",
@@ -92,6 +113,9 @@ pub fn load(summary: &LoadSummary) {
 }
 
 pub fn migrate(summary: &MigrateSummary) {
+    if let Some(files) = &summary.files {
+        crate::print::files_copy(&files.copy);
+    }
     if let Some(load_summary) = &summary.load {
         load(load_summary);
     }

@@ -8,7 +8,7 @@ mod stage;
 mod sync;
 
 pub use compare::{diff_behaviour, diff_data, har_extract};
-pub use files::{files_copy, files_scan};
+pub use files::{files_copy, files_rewrite, files_scan};
 pub use load::{load, migrate, reseal, status};
 pub use stage::{generate, import, plan, pull};
 pub use sync::{SyncReporter, SyncTable, cutover, reapply, undone};

@@ -104,12 +104,14 @@ pub fn migrate_from_api(
 }
 
 /// The source as it is now, pulled afresh into `folder`, compared with `pg_schema` (counts
-/// and content hashes per entity).
+/// and content hashes per entity), through the URL map of the workspace that was `loaded`
+/// where the load rewrote file URLs.
 pub async fn compare_with_source(
     emulator: &offbase_emulator::RunningEmulator,
     key: &str,
     app_dir: &Path,
     folder: &Path,
+    loaded: &Path,
     pg_schema: &str,
 ) -> offbase_pipeline::compare::verify::VerifySummary {
     use offbase_base44::client::{ApiKey, Client, ClientConfig};
@@ -122,6 +124,7 @@ pub async fn compare_with_source(
     ))
     .unwrap_or_else(|error| panic!("{error}"));
     let options = MigrateOptions {
+        files: None,
         source: MigrateSource::Api {
             client: Box::new(client),
             schema_from: app_dir.to_path_buf(),
@@ -134,6 +137,7 @@ pub async fn compare_with_source(
                 pg_schema: "unused".into(),
                 mappings: None,
                 relax: Default::default(),
+                rewrite_urls: false,
             },
         },
     };
@@ -141,9 +145,12 @@ pub async fn compare_with_source(
     if let Err(error) = offbase_pipeline::migrate::migrate(&options, reporter).await {
         panic!("snapshot: {error}");
     }
+    let target = offbase_pipeline::target::Target::new(database_url(), pg_schema)
+        .with_url_map_of(&offbase_pipeline::workspace::Workspace::new(loaded))
+        .unwrap_or_else(|error| panic!("{error}"));
     offbase_pipeline::compare::verify::verify(
         &snapshot,
-        &offbase_pipeline::target::Target::new(database_url(), pg_schema),
+        &target,
         &offbase_pipeline::progress::NoProgress,
     )
     .await

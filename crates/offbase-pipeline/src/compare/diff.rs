@@ -20,12 +20,14 @@ use crate::PipelineError;
 use crate::compare::bisect::{Bisection, SourceRow, bisect};
 pub use crate::compare::canonical::canonical_value;
 use crate::compare::canonical::{canonical_source_record, target_records};
+use crate::files::rewrite::{line_may_be_rewritten, rewrite_record};
 use crate::progress::Reporter;
 use crate::target::{Opened, Target};
 use crate::workspace::duplicates::{copy_rank, rank_copies};
 use crate::workspace::parts::{PartReader, Position, parse_record, trim_line};
 use crate::workspace::rejects::{read_rejects, rejects_path};
 use crate::workspace::{EntityManifest, Workspace};
+use offbase_base44::files::UrlRewrite;
 use offbase_copy::convert::{EntityConverter, Relax};
 use offbase_copy::row_hash::{row_hash, row_hash_sql};
 use offbase_model::{BuiltIn, ColumnSource, PgType, Table, TargetSchema};
@@ -194,8 +196,9 @@ async fn diff_entity(
         let entry = entry.clone();
         let target = target.clone();
         let relax = destination.relax;
+        let urls = destination.urls().cloned();
         tokio::task::spawn_blocking(move || {
-            read_source(&workspace, &entity, &entry, &target, relax)
+            read_source(&workspace, &entity, &entry, &target, relax, urls.as_ref())
         })
     };
     let total = range_hash::bucket_hashes(connection, &hashed, Buckets::All).await;
@@ -216,7 +219,7 @@ async fn diff_entity(
             .iter()
             .filter(|row| wanted.contains(row.id.as_ref()))
             .collect();
-        let source = source_records_at(workspace, entry, table, &located)?;
+        let source = source_records_at(workspace, entry, table, &located, destination.urls())?;
         let target_rows = target_records(connection, &hashed, table, &bisection.both).await?;
         result.rows_fetched = target_rows.len() as u64;
         compare_records(&mut result, &source, &target_rows);
@@ -306,6 +309,7 @@ fn read_source(
     entry: &EntityManifest,
     target: &TargetSchema,
     relax: Relax,
+    urls: Option<&UrlRewrite>,
 ) -> Result<Vec<SourceRow>, PipelineError> {
     let Some(table) = target.table_for_entity(entity) else {
         return Ok(Vec::new());
@@ -344,7 +348,7 @@ fn read_source(
                                     part_files.get(line.part as usize).copied().unwrap_or("?"),
                                     line.line + 1
                                 ));
-                            let Some((id, hash)) = hash_line(&converter, &types, text) else {
+                            let Some((id, hash)) = hash_line(&converter, &types, text, urls) else {
                                 continue;
                             };
                             rows.push(SourceRow {
@@ -440,13 +444,15 @@ fn read_batches(
 }
 
 /// A line's id and row hash (`None` for a record the load rejects); `None` for a line with
-/// no id.
+/// no id. File URLs are rewritten first when the target's were.
 fn hash_line(
     converter: &EntityConverter<'_>,
     types: &[&PgType],
     text: &[u8],
+    urls: Option<&UrlRewrite>,
 ) -> Option<(String, Option<i64>)> {
-    if let Ok(line) = std::str::from_utf8(text)
+    if !line_may_be_rewritten(urls, text)
+        && let Ok(line) = std::str::from_utf8(text)
         && let Some(slotted) = converter.parse_slotted(line)
         && let Some(id) = slotted.id(converter)
     {
@@ -457,7 +463,10 @@ fn hash_line(
             return Some((id.to_owned(), hash));
         }
     }
-    let record = parse_record(text, types.len()).ok()?;
+    let mut record = parse_record(text, types.len()).ok()?;
+    if let Some(urls) = urls {
+        rewrite_record(urls, &mut record);
+    }
     let id = record
         .get(BuiltIn::Id.field_name())
         .and_then(Value::as_str)?
@@ -542,13 +551,19 @@ fn source_records_at(
     entry: &EntityManifest,
     table: &Table,
     rows: &[&SourceRow],
+    urls: Option<&UrlRewrite>,
 ) -> Result<BTreeMap<String, BTreeMap<String, Value>>, PipelineError> {
     let lines = read_lines_at(workspace, entry, rows)?;
     let mut records = BTreeMap::new();
     for line in lines {
-        if let Ok(record) = serde_json::from_slice::<Map<String, Value>>(&line)
-            && let Some((id, canonical)) =
-                canonical_source_record(offbase_model::record::source_record(record), table)
+        let Ok(mut record) = serde_json::from_slice::<Map<String, Value>>(&line) else {
+            continue;
+        };
+        if let Some(urls) = urls {
+            rewrite_record(urls, &mut record);
+        }
+        if let Some((id, canonical)) =
+            canonical_source_record(offbase_model::record::source_record(record), table)
         {
             records.insert(id, canonical);
         }

@@ -107,9 +107,13 @@ fn expected_hash(
             return;
         }
         // Read as the load reads it: a line that repeats a key is no record.
-        if let Ok(record) = crate::workspace::parts::parse_record(text, 0)
-            && let Ok(converted) = converter.convert(&record)
-        {
+        let Ok(mut record) = crate::workspace::parts::parse_record(text, 0) else {
+            return;
+        };
+        if let Some(urls) = destination.urls() {
+            crate::files::rewrite::rewrite_record(urls, &mut record);
+        }
+        if let Ok(converted) = converter.convert(&record) {
             hash.add_row(&converted.row);
         }
     })?;

@@ -142,6 +142,48 @@ pub fn scan(
     Ok(summary)
 }
 
+/// The files some records of `entity` point at, each with its references among them (the
+/// sync's changed records), sorted by URL.
+pub fn files_in_records<'r>(
+    entity: &str,
+    records: impl IntoIterator<Item = &'r Map<String, Value>>,
+) -> Vec<FileEntry> {
+    let mut found = Found::default();
+    for record in records {
+        found.record(entity, record);
+    }
+    found.manifest().files
+}
+
+/// Adds `entries` to the file manifest (new files in URL order, new references to the files
+/// it has) and writes it.
+pub fn add_to_manifest(workspace: &Workspace, entries: &[FileEntry]) -> Result<(), PipelineError> {
+    let path = workspace.files_manifest_path();
+    let manifest: FileManifest = workspace.read_json(&path)?.unwrap_or_default();
+    let mut files: BTreeMap<String, FileEntry> = manifest
+        .files
+        .into_iter()
+        .map(|file| (file.url.clone(), file))
+        .collect();
+    for entry in entries {
+        let file = files
+            .entry(entry.url.clone())
+            .or_insert_with(|| FileEntry::new(entry.url.clone(), entry.key.clone(), &entry.shape));
+        for reference in &entry.records {
+            if !file.records.contains(reference) {
+                file.records.push(reference.clone());
+            }
+        }
+        file.records.sort();
+    }
+    workspace.write_json(
+        &path,
+        &FileManifest {
+            files: files.into_values().collect(),
+        },
+    )
+}
+
 /// Where a value sits: its record and JSON path, and the path with array indexes folded.
 struct Place<'a> {
     entity: &'a str,

@@ -29,6 +29,8 @@ pub struct BundleOptions {
     pub pg_schema: String,
     pub mappings: Option<crate::target::MappingFile>,
     pub relax: Relax,
+    /// Rewrite file URLs through the workspace's `files/url-map.json`.
+    pub rewrite_urls: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -95,6 +97,12 @@ pub fn write_bundle(
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
         Err(error) => return Err(PipelineError::io(&rejects_folder, error)),
     }
+    let urls = match options.rewrite_urls {
+        true => Some(std::sync::Arc::new(crate::files::rewrite::read_url_map(
+            workspace,
+        )?)),
+        false => None,
+    };
     let mut entities = Vec::new();
     let mut broken: BTreeSet<(String, String, ConstraintKind)> = BTreeSet::new();
     for (entity, entry) in &manifest.entities {
@@ -120,6 +128,7 @@ pub fn write_bundle(
             encoders,
             duplicates,
             part_files,
+            urls: urls.clone(),
         };
         let junctions: Vec<&Table> = processor.converter.junctions().to_vec();
         let mut junction_rows: Vec<Vec<u8>> = vec![Vec::new(); junctions.len()];
@@ -143,8 +152,12 @@ pub fn write_bundle(
                     tables,
                     junction_rows: count,
                     relaxed,
+                    rewritten,
                 } => {
                     summary.loaded += 1;
+                    for (field, count) in rewritten {
+                        *summary.urls_rewritten.entry(field).or_default() += count;
+                    }
                     summary.junction_rows += count;
                     let mut tables = tables.into_iter();
                     if let Some(row) = tables.next() {

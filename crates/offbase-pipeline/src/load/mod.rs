@@ -29,6 +29,7 @@ use crate::workspace::duplicates::{Duplicates, find_duplicates};
 use crate::workspace::parts::{PartReader, Position};
 use crate::workspace::rejects::rejects_path;
 use crate::workspace::{EntityManifest, Manifest, Workspace};
+use offbase_base44::files::UrlRewrite;
 pub use offbase_copy::convert::Relax;
 use offbase_copy::convert::{EntityConverter, RejectReason};
 use offbase_model::{Table, TargetSchema};
@@ -95,7 +96,18 @@ pub async fn load(
     let manifest: Manifest = workspace.read_json(&manifest_path)?.unwrap_or_default();
     let output = plan_workspace(workspace, options.target.mappings.as_ref(), reporter)?;
     let load_sql = render_for_load(&output.target, options.target.relax);
-    let digest = load_digest(&manifest_bytes, &load_sql, options.target.relax);
+    // URLs are rewritten with the map the workspace holds now; a resume with another map
+    // would mix old and new URLs, so the map is part of what the load is of.
+    let urls = match options.target.rewrite_urls {
+        true => Some(Arc::new(crate::files::rewrite::read_url_map(workspace)?)),
+        false => None,
+    };
+    let digest = load_digest(
+        &manifest_bytes,
+        &load_sql,
+        options.target.relax,
+        urls.as_deref(),
+    );
 
     let mut connection = offbase_pg::connect(&options.target.database_url).await?;
     pg_load::prepare_state(&mut connection).await?;
@@ -240,6 +252,7 @@ pub async fn load(
             enum_oids: Arc::clone(&enum_oids),
             pg_schema: options.target.pg_schema.clone(),
             relax: options.target.relax,
+            urls: urls.clone(),
             batch_records: options.batch_records.max(1),
             batch_bytes: options.batch_bytes.max(1 << 16),
         };
@@ -255,6 +268,7 @@ pub async fn load(
             bytes: checkpoint.bytes,
             seconds: checkpoint.seconds,
             reasons: checkpoint.reasons.clone(),
+            urls_rewritten: checkpoint.urls_rewritten.clone(),
             staged: entry.records,
         });
         checkpoints.insert(entity.clone(), checkpoint);
@@ -308,12 +322,25 @@ fn clear_rejects(folder: &Path) -> Result<(), PipelineError> {
 }
 
 /// Identifies what a load is of: the staged data (its manifest, which hashes every part), the
-/// DDL and the relax options. A resume must match it.
-fn load_digest(manifest: &[u8], load_sql: &LoadSql, relax: Relax) -> String {
+/// DDL, the relax options and the URL map rewritten through. A resume must match it.
+fn load_digest(
+    manifest: &[u8],
+    load_sql: &LoadSql,
+    relax: Relax,
+    urls: Option<&UrlRewrite>,
+) -> String {
     let mut hasher = Sha256::new();
     hasher.update(manifest);
     hasher.update(serde_json::to_vec(load_sql).unwrap_or_default());
     hasher.update(serde_json::to_vec(&relax).unwrap_or_default());
+    if let Some(urls) = urls {
+        for (old, new) in urls.iter() {
+            hasher.update(old.as_bytes());
+            hasher.update(b"\0");
+            hasher.update(new.as_bytes());
+            hasher.update(b"\0");
+        }
+    }
     hasher
         .finalize()
         .iter()
@@ -331,6 +358,7 @@ struct EntityContext {
     enum_oids: Arc<BTreeMap<String, u32>>,
     pg_schema: String,
     relax: Relax,
+    urls: Option<Arc<UrlRewrite>>,
     batch_records: usize,
     batch_bytes: usize,
 }
@@ -365,6 +393,7 @@ impl EntityContext {
             encoders,
             duplicates,
             part_files: self.part_files(),
+            urls: self.urls.clone(),
         })
     }
 
@@ -407,6 +436,7 @@ struct Batch {
     rejects: Vec<u8>,
     reasons: BTreeMap<String, u64>,
     relaxed: BTreeMap<String, BTreeMap<String, u64>>,
+    urls_rewritten: BTreeMap<String, u64>,
 }
 
 impl Batch {
@@ -420,8 +450,12 @@ impl Batch {
                 tables,
                 junction_rows,
                 relaxed,
+                rewritten,
             } => {
                 self.loaded += 1;
+                for (field, count) in rewritten {
+                    *self.urls_rewritten.entry(field).or_default() += count;
+                }
                 self.junction_rows += junction_rows;
                 if self.tables.len() < tables.len() {
                     self.tables.resize(tables.len(), Vec::new());
@@ -622,6 +656,9 @@ async fn load_entity(
                         .or_default() += count;
                 }
             }
+            for (field, count) in &batch.urls_rewritten {
+                *checkpoint.urls_rewritten.entry(field.clone()).or_default() += count;
+            }
             checkpoint.seconds = seconds_before + started.elapsed().as_secs_f64();
             let stored = serde_json::to_value(&checkpoint).unwrap_or_default();
             transaction
@@ -743,6 +780,7 @@ async fn isolate(
                 tables,
                 junction_rows,
                 relaxed,
+                rewritten,
             } => {
                 rows.push(tables);
                 lines.push((part, line, buffer.clone()));
@@ -750,6 +788,7 @@ async fn isolate(
                     tables: Vec::new(),
                     junction_rows,
                     relaxed,
+                    rewritten,
                 });
             }
             outcome => fresh.absorb(outcome),

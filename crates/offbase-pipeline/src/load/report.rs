@@ -27,6 +27,9 @@ pub struct EntityCheckpoint {
     pub reasons: BTreeMap<String, u64>,
     /// Rows let through a relaxed constraint: `column` → kind → rows.
     pub relaxed: BTreeMap<String, BTreeMap<String, u64>>,
+    /// File URLs rewritten through the URL map, per field.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub urls_rewritten: BTreeMap<String, u64>,
     pub finished: bool,
     /// Seconds spent loading, over all runs.
     pub seconds: f64,
@@ -45,6 +48,9 @@ pub struct EntityLoadSummary {
     pub bytes: u64,
     pub seconds: f64,
     pub reasons: BTreeMap<String, u64>,
+    /// File URLs rewritten through the URL map (a load with `--rewrite-urls`), per field.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub urls_rewritten: BTreeMap<String, u64>,
     /// The manifest's record count, which `read` must equal.
     pub staged: u64,
 }
@@ -63,6 +69,7 @@ impl EntityLoadSummary {
             bytes: 0,
             seconds: 0.0,
             reasons: BTreeMap::new(),
+            urls_rewritten: BTreeMap::new(),
             staged,
         }
     }
@@ -188,6 +195,18 @@ pub fn load_report(summary: &LoadSummary) -> String {
         for entity in rejected {
             for (reason, count) in &entity.reasons {
                 out.push_str(&format!("| {} | {} | {} |\n", entity.entity, reason, count));
+            }
+        }
+    }
+    if summary
+        .entities
+        .iter()
+        .any(|entity| !entity.urls_rewritten.is_empty())
+    {
+        out.push_str("\n## File URLs rewritten\n\nBase44 file URLs replaced by the URLs of their copies (`files/url-map.json`).\n\n| entity | field | URLs |\n|---|---|---:|\n");
+        for entity in &summary.entities {
+            for (field, count) in &entity.urls_rewritten {
+                out.push_str(&format!("| {} | {} | {} |\n", entity.entity, field, count));
             }
         }
     }

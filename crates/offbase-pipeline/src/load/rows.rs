@@ -5,9 +5,11 @@
 //! here, which is what makes them agree.
 
 use crate::PipelineError;
+use crate::files::rewrite::{line_may_be_rewritten, rewrite_record};
 use crate::workspace::duplicates::Duplicates;
 use crate::workspace::parts::{parse_record, trim_line};
 use crate::workspace::rejects::RejectLine;
+use offbase_base44::files::UrlRewrite;
 use offbase_copy::Cell;
 use offbase_copy::convert::{ConstraintKind, EntityConverter, RejectReason, Rejection};
 use offbase_model::record::{self, ObjectError};
@@ -65,11 +67,13 @@ impl RowEncoder for TextRows {
 #[derive(Debug)]
 pub enum LineOutcome {
     /// Encoded rows per table (the entity's table first, then its junction tables, in the
-    /// converter's order), and the relaxed constraints the record breaks (by column name).
+    /// converter's order), the relaxed constraints the record breaks (by column name), and
+    /// the file URLs rewritten in it (by field).
     Rows {
         tables: Vec<Vec<u8>>,
         junction_rows: u64,
         relaxed: Vec<(String, ConstraintKind)>,
+        rewritten: Vec<(String, u64)>,
     },
     Rejected {
         reason: RejectReason,
@@ -86,6 +90,8 @@ pub struct LineProcessor<'t> {
     pub duplicates: Duplicates,
     /// Part file names, relative to the workspace (for reject lines).
     pub part_files: Vec<String>,
+    /// The URL map file URLs are rewritten through, when the target rewrites them.
+    pub urls: Option<std::sync::Arc<UrlRewrite>>,
 }
 
 impl std::fmt::Debug for LineProcessor<'_> {
@@ -111,7 +117,7 @@ impl LineProcessor<'_> {
         // Named only in reject lines: formatted when one is written.
         let source = || self.source(part, line);
         let text = trim_line(text);
-        let record = match parse_record(text, self.converter.column_count() + 4) {
+        let mut record = match parse_record(text, self.converter.column_count() + 4) {
             Ok(record) => record,
             Err(error) => return self.unreadable(text, error, &source()),
         };
@@ -124,6 +130,13 @@ impl LineProcessor<'_> {
             };
             return self.rejected_record(&rejection, &record, &source());
         }
+        // The reject of a record that does not convert shows it as staged; its rows are made
+        // from its rewritten copy.
+        let original = self.urls.is_some().then(|| record.clone());
+        let rewritten = match self.urls.as_deref() {
+            Some(urls) => rewrite_record(urls, &mut record),
+            None => Vec::new(),
+        };
         let mut tables = vec![Vec::new(); self.table_count()];
         if let Some(first) = tables.first_mut() {
             // The binary row is about as long as the JSON line: one allocation, no regrowth.
@@ -137,8 +150,11 @@ impl LineProcessor<'_> {
                 tables,
                 junction_rows,
                 relaxed,
+                rewritten,
             },
-            Err(rejection) => self.rejected_record(&rejection, &record, &source()),
+            Err(rejection) => {
+                self.rejected_record(&rejection, original.as_ref().unwrap_or(&record), &source())
+            }
         }
     }
 
@@ -147,7 +163,9 @@ impl LineProcessor<'_> {
     /// losing copy, a line that is not plain JSON, a value that will be rejected), which the
     /// general path then handles and explains; on records that load, both give the same rows.
     fn process_slotted(&self, part: usize, line: u64, text: &[u8]) -> Option<LineOutcome> {
-        if self.duplicates.loser(part, line).is_some() {
+        if self.duplicates.loser(part, line).is_some()
+            || line_may_be_rewritten(self.urls.as_deref(), text)
+        {
             return None;
         }
         let text = std::str::from_utf8(trim_line(text)).ok()?;
@@ -165,6 +183,7 @@ impl LineProcessor<'_> {
             tables: vec![row],
             junction_rows: 0,
             relaxed,
+            rewritten: Vec::new(),
         })
     }
 
@@ -369,6 +388,7 @@ mod tests {
             encoders: vec![Box::new(TextRows::new(table))],
             duplicates: Duplicates::default(),
             part_files: vec!["data/Note/part-00000.jsonl".into()],
+            urls: None,
         };
         match processor.process(0, 4, text) {
             LineOutcome::Rows { tables, .. } => Err(tables.len()),

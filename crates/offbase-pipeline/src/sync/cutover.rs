@@ -18,6 +18,7 @@
 
 use crate::PipelineError;
 use crate::compare::verify::verify;
+use crate::files::rewrite::{RemainingUrls, remaining_urls};
 use crate::migrate::{Destination, MigrateOptions, MigrateSource, migrate};
 use crate::plan::plan_workspace;
 use crate::progress::{NoProgress, Reporter};
@@ -47,6 +48,8 @@ pub struct CutoverOptions {
     pub rejects_reviewed: bool,
     /// Orphans are acknowledged: their foreign keys stay NOT VALID.
     pub orphans_acknowledged: bool,
+    /// Values still pointing at Base44's file storage are acknowledged.
+    pub file_urls_acknowledged: bool,
     /// Everything but the final step.
     pub dry_run: bool,
 }
@@ -61,6 +64,7 @@ impl CutoverOptions {
             freeze_confirmed: false,
             rejects_reviewed: false,
             orphans_acknowledged: false,
+            file_urls_acknowledged: false,
             dry_run: false,
         }
     }
@@ -201,7 +205,13 @@ pub async fn cutover(
     let mut connection = offbase_pg::connect(&options.sync.target.database_url).await?;
     pg_load::prepare_state(&mut connection).await?;
     offbase_pg::cutover::refuse_if_cut_over(&mut connection, &pg_schema).await?;
-    let settled = options.sync.target.settled(&mut connection).await?;
+    // The fresh pull is compared through the URL map of the workspace that was loaded.
+    let settled = options
+        .sync
+        .target
+        .settled(&mut connection)
+        .await?
+        .with_url_map(workspace)?;
     let mut gates = Vec::new();
     let mut timings = Vec::new();
     let mut step = Instant::now();
@@ -288,6 +298,7 @@ pub async fn cutover(
             .map_err(|error| PipelineError::io(snapshot.root(), error))?;
     }
     let snapshot_options = MigrateOptions {
+        files: None,
         source: MigrateSource::Api {
             client: Box::new(client.clone()),
             schema_from: workspace.schemas_dir(),
@@ -300,6 +311,7 @@ pub async fn cutover(
                 pg_schema: pg_schema.clone(),
                 mappings: settled.mappings.clone(),
                 relax: settled.relax,
+                rewrite_urls: false,
             },
         },
     };
@@ -437,6 +449,17 @@ pub async fn cutover(
         }),
     });
     lap("rejects and orphans", &mut timings);
+
+    // 7. No loaded value still points at Base44's file storage, which goes with the app.
+    let remaining = remaining_urls(
+        &mut connection,
+        &pg_schema,
+        &output.target.tables,
+        FILE_EXAMPLES,
+    )
+    .await?;
+    gates.push(file_gate(&remaining, options.file_urls_acknowledged));
+    lap("file URLs", &mut timings);
 
     let go = gates.iter().all(|gate| gate.passed);
     let mut report = CutoverReport {
@@ -640,6 +663,53 @@ fn write_report(workspace: &Workspace, report: &CutoverReport) -> Result<(), Pip
     workspace.write_json(&json_path, report)?;
     let path = folder.join(format!("{stem}.md"));
     crate::workspace::files::write_atomic(&path, cutover_report(report).as_bytes())
+}
+
+/// Values named in the file gate's figure.
+const FILE_EXAMPLES: usize = 5;
+
+/// The file gate: passed when no loaded value points at Base44's storage, or the operator
+/// acknowledged the ones that do (each column counted, the first values named).
+fn file_gate(remaining: &RemainingUrls, acknowledged: bool) -> Gate {
+    let total = remaining.total();
+    let passed = total == 0 || acknowledged;
+    let figure = if total == 0 {
+        "no loaded value points at Base44's file storage".to_owned()
+    } else {
+        let columns: Vec<String> = remaining
+            .values
+            .iter()
+            .map(|(column, count)| format!("{column} ({count})"))
+            .collect();
+        let examples: Vec<String> = remaining
+            .examples
+            .iter()
+            .map(|example| {
+                format!(
+                    "{}.{} of {}: {}",
+                    example.table, example.column, example.id, example.url
+                )
+            })
+            .collect();
+        format!(
+            "{total} values still point at Base44's file storage: {}; e.g. {}{}",
+            columns.join(", "),
+            examples.join("; "),
+            if acknowledged {
+                " (acknowledged: --file-urls-acknowledged)"
+            } else {
+                ""
+            }
+        )
+    };
+    Gate {
+        name: "file URLs".into(),
+        passed,
+        figure,
+        remedy: (!passed).then(|| {
+            "copy the files (`offbase files copy --public-url URL`) and rewrite the loaded URLs (`offbase files rewrite`); files that cannot be copied are in reports/rejects/files.jsonl: pass --file-urls-acknowledged to keep their URLs".into()
+        }),
+    }
 }
 
 /// `reports/cutover.md` (or `cutover-dry-run.md`): the gates with what to do about each, the

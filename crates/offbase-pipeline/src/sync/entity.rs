@@ -33,6 +33,10 @@ pub(super) struct EntitySync<'a> {
     pub(super) junctions: Vec<JunctionTarget>,
     /// Write whatever the stored version (the reviewed repair).
     pub(super) force: bool,
+    /// The URL map and the copy of new uploads, when the target's file URLs were rewritten.
+    pub(super) files: Option<&'a crate::files::uploads::SyncFiles>,
+    /// Files of new uploads copied by this pass.
+    pub(super) files_copied: std::sync::atomic::AtomicU64,
 }
 
 impl EntitySync<'_> {
@@ -112,6 +116,9 @@ impl EntitySync<'_> {
                 .lock()
                 .map(|mut lags| std::mem::take(&mut *lags))
                 .unwrap_or_default(),
+            files_copied: self
+                .files_copied
+                .swap(0, std::sync::atomic::Ordering::Relaxed),
         })
     }
 
@@ -279,18 +286,41 @@ impl EntitySync<'_> {
                 }
             }
         }
+        if let Some(files) = self.files {
+            let records: Vec<&Map<String, Value>> = newest.values().collect();
+            if let Some(copied) = files
+                .copy_new_uploads(self.workspace, &self.entity.name, &records, reporter)
+                .await?
+            {
+                self.files_copied
+                    .fetch_add(copied.copied as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
         // The entity's rows, then each junction table's.
         let mut tables: Vec<Vec<u8>> = vec![Vec::new(); 1 + self.junctions.len()];
         let mut rejected = rejects.len() as u64;
-        for record in newest.values() {
-            if let Err(rejection) =
-                append_record_rows(&self.converter, &self.encoders, record, &mut tables)
-            {
-                rejected += 1;
-                rejects.push((
-                    reject_key(&self.converter, record),
-                    reject_line(&self.entity.name, record, &rejection),
-                ));
+        {
+            let urls = self.files.map(|files| files.urls());
+            for record in newest.values() {
+                // Rows from the record with its file URLs rewritten; a reject keeps it as it
+                // came.
+                let rewritten = urls.as_deref().map(|urls| {
+                    let mut rewritten = record.clone();
+                    crate::files::rewrite::rewrite_record(urls, &mut rewritten);
+                    rewritten
+                });
+                if let Err(rejection) = append_record_rows(
+                    &self.converter,
+                    &self.encoders,
+                    rewritten.as_ref().unwrap_or(record),
+                    &mut tables,
+                ) {
+                    rejected += 1;
+                    rejects.push((
+                        reject_key(&self.converter, record),
+                        reject_line(&self.entity.name, record, &rejection),
+                    ));
+                }
             }
         }
         let mut tables = tables.into_iter();

@@ -133,6 +133,12 @@ async fn sync_records(
     }
     // The tables are the load's: planned with its mapping file, converted with its relax.
     let settled = options.target.settled(connection).await?;
+    // Rows that hold rewritten URLs get the changed records' URLs rewritten, and the files of
+    // new uploads copied first.
+    let files = match settled.rewrite_urls {
+        true => Some(crate::files::uploads::SyncFiles::open(workspace)?),
+        false => None,
+    };
     let output = plan_workspace(
         workspace,
         settled.mappings.as_ref(),
@@ -243,6 +249,8 @@ async fn sync_records(
             lags: std::sync::Mutex::new(Vec::new()),
             junctions,
             force: repair.is_some(),
+            files: files.as_ref(),
+            files_copied: std::sync::atomic::AtomicU64::new(0),
         };
         let report = match repair {
             Some(ids) => {

@@ -96,6 +96,13 @@ pub struct EntitySyncReport {
     /// 10,000 a pass. Empty on an entity's first pass.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub change_lags_ms: Vec<u64>,
+    /// Files of new uploads copied before the records that point at them were written.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub files_copied: u64,
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 /// The most change lags one pass reports per entity.

@@ -27,6 +27,7 @@ use crate::target::{MappingFile, Target};
 use crate::workspace::Workspace;
 use offbase_base44::client::{Client, ClientError, ListQuery};
 use offbase_base44::corpus::{CorpusRequest, Operation};
+use offbase_base44::files::UrlRewrite;
 use offbase_base44::query::{Filter, parse_filter, parse_sort};
 use offbase_model::{BuiltIn, Table, TargetSchema};
 use serde::{Deserialize, Serialize};
@@ -179,13 +180,21 @@ pub async fn diff_behaviour(
     reporter: &dyn Reporter,
 ) -> Result<BehaviourDiff, PipelineError> {
     let mut mappings = mappings.cloned();
+    // Where the load rewrote file URLs, the old backend's answers are read through the same
+    // map: a URL and the URL of its copy are the same value.
+    let mut urls = None;
     let mut connection = match new {
         NewBackend::Postgres(target) => {
             let mut connection = offbase_pg::connect(&target.database_url).await?;
             // The tables are the load's: planned with the mapping file it recorded.
             let mut given = target.clone();
             given.mappings = mappings.clone();
-            mappings = given.settled(&mut connection).await?.mappings;
+            let settled = given
+                .settled(&mut connection)
+                .await?
+                .with_url_map(workspace)?;
+            urls = settled.urls().cloned();
+            mappings = settled.mappings;
             offbase_pg::query::prepare_reads(&mut connection).await?;
             Some(connection)
         }
@@ -207,6 +216,7 @@ pub async fn diff_behaviour(
             old,
             new,
             connection: connection.as_mut(),
+            urls: urls.as_ref(),
         };
         let outcome = compare_request(
             index + 1,
@@ -252,6 +262,8 @@ struct Backends<'a> {
     old: &'a Client,
     new: &'a NewBackend,
     connection: Option<&'a mut offbase_pg::PgConnection>,
+    /// The URL map the old backend's records are read through.
+    urls: Option<&'a UrlRewrite>,
 }
 
 async fn compare_request(
@@ -310,14 +322,14 @@ async fn compare_request(
         outcome.new = "not loaded (in the reject file)".to_owned();
         return outcome;
     }
-    let first = match ask_api(old, &asked, table).await {
+    let first = match ask_api(old, &asked, table, backends.urls).await {
         Ok(answer) => answer,
         Err(error) => {
             outcome.error = Some(format!("old backend: {error}"));
             return outcome;
         }
     };
-    let second = match ask_api(old, &asked, table).await {
+    let second = match ask_api(old, &asked, table, backends.urls).await {
         Ok(answer) => answer,
         Err(error) => {
             outcome.error = Some(format!("old backend (second ask): {error}"));
@@ -325,7 +337,7 @@ async fn compare_request(
         }
     };
     let new_answer = match new {
-        NewBackend::Api(client) => ask_api(client, request, table).await,
+        NewBackend::Api(client) => ask_api(client, request, table, None).await,
         NewBackend::Postgres(Target { pg_schema, .. }) => {
             match backends.connection.as_deref_mut() {
                 Some(connection) => {
@@ -381,12 +393,20 @@ async fn compare_request(
     outcome
 }
 
-/// Asks an API (the old backend, or a new one that speaks the API).
+/// Asks an API (the old backend, or a new one that speaks the API); records are read through
+/// `urls` when given.
 async fn ask_api(
     client: &Client,
     request: &CorpusRequest,
     table: &Table,
+    urls: Option<&UrlRewrite>,
 ) -> Result<Answer, String> {
+    let canonical = |mut record: Map<String, Value>| {
+        if let Some(urls) = urls {
+            crate::files::rewrite::rewrite_record(urls, &mut record);
+        }
+        canonical_record(record, table)
+    };
     let refused = |error: ClientError| match error {
         ClientError::Status { status, body, .. } if (400..500).contains(&status) => {
             Ok(Answer::Refused(format!("HTTP {status}: {body}")))
@@ -402,9 +422,7 @@ async fn ask_api(
         Operation::Get => {
             let id = request.id.as_deref().unwrap_or_default();
             match client.get(&request.entity, id).await {
-                Ok(record) => Ok(Answer::Record(
-                    record.and_then(|record| canonical_record(record, table)),
-                )),
+                Ok(record) => Ok(Answer::Record(record.and_then(canonical))),
                 Err(error) => refused(error),
             }
         }
@@ -418,10 +436,7 @@ async fn ask_api(
             };
             match client.list(&request.entity, &query).await {
                 Ok(records) => Ok(Answer::Records(
-                    records
-                        .into_iter()
-                        .filter_map(|record| canonical_record(record, table))
-                        .collect(),
+                    records.into_iter().filter_map(canonical).collect(),
                 )),
                 Err(error) => refused(error),
             }
