@@ -51,7 +51,7 @@ pub enum PipelineError {
     PageDidNotAdvance { entity: String, bound: String },
     /// The target schema holds a load made from other data or options.
     #[error(
-        "schema {pg_schema:?} holds a load of other staged data, another plan or other --relax options: load into another schema with --pg-schema, or drop that load and start again with --replace"
+        "schema {pg_schema:?} holds a load of other staged data, another plan, other --relax options or another URL map (--rewrite-urls): load into another schema with --pg-schema, or drop that load and start again with --replace"
     )]
     OtherLoad { pg_schema: String },
     /// A stage after the load was given a mapping file or relax other than the load's.
