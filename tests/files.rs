@@ -91,6 +91,7 @@ async fn staged(folder: &Path) -> Workspace {
                 mappings: None,
                 relax: Default::default(),
                 rewrite_urls: false,
+                rls: Default::default(),
             },
         },
     };
@@ -309,6 +310,7 @@ async fn files_copy_completes_through_faults_rejects_a_deleted_file_and_resumes(
                 mappings: None,
                 relax: Default::default(),
                 rewrite_urls: false,
+                rls: Default::default(),
             },
         },
     };

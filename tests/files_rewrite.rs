@@ -156,6 +156,7 @@ async fn a_bundle_with_files_holds_the_urls_of_the_copies() {
                 mappings: None,
                 relax: Default::default(),
                 rewrite_urls: false,
+                rls: Default::default(),
             },
         },
         files: Some(copy_options(folder.path(), &emulator)),

@@ -66,6 +66,7 @@ async fn staged_and_scanned(folder: &Path, app: &Path) -> Workspace {
                 mappings: None,
                 relax: Default::default(),
                 rewrite_urls: false,
+                rls: Default::default(),
             },
         },
     };

@@ -334,6 +334,7 @@ async fn bundle_applied_with_psql_equals_a_live_load() {
                     mappings: None,
                     relax: Default::default(),
                     rewrite_urls: false,
+                    rls: Default::default(),
                 },
             },
         };

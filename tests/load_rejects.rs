@@ -346,6 +346,7 @@ async fn a_line_that_is_not_utf8_is_rejected_not_a_failed_import() {
                 mappings: None,
                 relax: Relax::default(),
                 rewrite_urls: false,
+                rls: Default::default(),
             },
         },
     };
@@ -393,6 +394,7 @@ async fn a_csv_row_that_is_not_utf8_stopped_the_whole_import() {
                 mappings: None,
                 relax: Relax::default(),
                 rewrite_urls: false,
+                rls: Default::default(),
             },
         },
     };

@@ -96,6 +96,7 @@ async fn snapshot(emulator: &RunningEmulator, app_dir: &Path, folder: &Path) -> 
                 mappings: None,
                 relax: Default::default(),
                 rewrite_urls: false,
+                rls: Default::default(),
             },
         },
     };
@@ -603,6 +604,7 @@ async fn arrays_of_references_follow_their_records_into_junction_tables() {
                 mappings: Some(mapping_file),
                 relax: Default::default(),
                 rewrite_urls: false,
+                rls: Default::default(),
             },
         },
     };

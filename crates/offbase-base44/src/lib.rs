@@ -10,6 +10,8 @@
 //! - [`platform`]: the entities every app has whether or not it declares them (`User`);
 //! - [`query`]: the entity query language (`q` and `sort`): its AST, parsing, and evaluation
 //!   against records in memory;
+//! - [`rls`]: access rules evaluated in memory: whether a user (or an anonymous visitor) may
+//!   read, create, update or delete a record, the platform's built-in `User` rules included;
 //! - [`exports`]: importing records from an export's files, the dashboard's CSV exports
 //!   ([`csv_export`]) and the CLI's seed files ([`seed`]);
 //! - [`files`]: which URLs point at the platform's file storage, in every shape, and the key a
@@ -32,6 +34,7 @@ pub mod har;
 pub mod jsonc;
 pub mod platform;
 pub mod query;
+pub mod rls;
 pub mod schema;
 
 pub use exports::{csv as csv_export, seed};

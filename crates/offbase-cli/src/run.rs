@@ -2,7 +2,7 @@
 //! line and the environment left out, call the command, and turn an error into `error: ...` on
 //! stderr and exit code 2.
 
-use crate::cli::{Cli, Command, CorpusCommand, DiffCommand, FilesCommand};
+use crate::cli::{Cli, Command, CorpusCommand, DiffCommand, FilesCommand, UsersCommand};
 use crate::commands::{self, Context};
 use clap::{CommandFactory, FromArgMatches};
 use std::process::ExitCode;
@@ -65,6 +65,9 @@ fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitCode> {
         Command::Files(FilesCommand::Copy(arguments)) => commands::files_copy(arguments, context),
         Command::Files(FilesCommand::Rewrite(arguments)) => {
             commands::files_rewrite(arguments, context)
+        }
+        Command::Users(UsersCommand::Export(arguments)) => {
+            commands::users_export(arguments, context)
         }
         Command::Completions(arguments) => commands::completions(arguments.shell),
     }

@@ -471,3 +471,33 @@ fn migrate_with_bundle_loaded_into_the_database_url_of_the_environment() {
     let sql = std::fs::read_to_string(&bundle).unwrap_or_default();
     assert!(sql.contains("CREATE TABLE"), "{sql}");
 }
+
+/// `migrate --bundle FILE --rls off` was refused ("not available with a bundle yet"); the
+/// bundle now leaves the policies out, and keeps them by default.
+#[test]
+fn migrate_to_a_bundle_with_rls_off_was_refused() {
+    let folder = temporary_folder();
+    for (rls, policies) in [("off", false), ("on", true)] {
+        let workspace = folder
+            .path()
+            .join(format!("ws-{rls}"))
+            .display()
+            .to_string();
+        let bundle = folder.path().join(format!("crm-{rls}.sql"));
+        let output = offbase(&[
+            "migrate",
+            "--from",
+            "samples/crm",
+            "--workspace",
+            &workspace,
+            "--bundle",
+            &bundle.display().to_string(),
+            "--rls",
+            rls,
+        ]);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let sql = std::fs::read_to_string(&bundle).unwrap_or_default();
+        assert!(sql.contains("CREATE TABLE"), "{rls}");
+        assert_eq!(sql.contains("CREATE POLICY"), policies, "--rls {rls}");
+    }
+}

@@ -2,21 +2,27 @@
 //! bulk update, delete, trash, restore and permanent delete under
 //! `/api/apps/{app_id}/entities/{Entity}`. Each reads its parameters, asks the store, and shapes
 //! the answer as the platform does (bare arrays, fresh `Z` timestamps on what it just wrote).
-//! Authentication, rate limits and faults happen before, in the route table's gate (`routes`).
+//! Authentication, rate limits and faults happen before, in the route table's gate (`routes`),
+//! which hands each handler the [`Caller`]; access rules apply to users and anonymous visitors
+//! (`access`). `User/me` (get, update, delete) names the signed-in user's own record.
 
+use crate::access::{Reader, Writer};
 use crate::error::{ApiError, json_response};
 use crate::listing::{
     CursorState, DEFAULT_LIMIT, Endpoint, LIST_CAP, ListParams, V2_DEFAULT_SORT, anchor,
     build_filter, keyset_order, normalized_q, order, project, read_fields, read_sort, select,
     smallest, sort_value,
 };
+use crate::session::Caller;
 use crate::state::SharedState;
-use crate::store::{Record, Store, StoreError, now_millis};
+use crate::store::{Creator, Record, Store, StoreError, now_millis};
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use offbase_base44::rls::Operation;
 use offbase_model::time::format_fresh;
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
@@ -65,24 +71,38 @@ enum Source {
 /// `GET .../{Entity}`: a bare array, `limit` 50 by default and capped at 5000.
 pub(crate) async fn list(
     State(state): State<SharedState>,
+    Extension(caller): Extension<Caller>,
     Path((_, entity)): EntityPath,
     Query(pairs): Params,
 ) -> Response {
-    respond(list_records(&state, &entity, pairs, Source::Live))
+    respond(list_records(&state, &caller, &entity, pairs, Source::Live))
 }
 
 /// `GET .../{Entity}/trash`: like the list, over deleted records, with no cap: without `limit`
-/// the whole trash.
+/// the whole trash. The service role's only.
 pub(crate) async fn trash(
     State(state): State<SharedState>,
+    Extension(caller): Extension<Caller>,
     Path((_, entity)): EntityPath,
     Query(pairs): Params,
 ) -> Response {
-    respond(list_records(&state, &entity, pairs, Source::Trash))
+    respond(list_records(&state, &caller, &entity, pairs, Source::Trash))
+}
+
+/// The trash, restore and permanent delete are the service role's only.
+fn service_only(caller: &Caller, what: &str) -> Result<(), StoreError> {
+    match caller {
+        Caller::Service => Ok(()),
+        _ => Err(StoreError::Forbidden(format!(
+            "{what} needs the app's API key (the service role); {} may not",
+            caller.describe()
+        ))),
+    }
 }
 
 fn list_records(
     state: &SharedState,
+    caller: &Caller,
     entity: &str,
     pairs: Vec<(String, String)>,
     source: Source,
@@ -99,10 +119,18 @@ fn list_records(
         let table = store.table(entity)?;
         let records = match source {
             Source::Live => &table.live,
-            Source::Trash if table.has_trash() => &table.trash,
+            Source::Trash if table.has_trash() => {
+                service_only(caller, "the trash")?;
+                &table.trash
+            }
             Source::Trash => return Err(StoreError::NoTrash(entity.to_owned()).into()),
         };
+        let reader = Reader::new(store, table, caller, state.rules.options());
+        if reader.sees_nothing() {
+            return Ok(Value::Array(Vec::new()));
+        }
         let mut selected = select(records.iter(), &filter);
+        selected.retain(|(_, stored)| reader.sees(&stored.record));
         order(
             &mut selected,
             sort.as_ref(),
@@ -114,7 +142,9 @@ fn list_records(
                 .into_iter()
                 .skip(params.skip)
                 .take(limit)
-                .map(|(_, stored)| Value::Object(project(&stored.record, fields.as_deref())))
+                .map(|(_, stored)| {
+                    Value::Object(project(&reader.shape(&stored.record), fields.as_deref()))
+                })
                 .collect(),
         ))
     })
@@ -123,10 +153,11 @@ fn list_records(
 /// `GET .../{Entity}/v2/list`: one keyset page, `{"items", "next_cursor", "has_more"}`.
 pub(crate) async fn list_v2(
     State(state): State<SharedState>,
+    Extension(caller): Extension<Caller>,
     Path((_, entity)): EntityPath,
     Query(pairs): Params,
 ) -> Response {
-    respond(cursor_page(&state, &entity, pairs))
+    respond(cursor_page(&state, &caller, &entity, pairs))
 }
 
 /// A `v2/list` parameter given again next to a cursor must repeat the cursor's value.
@@ -142,6 +173,7 @@ fn same_as_cursor<T: PartialEq>(name: &str, given: Option<T>, carried: &T) -> Re
 
 fn cursor_page(
     state: &SharedState,
+    caller: &Caller,
     entity: &str,
     pairs: Vec<(String, String)>,
 ) -> Result<Value, ApiError> {
@@ -187,7 +219,13 @@ fn cursor_page(
     let fields = read_fields(fields_text.as_deref());
     state.store.read(|store| {
         let table = store.table(entity)?;
-        let mut selected = select(table.live.iter(), &filter);
+        let reader = Reader::new(store, table, caller, state.rules.options());
+        let mut selected = if reader.sees_nothing() {
+            Vec::new()
+        } else {
+            select(table.live.iter(), &filter)
+        };
+        selected.retain(|(_, stored)| reader.sees(&stored.record));
         if let Some((value, id)) = &after {
             let anchor = anchor(&sort, value);
             selected.retain(|(record_id, stored)| {
@@ -221,7 +259,9 @@ fn cursor_page(
         };
         let items = selected
             .into_iter()
-            .map(|(_, stored)| Value::Object(project(&stored.record, fields.as_deref())))
+            .map(|(_, stored)| {
+                Value::Object(project(&reader.shape(&stored.record), fields.as_deref()))
+            })
             .collect();
         let mut body = Map::new();
         body.insert("items".to_owned(), Value::Array(items));
@@ -235,14 +275,16 @@ fn cursor_page(
 /// equality parameter).
 pub(crate) async fn count(
     State(state): State<SharedState>,
+    Extension(caller): Extension<Caller>,
     Path((_, entity)): EntityPath,
     Query(pairs): Params,
 ) -> Response {
-    respond(count_records(&state, &entity, pairs))
+    respond(count_records(&state, &caller, &entity, pairs))
 }
 
 fn count_records(
     state: &SharedState,
+    caller: &Caller,
     entity: &str,
     pairs: Vec<(String, String)>,
 ) -> Result<Value, ApiError> {
@@ -250,26 +292,118 @@ fn count_records(
     let filter = build_filter(params.q.as_deref(), &params.equals)?;
     state.store.read(|store| {
         let table = store.table(entity)?;
-        let count = select(table.live.iter(), &filter).len();
+        let reader = Reader::new(store, table, caller, state.rules.options());
+        let count = if reader.sees_nothing() {
+            0
+        } else {
+            select(table.live.iter(), &filter)
+                .into_iter()
+                .filter(|(_, stored)| reader.sees(&stored.record))
+                .count()
+        };
         let mut body = Map::new();
         body.insert("count".to_owned(), Value::from(count));
         Ok(Value::Object(body))
     })
 }
 
-/// `GET .../{Entity}/{id}`: the live record as stored.
+/// `GET .../{Entity}/{id}`: the live record as stored; a record the caller may not read is a
+/// 404, like a missing one. `User/me`: the signed-in user's own record, whatever the `read`
+/// rule.
 pub(crate) async fn get(
     State(state): State<SharedState>,
+    Extension(caller): Extension<Caller>,
     Path((_, entity, id)): RecordPath,
 ) -> Response {
-    respond(state.store.read(|store| {
-        let table = store.table(&entity)?;
+    respond(get_record(&state, &caller, &entity, &id))
+}
+
+fn get_record(
+    state: &SharedState,
+    caller: &Caller,
+    entity: &str,
+    id: &str,
+) -> Result<Value, ApiError> {
+    let me = is_me(entity, id);
+    let id = record_id(caller, entity, id)?;
+    state.store.read(|store| {
+        let table = store.table(entity)?;
+        let reader = Reader::new(store, table, caller, state.rules.options());
         table
             .live
             .get(&id)
-            .map(|stored| Value::Object(stored.record.clone()))
-            .ok_or_else(|| StoreError::NotFound { entity, id }.into())
-    }))
+            .filter(|stored| me || reader.sees(&stored.record))
+            .map(|stored| Value::Object(reader.shape(&stored.record).into_owned()))
+            .ok_or_else(|| {
+                StoreError::NotFound {
+                    entity: entity.to_owned(),
+                    id,
+                }
+                .into()
+            })
+    })
+}
+
+/// Whether the path names `User/me`.
+fn is_me(entity: &str, id: &str) -> bool {
+    entity == "User" && id == "me"
+}
+
+/// The record id a path names: `User/me` is the signed-in user's.
+fn record_id(caller: &Caller, entity: &str, id: &str) -> Result<String, ApiError> {
+    if !is_me(entity, id) {
+        return Ok(id.to_owned());
+    }
+    match caller {
+        Caller::User(user) => user
+            .id()
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "the signed-in user has no id")),
+        Caller::Anonymous => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "`User/me` needs a signed-in user: send a user's token as `Authorization: Bearer \
+             <token>` (POST /api/apps/{app_id}/auth/test-token issues one)",
+        )),
+        Caller::Service => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "`User/me` needs a signed-in user: the API key (the service role) is no user; send \
+             a user's token as `Authorization: Bearer <token>` instead",
+        )),
+    }
+}
+
+/// Who a create by `caller` is made for: `None` (the emulator's own `created_by`) for the
+/// service role; the user's email and id; `anonymous` and `null` for an anonymous visitor.
+fn creator(caller: &Caller) -> Option<Creator> {
+    match caller {
+        Caller::Service => None,
+        Caller::User(user) => Some(Creator {
+            email: user.record().get("email").cloned().unwrap_or(Value::Null),
+            id: user.record().get("id").cloned().unwrap_or(Value::Null),
+        }),
+        Caller::Anonymous => Some(Creator {
+            email: Value::String("anonymous".to_owned()),
+            id: Value::Null,
+        }),
+    }
+}
+
+/// The checks of `operation` on `entity` for `caller`.
+fn writer(
+    state: &SharedState,
+    store: &Store,
+    caller: &Caller,
+    entity: &str,
+    operation: Operation,
+) -> Result<Writer, StoreError> {
+    let table = store.table(entity)?;
+    Ok(Writer::new(
+        store,
+        table,
+        caller,
+        operation,
+        state.rules.options(),
+    ))
 }
 
 /// The timestamps a create sets.
@@ -302,27 +436,41 @@ fn fresh_all(records: Vec<Record>, now: DateTime<Utc>, stamps: &[&str]) -> Value
 /// `POST .../{Entity}`: creates a record from a flat object.
 pub(crate) async fn create(
     State(state): State<SharedState>,
+    Extension(caller): Extension<Caller>,
     Path((_, entity)): EntityPath,
     body: Bytes,
 ) -> Response {
     respond(write_body(
         &state,
         &body,
-        |store, body, now| store.create(&entity, body, now),
+        |store, body, now| {
+            let writer = writer(&state, store, &caller, &entity, Operation::Create)?;
+            let record = store.create_as(&entity, body, now, creator(&caller).as_ref(), &writer)?;
+            Ok(writer.shape(record))
+        },
         |record, now| fresh(record, now, &CREATE_STAMPS),
     ))
 }
 
-/// `POST .../{Entity}/bulk`: creates every record of an array.
+/// `POST .../{Entity}/bulk`: creates every record of an array (all or nothing).
 pub(crate) async fn bulk_create(
     State(state): State<SharedState>,
+    Extension(caller): Extension<Caller>,
     Path((_, entity)): EntityPath,
     body: Bytes,
 ) -> Response {
     respond(write_body(
         &state,
         &body,
-        |store, body, now| store.create_many(&entity, body, now),
+        |store, body, now| {
+            let writer = writer(&state, store, &caller, &entity, Operation::Create)?;
+            let records =
+                store.create_many_as(&entity, body, now, creator(&caller).as_ref(), &writer)?;
+            Ok(records
+                .into_iter()
+                .map(|record| writer.shape(record))
+                .collect())
+        },
         |records, now| fresh_all(records, now, &CREATE_STAMPS),
     ))
 }
@@ -332,13 +480,22 @@ pub(crate) async fn bulk_create(
 /// every other field as stored; later reads return the stored form.
 pub(crate) async fn update(
     State(state): State<SharedState>,
+    Extension(caller): Extension<Caller>,
     Path((_, entity, id)): RecordPath,
     body: Bytes,
 ) -> Response {
+    let id = match record_id(&caller, &entity, &id) {
+        Ok(id) => id,
+        Err(error) => return error.into_response(),
+    };
     respond(write_body(
         &state,
         &body,
-        |store, body, now| store.update(&entity, &id, body, now),
+        |store, body, now| {
+            let writer = writer(&state, store, &caller, &entity, Operation::Update)?;
+            let record = store.update_as(&entity, &id, body, now, &writer)?;
+            Ok(writer.shape(record))
+        },
         |record, now| fresh(record, now, &UPDATE_STAMPS),
     ))
 }
@@ -346,13 +503,21 @@ pub(crate) async fn update(
 /// `PUT .../{Entity}/bulk`: `[{id, ...}]`, at most 500, all or nothing.
 pub(crate) async fn bulk_update(
     State(state): State<SharedState>,
+    Extension(caller): Extension<Caller>,
     Path((_, entity)): EntityPath,
     body: Bytes,
 ) -> Response {
     respond(write_body(
         &state,
         &body,
-        |store, body, now| store.update_many(&entity, body, now),
+        |store, body, now| {
+            let writer = writer(&state, store, &caller, &entity, Operation::Update)?;
+            let records = store.update_many_as(&entity, body, now, &writer)?;
+            Ok(records
+                .into_iter()
+                .map(|record| writer.shape(record))
+                .collect())
+        },
         |records, now| fresh_all(records, now, &UPDATE_STAMPS),
     ))
 }
@@ -360,40 +525,60 @@ pub(crate) async fn bulk_update(
 /// `DELETE .../{Entity}/{id}`: soft delete, `{"success": true}`.
 pub(crate) async fn delete(
     State(state): State<SharedState>,
+    Extension(caller): Extension<Caller>,
     Path((_, entity, id)): RecordPath,
 ) -> Response {
+    let id = match record_id(&caller, &entity, &id) {
+        Ok(id) => id,
+        Err(error) => return error.into_response(),
+    };
     respond(
         state
             .store
-            .write(|store| store.delete(&entity, &id))
+            .write(|store| {
+                let writer = writer(&state, store, &caller, &entity, Operation::Delete)?;
+                store.delete_as(&entity, &id, &writer)
+            })
             .map(|()| success())
             .map_err(ApiError::from),
     )
 }
 
-/// `PUT .../{Entity}/{id}/restore`: the record back from the trash, same id and fields.
+/// `PUT .../{Entity}/{id}/restore`: the record back from the trash, same id and fields. The
+/// service role's only.
 pub(crate) async fn restore(
     State(state): State<SharedState>,
+    Extension(caller): Extension<Caller>,
     Path((_, entity, id)): RecordPath,
 ) -> Response {
     respond(
         state
             .store
-            .write(|store| store.restore(&entity, &id))
+            .write(|store| {
+                store.table(&entity)?;
+                service_only(&caller, "restoring from the trash")?;
+                store.restore(&entity, &id)
+            })
             .map(Value::Object)
             .map_err(ApiError::from),
     )
 }
 
-/// `DELETE .../{Entity}/{id}/permanent`: erases a trashed record, `{"success": true}`.
+/// `DELETE .../{Entity}/{id}/permanent`: erases a trashed record, `{"success": true}`. The
+/// service role's only.
 pub(crate) async fn purge(
     State(state): State<SharedState>,
+    Extension(caller): Extension<Caller>,
     Path((_, entity, id)): RecordPath,
 ) -> Response {
     respond(
         state
             .store
-            .write(|store| store.purge(&entity, &id))
+            .write(|store| {
+                store.table(&entity)?;
+                service_only(&caller, "a permanent delete")?;
+                store.purge(&entity, &id)
+            })
             .map(|()| success())
             .map_err(ApiError::from),
     )

@@ -2,7 +2,8 @@
 //!
 //! [`start`] serves an exported app (its entity schemas and `data/<Entity>.jsonl` records) over
 //! HTTP the way the platform's entity REST API behaves, as offbase's Base44 reference describes
-//! it: `api_key` / bearer authentication, lists capped at 5000 with no stable order unless
+//! it: `api_key` / bearer authentication, user sessions and anonymous visitors held to the app's
+//! access rules (`rls`), lists capped at 5000 with no stable order unless
 //! sorted, the `v2/list` keyset cursor, counts, soft delete with a trash, schema-driven writes
 //! (undeclared fields dropped, fresh `Z` timestamps on what was just written), per-operation
 //! rate limits, and hosting of the public file URLs records carry. On top of that it can inject
@@ -17,7 +18,11 @@
 //! - `store`: the data behind one lock and the platform's write rules ([`StoreHandle`]);
 //! - `listing`: query parameters, filters, orders, projection and the cursor of reads;
 //! - `state`: the state the route table and the handlers share, and the route tag on answers;
+//! - `session`: who a request is from (the key, a user's token, nobody) and the token scheme
+//!   ([`user_token`]);
+//! - `access`: access rules on reads and writes of users and anonymous visitors;
 //! - `entities`: the entity API's handlers;
+//! - `auth`: issuing user tokens for tests;
 //! - `files`: file hosting and [`local_file_url`];
 //! - `routes`: the route table, authentication, rate limits and faults on the way in;
 //! - `limits`, `faults`, `connection`: rate windows, fault draws, cuttable connections;
@@ -25,10 +30,13 @@
 //! - [`stats`]: counters for tests.
 //!
 //! Dependencies between them run one way (no module imports one that imports it back):
-//! this root → `routes` → {`entities`, `files`} → `state` → {`store`, `limits`, `faults`,
-//! `stats`, `config`}; `entities` → `listing` → `store` → `error`; `faults` → `connection`;
-//! `writer` → {`store`, `stats`, `config`}; `config` → `error`.
+//! this root → `routes` → {`entities`, `files`, `auth`} → `state` → {`session`, `store`,
+//! `limits`, `faults`, `stats`, `config`}; `entities` → {`access`, `listing`} → `store` →
+//! `error`; `access` → `session` → `store`; `auth` → `routes` (its 401 answer); `faults` →
+//! `connection`; `writer` → {`store`, `stats`, `config`}; `config` → `error`.
 
+mod access;
+mod auth;
 pub mod config;
 mod connection;
 mod entities;
@@ -38,6 +46,7 @@ mod files;
 mod limits;
 mod listing;
 mod routes;
+mod session;
 mod state;
 pub mod stats;
 mod store;
@@ -48,11 +57,14 @@ pub use config::{
 };
 pub use error::EmulatorError;
 pub use files::{file_bytes, file_bytes_of_length, local_file_url};
+pub use offbase_base44::rls::BareKeys;
+pub use session::user_token;
 pub use stats::{Route, Stats};
 pub use store::{BULK_UPDATE_MAX, EMULATOR_USER_ID, Record, StoreError, StoreHandle};
 
 use crate::connection::{Connection, EmulatorListener};
-use crate::state::AppState;
+use crate::session::SessionKey;
+use crate::state::{AppState, RuleSettings};
 use crate::stats::StatsRecorder;
 use crate::store::Store;
 use offbase_base44::platform::add_platform_entities;
@@ -103,11 +115,13 @@ pub async fn start(
         })?;
 
     let stats = Arc::new(StatsRecorder::default());
+    let rules = Arc::new(RuleSettings::default());
     let state = Arc::new(AppState::new(
         &config,
         app_id.clone(),
         store.clone(),
         Arc::clone(&stats),
+        Arc::clone(&rules),
     ));
     let service = routes::router(state).into_make_service_with_connect_info::<Connection>();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -124,9 +138,11 @@ pub async fn start(
 
     Ok(RunningEmulator {
         address,
+        sessions: SessionKey::new(&config.api_key, &app_id),
         app_id,
         store,
         stats,
+        rules,
         stop: Some(stop),
         server: Some(server),
         writer,
@@ -142,6 +158,8 @@ pub struct RunningEmulator {
     app_id: String,
     store: StoreHandle,
     stats: Arc<StatsRecorder>,
+    sessions: SessionKey,
+    rules: Arc<RuleSettings>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     writer: Option<JoinHandle<()>>,
@@ -163,6 +181,19 @@ impl RunningEmulator {
     /// The app id served.
     pub fn app_id(&self) -> &str {
         &self.app_id
+    }
+
+    /// The bearer token signing in the user with this id of the app's `User` data (what
+    /// `POST /api/apps/{app_id}/auth/test-token` answers), for `Authorization: Bearer <token>`.
+    pub fn user_token(&self, user_id: &str) -> String {
+        self.sessions.token(user_id)
+    }
+
+    /// How access rules read a condition key without `data.` that names no built-in
+    /// (default [`BareKeys::Literal`], most likely the platform's way). Applies to the requests
+    /// that arrive after the call.
+    pub fn set_bare_keys(&self, bare_keys: BareKeys) {
+        self.rules.set_bare_keys(bare_keys);
     }
 
     /// The live data, for inspection and changes from tests.

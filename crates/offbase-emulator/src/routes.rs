@@ -1,21 +1,24 @@
 //! The HTTP surface: the route table and the two middlewares every answer passes through (the
-//! state they share is in `state`, the handlers in `entities` and `files`). The entity gate runs
-//! on entity API routes only, in this order: authentication (401), the app id (404), the rate
-//! limit of the operation class (429 with `retry-after`), then the injected faults (latency,
-//! 5xx, 429, truncated body, dropped connection). The stats recorder counts every answer by
-//! [`Route`] and status.
+//! state they share is in `state`, the handlers in `entities`, `files` and `auth`). The entity
+//! gate runs on entity API routes only, in this order: authentication (the [`Caller`]: the API
+//! key, a user's token, or nobody; 401 for credentials that are neither), the app id (404), the
+//! rate limit of the operation class (429 with `retry-after`), then the injected faults
+//! (latency, 5xx, 429, truncated body, dropped connection); the handler gets the caller. The
+//! stats recorder counts every answer by [`Route`] and status.
 
+use crate::auth;
 use crate::connection::Connection;
 use crate::entities;
 use crate::error::ApiError;
 use crate::faults;
 use crate::files;
 use crate::limits::Operation;
-use crate::state::{SharedState, tagged};
+use crate::session::{Caller, Credentials, credentials, signed_in};
+use crate::state::{AppState, SharedState, tagged};
 use crate::stats::{FaultKind, Route};
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post, put};
@@ -34,6 +37,7 @@ const FILES_IMAGES: &str = "/images/public/{*path}";
 const FILES_STORAGE: &str = "/storage/v1/object/public/{*path}";
 const SIGNED_URL: &str = "/api/apps/{app_id}/integration-endpoints/Core/CreateFileSignedUrl";
 const PRIVATE_FILES: &str = "/private-files/{*path}";
+const USER_TOKEN: &str = "/api/apps/{app_id}/auth/test-token";
 
 /// The emulator's routes. Every entity route and method is gated separately, so the gate
 /// knows which [`Route`] (and rate-limit class) it is guarding.
@@ -87,6 +91,7 @@ pub(crate) fn router(state: SharedState) -> Router {
             PRIVATE_FILES,
             get(files::private_file).route_layer(file_faults()),
         )
+        .route(USER_TOKEN, post(auth::test_token))
         .fallback(unmatched)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -104,24 +109,42 @@ impl Route {
             Route::Create | Route::BulkCreate => Some(Operation::Create),
             Route::Update | Route::BulkUpdate | Route::Restore => Some(Operation::Update),
             Route::Delete | Route::PermanentDelete => Some(Operation::Delete),
-            Route::File | Route::SignedUrl | Route::PrivateFile | Route::Unmatched => None,
+            Route::File
+            | Route::SignedUrl
+            | Route::PrivateFile
+            | Route::UserToken
+            | Route::Unmatched => None,
         }
     }
 }
 
-/// Whether the request carries the key: `api_key: KEY` or `Authorization: Bearer KEY`.
-fn authorized(headers: &HeaderMap, key: &str) -> bool {
-    let by_header = headers
-        .get_all("api_key")
-        .iter()
-        .any(|value| value.as_bytes() == key.as_bytes());
-    let by_bearer = headers
-        .get_all(header::AUTHORIZATION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .filter_map(|value| value.trim().split_once(' '))
-        .any(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && token.trim() == key);
-    by_header || by_bearer
+/// The 401 answer to credentials that are neither the key nor a user's token.
+pub(crate) fn unauthorized(reason: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        format!(
+            "invalid credentials: {reason}. Send the app's API key in an `api_key` header or as \
+             `Authorization: Bearer <key>`, a user's token (POST \
+             /api/apps/{{app_id}}/auth/test-token) as `Authorization: Bearer <token>`, or no \
+             credentials at all to be an anonymous visitor"
+        ),
+    )
+}
+
+/// Who the request is from, or the 401 answer.
+fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    match credentials(headers, &state.sessions) {
+        Credentials::Key => Ok(Caller::Service),
+        Credentials::Nothing => Ok(Caller::Anonymous),
+        Credentials::Invalid => Err(unauthorized(
+            "the `api_key` header or the `Authorization` header is not the app's key",
+        )),
+        Credentials::Token(token) => state
+            .store
+            .read(|store| signed_in(store, &state.sessions, &token))
+            .map(|user| Caller::User(Box::new(user)))
+            .map_err(unauthorized),
+    }
 }
 
 /// The `{app_id}` segment of `/api/apps/{app_id}/...`.
@@ -138,15 +161,19 @@ async fn entity_gate(
     tagged(guard(&state, route, request, next).await, route)
 }
 
-async fn guard(state: &SharedState, route: Route, request: Request, next: Next) -> Response {
-    if !authorized(request.headers(), &state.api_key) {
+async fn guard(state: &SharedState, route: Route, mut request: Request, next: Next) -> Response {
+    let caller = match caller(state, request.headers()) {
+        Ok(caller) => caller,
+        Err(error) => return error.into_response(),
+    };
+    if route == Route::SignedUrl && matches!(caller, Caller::Anonymous) {
         return ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "missing or invalid API key: send it in an `api_key` header or as \
-             `Authorization: Bearer <key>`",
+            "a signed URL for a private file needs the app's API key or a user's token",
         )
         .into_response();
     }
+    request.extensions_mut().insert(caller);
     if let Some(app_id) = app_id_of(request.uri().path())
         && app_id != state.app_id
     {
@@ -256,28 +283,6 @@ async fn unmatched(method: Method, uri: Uri) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
-
-    #[test]
-    fn both_header_styles_authenticate_and_nothing_else() {
-        let mut api_key = HeaderMap::new();
-        api_key.insert("api_key", HeaderValue::from_static("secret"));
-        assert!(authorized(&api_key, "secret"));
-        let mut bearer = HeaderMap::new();
-        bearer.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer secret"),
-        );
-        assert!(authorized(&bearer, "secret"));
-        let mut wrong = HeaderMap::new();
-        wrong.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Basic secret"),
-        );
-        wrong.insert("api_key", HeaderValue::from_static("secrets"));
-        assert!(!authorized(&wrong, "secret"));
-        assert!(!authorized(&HeaderMap::new(), "secret"));
-    }
 
     #[test]
     fn routes_have_rate_limit_classes() {

@@ -39,6 +39,8 @@ pub enum Route {
     SignedUrl,
     /// A private file read through a signed URL (`/private-files/...?token=`).
     PrivateFile,
+    /// `POST /api/apps/{app_id}/auth/test-token`: a user's bearer token.
+    UserToken,
     /// Anything else (answered 404 or 405).
     Unmatched,
 }
@@ -62,6 +64,7 @@ impl Route {
             Route::File => "file",
             Route::SignedUrl => "signed_url",
             Route::PrivateFile => "private_file",
+            Route::UserToken => "user_token",
             Route::Unmatched => "unmatched",
         }
     }

@@ -1,8 +1,11 @@
 //! The emulator's data, in one place: every entity's live records and trash behind one lock,
 //! shared by the HTTP handlers, the background writer and tests ([`StoreHandle`]). Owns loading
 //! an app's `data/<Entity>.jsonl` files and the write rules Base44 applies: new ObjectId-like
-//! ids, the built-in fields, dropping fields the schema does not declare, merging updates, soft
-//! delete into the trash, restore and permanent delete.
+//! ids, the built-in fields (`created_by` for whom a [`Creator`] names), dropping fields the
+//! schema does not declare, merging updates, soft delete into the trash, restore and permanent
+//! delete. Each write of the API passes a [`WriteGuard`] (the access rules, in `access`) the
+//! records it would change and write before anything changes, so a refusal writes nothing;
+//! each table keeps its entity's rules, and the store is the `$query` source of the rules.
 //!
 //! Records are kept exactly as loaded or written (`serde_json` maps in insertion order), with
 //! their `created_date`/`updated_date` also parsed to instants for ordering. Timestamps written
@@ -12,6 +15,7 @@
 use crate::error::{ApiError, EmulatorError};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use offbase_base44::rls::{EntityRules, RecordSource};
 use offbase_model::time::{format_stored, parse_timestamp};
 use offbase_model::{App, BuiltIn, Entity};
 use rand::rngs::StdRng;
@@ -46,6 +50,9 @@ pub enum StoreError {
     InvalidBody(String),
     #[error("a bulk update takes at most {max} records, this one has {count}: split it")]
     TooManyRecords { count: usize, max: usize },
+    /// An access rule refused the write (the message says which).
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl StoreError {
@@ -57,6 +64,7 @@ impl StoreError {
             | StoreError::NotInTrash { .. }
             | StoreError::NoTrash(_) => 404,
             StoreError::InvalidBody(_) | StoreError::TooManyRecords { .. } => 400,
+            StoreError::Forbidden(_) => 403,
         }
     }
 }
@@ -91,6 +99,8 @@ impl Stored {
 #[derive(Debug)]
 pub(crate) struct Table {
     pub(crate) entity: Entity,
+    /// The access rules of the entity (with the platform's built-in `User` rules).
+    pub(crate) rules: EntityRules,
     /// Fields a write may set: the declared ones (and the user built-ins on `User`), never
     /// the record built-ins.
     writable: HashSet<String>,
@@ -116,6 +126,7 @@ impl Table {
         }
         writable.retain(|name| !record_built_ins.contains(&name.as_str()));
         Table {
+            rules: EntityRules::of(&entity),
             entity,
             writable,
             live: BTreeMap::new(),
@@ -133,12 +144,14 @@ impl Table {
         self.generation = self.generation.wrapping_add(1);
     }
 
-    fn live_mut(&mut self, id: &str) -> Result<&mut Stored, StoreError> {
-        let entity = &self.entity.name;
-        self.live.get_mut(id).ok_or_else(|| StoreError::NotFound {
-            entity: entity.clone(),
-            id: id.to_owned(),
-        })
+    fn live_record(&self, id: &str) -> Result<&Record, StoreError> {
+        self.live
+            .get(id)
+            .map(|stored| &stored.record)
+            .ok_or_else(|| StoreError::NotFound {
+                entity: self.entity.name.clone(),
+                id: id.to_owned(),
+            })
     }
 
     /// Copies the writable fields of `fields` into `record`, dropping the rest silently.
@@ -207,16 +220,34 @@ impl Store {
         body: &Value,
         now: DateTime<Utc>,
     ) -> Result<Record, StoreError> {
-        let fields = as_record(body, "a new record")?;
-        self.insert_new(entity, fields, now)
+        self.create_as(entity, body, now, None, &Unguarded)
     }
 
-    /// Creates every record of an array, or none when one is not an object.
-    pub(crate) fn create_many(
+    /// Creates one record for `creator` (`None`: the emulator's own `created_by`), if `guard`
+    /// lets it.
+    pub(crate) fn create_as(
         &mut self,
         entity: &str,
         body: &Value,
         now: DateTime<Utc>,
+        creator: Option<&Creator>,
+        guard: &dyn WriteGuard,
+    ) -> Result<Record, StoreError> {
+        let fields = as_record(body, "a new record")?;
+        let record = self.new_record(entity, fields, now, creator)?;
+        guard.written(&record, &self.table(entity)?.set_fields(fields, None))?;
+        self.insert(entity, record)
+    }
+
+    /// Creates every record of an array for `creator`, or none when one is not an object or
+    /// `guard` refuses one (all or nothing).
+    pub(crate) fn create_many_as(
+        &mut self,
+        entity: &str,
+        body: &Value,
+        now: DateTime<Utc>,
+        creator: Option<&Creator>,
+        guard: &dyn WriteGuard,
     ) -> Result<Vec<Record>, StoreError> {
         self.table(entity)?;
         let items = as_array(body, "a bulk create")?;
@@ -225,21 +256,32 @@ impl Store {
             .enumerate()
             .map(|(index, item)| as_record(item, &format!("record {index} of the array")))
             .collect::<Result<Vec<_>, _>>()?;
-        fields
+        let mut records = Vec::with_capacity(fields.len());
+        for (index, fields) in fields.into_iter().enumerate() {
+            let record = self.new_record(entity, fields, now, creator)?;
+            guard
+                .written(&record, &self.table(entity)?.set_fields(fields, None))
+                .map_err(|error| error.in_item(index))?;
+            records.push(record);
+        }
+        records
             .into_iter()
-            .map(|fields| self.insert_new(entity, fields, now))
+            .map(|record| self.insert(entity, record))
             .collect()
     }
 
-    fn insert_new(
+    /// A new record of `entity` as a create would store it (a fresh id, the built-ins, the
+    /// writable fields of `fields`), not stored yet.
+    fn new_record(
         &mut self,
         entity: &str,
         fields: &Record,
         now: DateTime<Utc>,
+        creator: Option<&Creator>,
     ) -> Result<Record, StoreError> {
         let table = self
             .tables
-            .get_mut(entity)
+            .get(entity)
             .ok_or_else(|| StoreError::UnknownEntity(entity.to_owned()))?;
         let id = loop {
             let candidate = new_id(&mut self.ids, now);
@@ -249,21 +291,33 @@ impl Store {
         };
         let stamp = Value::String(format_stored(now));
         let mut record = Record::new();
-        record.insert("id".to_owned(), Value::String(id.clone()));
+        record.insert("id".to_owned(), Value::String(id));
         record.insert("created_date".to_owned(), stamp.clone());
         record.insert("updated_date".to_owned(), stamp);
         if !table.entity.is_user() {
-            record.insert(
-                "created_by".to_owned(),
-                Value::String(self.created_by.clone()),
-            );
-            record.insert(
-                "created_by_id".to_owned(),
-                Value::String(EMULATOR_USER_ID.to_owned()),
-            );
+            let (created_by, created_by_id) = match creator {
+                Some(creator) => (creator.email.clone(), creator.id.clone()),
+                None => (
+                    Value::String(self.created_by.clone()),
+                    Value::String(EMULATOR_USER_ID.to_owned()),
+                ),
+            };
+            record.insert("created_by".to_owned(), created_by);
+            record.insert("created_by_id".to_owned(), created_by_id);
             record.insert("is_sample".to_owned(), Value::Bool(false));
         }
         table.merge(&mut record, fields);
+        Ok(record)
+    }
+
+    /// Stores a record [`Store::new_record`] made.
+    fn insert(&mut self, entity: &str, record: Record) -> Result<Record, StoreError> {
+        let table = self.table_mut(entity)?;
+        let id = record
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         table.live.insert(id, Stored::new(record.clone()));
         table.touch();
         Ok(record)
@@ -277,19 +331,36 @@ impl Store {
         body: &Value,
         now: DateTime<Utc>,
     ) -> Result<Record, StoreError> {
+        self.update_as(entity, id, body, now, &Unguarded)
+    }
+
+    /// Merges a flat object into a live record if `guard` lets it change the stored record and
+    /// write the merged one.
+    pub(crate) fn update_as(
+        &mut self,
+        entity: &str,
+        id: &str,
+        body: &Value,
+        now: DateTime<Utc>,
+        guard: &dyn WriteGuard,
+    ) -> Result<Record, StoreError> {
         let fields = as_record(body, "an update")?;
         let table = self.table_mut(entity)?;
-        table.live_mut(id)?;
-        Ok(apply_update(table, id, fields, now))
+        let old = table.live_record(id)?;
+        guard.stored(id, old)?;
+        let new = table.merged(old, fields, now);
+        guard.written(&new, &table.set_fields(fields, Some(old)))?;
+        Ok(table.replace(id, new))
     }
 
     /// Updates every record of `[{id, ...}]`, or none when one is refused: at most
-    /// [`BULK_UPDATE_MAX`] records, each id once and live.
-    pub(crate) fn update_many(
+    /// [`BULK_UPDATE_MAX`] records, each id once and live, each let through by `guard`.
+    pub(crate) fn update_many_as(
         &mut self,
         entity: &str,
         body: &Value,
         now: DateTime<Utc>,
+        guard: &dyn WriteGuard,
     ) -> Result<Vec<Record>, StoreError> {
         let table = self.table_mut(entity)?;
         let items = as_array(body, "a bulk update")?;
@@ -314,19 +385,36 @@ impl Store {
                     "the id `{id}` appears more than once: send each record once"
                 )));
             }
-            table.live_mut(id)?;
-            updates.push((id, fields));
+            let old = table.live_record(id)?;
+            guard
+                .stored(id, old)
+                .map_err(|error| error.in_item(index))?;
+            let new = table.merged(old, fields, now);
+            guard
+                .written(&new, &table.set_fields(fields, Some(old)))
+                .map_err(|error| error.in_item(index))?;
+            updates.push((id, new));
         }
         Ok(updates
             .into_iter()
-            .map(|(id, fields)| apply_update(table, id, fields, now))
+            .map(|(id, new)| table.replace(id, new))
             .collect())
     }
 
     /// Soft delete: the record moves to the trash (users are removed outright).
     pub(crate) fn delete(&mut self, entity: &str, id: &str) -> Result<(), StoreError> {
+        self.delete_as(entity, id, &Unguarded)
+    }
+
+    /// Soft delete, if `guard` lets the stored record go.
+    pub(crate) fn delete_as(
+        &mut self,
+        entity: &str,
+        id: &str,
+        guard: &dyn WriteGuard,
+    ) -> Result<(), StoreError> {
         let table = self.table_mut(entity)?;
-        table.live_mut(id)?;
+        guard.stored(id, table.live_record(id)?)?;
         if let Some(stored) = table.live.remove(id)
             && table.has_trash()
         {
@@ -334,6 +422,34 @@ impl Store {
         }
         table.touch();
         Ok(())
+    }
+
+    /// The live `User` record with this id.
+    pub(crate) fn user_record(&self, id: &str) -> Option<&Record> {
+        self.tables
+            .get("User")
+            .and_then(|table| table.live.get(id))
+            .map(|stored| &stored.record)
+    }
+
+    /// The live `User` records whose `email` is `email` (ASCII case ignored), by id.
+    pub(crate) fn users_with_email(&self, email: &str) -> Vec<&Record> {
+        self.tables
+            .get("User")
+            .map(|table| {
+                table
+                    .live
+                    .values()
+                    .map(|stored| &stored.record)
+                    .filter(|record| {
+                        record
+                            .get("email")
+                            .and_then(Value::as_str)
+                            .is_some_and(|found| found.eq_ignore_ascii_case(email.trim()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Brings a record back from the trash, same id and fields.
@@ -372,18 +488,89 @@ impl Store {
     }
 }
 
-fn apply_update(table: &mut Table, id: &str, fields: &Record, now: DateTime<Utc>) -> Record {
-    let mut record = match table.live.get(id) {
-        Some(stored) => stored.record.clone(),
-        None => return Record::new(),
-    };
-    table.merge(&mut record, fields);
-    record.insert("updated_date".to_owned(), Value::String(format_stored(now)));
-    table
-        .live
-        .insert(id.to_owned(), Stored::new(record.clone()));
-    table.touch();
-    record
+/// `$query` sub-queries of access rules read the live records.
+impl RecordSource for Store {
+    fn visit_records(&self, entity: &str, visit: &mut dyn FnMut(&Record)) -> bool {
+        match self.tables.get(entity) {
+            Some(table) => {
+                table.live.values().for_each(|stored| visit(&stored.record));
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Who a create is made for: the `created_by` and `created_by_id` it stamps.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Creator {
+    pub(crate) email: Value,
+    pub(crate) id: Value,
+}
+
+/// What a write must pass before the store changes (access rules); refusals are
+/// [`StoreError::Forbidden`] or, for a record the caller cannot see, [`StoreError::NotFound`].
+pub(crate) trait WriteGuard {
+    /// The stored record an update or delete changes.
+    fn stored(&self, id: &str, record: &Record) -> Result<(), StoreError>;
+    /// The record a create or update writes, and the fields it sets (an update: to a value
+    /// other than the stored one).
+    fn written(&self, record: &Record, set: &[String]) -> Result<(), StoreError>;
+}
+
+/// No checks: the API key, the background writer, tests.
+pub(crate) struct Unguarded;
+
+impl WriteGuard for Unguarded {
+    fn stored(&self, _: &str, _: &Record) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn written(&self, _: &Record, _: &[String]) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+impl StoreError {
+    /// The refusal of one item of a bulk write, naming it.
+    fn in_item(self, index: usize) -> StoreError {
+        match self {
+            StoreError::Forbidden(message) => {
+                StoreError::Forbidden(format!("record {index} of the array: {message}"))
+            }
+            other => other,
+        }
+    }
+}
+
+impl Table {
+    /// `record` with the writable fields of `fields` merged in and `updated_date` bumped.
+    fn merged(&self, record: &Record, fields: &Record, now: DateTime<Utc>) -> Record {
+        let mut record = record.clone();
+        self.merge(&mut record, fields);
+        record.insert("updated_date".to_owned(), Value::String(format_stored(now)));
+        record
+    }
+
+    /// The writable fields `fields` sets: on an update (`old`), only to a value other than the
+    /// stored one.
+    fn set_fields(&self, fields: &Record, old: Option<&Record>) -> Vec<String> {
+        fields
+            .iter()
+            .filter(|(name, value)| {
+                self.writable.contains(*name)
+                    && old.is_none_or(|old| old.get(*name) != Some(*value))
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// Stores `record` under `id` in place of the live one.
+    fn replace(&mut self, id: &str, record: Record) -> Record {
+        self.live.insert(id.to_owned(), Stored::new(record.clone()));
+        self.touch();
+        record
+    }
 }
 
 fn as_record<'a>(body: &'a Value, what: &str) -> Result<&'a Record, StoreError> {

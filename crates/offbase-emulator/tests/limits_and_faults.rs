@@ -118,7 +118,13 @@ async fn faults_come_after_authentication_and_spare_file_hosting() {
     }))
     .await;
     let api = Api::new(&emulator);
-    let answer = api.send(api.client.get(api.url("Task", ""))).await;
+    let answer = api
+        .send(
+            api.client
+                .get(api.url("Task", ""))
+                .header("api_key", "wrong-key"),
+        )
+        .await;
     assert_eq!(answer.status, 401);
     let file = api
         .send(api.client.get(format!("{}{IMAGE}", emulator.api_url())))

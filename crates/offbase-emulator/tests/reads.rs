@@ -1,6 +1,6 @@
-//! Reading through the emulator over real HTTP: authentication, the list endpoint's defaults,
-//! cap, sort, skip, fields, filters and its unstable unsorted order, count, get, the trash list
-//! and the `v2/list` cursor.
+//! Reading through the emulator over real HTTP: authentication (the key; anonymous visitors),
+//! the list endpoint's defaults, cap, sort, skip, fields, filters and its unstable unsorted
+//! order, count, get, the trash list and the `v2/list` cursor.
 
 mod common;
 
@@ -12,20 +12,18 @@ use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 
 #[tokio::test]
-async fn both_key_headers_are_accepted_and_anything_else_is_refused_without_echoing_it() {
+async fn both_key_headers_are_accepted_and_wrong_credentials_are_refused_without_echoing_them() {
     let emulator = start(config(&sample("tasks"))).await;
     let api = Api::new(&emulator);
     let url = api.url("Task", "");
     let wrong = "wrong-key-0000";
     let refused = [
-        api.client.get(&url),
         api.client.get(&url).header("api_key", wrong),
         api.client.get(&url).header("api_key", ""),
         api.client.get(&url).bearer_auth(wrong),
         api.client
             .get(&url)
             .header("authorization", format!("Basic {KEY}")),
-        api.client.get(&url).header("x-api-key", KEY),
     ];
     for request in refused {
         let answer = api.send(request).await;
@@ -33,6 +31,16 @@ async fn both_key_headers_are_accepted_and_anything_else_is_refused_without_echo
         let message = answer.error();
         assert!(message.contains("api_key"), "{message}");
         assert!(!answer.text.contains(KEY) && !answer.text.contains(wrong));
+    }
+    // No credentials (an unknown header is none) is an anonymous visitor, whom Task's `read`
+    // rule shows nothing.
+    for request in [
+        api.client.get(&url),
+        api.client.get(&url).header("x-api-key", KEY),
+    ] {
+        let answer = api.send(request).await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        assert_eq!(answer.records().len(), 0);
     }
     let accepted = [
         api.client.get(&url).header("api_key", KEY),
@@ -67,8 +75,8 @@ async fn both_key_headers_are_accepted_and_anything_else_is_refused_without_echo
     assert_eq!(answer.status, 404);
     assert!(answer.error().contains("/nowhere"));
     let stats = emulator.stats();
-    assert_eq!(stats.responses(Route::List, 401), 6);
-    assert_eq!(stats.responses(Route::List, 200), 3);
+    assert_eq!(stats.responses(Route::List, 401), 4);
+    assert_eq!(stats.responses(Route::List, 200), 5);
     assert_eq!(stats.responses(Route::List, 404), 2);
     assert_eq!(stats.responses(Route::Unmatched, 404), 1);
     emulator.shutdown().await;

@@ -40,12 +40,29 @@ pub enum ArrayReferences {
     Junction,
 }
 
+/// How an access-rule key without `data.` that names no built-in (`{"sender_email": ...}`) is
+/// read. Records keep the schema's fields under `data`, so on the platform such a key most
+/// likely names nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RlsBareKeys {
+    /// As written: a top-level field records do not have (the rule never matches on it).
+    #[default]
+    Literal,
+    /// As `data.<field>`: the schema's field of that name.
+    Data,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Options {
     pub enum_strategy: EnumStrategy,
     pub scalar_arrays: ScalarArrays,
     pub array_references: ArrayReferences,
     pub infer_foreign_keys: bool,
+    /// How access rules read bare keys (not in `mappings/base44.toml`: its default is
+    /// [`RlsBareKeys::Literal`]).
+    #[serde(default)]
+    pub rls_bare_keys: RlsBareKeys,
 }
 
 /// A declared or suppressed foreign key in a mapping file: `references = "Project"` or
@@ -108,6 +125,7 @@ struct OptionsFile {
     scalar_arrays: Option<ScalarArrays>,
     array_references: Option<ArrayReferences>,
     infer_foreign_keys: Option<bool>,
+    rls_bare_keys: Option<RlsBareKeys>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -134,6 +152,7 @@ impl MappingRules {
                 scalar_arrays: ScalarArrays::Array,
                 array_references: ArrayReferences::Report,
                 infer_foreign_keys: true,
+                rls_bare_keys: RlsBareKeys::Literal,
             },
             types: BTreeMap::new(),
             entities: BTreeMap::new(),
@@ -170,6 +189,9 @@ impl MappingRules {
         }
         if let Some(value) = options.infer_foreign_keys {
             self.options.infer_foreign_keys = value;
+        }
+        if let Some(value) = options.rls_bare_keys {
+            self.options.rls_bare_keys = value;
         }
         self.types.extend(file.types);
         for (entity, incoming) in file.entities {
@@ -246,6 +268,9 @@ mod tests {
             "app.toml",
         )?;
         assert_eq!(rules.options.enum_strategy, EnumStrategy::PgEnum);
+        assert_eq!(rules.options.rls_bare_keys, RlsBareKeys::Literal);
+        rules.merge("[options]\nrls_bare_keys = \"data\"\n", "bare.toml")?;
+        assert_eq!(rules.options.rls_bare_keys, RlsBareKeys::Data);
         assert_eq!(rules.type_for("number", None), Some(&PgType::Numeric(None)));
         let total = rules.field("Order", "total").cloned().unwrap_or_default();
         assert_eq!(total.pg_type, Some(PgType::Numeric(Some((12, 2)))));

@@ -11,6 +11,7 @@ pub mod query;
 pub mod range_hash;
 pub mod state;
 pub mod sync;
+pub mod users;
 
 pub use apply::{ApplyOutcome, apply_plan};
 pub use catalog::{

@@ -117,6 +117,18 @@ pub enum PipelineError {
         action: String,
         message: String,
     },
+    /// `users export` over a workspace without a staged `User` entity.
+    #[error(
+        "{} has no staged User entity: stage the users first (`offbase pull` from the API, or the dashboard's User_export.csv with --from-csv, or base44/seed/User.jsonc with --from-seed)",
+        path.display()
+    )]
+    NoUsers { path: PathBuf },
+    /// A users export whose ids are made from the app id, without one.
+    #[error(
+        "the {format} export makes each user's id from the app id, and none is known for {}: give it with --app-id (24 hex characters, in the app's URL or base44/.app.jsonc)",
+        path.display()
+    )]
+    AppIdUnknown { format: String, path: PathBuf },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

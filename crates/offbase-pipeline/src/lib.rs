@@ -10,6 +10,7 @@ pub mod plan;
 pub mod progress;
 pub mod stage;
 pub mod sync;
+pub mod users;
 pub mod workspace;
 
 mod error;

@@ -8,7 +8,8 @@ use offbase_base44::platform::add_platform_entities;
 use offbase_base44::schema::read_app;
 use offbase_model::{App, MappingRules, Note, NoteLevel, TargetSchema};
 use offbase_pg::ApplyOutcome;
-use offbase_sql::PlanSql;
+pub use offbase_sql::RlsMode;
+use offbase_sql::{AccessRules, PlanSql};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -17,7 +18,10 @@ use std::path::{Path, PathBuf};
 pub struct PlanOutput {
     pub app: App,
     pub target: TargetSchema,
+    /// Every statement; the access rules' last, in their own section.
     pub sql: PlanSql,
+    /// The access rules as the plan enforces them (or, with `--rls off`, does not).
+    pub access: AccessRules,
     /// The `plan.sql` text.
     pub plan_file: String,
     /// The `mapping-report.md` text.
@@ -110,7 +114,6 @@ pub fn rules_with(mappings: Option<&MappingFile>) -> Result<MappingRules, Pipeli
     Ok(rules)
 }
 
-/// Reads the schemas under `source` and plans them under `rules`.
 /// Plans a workspace's schemas (`schemas/`) with the default rules and `mappings`, as every
 /// stage after the pull does.
 pub fn plan_workspace(
@@ -121,9 +124,20 @@ pub fn plan_workspace(
     plan(&workspace.schemas_dir(), &rules_with(mappings)?, reporter)
 }
 
+/// Reads the schemas under `source` and plans them under `rules`, access rules enforced.
 pub fn plan(
     source: &Path,
     rules: &MappingRules,
+    reporter: &dyn Reporter,
+) -> Result<PlanOutput, PipelineError> {
+    plan_with_rls(source, rules, RlsMode::On, reporter)
+}
+
+/// [`plan`], with the access rules enforced or not (`--rls`).
+pub fn plan_with_rls(
+    source: &Path,
+    rules: &MappingRules,
+    rls: RlsMode,
     reporter: &dyn Reporter,
 ) -> Result<PlanOutput, PipelineError> {
     reporter.started("read schemas", None);
@@ -155,15 +169,20 @@ pub fn plan(
         ));
     }
     notes.append(&mut target.notes);
+    let access = offbase_sql::access_rules(&app, &target, rules, rls);
+    // What the access rules cannot enforce faithfully is a warning of the plan like any other.
+    notes.extend(access.warnings().cloned());
     notes.sort_by_key(|note| note.level);
     target.notes = notes;
-    let sql = offbase_sql::render(&target);
+    let mut sql = offbase_sql::render(&target);
+    sql.add_access_rules(&access);
     let plan_file = sql.to_file(&target);
-    let report = offbase_sql::mapping_report(&target, &app, &rules.origins);
+    let report = offbase_sql::mapping_report(&target, &app, &rules.origins, &access);
     Ok(PlanOutput {
         app,
         target,
         sql,
+        access,
         plan_file,
         report,
     })

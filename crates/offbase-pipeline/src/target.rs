@@ -12,6 +12,7 @@ use crate::workspace::Workspace;
 use offbase_base44::files::UrlRewrite;
 use offbase_copy::convert::Relax;
 use offbase_pg::PgConnection;
+use offbase_sql::RlsMode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::Path;
@@ -32,6 +33,9 @@ pub struct Target {
     /// The URL map itself, read from the workspace once ([`Target::with_url_map`]): the stages
     /// that compare a fresh pull (the cutover) use the map of the workspace that was loaded.
     pub url_map: Option<Arc<UrlRewrite>>,
+    /// Whether the load enforces the app's access rules with row level security (`--rls`);
+    /// recorded when the load starts, and applied after post-load.
+    pub rls: RlsMode,
 }
 
 /// What a stage after the load starts from: a connection to the target, the target as the
@@ -49,6 +53,10 @@ struct Settings {
     relax: Relax,
     #[serde(default)]
     rewrite_urls: bool,
+    /// Absent in the settings of loads made before access rules were translated: on, the
+    /// default.
+    #[serde(default)]
+    rls: RlsMode,
 }
 
 impl Target {
@@ -60,6 +68,7 @@ impl Target {
             relax: Relax::default(),
             rewrite_urls: false,
             url_map: None,
+            rls: RlsMode::On,
         }
     }
 
@@ -105,6 +114,7 @@ impl Target {
             mappings: self.mappings.clone(),
             relax: self.relax,
             rewrite_urls: self.rewrite_urls,
+            rls: self.rls,
         })
         .unwrap_or(Value::Null)
     }
@@ -165,6 +175,9 @@ impl Target {
         }
         // URLs rewritten in the loaded rows are rewritten in every comparison with them.
         self.rewrite_urls |= stored.rewrite_urls;
+        // No stage after the load takes --rls: what the load chose stays recorded as it was
+        // (a files rewrite writes these settings back).
+        self.rls = stored.rls;
         if self.relax == Relax::default() {
             self.relax = stored.relax;
         } else if self.relax != stored.relax {
@@ -177,6 +190,24 @@ impl Target {
         }
         Ok(())
     }
+}
+
+/// Whether the load of `pg_schema` enforces the access rules, as it recorded when it started
+/// (a resumed load keeps the choice of the run that started it; on when nothing is recorded).
+pub(crate) async fn recorded_rls(
+    connection: &mut PgConnection,
+    pg_schema: &str,
+) -> Result<RlsMode, PipelineError> {
+    let Some(stored) = offbase_pg::load::read_settings(connection, pg_schema).await? else {
+        return Ok(RlsMode::On);
+    };
+    let stored: Settings =
+        serde_json::from_value(stored).map_err(|error| PipelineError::DamagedState {
+            what: format!("the load settings of schema {pg_schema}"),
+            message: error.to_string(),
+            remedy: "load again with --replace".to_owned(),
+        })?;
+    Ok(stored.rls)
 }
 
 /// `--relax` as it is written on the command line (`none` for nothing relaxed).

@@ -1,6 +1,7 @@
 //! Renders a target model as PostgreSQL DDL with sea-query: enum types and tables first, then
 //! the post-load section (indexes and `NOT VALID` foreign keys), which a loader runs after the
-//! data so that COPY is not slowed by index upkeep or stopped by orphans.
+//! data so that COPY is not slowed by index upkeep or stopped by orphans, then the access-rules
+//! section (row level security, written by `crate::rls`), which a loader runs last.
 
 use crate::pretty::{pretty_create_table, quote_identifier};
 use offbase_model::{Check, Column, ForeignKey, Index, PgType, Table, TargetSchema};
@@ -19,6 +20,8 @@ pub enum Section {
     Tables,
     /// Indexes and foreign keys: run after the load.
     PostLoad,
+    /// Roles, functions, privileges and policies of the access rules: run after post-load.
+    AccessRules,
 }
 
 impl Section {
@@ -26,6 +29,7 @@ impl Section {
         match self {
             Section::Tables => "-- offbase:section tables",
             Section::PostLoad => "-- offbase:section post-load",
+            Section::AccessRules => "-- offbase:section access-rules",
         }
     }
 }
@@ -44,6 +48,15 @@ pub struct PlanSql {
 }
 
 impl PlanSql {
+    /// Appends the access-rules section (after everything else, as it runs last).
+    pub fn add_access_rules(&mut self, access: &crate::rls::AccessRules) {
+        self.statements
+            .extend(access.statements.iter().map(|sql| Statement {
+                section: Section::AccessRules,
+                sql: sql.clone(),
+            }));
+    }
+
     pub fn section(&self, section: Section) -> impl Iterator<Item = &Statement> {
         self.statements
             .iter()
@@ -68,12 +81,19 @@ impl PlanSql {
             schema.indexes.len(),
             schema.enum_types.len()
         ));
-        for section in [Section::Tables, Section::PostLoad] {
+        for section in [Section::Tables, Section::PostLoad, Section::AccessRules] {
+            // An app without access rules (or planned with --rls off) has no such section.
+            if section == Section::AccessRules && self.section(section).next().is_none() {
+                continue;
+            }
             out.push('\n');
             out.push_str(section.marker());
             out.push('\n');
             if section == Section::PostLoad {
                 out.push_str("-- Run after the data is loaded. Foreign keys start NOT VALID; VALIDATE each one once its orphans are resolved.\n");
+            }
+            if section == Section::AccessRules {
+                out.push_str("-- Run last: roles, the functions that read the request's user from SET LOCAL app.user_id, app.user_email, app.user_role, then privileges and one policy per operation. It can run again. See mapping-report.md.\n");
             }
             for statement in self.section(section) {
                 out.push('\n');

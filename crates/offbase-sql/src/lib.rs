@@ -1,6 +1,6 @@
 //! Pure SQL for offbase: the planner that turns the schema IR and the mapping rules into a
-//! target model, the renderer that writes it as PostgreSQL DDL with sea-query, and the mapping
-//! report. Nothing here does I/O.
+//! target model, the renderer that writes it as PostgreSQL DDL with sea-query, the access
+//! rules as row level security (`rls`), and the mapping report. Nothing here does I/O.
 
 mod ddl;
 mod names;
@@ -9,6 +9,7 @@ mod pretty;
 pub mod query;
 mod references;
 mod report;
+pub mod rls;
 mod values;
 
 pub use ddl::{
@@ -21,6 +22,7 @@ pub use pretty::quote_identifier;
 /// record generator (`offbase_pipeline::stage::generate`) uses it to make such text fields ids.
 pub use references::{Shape, reference_stem};
 pub use report::mapping_report;
+pub use rls::{AccessRules, RlsMode, access_rules};
 /// How the planner fits a schema value to a column type; the record generator uses it to keep
 /// the enum members that fit a column.
 pub use values::fit_scalar;

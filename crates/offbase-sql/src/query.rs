@@ -75,8 +75,8 @@ pub fn list_sql(
             NullOrdering::First
         };
         match resolve(table, &sort.field) {
-            Target::Column { name, pg_type } => {
-                select.order_by_expr_with_nulls(column_value(name, pg_type), order, nulls);
+            Target::Column { column, pg_type } => {
+                select.order_by_expr_with_nulls(column_value(column, pg_type), order, nulls);
             }
             Target::Json(document) => {
                 for key in json_sort_keys(document) {
@@ -154,16 +154,17 @@ fn id_column(table: &Table) -> Expr {
 }
 
 /// Where a field path's value lives in the table.
-enum Target<'t> {
-    /// A typed column.
-    Column { name: &'t str, pg_type: &'t PgType },
+pub(crate) enum Target<'t> {
+    /// A typed value: a column of the table (or, for access rules, a session value such as
+    /// the request's user role, typed like a column).
+    Column { column: Expr, pg_type: &'t PgType },
     /// A `jsonb` expression (SQL NULL when the key is missing).
     Json(Expr),
     /// Nowhere: the value is missing in every row.
     Nothing,
 }
 
-fn resolve<'t>(table: &'t Table, path: &str) -> Target<'t> {
+pub(crate) fn resolve<'t>(table: &'t Table, path: &str) -> Target<'t> {
     let mut segments = path.split('.');
     let first = segments.next().unwrap_or_default();
     let rest: Vec<&str> = segments.collect();
@@ -171,17 +172,15 @@ fn resolve<'t>(table: &'t Table, path: &str) -> Target<'t> {
         column.field.as_deref() == Some(first) && column.source != ColumnSource::Extra
     });
     if let Some(column) = column {
+        let value = Expr::col(Alias::new(&column.name));
         if rest.is_empty() {
             return Target::Column {
-                name: &column.name,
+                column: value,
                 pg_type: &column.pg_type,
             };
         }
         if column.pg_type.is_json() {
-            return Target::Json(json_path(
-                column_value(&column.name, &column.pg_type),
-                &rest,
-            ));
+            return Target::Json(json_path(column_value(value, &column.pg_type), &rest));
         }
         // A scalar has no sub-fields.
         return Target::Nothing;
@@ -194,7 +193,10 @@ fn resolve<'t>(table: &'t Table, path: &str) -> Target<'t> {
         Some(extra) => {
             let mut all = vec![first];
             all.extend(rest);
-            Target::Json(json_path(column_value(&extra.name, &extra.pg_type), &all))
+            Target::Json(json_path(
+                column_value(Expr::col(Alias::new(&extra.name)), &extra.pg_type),
+                &all,
+            ))
         }
         None => Target::Nothing,
     }
@@ -202,7 +204,7 @@ fn resolve<'t>(table: &'t Table, path: &str) -> Target<'t> {
 
 /// `document #> '{a,b}'` (`document` is jsonb), each segment quoted as an element of a text
 /// array literal.
-fn json_path(document: Expr, segments: &[&str]) -> Expr {
+pub(crate) fn json_path(document: Expr, segments: &[&str]) -> Expr {
     let elements: Vec<String> = segments
         .iter()
         .map(|segment| format!("\"{}\"", segment.replace('\\', "\\\\").replace('"', "\\\"")))
@@ -213,8 +215,7 @@ fn json_path(document: Expr, segments: &[&str]) -> Expr {
 
 /// The value of a typed column as compared and sorted: an enum type as its text (the
 /// platform compares enum values as strings, not in declaration order).
-fn column_value(name: &str, pg_type: &PgType) -> Expr {
-    let column = Expr::col(Alias::new(name));
+pub(crate) fn column_value(column: Expr, pg_type: &PgType) -> Expr {
     match pg_type {
         PgType::Enum(_) => Expr::cust_with_exprs("CAST($1 AS text)", [column]),
         PgType::Json => Expr::cust_with_exprs("CAST($1 AS jsonb)", [column]),
@@ -222,7 +223,7 @@ fn column_value(name: &str, pg_type: &PgType) -> Expr {
     }
 }
 
-fn condition(table: &Table, filter: &Filter) -> Result<Expr, TranslateError> {
+pub(crate) fn condition(table: &Table, filter: &Filter) -> Result<Expr, TranslateError> {
     Ok(match filter {
         Filter::And(filters) => all_of(conditions(table, filters)?),
         Filter::Or(filters) => any_of(conditions(table, filters)?),
@@ -239,11 +240,11 @@ fn conditions(table: &Table, filters: &[Filter]) -> Result<Vec<Expr>, TranslateE
 }
 
 /// `NOT COALESCE(condition, FALSE)`: a negation that holds where the value is null.
-fn negate(expression: Expr) -> Expr {
+pub(crate) fn negate(expression: Expr) -> Expr {
     Expr::cust_with_exprs("NOT COALESCE($1, FALSE)", [expression])
 }
 
-fn constant(value: bool) -> Expr {
+pub(crate) fn constant(value: bool) -> Expr {
     Expr::cust(if value { "TRUE" } else { "FALSE" })
 }
 
@@ -252,20 +253,28 @@ fn field_condition(
     path: &str,
     condition: &Condition,
 ) -> Result<Expr, TranslateError> {
-    let target = resolve(table, path);
+    target_condition(&resolve(table, path), path, condition)
+}
+
+/// A condition on a value already located (`path` names it in errors).
+pub(crate) fn target_condition(
+    target: &Target<'_>,
+    path: &str,
+    condition: &Condition,
+) -> Result<Expr, TranslateError> {
     match condition {
-        Condition::Eq(value) => equal(&target, path, value),
+        Condition::Eq(value) => equal(target, path, value),
         Condition::Ops(operators) => {
             let mut parts = Vec::new();
             for operator in operators {
-                parts.push(operator_condition(table, &target, path, operator)?);
+                parts.push(operator_condition(target, path, operator)?);
             }
             Ok(all_of(parts))
         }
     }
 }
 
-fn all_of(parts: Vec<Expr>) -> Expr {
+pub(crate) fn all_of(parts: Vec<Expr>) -> Expr {
     let mut parts = parts.into_iter();
     let Some(first) = parts.next() else {
         return constant(true);
@@ -273,7 +282,7 @@ fn all_of(parts: Vec<Expr>) -> Expr {
     parts.fold(first, |all, part| all.and(part))
 }
 
-fn any_of(parts: Vec<Expr>) -> Expr {
+pub(crate) fn any_of(parts: Vec<Expr>) -> Expr {
     let mut parts = parts.into_iter();
     let Some(first) = parts.next() else {
         return constant(false);
@@ -282,7 +291,6 @@ fn any_of(parts: Vec<Expr>) -> Expr {
 }
 
 fn operator_condition(
-    table: &Table,
     target: &Target<'_>,
     path: &str,
     operator: &Operator,
@@ -321,7 +329,7 @@ fn operator_condition(
         Operator::Lte(value) => range(target, path, Range::LessOrEqual, value)?,
         Operator::Exists(present) => {
             let value = match target {
-                Target::Column { name, .. } => Expr::col(Alias::new(*name)),
+                Target::Column { column, .. } => column.clone(),
                 Target::Json(document) => document.clone(),
                 Target::Nothing => return Ok(constant(!present)),
             };
@@ -332,15 +340,12 @@ fn operator_condition(
             }
         }
         Operator::Regex { pattern, options } => regex(target, path, pattern, options)?,
-        Operator::Not(condition) => negate(field_condition(table, path, condition)?),
+        Operator::Not(condition) => negate(target_condition(target, path, condition)?),
         Operator::Size(size) => {
             let size = i64::try_from(*size).unwrap_or(i64::MAX);
             match target {
-                Target::Column { name, pg_type } if pg_type.element().is_some() => {
-                    Expr::cust_with_exprs(
-                        "cardinality($1) = $2",
-                        [Expr::col(Alias::new(*name)), Expr::val(size)],
-                    )
+                Target::Column { column, pg_type } if pg_type.element().is_some() => {
+                    Expr::cust_with_exprs("cardinality($1) = $2", [column.clone(), Expr::val(size)])
                 }
                 Target::Json(document) => Expr::cust_with_exprs(
                     "(jsonb_typeof($1) = 'array' AND jsonb_array_length($1) = $2)",
@@ -447,18 +452,22 @@ fn unsupported(field: &str, what: &str, reason: &str) -> TranslateError {
 }
 
 /// The operand as a `jsonb` literal.
-fn json_literal(value: &Value) -> Expr {
+pub(crate) fn json_literal(value: &Value) -> Expr {
     Expr::val(value.to_string()).cast_as(Alias::new("jsonb"))
 }
 
-fn equal(target: &Target<'_>, path: &str, value: &Value) -> Result<Expr, TranslateError> {
+pub(crate) fn equal(
+    target: &Target<'_>,
+    path: &str,
+    value: &Value,
+) -> Result<Expr, TranslateError> {
     Ok(match target {
         Target::Nothing => constant(value.is_null()),
-        Target::Column { name, pg_type } => {
-            let column = column_value(name, pg_type);
+        Target::Column { column, pg_type } => {
             if value.is_null() {
-                return Ok(Expr::col(Alias::new(*name)).is_null());
+                return Ok(column.clone().is_null());
             }
+            let column = column_value(column.clone(), pg_type);
             if pg_type.is_json() {
                 return Ok(json_equal(column, value));
             }
@@ -508,7 +517,7 @@ fn equal(target: &Target<'_>, path: &str, value: &Value) -> Result<Expr, Transla
 }
 
 /// Equal, or an array holding an equal element.
-fn json_equal(document: Expr, value: &Value) -> Expr {
+pub(crate) fn json_equal(document: Expr, value: &Value) -> Expr {
     let element = Value::Array(vec![value.clone()]);
     Expr::cust_with_exprs(
         "($1 = $2 OR (jsonb_typeof($1) = 'array' AND $1 @> $3))",
@@ -558,8 +567,8 @@ fn range(
     }
     Ok(match target {
         Target::Nothing => constant(false),
-        Target::Column { name, pg_type } => {
-            let column = column_value(name, pg_type);
+        Target::Column { column, pg_type } => {
+            let column = column_value(column.clone(), pg_type);
             if pg_type.is_json() {
                 return json_range(column, path, range, value);
             }
@@ -679,18 +688,18 @@ fn regex(
     let pattern = Expr::val(regex_pattern(pattern, options));
     Ok(match target {
         Target::Nothing => constant(false),
-        Target::Column { name, pg_type } => {
-            let column = Expr::col(Alias::new(*name));
+        Target::Column { column, pg_type } => {
             match (pg_type.element(), pg_type) {
                 (Some(element), _) if element.is_textual() => Expr::cust_with_exprs(
                     "EXISTS (SELECT 1 FROM unnest($1) AS \"element\"(\"value\") WHERE \"element\".\"value\" ~ $2)",
-                    [column, pattern],
+                    [column.clone(), pattern],
                 ),
-                (None, pg_type) if pg_type.is_textual() => {
-                    Expr::cust_with_exprs("$1 ~ $2", [column_value(name, pg_type), pattern])
-                }
+                (None, pg_type) if pg_type.is_textual() => Expr::cust_with_exprs(
+                    "$1 ~ $2",
+                    [column_value(column.clone(), pg_type), pattern],
+                ),
                 (None, pg_type) if pg_type.is_json() => {
-                    json_regex(column_value(name, pg_type), pattern)
+                    json_regex(column_value(column.clone(), pg_type), pattern)
                 }
                 // The platform matches strings only.
                 (None, pg_type) if pg_type.is_numeric() || matches!(pg_type, PgType::Boolean) => {

@@ -1,14 +1,24 @@
-//! The mapping report (`mapping-report.md`): warnings first, then each entity's table with a
-//! row per column and every decision that is not a plain default. Deterministic: the same
-//! plan always gives the same bytes.
+//! The mapping report (`mapping-report.md`): warnings first, then how access rules are
+//! enforced, then each entity's table with a row per column, its access rules with their
+//! policies, and every decision that is not a plain default. Deterministic: the same plan
+//! always gives the same bytes.
 
+use crate::rls::{
+    ANONYMOUS_ROLE, AccessRules, RlsMode, SERVICE_ROLE, SIGNED_IN_ROLE, USER_EMAIL_SETTING,
+    USER_ID_SETTING, USER_ROLE_SETTING,
+};
 use offbase_model::{App, ColumnSource, NoteLevel, PgType, Rls, RlsRule, TargetSchema};
 use serde_json::Value;
 use std::fmt::Write;
 
-/// Renders the report for `schema`, planned from `app`; `rules` names the mapping layers that
-/// were applied.
-pub fn mapping_report(schema: &TargetSchema, app: &App, rules: &[String]) -> String {
+/// Renders the report for `schema`, planned from `app` with its `access` rules; `rules` names
+/// the mapping layers that were applied.
+pub fn mapping_report(
+    schema: &TargetSchema,
+    app: &App,
+    rules: &[String],
+    access: &AccessRules,
+) -> String {
     let mut out = String::new();
     let columns: usize = schema.tables.iter().map(|table| table.columns.len()).sum();
     let _ = writeln!(out, "# Mapping report: {}\n", cell(&schema.app));
@@ -63,6 +73,7 @@ pub fn mapping_report(schema: &TargetSchema, app: &App, rules: &[String]) -> Str
             );
         }
     }
+    access_overview(&mut out, access);
     out.push_str("\n## Tables\n");
     for table in &schema.tables {
         let title = match &table.junction {
@@ -77,13 +88,32 @@ pub fn mapping_report(schema: &TargetSchema, app: &App, rules: &[String]) -> Str
             && let Some(entity) = app.entity(&table.entity)
         {
             let _ = writeln!(out, "Schema: `{}`\n", cell(&entity.source.path));
-            if let Some(rls) = &entity.rls {
+            if !access.enforced()
+                && let Some(rls) = &entity.rls
+            {
                 let _ = writeln!(
                     out,
-                    "Access rules (kept in the plan, not yet enforced in PostgreSQL): {}\n",
+                    "Access rules (not enforced: {}): {}\n",
+                    not_enforced_reason(access),
                     cell(&describe_rls(rls))
                 );
             }
+            if !access.enforced() {
+                for field in entity.fields.iter() {
+                    if let Some(rules) = &field.rls {
+                        let _ = writeln!(
+                            out,
+                            "Field access rules of `{}` (not enforced: {}): `{}`\n",
+                            cell(&field.name),
+                            not_enforced_reason(access),
+                            cell(&rules.to_string())
+                        );
+                    }
+                }
+            }
+        }
+        if table.junction.is_some() && access.enforced() {
+            out.push_str("Access rules: readable where the owner's row is; written only by the load, the sync and the service role.\n\n");
         }
         out.push_str("| field | column | type | null | default | constraint |\n");
         out.push_str("|---|---|---|---|---|---|\n");
@@ -154,6 +184,41 @@ pub fn mapping_report(schema: &TargetSchema, app: &App, rules: &[String]) -> Str
                     && note.entity.as_deref() == Some(table.entity.as_str())
             })
             .collect();
+        if let Some(table_access) = access.table(&table.name) {
+            out.push_str("\nAccess rules (row level security):\n\n");
+            out.push_str("| operation | rule | policy |\n|---|---|---|\n");
+            for operation in &table_access.operations {
+                let _ = writeln!(
+                    out,
+                    "| {} ({}) | {} | `{}` |",
+                    operation.operation.key(),
+                    operation.operation.command(),
+                    cell(&operation.rule),
+                    cell(&operation.policy)
+                );
+            }
+            let access_decisions: Vec<_> = access
+                .notes
+                .iter()
+                .filter(|note| {
+                    note.level == NoteLevel::Decision
+                        && note.entity.as_deref() == Some(table.entity.as_str())
+                })
+                .collect();
+            if !access_decisions.is_empty() {
+                out.push_str("\nAccess decisions:\n");
+                for note in access_decisions {
+                    match &note.field {
+                        Some(field) => {
+                            let _ = writeln!(out, "- `{}`: {}", cell(field), cell(&note.message));
+                        }
+                        None => {
+                            let _ = writeln!(out, "- {}", cell(&note.message));
+                        }
+                    }
+                }
+            }
+        }
         if !decisions.is_empty() {
             out.push_str("\nDecisions:\n");
             for note in decisions {
@@ -169,6 +234,47 @@ pub fn mapping_report(schema: &TargetSchema, app: &App, rules: &[String]) -> Str
         }
     }
     out
+}
+
+/// Why the access rules are not enforced (only called when they are not).
+fn not_enforced_reason(access: &AccessRules) -> &'static str {
+    match access.mode {
+        RlsMode::Off => "planned with --rls off",
+        RlsMode::On => "the app has no access rules",
+    }
+}
+
+/// How access rules are enforced, once for the app: roles, the request's user, the owner.
+fn access_overview(out: &mut String, access: &AccessRules) {
+    if !access.has_rules {
+        return;
+    }
+    out.push_str("\n## Access rules\n\n");
+    if !access.enforced() {
+        out.push_str("Not enforced: planned with `--rls off`. Each table lists its rules as the schema gives them; plan without `--rls off` to enforce them with row level security.\n");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Enforced with row level security by the `access-rules` section of plan.sql, which runs after post-load (docs/access-rules.md):\n\n\
+         - Roles (cluster-wide, created where missing): `{ANONYMOUS_ROLE}` for anonymous visitors, `{SIGNED_IN_ROLE}` for signed-in users, `{SERVICE_ROLE}` (BYPASSRLS) for backend code, like the platform's `asServiceRole`.\n\
+         - The request's user: `SET LOCAL {USER_ID_SETTING}`, `{USER_EMAIL_SETTING}`, `{USER_ROLE_SETTING}` in each transaction (unset: anonymous); the user's other fields are read from their `User` row.\n\
+         - The tables' owner (the migration user, which loads and syncs) is not held to the rules: `ENABLE`, not `FORCE ROW LEVEL SECURITY`. Serve the app with the roles above, never as the owner.\n\
+         - An omitted operation, `true`, `{{}}` and `null` are open to anyone, anonymous visitors included; `false` is closed to all but the service role; a condition that needs a user value there is none of is unknown, and denies. A rule that cannot be translated faithfully is closed, with a warning.\n\
+         - Rules anchored on fields the writer sets (`data.user_email`, `data.owner_id`, ...) keep the platform's behaviour and are as forgeable as they were there: whoever writes a record names its owner. Each is listed under its table."
+    );
+    if !access.sub_queries.is_empty() {
+        out.push_str("\nSub-queries (`$query`), each a `SECURITY DEFINER` function that reads its table as the owner, so that a policy reading a table whose policy reads back does not recurse:\n\n");
+        for sub_query in &access.sub_queries {
+            let _ = writeln!(
+                out,
+                "- `{}`: `{}`\n  `{}`",
+                cell(&sub_query.function),
+                cell(&sub_query.query),
+                cell(&sub_query.sql)
+            );
+        }
+    }
 }
 
 /// `read: open; update: {"created_by":"{{user.email}}"}; ...`, in operation order.

@@ -25,7 +25,7 @@ mod entity;
 mod extra;
 mod fields;
 mod outcome;
-mod rls;
+pub(crate) mod rls;
 mod writeback;
 
 #[cfg(test)]

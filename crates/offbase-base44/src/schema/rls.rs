@@ -7,8 +7,8 @@ use super::extra::extend_missing;
 use offbase_model::{Rls, RlsRule};
 use serde_json::{Map, Value};
 
-/// An `rls` object as the IR holds it.
-pub(super) fn parse_rls(rules: Map<String, Value>) -> Rls {
+/// An `rls` object as the IR holds it (also a field's `rls`, read by `crate::rls`).
+pub(crate) fn parse_rls(rules: Map<String, Value>) -> Rls {
     let mut rls = Rls::default();
     for (key, value) in rules {
         let slot = match key.as_str() {

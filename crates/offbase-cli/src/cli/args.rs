@@ -3,8 +3,8 @@
 //! that text for the command.
 
 use super::groups::{
-    ApiKeyArgs, ApiSourceArgs, LoadTuning, MappingsArgs, OutputArgs, TargetArgs, WorkspaceArgs,
-    WorkspaceFolderArgs,
+    ApiKeyArgs, ApiSourceArgs, LoadTuning, MappingsArgs, OutputArgs, RlsArgs, TargetArgs,
+    WorkspaceArgs, WorkspaceFolderArgs,
 };
 use super::parse;
 use clap::Args;
@@ -37,6 +37,8 @@ pub struct PlanArgs {
     pub apply: bool,
     #[command(flatten)]
     pub target: TargetArgs,
+    #[command(flatten)]
+    pub rls: RlsArgs,
 }
 
 /// One source is given: the API, CSV exports or seeds (the API's URL may come from a project
@@ -521,6 +523,69 @@ pub struct FilesCopyArgs {
     /// from, when its key is set); without it private files are counted, not copied.
     #[command(flatten)]
     pub api: ApiSourceArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// The import format of `users export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UserFormat {
+    /// Supabase Auth admin createUser payloads (JSONL); ids become UUID v5.
+    Supabase,
+    /// Auth0 bulk user import files (JSON, under 500 KB each).
+    Auth0,
+    /// Clerk Backend API createUser payloads (JSONL).
+    Clerk,
+    /// One CSV row per user (no secret fields).
+    Csv,
+    /// A users table for PostgreSQL (SQL) and one-time login tokens.
+    Postgres,
+}
+
+impl UserFormat {
+    pub fn format(self) -> offbase_pipeline::users::Format {
+        use offbase_pipeline::users::Format;
+        match self {
+            UserFormat::Supabase => Format::Supabase,
+            UserFormat::Auth0 => Format::Auth0,
+            UserFormat::Clerk => Format::Clerk,
+            UserFormat::Csv => Format::Csv,
+            UserFormat::Postgres => Format::Postgres,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(mut_arg("workspace", |arg| arg.help(
+    "The workspace whose staged User entity is exported"
+)))]
+#[command(mut_arg("mappings", |arg| arg.help(
+    "A per-app mapping file (TOML): the one the load used (with a database, the load's is used)"
+)))]
+#[command(mut_arg("database_url", |arg| arg.help(
+    "PostgreSQL connection URL: the id map goes to offbase.user_map there, and the tables are planned with the load's mapping file (a password in it is never printed)"
+)))]
+#[command(mut_arg("pg_schema", |arg| arg.help(
+    "The loaded schema the rewrite plan and the map are for (and the schema of the postgres format's users table)"
+)))]
+#[command(mut_arg("json", |arg| arg.help(
+    "Print the summary on stdout as JSON (counts, ids and file names: never a hash, token or secret)"
+)))]
+pub struct UsersExportArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+    /// The target's import format.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: UserFormat,
+    /// Where to write the files (default: WORKSPACE/users/FORMAT/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// The Base44 app id, which the supabase ids are made from (default: the API the
+    /// workspace was pulled from, the users' app_id, the source folder's base44/.app.jsonc).
+    #[arg(long, value_name = "ID")]
+    pub app_id: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }

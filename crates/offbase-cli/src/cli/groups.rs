@@ -128,6 +128,31 @@ pub struct OutputArgs {
     pub json: bool,
 }
 
+/// `--rls`: whether the plan enforces the app's access rules with row level security.
+#[derive(Debug, Args)]
+pub struct RlsArgs {
+    /// Enforce the app's access rules (`rls`) with PostgreSQL row level security, in the plan's
+    /// access-rules section (roles, policies; see docs/access-rules.md), or leave them out.
+    #[arg(long, value_enum, default_value = "on", value_name = "on|off")]
+    pub rls: RlsSwitch,
+}
+
+/// The values of `--rls`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RlsSwitch {
+    On,
+    Off,
+}
+
+impl RlsArgs {
+    pub fn mode(&self) -> offbase_pipeline::plan::RlsMode {
+        match self.rls {
+            RlsSwitch::On => offbase_pipeline::plan::RlsMode::On,
+            RlsSwitch::Off => offbase_pipeline::plan::RlsMode::Off,
+        }
+    }
+}
+
 /// Options shared by `load` and `migrate`.
 #[derive(Debug, Args)]
 pub struct LoadTuning {
@@ -147,4 +172,6 @@ pub struct LoadTuning {
     /// field in the load report. Verify, diff and the sync then rewrite the same way.
     #[arg(long)]
     pub rewrite_urls: bool,
+    #[command(flatten)]
+    pub rls: RlsArgs,
 }

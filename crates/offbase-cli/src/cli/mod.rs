@@ -198,6 +198,9 @@ pub enum Command {
     /// The files an app's records and code point at on Base44's storage.
     #[command(subcommand)]
     Files(FilesCommand),
+    /// Your app's users, for the sign-in provider that takes over from Base44.
+    #[command(subcommand)]
+    Users(UsersCommand),
     /// Print a shell completion script for offbase on stdout.
     ///
     /// Install it where your shell looks for completions, then open a new shell.
@@ -278,6 +281,39 @@ pub enum FilesCommand {
         after_help = "Examples:\n  offbase files rewrite --workspace ws --pg-schema staging --dry-run\n  offbase files rewrite --workspace ws --pg-schema staging --json"
     )]
     Rewrite(FilesRewriteArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Write the staged users in the import format of Supabase, Auth0, Clerk, a CSV or a
+    /// PostgreSQL users table.
+    ///
+    /// Reads the workspace's User entity (pulled from the API, the dashboard's User_export.csv
+    /// or seed files) and writes its import files into --out (default WORKSPACE/users/FORMAT/,
+    /// which git ignores): supabase-users.jsonl (one admin createUser payload a line),
+    /// auth0-users-NNNN.json (bulk-import files under 500 KB), clerk-users.jsonl (one createUser
+    /// payload a line), users.csv, or users.sql and login-tokens.csv (a users table and one
+    /// one-time login token per user, in the clear: hand them out, then delete the file).
+    ///
+    /// Ids: Auth0 (user_id), Clerk (external_id), the CSV and the table keep the Base44 id;
+    /// Supabase needs UUIDs, so each user gets a UUID v5 of (app id, Base44 id), the same on
+    /// every run. Every format writes the map, WORKSPACE/users/id-map.json (Base44 id → new id,
+    /// email). When ids change, WORKSPACE/users/rewrite-plan.sql rewrites created_by_id and
+    /// every reference to User in the loaded tables of --pg-schema: review it, then apply it
+    /// with psql after the last sync. With a database (--database-url or DATABASE_URL) the map
+    /// goes to offbase.user_map too. References by email are kept as they are.
+    ///
+    /// Passwords: Base44 exports none. Where the app kept its own bcrypt hash (password_hash,
+    /// pin_hash), it is carried into the formats that take one; everyone else needs a reset or
+    /// a magic link. Secret-looking fields are never printed, and never put in the CSV or the
+    /// metadata. WORKSPACE/reports/users.md counts who can sign in how. See docs/users.md.
+    ///
+    /// Exit codes: 0 every user exported, 1 some were not (no email, ...) or share an email,
+    /// 2 error.
+    #[command(
+        after_help = "Examples:\n  offbase users export --workspace ws --format supabase --app-id 6989205392f69694df37d206\n  offbase users export --workspace ws --format supabase --database-url postgres://me@localhost/app --pg-schema staging\n  offbase users export --workspace ws --format auth0 --out ./auth0-import --json\n  offbase users export --workspace ws --format postgres --pg-schema app"
+    )]
+    Export(UsersExportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -415,6 +451,10 @@ impl Command {
                 workspace: Some(&mut arguments.workspace),
                 api: Some(&mut arguments.api),
                 ..Groups::default()
+            },
+            Command::Users(UsersCommand::Export(arguments)) => Groups {
+                target: Some(&mut arguments.target),
+                ..Groups::from_workspace(&mut arguments.workspace)
             },
             // The emulator's --app-id and --api-key-env are the served app's, not the source's.
             Command::Emulate(_)

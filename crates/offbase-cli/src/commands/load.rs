@@ -27,6 +27,7 @@ fn relax(tuning: &LoadTuning) -> anyhow::Result<Relax> {
 fn load_options(mut target: Target, tuning: &LoadTuning) -> anyhow::Result<LoadOptions> {
     target.relax = relax(tuning)?;
     target.rewrite_urls = tuning.rewrite_urls;
+    target.rls = tuning.rls.mode();
     let mut options = LoadOptions::new(target.database_url.clone(), target.pg_schema.clone());
     options.target = target;
     options.existing = if tuning.replace {
@@ -109,6 +110,7 @@ pub fn migrate(arguments: MigrateArgs, context: &Context) -> anyhow::Result<Exit
                 mappings: MappingFile::read_optional(mappings)?,
                 relax: relax(&arguments.load)?,
                 rewrite_urls: arguments.load.rewrite_urls,
+                rls: arguments.load.rls.mode(),
             },
         },
     };

@@ -10,6 +10,7 @@ mod load;
 mod plan;
 mod stage;
 mod sync;
+mod users;
 
 pub use compare::{corpus_from_har, corpus_generate, diff_behaviour, diff_data};
 pub use completions::completions;
@@ -19,6 +20,7 @@ pub use load::{load, migrate, reseal, status};
 pub use plan::plan;
 pub use stage::{generate, pull};
 pub use sync::{cutover, sync};
+pub use users::users_export;
 
 use crate::output::{Notes, TerminalReporter};
 use anyhow::{Context as _, bail};

@@ -9,7 +9,7 @@ pub fn plan(arguments: PlanArgs, context: &Context) -> anyhow::Result<ExitCode> 
     let json = arguments.output.json;
     let reporter = context.reporter(json);
     let rules = plan::load_rules(arguments.mappings.mappings.as_deref())?;
-    let output = plan::plan(&arguments.source, &rules, &*reporter)?;
+    let output = plan::plan_with_rls(&arguments.source, &rules, arguments.rls.mode(), &*reporter)?;
     let written = plan::write_plan(&output, &arguments.out)?;
     let mut summary = output.summary();
     summary.files = written

@@ -6,12 +6,14 @@ mod files;
 mod load;
 mod stage;
 mod sync;
+mod users;
 
 pub use compare::{diff_behaviour, diff_data, har_extract};
 pub use files::{files_copy, files_rewrite, files_scan};
 pub use load::{load, migrate, reseal, status};
 pub use stage::{generate, import, plan, pull};
 pub use sync::{SyncReporter, SyncTable, cutover, reapply, undone};
+pub use users::users_export;
 
 /// `0.8s`, `42s`, `12m`, `5h`, `186d`.
 pub fn human_seconds(seconds: f64) -> String {

@@ -138,6 +138,7 @@ pub async fn compare_with_source(
                 mappings: None,
                 relax: Default::default(),
                 rewrite_urls: false,
+                rls: Default::default(),
             },
         },
     };

@@ -230,7 +230,7 @@ pub async fn rewrite_loaded(
                     columns.iter().zip(&updates).zip(per_column.iter_mut())
                 {
                     let written = update_texts(&mut transaction, &located, column, pending).await?;
-                    counts.changed_meanwhile += pending.len() as u64 - written;
+                    counts.changed_meanwhile += (pending.len() as u64).saturating_sub(written);
                 }
                 offbase_pg::commit(transaction).await?;
             }

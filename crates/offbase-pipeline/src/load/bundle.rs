@@ -2,8 +2,9 @@
 //! for when there is no database at hand. `psql -v ON_ERROR_STOP=1 -f offbase-bundle.sql`
 //! applies it in one transaction: the tables, one `COPY ... FROM stdin` block per table, then
 //! primary keys, the relaxed constraints the data allows, indexes, foreign keys `NOT VALID` and
-//! a validation of each one that finds no orphans. Records are converted exactly as a live load
-//! converts them, and rejected into the same reject files.
+//! a validation of each one that finds no orphans, and last the access rules (row level
+//! security), as a live load runs them. Records are converted exactly as a live load converts
+//! them, and rejected into the same reject files.
 
 use crate::PipelineError;
 use crate::load::EntityLoadSummary;
@@ -16,7 +17,7 @@ use crate::workspace::rejects::rejects_path;
 use crate::workspace::{Manifest, Workspace};
 use offbase_copy::convert::{ConstraintKind, EntityConverter, RejectReason, Relax};
 use offbase_model::Table;
-use offbase_sql::{quote_identifier, render_for_load};
+use offbase_sql::{RlsMode, Section, quote_identifier, render_for_load};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::fs::{self, File};
@@ -31,6 +32,8 @@ pub struct BundleOptions {
     pub relax: Relax,
     /// Rewrite file URLs through the workspace's `files/url-map.json`.
     pub rewrite_urls: bool,
+    /// Enforce the app's access rules with row level security (`--rls`).
+    pub rls: RlsMode,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -42,13 +45,15 @@ pub struct BundleSummary {
     pub seconds: f64,
 }
 
-/// Writes the bundle of `workspace` to `path` (atomically: a temporary file renamed at the end).
+/// Writes the bundle of `workspace` to `path` (atomically: a temporary file renamed at the end),
+/// with the app's access rules enforced unless `options.rls` is off.
 pub fn write_bundle(
     workspace: &Workspace,
     options: &BundleOptions,
     path: &Path,
     reporter: &dyn Reporter,
 ) -> Result<BundleSummary, PipelineError> {
+    let rls = options.rls;
     let started = Instant::now();
     let manifest: Manifest = workspace
         .read_json(&workspace.manifest_path())?
@@ -252,6 +257,19 @@ pub fn write_bundle(
             name = quote_identifier(&key.name),
         )
         .map_err(io)?;
+    }
+    if rls == RlsMode::On {
+        let mut access = output.sql.section(Section::AccessRules).peekable();
+        if access.peek().is_some() {
+            writeln!(
+                out,
+                "-- Last: the access rules (roles, functions, privileges, one policy per operation)."
+            )
+            .map_err(io)?;
+        }
+        for statement in access {
+            writeln!(out, "{};", statement.sql).map_err(io)?;
+        }
     }
     writeln!(out, "COMMIT;").map_err(io)?;
     for table in &target.tables {

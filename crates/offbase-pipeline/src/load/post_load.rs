@@ -1,6 +1,7 @@
 //! After the data: primary keys, relaxed constraints the data allows, indexes, foreign keys
-//! (validated where no orphans exist) and ANALYZE. Each step checks the catalog first, so a
-//! rerun after a kill picks up where it stopped.
+//! (validated where no orphans exist) and ANALYZE, then the access rules (row level security).
+//! Each step checks the catalog first or can run again, so a rerun after a kill picks up where
+//! it stopped.
 
 use super::report::{EntityCheckpoint, ForeignKeyReport, RelaxedReport, kind_name};
 use crate::PipelineError;
@@ -10,7 +11,7 @@ use offbase_copy::convert::ConstraintKind;
 use offbase_model::{BuiltIn, TargetSchema};
 use offbase_pg::PgConnection;
 use offbase_pg::load::{self as pg_load};
-use offbase_sql::LoadSql;
+use offbase_sql::{LoadSql, RlsMode, Section};
 use std::collections::BTreeMap;
 
 /// Primary keys, relaxed constraints the data allows, indexes, foreign keys (validated where
@@ -77,7 +78,44 @@ pub(super) async fn post_load(
     analyzed?;
     let keys = keys?;
     reporter.finished(task);
+    access_rules(connection, pg_schema, output, reporter).await?;
     Ok(keys)
+}
+
+/// The plan's access-rules section, in one transaction, unless the load was started with
+/// `--rls off` (its recorded settings say so). It runs last: its policies hold whoever is not
+/// the tables' owner to the rules, and nothing before it needs them. Every statement can run
+/// again, so a rerun after a kill (before the load is marked done) applies it again.
+async fn access_rules(
+    connection: &mut PgConnection,
+    pg_schema: &str,
+    output: &PlanOutput,
+    reporter: &dyn Reporter,
+) -> Result<(), PipelineError> {
+    let statements: Vec<&str> = output
+        .sql
+        .section(Section::AccessRules)
+        .map(|statement| statement.sql.as_str())
+        .collect();
+    if statements.is_empty()
+        || crate::target::recorded_rls(connection, pg_schema).await? == RlsMode::Off
+    {
+        return Ok(());
+    }
+    let task = "access rules";
+    reporter.started(task, Some(1));
+    // One batch, not a statement a transaction: the section's first statements set the search
+    // path its functions keep, and the whole section goes in or none of it. A failure names
+    // the section (its first line).
+    let sql = format!(
+        "-- the access-rules section of the plan ({} statements)\n{};",
+        statements.len(),
+        statements.join(";\n")
+    );
+    pg_load::execute_in(connection, pg_schema, &sql).await?;
+    reporter.advanced(task, 1);
+    reporter.finished(task);
+    Ok(())
 }
 
 /// Runs index builds from `builds`, taking the next one not yet taken, until none is left.

@@ -312,6 +312,7 @@ pub async fn cutover(
                 mappings: settled.mappings.clone(),
                 relax: settled.relax,
                 rewrite_urls: false,
+                rls: Default::default(),
             },
         },
     };

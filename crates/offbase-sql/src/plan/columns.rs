@@ -96,13 +96,6 @@ impl Planner<'_> {
             }
             None => natural,
         };
-        if let Some(rules) = &field.rls {
-            self.decision(
-                entity,
-                Some(&field.name),
-                format!("field-level access rules {rules} kept in the plan, not yet enforced in PostgreSQL"),
-            );
-        }
         let not_null = self.not_null(entity, field, field_override);
         let base_name = format!("{table}_{column_name}");
         let check = self.enum_check(entity, field, &base_name, &mut pg_type, field_override);
