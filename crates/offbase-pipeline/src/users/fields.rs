@@ -71,6 +71,25 @@ pub fn is_secret_field(name: &str) -> bool {
         })
 }
 
+/// Replaces the value of every secret-looking field inside `value` (at any depth) with `***`,
+/// for reports and diffs that show records: such values never reach one. Which fields differ
+/// is still said by name.
+pub fn redact_secrets(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(fields) => {
+            for (name, field) in fields.iter_mut() {
+                if is_secret_field(name) && !field.is_null() {
+                    *field = serde_json::Value::String("***".to_owned());
+                } else {
+                    redact_secrets(field);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_secrets),
+        _ => {}
+    }
+}
+
 /// How much a secret field is like a sign-in credential: 0 for a password, 1 for a PIN, `None`
 /// for any other secret (a TOTP seed, an API key, a token). A user signs in with the first
 /// credential field in this order (then by name) that holds a bcrypt hash.

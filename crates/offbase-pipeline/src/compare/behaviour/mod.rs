@@ -735,10 +735,12 @@ fn render_diff(
                 let mut text = String::new();
                 for record in records {
                     let id = record.get(BuiltIn::Id.field_name());
+                    let mut shown = json!({ field: record.get(field).unwrap_or(&Value::Null) });
+                    crate::users::fields::redact_secrets(&mut shown);
                     text.push_str(&format!(
                         "{} {field}={}\n",
                         id.and_then(Value::as_str).unwrap_or_default(),
-                        record.get(field).unwrap_or(&Value::Null)
+                        shown.get(field).unwrap_or(&Value::Null)
                     ));
                 }
                 text
@@ -760,6 +762,8 @@ fn render_diff(
             Answer::Record(record) => json!(record),
             Answer::Refused(reason) => json!({ "refused": reason }),
         };
+        let mut value = value;
+        crate::users::fields::redact_secrets(&mut value);
         let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
         text.push('\n');
         text
