@@ -260,6 +260,7 @@ fn behaviour_report_of_a_match_a_mismatch_and_an_error() {
     );
 
     let diff = BehaviourDiff {
+        as_user: None,
         old: "https://app.base44.com".to_owned(),
         new: "PostgreSQL postgres://offbase:***@db.internal:5432/crm schema crm".to_owned(),
         requests: vec![counted, listed, rounded, refused],

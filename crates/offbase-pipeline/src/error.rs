@@ -36,6 +36,9 @@ pub enum PipelineError {
         "copying files in a migrate needs the URL the copies will be served from (--files-public-url), so the records can point at them"
     )]
     FilesNeedPublicUrl,
+    /// A comparison asked as a user could not act as that user.
+    #[error("cannot ask as {user}: {message}")]
+    UserSession { user: String, message: String },
     /// The workspace was staged from another source.
     #[error(
         "the workspace {} holds a pull from another source ({previous}): use another --workspace, or --fresh to start over",

@@ -178,12 +178,38 @@ pub struct ClientStats {
     pub throttled: u64,
 }
 
+/// Who a client's requests are made as.
+#[derive(Clone)]
+enum Caller {
+    /// The API key: the admin and service path, no access rules.
+    Key,
+    /// A signed-in user (a bearer token), held to the access rules.
+    User {
+        header: reqwest::header::HeaderValue,
+        token: String,
+    },
+    /// An anonymous visitor: no credential.
+    Anonymous,
+}
+
+impl fmt::Debug for Caller {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(match self {
+            Caller::Key => "Caller::Key",
+            Caller::User { .. } => "Caller::User(***)",
+            Caller::Anonymous => "Caller::Anonymous",
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
     config: Arc<ClientConfig>,
     /// The key as the header carries it, checked once (and marked sensitive).
     api_key_header: reqwest::header::HeaderValue,
+    /// Who the requests are made as: the key (the admin and service path), a user, or nobody.
+    caller: Caller,
     app_id_header: reqwest::header::HeaderValue,
     budget: Arc<RequestBudget>,
     stats: Arc<std::sync::Mutex<ClientStats>>,
@@ -243,11 +269,59 @@ impl Client {
                 ..config
             }),
             api_key_header,
+            caller: Caller::Key,
             app_id_header,
             budget,
             stats: Arc::new(std::sync::Mutex::new(ClientStats::default())),
             notices: WaitNotices::default(),
         })
+    }
+
+    /// The same client (sharing its budget and statistics) making its requests as the user whose
+    /// access token `token` is (`Authorization: Bearer`), held to the app's access rules.
+    pub fn as_user(&self, token: &str) -> Result<Self, ClientError> {
+        let mut header = header_value(&format!("Bearer {token}"))
+            .map_err(|problem| ClientError::InvalidKey { problem })?;
+        header.set_sensitive(true);
+        let mut client = self.clone();
+        client.caller = Caller::User {
+            header,
+            token: token.to_owned(),
+        };
+        Ok(client)
+    }
+
+    /// The same client making its requests as an anonymous visitor (no credential at all).
+    pub fn as_anonymous(&self) -> Self {
+        let mut client = self.clone();
+        client.caller = Caller::Anonymous;
+        client
+    }
+
+    /// An access token for the user with this email, from the emulator's
+    /// `POST /auth/test-token` (with the key). Base44 itself issues user tokens only at
+    /// sign-in: there this fails, and the user's token must be given instead.
+    pub async fn test_token(&self, email: &str) -> Result<String, ClientError> {
+        let path = format!(
+            "/api/apps/{}/auth/test-token",
+            encode_segment(&self.config.app_id)
+        );
+        let body = serde_json::json!({ "email": email });
+        // Asked with the key, whoever this client speaks as.
+        let mut keyed = self.clone();
+        keyed.caller = Caller::Key;
+        let value = keyed
+            .request_json("auth/test-token", &path, &[], Some(&body))
+            .await?;
+        value
+            .get("access_token")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| ClientError::InvalidBody {
+                request: self.redact(&format!("POST {path}")),
+                message: "the answer has no `access_token`".to_owned(),
+                attempts: 1,
+            })
     }
 
     /// The same client (sharing its budget and statistics) that tells `notice` about its waits.
@@ -450,7 +524,11 @@ impl Client {
 
     /// `text` with every occurrence of the API key replaced by `***`.
     fn redact(&self, text: &str) -> String {
-        redact_key(text, self.config.api_key.expose())
+        let text = redact_key(text, self.config.api_key.expose());
+        match &self.caller {
+            Caller::User { token, .. } => redact_key(&text, token),
+            _ => text,
+        }
     }
 
     /// The start of an answer's body, for an error message: the key blanked out first (a

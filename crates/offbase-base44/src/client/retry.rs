@@ -3,7 +3,7 @@
 //! shared budget too), 408 and 5xx, timeouts, resets and truncated or unreadable bodies, with
 //! exponential backoff and full jitter. Every wait of a second or more is announced.
 
-use super::{Client, ClientError, NOTICE_EVERY};
+use super::{Caller, Client, ClientError, NOTICE_EVERY};
 use rand::Rng;
 use serde_json::Value;
 use std::time::Duration;
@@ -209,8 +209,14 @@ impl Client {
                 .header("content-type", "application/json")
                 .body(serde_json::to_vec(body).unwrap_or_default()),
         };
+        let builder = match &self.caller {
+            Caller::Key => builder.header("api_key", self.api_key_header.clone()),
+            Caller::User { header, .. } => {
+                builder.header(reqwest::header::AUTHORIZATION, header.clone())
+            }
+            Caller::Anonymous => builder,
+        };
         let response = builder
-            .header("api_key", self.api_key_header.clone())
             .header("X-App-Id", self.app_id_header.clone())
             .send()
             .await;

@@ -429,6 +429,12 @@ pub struct DiffBehaviourArgs {
     /// Numbers match when they differ by at most this fraction of the larger.
     #[arg(long, default_value_t = 1e-9, value_name = "FRACTION")]
     pub float_tolerance: f64,
+    /// Ask both backends as this user of the app (an email of the User table, or `anonymous`),
+    /// held to the access rules: the old backend with the user's access token (the emulator
+    /// issues one; Base44 only at sign-in), PostgreSQL under the rules' role with the user's
+    /// session settings (the connecting role must be a member of offbase_user and offbase_anon).
+    #[arg(long = "as", value_name = "EMAIL")]
+    pub as_user: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -69,8 +69,12 @@ pub fn diff_behaviour(diff: &BehaviourDiff, report: &Path) {
         }
     }
     println!(
-        "{} requests: {} match, {} mismatch, {} error; match rate {:.1}%. Report: {}",
+        "{} requests{}: {} match, {} mismatch, {} error; match rate {:.1}%. Report: {}",
         diff.requests.len(),
+        diff.as_user
+            .as_deref()
+            .map(|who| format!(" asked as {who}"))
+            .unwrap_or_default(),
         diff.matched,
         diff.mismatched,
         diff.errors,

@@ -49,6 +49,10 @@ pub struct BehaviourOptions {
     pub ignore_fields: Vec<String>,
     /// Relative tolerance for numbers (`|a - b| <= tolerance * max(|a|, |b|)`).
     pub float_tolerance: f64,
+    /// Ask both backends as this user of the app (an email, or `anonymous`) instead of with
+    /// the key: the old backend with the user's access token, PostgreSQL under the access
+    /// rules' role and the user's session settings.
+    pub as_user: Option<String>,
 }
 
 impl Default for BehaviourOptions {
@@ -56,6 +60,7 @@ impl Default for BehaviourOptions {
         BehaviourOptions {
             ignore_fields: Vec::new(),
             float_tolerance: 1e-9,
+            as_user: None,
         }
     }
 }
@@ -123,6 +128,9 @@ fn is_zero(value: &usize) -> bool {
 pub struct BehaviourDiff {
     pub old: String,
     pub new: String,
+    /// The user both backends were asked as (`None`: the key, no access rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_user: Option<String>,
     pub requests: Vec<RequestOutcome>,
     pub matched: usize,
     pub mismatched: usize,
@@ -202,6 +210,31 @@ pub async fn diff_behaviour(
     };
     let plan =
         crate::plan::plan_workspace(workspace, mappings.as_ref(), &crate::progress::NoProgress)?;
+    // Asked as a user: the old backend with the user's token, PostgreSQL as the rules' role.
+    let as_user;
+    let old = match options.as_user.as_deref() {
+        None => old,
+        Some(who) => {
+            as_user = match who {
+                ANONYMOUS => old.as_anonymous(),
+                email => {
+                    let token = old.test_token(email).await.map_err(|error| {
+                        PipelineError::UserSession {
+                            user: email.to_owned(),
+                            message: format!(
+                                "no access token for this user from the old backend ({error}); Base44 issues one only at sign-in"
+                            ),
+                        }
+                    })?;
+                    old.as_user(&token)?
+                }
+            };
+            if let (Some(connection), NewBackend::Postgres(target)) = (connection.as_mut(), new) {
+                act_as_user(connection, &target.pg_schema, &plan.target, who).await?;
+            }
+            &as_user
+        }
+    };
     let mut rejected: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let task = "requests";
     reporter.started(task, Some(corpus.len() as u64));
@@ -238,6 +271,7 @@ pub async fn diff_behaviour(
             .count()
     };
     Ok(BehaviourDiff {
+        as_user: options.as_user.clone(),
         old: offbase_pg::redact_url(old.api_url()),
         new: match new {
             NewBackend::Postgres(Target {
@@ -255,6 +289,66 @@ pub async fn diff_behaviour(
         errors: count(Verdict::Error),
         requests,
     })
+}
+
+/// `--as anonymous`: a visitor who is not signed in.
+pub const ANONYMOUS: &str = "anonymous";
+
+/// Puts PostgreSQL's session in the shoes of `who` (an email of the User table, or
+/// [`ANONYMOUS`]): the access rules' role and the user's settings, as the app sets them.
+async fn act_as_user(
+    connection: &mut offbase_pg::PgConnection,
+    pg_schema: &str,
+    target: &TargetSchema,
+    who: &str,
+) -> Result<(), PipelineError> {
+    use offbase_sql::rls::{
+        ANONYMOUS_ROLE, SIGNED_IN_ROLE, USER_EMAIL_SETTING, USER_ID_SETTING, USER_ROLE_SETTING,
+    };
+    if who == ANONYMOUS {
+        let settings = [
+            (USER_ID_SETTING, ""),
+            (USER_EMAIL_SETTING, ""),
+            (USER_ROLE_SETTING, ""),
+        ];
+        offbase_pg::query::act_as(connection, ANONYMOUS_ROLE, &settings).await?;
+        return Ok(());
+    }
+    let unknown = |message: &str| PipelineError::UserSession {
+        user: who.to_owned(),
+        message: message.to_owned(),
+    };
+    let table = target
+        .table_for_entity("User")
+        .ok_or_else(|| unknown("the plan has no User table"))?;
+    let column = |field: &str| {
+        table
+            .column_for_field(field)
+            .map(|column| column.name.as_str())
+    };
+    let (Some(id_column), Some(email_column)) = (
+        column(BuiltIn::Id.field_name()),
+        column(BuiltIn::Email.field_name()),
+    ) else {
+        return Err(unknown("the User table has no id or email column"));
+    };
+    let found = offbase_pg::query::find_user(
+        connection,
+        pg_schema,
+        &table.name,
+        (id_column, email_column, column(BuiltIn::Role.field_name())),
+        who,
+    )
+    .await?
+    .ok_or_else(|| unknown("no user with this email in the loaded User table"))?;
+    let (id, email, role) = found;
+    let settings = [
+        (USER_ID_SETTING, id.as_str()),
+        (USER_EMAIL_SETTING, email.as_str()),
+        (USER_ROLE_SETTING, role.as_deref().unwrap_or_default()),
+    ];
+    offbase_pg::query::act_as(connection, SIGNED_IN_ROLE, &settings).await?;
+    Ok(())
 }
 
 /// The two backends a request is asked of (and PostgreSQL's connection when it is the new one).

@@ -19,10 +19,14 @@ pub fn write_reports(workspace: &Workspace, diff: &BehaviourDiff) -> Result<(), 
 /// with its SQL and a diff of the two answers.
 pub fn behaviour_report(diff: &BehaviourDiff) -> String {
     let mut text = format!(
-        "# Behaviour diff: {}\n\nOld backend: {}  \nNew backend: {}\n\n{} requests: {} match, {} mismatch, {} error; match rate {:.1}%\n\n| # | request | verdict | compared | old | new | noise |\n|---:|---|---|---|---|---|---|\n",
+        "# Behaviour diff: {}\n\nOld backend: {}  \nNew backend: {}{}\n\n{} requests: {} match, {} mismatch, {} error; match rate {:.1}%\n\n| # | request | verdict | compared | old | new | noise |\n|---:|---|---|---|---|---|---|\n",
         if diff.clean() { "clean" } else { "DIFFERENCES" },
         diff.old,
         diff.new,
+        diff.as_user
+            .as_deref()
+            .map(|who| format!("  \nAsked as: {who} (held to the access rules)"))
+            .unwrap_or_default(),
         diff.requests.len(),
         diff.matched,
         diff.mismatched,
