@@ -12,6 +12,9 @@
 //! - a wrong translation planted in one policy is caught by those same checks;
 //! - `--rls off` loads no policy, and a second run of the section changes nothing;
 //! - names and values holding quotes and dollar-quote tags stay quoted.
+//!
+//! One file: the tests share the fixture, its people, the role and session set-up and the
+//! tables of expected reads and writes; split, each part would repeat them.
 
 use offbase_base44::rls::{EntityRules, Operation, Options, User, allowed};
 use offbase_pipeline::load::LoadOptions;

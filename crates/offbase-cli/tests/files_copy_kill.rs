@@ -7,6 +7,9 @@
 
 #[path = "../../../tests/support/moto.rs"]
 mod moto;
+mod support;
+
+use support::kill_window;
 
 use offbase_emulator::{EmulatorConfig, Faults, RateLimits};
 use rand::{Rng, SeedableRng};
@@ -108,13 +111,6 @@ fn assert_ends_like(killed: &Path, reference: &Path, files: usize) {
         urls.values().all(|count| *count == 1),
         "a file was copied again after it was logged"
     );
-}
-
-/// How long a killed run lives, in milliseconds: a twelfth to a sixth of an uninterrupted
-/// copy's time, so five kills cannot finish the copy however fast this machine is today.
-fn kill_window(whole: Duration) -> std::ops::Range<u64> {
-    let whole = whole.as_millis() as u64;
-    (whole / 12).max(60)..(whole / 6).max(120)
 }
 
 fn copy_command(workspace: &Path, destination: &Path, via: &str) -> Command {

@@ -1,12 +1,15 @@
 //! `offbase pull` killed with SIGKILL at random moments, then run again, ends with exactly the
 //! workspace of an uninterrupted pull; and the API key is in no file and no output.
 
+mod support;
+
 use offbase_emulator::{EmulatorConfig, Faults, RateLimits, RunningEmulator};
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
+use support::kill_window;
 
 const KEY: &str = "kill-test-key-5f0c9a7e31d24b68";
 
@@ -138,8 +141,7 @@ fn a_pull_killed_at_random_moments_ends_like_an_uninterrupted_one() {
     // Kills land within a sixth of an uninterrupted pull's time, so five of them (each run
     // resumes, and keeps at most what it checkpointed) cannot finish the pull, however fast or
     // slow this machine is today.
-    let whole = started.elapsed().as_millis() as u64;
-    let (shortest, longest) = ((whole / 12).max(60), (whole / 6).max(120));
+    let window = kill_window(started.elapsed());
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -158,9 +160,7 @@ fn a_pull_killed_at_random_moments_ends_like_an_uninterrupted_one() {
             Ok(child) => child,
             Err(error) => panic!("{error}"),
         };
-        std::thread::sleep(Duration::from_millis(
-            random.random_range(shortest..longest),
-        ));
+        std::thread::sleep(Duration::from_millis(random.random_range(window.clone())));
         match child.try_wait() {
             Ok(Some(_)) => break,
             _ => {

@@ -11,6 +11,10 @@
 //! their `created_date`/`updated_date` also parsed to instants for ordering. Timestamps written
 //! here are in the stored form (6 fractional digits, no `Z`) and have millisecond precision, as
 //! the platform's are; the HTTP layer turns a fresh record's timestamps into the `Z` form.
+//!
+//! One file: every write (create, bulk, update, delete, restore), as the key or as a caller
+//! held to the access rules, goes through the same helpers over the records, the trash and the
+//! list order; split, each write would reach into the others' state.
 
 use crate::error::{ApiError, EmulatorError};
 use axum::http::StatusCode;

@@ -2,6 +2,9 @@
 //! written by each of its users (an admin, plain users, a custom role, a tenant key), by an
 //! anonymous visitor and with the API key; user tokens from `auth/test-token`; `User/me`;
 //! forged, stale and disabled tokens refused.
+//!
+//! One file: every test reads the one fixture app (its users and rule shapes) and its tables
+//! of expected answers; split, each part would repeat them.
 
 mod common;
 

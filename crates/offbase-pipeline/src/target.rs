@@ -74,17 +74,18 @@ impl Target {
 
     /// The same target with its URL map read from `workspace` when it rewrites URLs and has
     /// none yet; a target that rewrites without a map in the workspace is an error.
-    pub fn with_url_map(mut self, workspace: &Workspace) -> Result<Self, PipelineError> {
-        if self.rewrite_urls && self.url_map.is_none() {
-            if !workspace.files_dir().join("url-map.json").exists() {
-                return Err(PipelineError::Workspace {
-                    path: workspace.files_dir().join("url-map.json"),
-                    message: "the loaded rows hold file URLs rewritten through a URL map, and this workspace has none: compare with the workspace that was loaded, or give its map (copy its files/url-map.json here)".to_owned(),
-                });
-            }
-            self.url_map = Some(Arc::new(crate::files::rewrite::read_url_map(workspace)?));
+    pub fn with_url_map(self, workspace: &Workspace) -> Result<Self, PipelineError> {
+        if !self.rewrite_urls || self.url_map.is_some() {
+            return Ok(self);
         }
-        Ok(self)
+        let target = self.with_url_map_of(workspace)?;
+        if target.url_map.is_none() {
+            return Err(PipelineError::Workspace {
+                path: workspace.files_dir().join("url-map.json"),
+                message: "the loaded rows hold file URLs rewritten through a URL map, and this workspace has none: compare with the workspace that was loaded, or give its map (copy its files/url-map.json here)".to_owned(),
+            });
+        }
+        Ok(target)
     }
 
     /// The same target with the URL map of `workspace` (the one that was loaded), if it has
@@ -149,16 +150,9 @@ impl Target {
     }
 
     async fn settle(&mut self, connection: &mut PgConnection) -> Result<(), PipelineError> {
-        let Some(stored) = offbase_pg::load::read_settings(connection, &self.pg_schema).await?
-        else {
+        let Some(stored) = stored_settings(connection, &self.pg_schema).await? else {
             return Ok(());
         };
-        let stored: Settings =
-            serde_json::from_value(stored).map_err(|error| PipelineError::DamagedState {
-                what: format!("the load settings of schema {}", self.pg_schema),
-                message: error.to_string(),
-                remedy: "load again with --replace".to_owned(),
-            })?;
         match (&self.mappings, stored.mappings) {
             (None, stored) => self.mappings = stored,
             (Some(given), Some(stored)) if *given == stored => {}
@@ -198,16 +192,27 @@ pub(crate) async fn recorded_rls(
     connection: &mut PgConnection,
     pg_schema: &str,
 ) -> Result<RlsMode, PipelineError> {
+    Ok(stored_settings(connection, pg_schema)
+        .await?
+        .map(|stored| stored.rls)
+        .unwrap_or_default())
+}
+
+/// What the load of `pg_schema` recorded of its target, if a load recorded anything.
+async fn stored_settings(
+    connection: &mut PgConnection,
+    pg_schema: &str,
+) -> Result<Option<Settings>, PipelineError> {
     let Some(stored) = offbase_pg::load::read_settings(connection, pg_schema).await? else {
-        return Ok(RlsMode::On);
+        return Ok(None);
     };
-    let stored: Settings =
-        serde_json::from_value(stored).map_err(|error| PipelineError::DamagedState {
+    serde_json::from_value(stored)
+        .map(Some)
+        .map_err(|error| PipelineError::DamagedState {
             what: format!("the load settings of schema {pg_schema}"),
             message: error.to_string(),
             remedy: "load again with --replace".to_owned(),
-        })?;
-    Ok(stored.rls)
+        })
 }
 
 /// `--relax` as it is written on the command line (`none` for nothing relaxed).

@@ -4,8 +4,8 @@
 //! always gives the same bytes.
 
 use crate::rls::{
-    ANONYMOUS_ROLE, AccessRules, RlsMode, SERVICE_ROLE, SIGNED_IN_ROLE, USER_EMAIL_SETTING,
-    USER_ID_SETTING, USER_ROLE_SETTING,
+    ANONYMOUS_ROLE, AccessRules, PolicyOperation, RlsMode, SERVICE_ROLE, SIGNED_IN_ROLE,
+    USER_EMAIL_SETTING, USER_ID_SETTING, USER_ROLE_SETTING,
 };
 use offbase_model::{App, ColumnSource, NoteLevel, PgType, Rls, RlsRule, TargetSchema};
 use serde_json::Value;

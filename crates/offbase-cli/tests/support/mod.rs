@@ -157,3 +157,10 @@ pub async fn compare_with_source(
     .await
     .unwrap_or_else(|error| panic!("verify: {error}"))
 }
+
+/// How long a killed run lives, in milliseconds: a twelfth to a sixth of an uninterrupted
+/// run's time, so five kills cannot finish the run however fast this machine is today.
+pub fn kill_window(whole: std::time::Duration) -> std::ops::Range<u64> {
+    let whole = whole.as_millis() as u64;
+    (whole / 12).max(60)..(whole / 6).max(120)
+}

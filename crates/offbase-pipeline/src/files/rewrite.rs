@@ -27,14 +27,18 @@ pub const EXAMPLES: usize = 3;
 
 /// The workspace's URL map (`files/url-map.json`).
 pub fn read_url_map(workspace: &Workspace) -> Result<UrlRewrite, PipelineError> {
+    Ok(UrlRewrite::new(read_url_map_file(workspace)?.urls))
+}
+
+/// `files/url-map.json` as the copy wrote it (the URLs, and where the copies went).
+pub(crate) fn read_url_map_file(workspace: &Workspace) -> Result<UrlMap, PipelineError> {
     let path = workspace.files_dir().join("url-map.json");
-    let map: UrlMap = workspace
+    workspace
         .read_json(&path)?
         .ok_or_else(|| PipelineError::Workspace {
             path: path.clone(),
             message: "no URL map: run `offbase files copy --public-url URL` first".to_owned(),
-        })?;
-    Ok(UrlRewrite::new(map.urls))
+        })
 }
 
 /// Rewrites every string of `record` through `urls`; the URLs replaced, per top-level field.

@@ -7,8 +7,8 @@
 //! reject line, as in `files copy`.
 
 use crate::PipelineError;
-use crate::files::copy::{CopyOptions, CopySummary, UrlMap, copy};
-use crate::files::rewrite::read_url_map;
+use crate::files::copy::{CopyOptions, CopySummary, copy};
+use crate::files::rewrite::{read_url_map, read_url_map_file};
 use crate::files::scan::{add_to_manifest, files_in_records};
 use crate::files::storage::Destination;
 use crate::progress::Reporter;
@@ -30,20 +30,18 @@ pub(crate) struct SyncFiles {
 impl SyncFiles {
     /// The workspace's URL map and the copy it records.
     pub(crate) fn open(workspace: &Workspace) -> Result<Self, PipelineError> {
-        let path = workspace.files_dir().join("url-map.json");
-        let map: Option<UrlMap> = workspace.read_json(&path)?;
-        let urls = read_url_map(workspace)?;
-        let copy = match map.and_then(|map| map.destination.clone().map(|to| (map, to))) {
-            Some((map, to)) => {
-                let mut options = CopyOptions::new(Destination::from_argument(Path::new(&to))?);
-                options.via = map.via;
-                options.public_url = Some(map.base);
+        let map = read_url_map_file(workspace)?;
+        let copy = match &map.destination {
+            Some(to) => {
+                let mut options = CopyOptions::new(Destination::from_argument(Path::new(to))?);
+                options.via = map.via.clone();
+                options.public_url = Some(map.base.clone());
                 Some(options)
             }
             None => None,
         };
         Ok(SyncFiles {
-            urls: Mutex::new(urls),
+            urls: Mutex::new(UrlRewrite::new(map.urls)),
             copy,
         })
     }

@@ -6,6 +6,9 @@
 //!
 //! Reading and encoding run on their own thread, one batch ahead of the database, so parsing
 //! JSON and PostgreSQL's COPY work at the same time.
+//!
+//! One file: the reading thread (`produce`), the loading task and the isolation of a batch
+//! PostgreSQL refuses share `EntityContext` and `Batch`, whose fields move between them.
 
 pub mod bundle;
 mod post_load;

@@ -23,6 +23,7 @@ mod deletes;
 mod entity;
 mod state;
 mod status;
+mod undo;
 
 use entity::EntitySync;
 pub use state::{EntitySyncReport, EntitySyncState, SOFT_DELETE_COLUMN, SyncOptions, SyncSummary};

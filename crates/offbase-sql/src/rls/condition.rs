@@ -10,6 +10,10 @@
 //! value (SQL `NULL` for unknown); [`Condition::positive`] is TRUE exactly where `exact` is,
 //! in a simpler form (`"created_by" = (SELECT offbase_user_email())`) that an index can serve,
 //! and is what a policy uses.
+//!
+//! One file: the translator and the expression helpers below it share the private types of a
+//! condition (`Runtime`, `Kind`, `Target`) and the three-valued rule; the helpers have no
+//! caller outside the translator. Its last fifth is unit tests.
 
 use super::{
     USER_DATA_FUNCTION, USER_EMAIL_FUNCTION, USER_ID_FUNCTION, USER_ROLE_FUNCTION, Untranslatable,

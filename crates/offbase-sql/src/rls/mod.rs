@@ -13,7 +13,8 @@ mod condition;
 mod statements;
 
 use condition::{Condition, Translator};
-use offbase_base44::rls::{EntityRules, Operation as RuleOperation, Rule};
+pub use offbase_base44::rls::Operation;
+use offbase_base44::rls::{EntityRules, Rule};
 use offbase_model::{
     App, ColumnSource, Entity, MappingRules, Note, NoteLevel, Rls, RlsRule, Table, TargetSchema,
 };
@@ -56,36 +57,17 @@ pub enum RlsMode {
     Off,
 }
 
-/// An operation a policy governs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Operation {
-    Read,
-    Create,
-    Update,
-    Delete,
+/// The SQL side of an operation (the operations themselves are the rules' own,
+/// [`offbase_base44::rls::Operation`]): the command and the name of its policy.
+pub trait PolicyOperation {
+    /// The SQL command its policy is for.
+    fn command(self) -> &'static str;
+    /// The policy's name (policy names are per table).
+    fn policy_name(self) -> String;
 }
 
-impl Operation {
-    pub const ALL: [Operation; 4] = [
-        Operation::Read,
-        Operation::Create,
-        Operation::Update,
-        Operation::Delete,
-    ];
-
-    /// The key in an `rls` object.
-    pub fn key(self) -> &'static str {
-        match self {
-            Operation::Read => "read",
-            Operation::Create => "create",
-            Operation::Update => "update",
-            Operation::Delete => "delete",
-        }
-    }
-
-    /// The SQL command its policy is for.
-    pub fn command(self) -> &'static str {
+impl PolicyOperation for Operation {
+    fn command(self) -> &'static str {
         match self {
             Operation::Read => "SELECT",
             Operation::Create => "INSERT",
@@ -94,18 +76,8 @@ impl Operation {
         }
     }
 
-    /// The policy's name (policy names are per table).
-    pub fn policy_name(self) -> String {
+    fn policy_name(self) -> String {
         format!("offbase_{}", self.key())
-    }
-
-    fn rule_operation(self) -> RuleOperation {
-        match self {
-            Operation::Read => RuleOperation::Read,
-            Operation::Create => RuleOperation::Create,
-            Operation::Update => RuleOperation::Update,
-            Operation::Delete => RuleOperation::Delete,
-        }
     }
 }
 
@@ -387,7 +359,7 @@ impl TablePlanner<'_, '_> {
             },
             None => "open to anyone (omitted)".to_owned(),
         };
-        let rule = match self.rules.rule(operation.rule_operation()) {
+        let rule = match self.rules.rule(operation) {
             Rule::Open => None,
             Rule::Closed => Some(Value::Bool(false)),
             Rule::Condition(condition) => Some(condition.clone()),
@@ -439,11 +411,11 @@ impl TablePlanner<'_, '_> {
     fn field_checks(&mut self, operation: Operation, closed: &mut ClosedColumns) -> Vec<String> {
         let guarded: Vec<(String, Rule<'_>)> = self
             .rules
-            .guarded_fields(operation.rule_operation())
+            .guarded_fields(operation)
             .into_iter()
             .map(|(name, rule)| (name.to_owned(), rule))
             .collect();
-        let operation_rule = match self.rules.rule(operation.rule_operation()) {
+        let operation_rule = match self.rules.rule(operation) {
             Rule::Condition(condition) => Some(condition.clone()),
             _ => None,
         };
@@ -528,7 +500,7 @@ impl TablePlanner<'_, '_> {
     fn read_field_rules(&mut self, closed: &mut ClosedColumns) {
         let guarded: Vec<(String, bool)> = self
             .rules
-            .guarded_fields(RuleOperation::Read)
+            .guarded_fields(Operation::Read)
             .into_iter()
             .map(|(name, rule)| (name.to_owned(), rule == Rule::Closed))
             .collect();

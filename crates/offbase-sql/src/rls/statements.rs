@@ -5,9 +5,9 @@
 //! load that stops after the section and runs again applies it again without error.
 
 use super::{
-    ANONYMOUS_ROLE, ClosedColumns, Operation, SERVICE_ROLE, SIGNED_IN_ROLE, USER_DATA_FUNCTION,
-    USER_EMAIL_FUNCTION, USER_EMAIL_SETTING, USER_ID_FUNCTION, USER_ID_SETTING, USER_ROLE_FUNCTION,
-    USER_ROLE_SETTING, dollar_quoted, quote_identifier,
+    ANONYMOUS_ROLE, ClosedColumns, Operation, PolicyOperation, SERVICE_ROLE, SIGNED_IN_ROLE,
+    USER_DATA_FUNCTION, USER_EMAIL_FUNCTION, USER_EMAIL_SETTING, USER_ID_FUNCTION, USER_ID_SETTING,
+    USER_ROLE_FUNCTION, USER_ROLE_SETTING, dollar_quoted, quote_identifier,
 };
 use offbase_model::{ColumnSource, Table};
 
