@@ -501,3 +501,72 @@ fn migrate_to_a_bundle_with_rls_off_was_refused() {
         assert_eq!(sql.contains("CREATE POLICY"), policies, "--rls {rls}");
     }
 }
+
+/// `--rls supabase`: the help lists it; `plan` writes the access-rules section in Supabase's
+/// dialect (its roles, the user from `auth.jwt()`) and says so in the report; a bundle carries
+/// the same section; an unknown value is refused with the three that exist.
+#[test]
+fn rls_supabase_plans_and_bundles_supabases_dialect() {
+    let help = offbase(&["plan", "--help"]);
+    assert_eq!(help.status.code(), Some(0), "{}", text(&help.stderr));
+    let help = text(&help.stdout);
+    assert!(help.contains("on|off|supabase"), "{help}");
+    assert!(help.contains("auth.jwt()"), "{help}");
+
+    let folder = temporary_folder();
+    let out = folder.path().join("plan");
+    let output = offbase(&[
+        "plan",
+        "samples/crm",
+        "--out",
+        &out.display().to_string(),
+        "--rls",
+        "supabase",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let plan = std::fs::read_to_string(out.join("plan.sql")).unwrap_or_default();
+    assert!(
+        plan.contains("-- Run last, on a Supabase database"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("TO \"anon\", \"authenticated\" USING"),
+        "{plan}"
+    );
+    assert!(plan.contains("auth.jwt()"), "{plan}");
+    assert!(!plan.contains("offbase_anon"), "{plan}");
+    assert!(!plan.contains("app.user_id"), "{plan}");
+    let report = std::fs::read_to_string(out.join("mapping-report.md")).unwrap_or_default();
+    assert!(
+        report.contains("- Dialect: Supabase (`--rls supabase`)"),
+        "{report}"
+    );
+
+    let bundle = folder.path().join("crm-supabase.sql");
+    let workspace = folder.path().join("ws").display().to_string();
+    let output = offbase(&[
+        "migrate",
+        "--from",
+        "samples/crm",
+        "--workspace",
+        &workspace,
+        "--bundle",
+        &bundle.display().to_string(),
+        "--rls",
+        "supabase",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let sql = std::fs::read_to_string(&bundle).unwrap_or_default();
+    assert!(sql.contains("for a Supabase database"), "{sql}");
+    assert!(sql.contains("TO \"anon\", \"authenticated\" USING"));
+    assert!(sql.contains("auth.jwt() is missing; use --rls on"));
+    assert!(!sql.contains("offbase_anon"));
+    // The workspace's plan shows the section the bundle carries.
+    let plan = std::fs::read_to_string(folder.path().join("ws/plan/plan.sql")).unwrap_or_default();
+    assert!(plan.contains("auth.jwt()"), "{plan}");
+
+    let refused = offbase(&["plan", "samples/crm", "--rls", "supa"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    let stderr = text(&refused.stderr);
+    assert!(stderr.contains("on, off, supabase"), "{stderr}");
+}

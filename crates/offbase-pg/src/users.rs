@@ -10,8 +10,9 @@ use offbase_sql::quote_identifier;
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 
-/// The table's name in the state schema.
-pub const USER_MAP_TABLE: &str = "user_map";
+/// The table's name in the state schema (the access rules' Supabase dialect reads it by this
+/// name).
+pub const USER_MAP_TABLE: &str = offbase_sql::rls::USER_MAP_TABLE;
 
 /// `offbase.user_map`, quoted.
 pub fn user_map_table() -> String {

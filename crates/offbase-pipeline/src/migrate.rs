@@ -6,7 +6,7 @@ use crate::PipelineError;
 use crate::compare::verify::{VerifySummary, verify};
 use crate::load::bundle::{BundleOptions, BundleSummary, write_bundle};
 use crate::load::{LoadOptions, LoadSummary, load};
-use crate::plan::{plan_workspace, write_plan};
+use crate::plan::{plan_workspace_with_rls, write_plan};
 use crate::progress::Reporter;
 use crate::stage::import::{ImportSummary, import_csv, import_records, import_seed};
 use crate::stage::pull::{PullOptions, PullSummary, pull};
@@ -260,7 +260,14 @@ pub async fn migrate(
         }
     };
 
-    let output = plan_workspace(workspace, options.mappings.as_ref(), &*reporter)?;
+    // The plan files show the access rules as the load or bundle asks for them.
+    let rls = match &options.destination {
+        Destination::Database(load_options) => load_options.target.rls,
+        Destination::Bundle {
+            options: bundle, ..
+        } => bundle.rls,
+    };
+    let output = plan_workspace_with_rls(workspace, options.mappings.as_ref(), rls, &*reporter)?;
     let plan_files = write_plan(&output, &workspace.plan_dir())?
         .iter()
         .map(|path| path.display().to_string())

@@ -22,6 +22,9 @@ pub struct PlanOutput {
     pub sql: PlanSql,
     /// The access rules as the plan enforces them (or, with `--rls off`, does not).
     pub access: AccessRules,
+    /// The mapping rules the plan was made under (to translate the access rules in another
+    /// dialect: [`PlanOutput::access_rules_in`]).
+    pub rules: MappingRules,
     /// The `plan.sql` text.
     pub plan_file: String,
     /// The `mapping-report.md` text.
@@ -47,6 +50,16 @@ pub struct PlanSummary {
 }
 
 impl PlanOutput {
+    /// The statements of the access-rules section in `mode`'s dialect (none with `--rls off`):
+    /// this plan's own when it was made in that mode, else its rules translated again. A load
+    /// plans before it reads the mode its run recorded, and applies the recorded one.
+    pub fn access_rules_in(&self, mode: RlsMode) -> Vec<String> {
+        if mode == self.access.mode {
+            return self.access.statements.clone();
+        }
+        offbase_sql::access_rules(&self.app, &self.target, &self.rules, mode).statements
+    }
+
     pub fn summary(&self) -> PlanSummary {
         PlanSummary {
             app: self.app.name.clone(),
@@ -124,6 +137,21 @@ pub fn plan_workspace(
     plan(&workspace.schemas_dir(), &rules_with(mappings)?, reporter)
 }
 
+/// [`plan_workspace`], with the access rules in `rls`'s dialect (or left out).
+pub fn plan_workspace_with_rls(
+    workspace: &crate::workspace::Workspace,
+    mappings: Option<&MappingFile>,
+    rls: RlsMode,
+    reporter: &dyn Reporter,
+) -> Result<PlanOutput, PipelineError> {
+    plan_with_rls(
+        &workspace.schemas_dir(),
+        &rules_with(mappings)?,
+        rls,
+        reporter,
+    )
+}
+
 /// Reads the schemas under `source` and plans them under `rules`, access rules enforced.
 pub fn plan(
     source: &Path,
@@ -133,7 +161,7 @@ pub fn plan(
     plan_with_rls(source, rules, RlsMode::On, reporter)
 }
 
-/// [`plan`], with the access rules enforced or not (`--rls`).
+/// [`plan`], with the access rules enforced in a dialect, or not (`--rls`).
 pub fn plan_with_rls(
     source: &Path,
     rules: &MappingRules,
@@ -183,6 +211,7 @@ pub fn plan_with_rls(
         target,
         sql,
         access,
+        rules: rules.clone(),
         plan_file,
         report,
     })

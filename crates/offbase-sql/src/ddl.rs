@@ -45,11 +45,14 @@ pub struct Statement {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PlanSql {
     pub statements: Vec<Statement>,
+    /// The dialect of the access-rules section (what its header comment says).
+    pub access_rules_mode: crate::rls::RlsMode,
 }
 
 impl PlanSql {
     /// Appends the access-rules section (after everything else, as it runs last).
     pub fn add_access_rules(&mut self, access: &crate::rls::AccessRules) {
+        self.access_rules_mode = access.mode;
         self.statements
             .extend(access.statements.iter().map(|sql| Statement {
                 section: Section::AccessRules,
@@ -93,7 +96,10 @@ impl PlanSql {
                 out.push_str("-- Run after the data is loaded. Foreign keys start NOT VALID; VALIDATE each one once its orphans are resolved.\n");
             }
             if section == Section::AccessRules {
-                out.push_str("-- Run last: roles, the functions that read the request's user from SET LOCAL app.user_id, app.user_email, app.user_role, then privileges and one policy per operation. It can run again. See mapping-report.md.\n");
+                out.push_str(match self.access_rules_mode {
+                    crate::rls::RlsMode::Supabase => "-- Run last, on a Supabase database: Supabase's roles (anon, authenticated, service_role), the functions that read the request's user from its JWT claims (auth.jwt()), then privileges and one policy per operation. It can run again. See mapping-report.md.\n",
+                    crate::rls::RlsMode::On | crate::rls::RlsMode::Off => "-- Run last: roles, the functions that read the request's user from SET LOCAL app.user_id, app.user_email, app.user_role, then privileges and one policy per operation. It can run again. See mapping-report.md.\n",
+                });
             }
             for statement in self.section(section) {
                 out.push('\n');
@@ -154,7 +160,10 @@ pub fn render(schema: &TargetSchema) -> PlanSql {
             sql: add_foreign_key(key),
         });
     }
-    PlanSql { statements }
+    PlanSql {
+        statements,
+        access_rules_mode: crate::rls::RlsMode::default(),
+    }
 }
 
 fn create_table(table: &Table) -> String {

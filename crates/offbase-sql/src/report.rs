@@ -5,7 +5,9 @@
 
 use crate::rls::{
     ANONYMOUS_ROLE, AccessRules, PolicyOperation, RlsMode, SERVICE_ROLE, SIGNED_IN_ROLE,
-    USER_EMAIL_SETTING, USER_ID_SETTING, USER_ROLE_SETTING,
+    SUPABASE_ANONYMOUS_ROLE, SUPABASE_CLAIMS_FUNCTION, SUPABASE_SERVICE_ROLE,
+    SUPABASE_SIGNED_IN_ROLE, USER_EMAIL_SETTING, USER_ID_SETTING, USER_MAP_SCHEMA, USER_MAP_TABLE,
+    USER_ROLE_SETTING,
 };
 use offbase_model::{App, ColumnSource, NoteLevel, PgType, Rls, RlsRule, TargetSchema};
 use serde_json::Value;
@@ -240,7 +242,7 @@ pub fn mapping_report(
 fn not_enforced_reason(access: &AccessRules) -> &'static str {
     match access.mode {
         RlsMode::Off => "planned with --rls off",
-        RlsMode::On => "the app has no access rules",
+        RlsMode::On | RlsMode::Supabase => "the app has no access rules",
     }
 }
 
@@ -254,11 +256,29 @@ fn access_overview(out: &mut String, access: &AccessRules) {
         out.push_str("Not enforced: planned with `--rls off`. Each table lists its rules as the schema gives them; plan without `--rls off` to enforce them with row level security.\n");
         return;
     }
+    let (roles, user) = match access.mode {
+        RlsMode::Supabase => (
+            format!(
+                "- Dialect: Supabase (`--rls supabase`). Roles: Supabase's own, `{SUPABASE_ANONYMOUS_ROLE}` for anonymous visitors, `{SUPABASE_SIGNED_IN_ROLE}` for signed-in users, `{SUPABASE_SERVICE_ROLE}` (BYPASSRLS) for backend code, like the platform's `asServiceRole` (created where missing; the section refuses a database without `{SUPABASE_CLAIMS_FUNCTION}`)."
+            ),
+            format!(
+                "- The request's user: the claims of its Supabase JWT, through `{SUPABASE_CLAIMS_FUNCTION}` (no `sub` claim: anonymous): email from `email`, role from `app_metadata.role`, id as the loaded tables hold it: `sub` where the `User` table holds it (after the users export's `users/rewrite-plan.sql`), else `app_metadata.base44.id`, else the Base44 id `{USER_MAP_SCHEMA}.{USER_MAP_TABLE}` maps `sub` to, else `sub`; the user's other fields are read from their `User` row."
+            ),
+        ),
+        RlsMode::On | RlsMode::Off => (
+            format!(
+                "- Roles (cluster-wide, created where missing): `{ANONYMOUS_ROLE}` for anonymous visitors, `{SIGNED_IN_ROLE}` for signed-in users, `{SERVICE_ROLE}` (BYPASSRLS) for backend code, like the platform's `asServiceRole`."
+            ),
+            format!(
+                "- The request's user: `SET LOCAL {USER_ID_SETTING}`, `{USER_EMAIL_SETTING}`, `{USER_ROLE_SETTING}` in each transaction (unset: anonymous); the user's other fields are read from their `User` row."
+            ),
+        ),
+    };
     let _ = writeln!(
         out,
         "Enforced with row level security by the `access-rules` section of plan.sql, which runs after post-load (docs/access-rules.md):\n\n\
-         - Roles (cluster-wide, created where missing): `{ANONYMOUS_ROLE}` for anonymous visitors, `{SIGNED_IN_ROLE}` for signed-in users, `{SERVICE_ROLE}` (BYPASSRLS) for backend code, like the platform's `asServiceRole`.\n\
-         - The request's user: `SET LOCAL {USER_ID_SETTING}`, `{USER_EMAIL_SETTING}`, `{USER_ROLE_SETTING}` in each transaction (unset: anonymous); the user's other fields are read from their `User` row.\n\
+         {roles}\n\
+         {user}\n\
          - The tables' owner (the migration user, which loads and syncs) is not held to the rules: `ENABLE`, not `FORCE ROW LEVEL SECURITY`. Serve the app with the roles above, never as the owner.\n\
          - An omitted operation, `true`, `{{}}` and `null` are open to anyone, anonymous visitors included; `false` is closed to all but the service role; a condition that needs a user value there is none of is unknown, and denies. A rule that cannot be translated faithfully is closed, with a warning.\n\
          - Rules anchored on fields the writer sets (`data.user_email`, `data.owner_id`, ...) keep the platform's behaviour and are as forgeable as they were there: whoever writes a record names its owner. Each is listed under its table."

@@ -432,7 +432,9 @@ pub struct DiffBehaviourArgs {
     /// Ask both backends as this user of the app (an email of the User table, or `anonymous`),
     /// held to the access rules: the old backend with the user's access token (the emulator
     /// issues one; Base44 only at sign-in), PostgreSQL under the rules' role with the user's
-    /// session settings (the connecting role must be a member of offbase_user and offbase_anon).
+    /// session settings (the connecting role must be a member of offbase_user and offbase_anon;
+    /// of authenticated and anon for a load with `--rls supabase`, asked with the user's JWT
+    /// claims).
     #[arg(long = "as", value_name = "EMAIL")]
     pub as_user: Option<String>,
     #[command(flatten)]

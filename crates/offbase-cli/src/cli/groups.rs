@@ -128,12 +128,16 @@ pub struct OutputArgs {
     pub json: bool,
 }
 
-/// `--rls`: whether the plan enforces the app's access rules with row level security.
+/// `--rls`: whether the plan enforces the app's access rules with row level security, and in
+/// which dialect.
 #[derive(Debug, Args)]
 pub struct RlsArgs {
     /// Enforce the app's access rules (`rls`) with PostgreSQL row level security, in the plan's
-    /// access-rules section (roles, policies; see docs/access-rules.md), or leave them out.
-    #[arg(long, value_enum, default_value = "on", value_name = "on|off")]
+    /// access-rules section (roles, policies; see docs/access-rules.md): `on` with offbase's
+    /// roles and the user in `app.*` session settings, `supabase` with Supabase's roles (anon,
+    /// authenticated, service_role) and the user from its JWT claims (`auth.jwt()`; the target
+    /// must be a Supabase database), or `off` to leave them out.
+    #[arg(long, value_enum, default_value = "on", value_name = "on|off|supabase")]
     pub rls: RlsSwitch,
 }
 
@@ -142,6 +146,7 @@ pub struct RlsArgs {
 pub enum RlsSwitch {
     On,
     Off,
+    Supabase,
 }
 
 impl RlsArgs {
@@ -149,6 +154,7 @@ impl RlsArgs {
         match self.rls {
             RlsSwitch::On => offbase_pipeline::plan::RlsMode::On,
             RlsSwitch::Off => offbase_pipeline::plan::RlsMode::Off,
+            RlsSwitch::Supabase => offbase_pipeline::plan::RlsMode::Supabase,
         }
     }
 }

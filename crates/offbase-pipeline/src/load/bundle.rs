@@ -17,7 +17,7 @@ use crate::workspace::rejects::rejects_path;
 use crate::workspace::{Manifest, Workspace};
 use offbase_copy::convert::{ConstraintKind, EntityConverter, RejectReason, Relax};
 use offbase_model::Table;
-use offbase_sql::{RlsMode, Section, quote_identifier, render_for_load};
+use offbase_sql::{RlsMode, quote_identifier, render_for_load};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::fs::{self, File};
@@ -258,18 +258,22 @@ pub fn write_bundle(
         )
         .map_err(io)?;
     }
-    if rls == RlsMode::On {
-        let mut access = output.sql.section(Section::AccessRules).peekable();
-        if access.peek().is_some() {
-            writeln!(
-                out,
-                "-- Last: the access rules (roles, functions, privileges, one policy per operation)."
-            )
-            .map_err(io)?;
-        }
-        for statement in access {
-            writeln!(out, "{};", statement.sql).map_err(io)?;
-        }
+    // Planned with offbase's dialect; `--rls supabase` translates the rules again, `off`
+    // leaves them out.
+    let access = output.access_rules_in(rls);
+    if !access.is_empty() {
+        writeln!(
+            out,
+            "-- Last: the access rules (roles, functions, privileges, one policy per operation){}.",
+            match rls {
+                RlsMode::Supabase => ", for a Supabase database",
+                RlsMode::On | RlsMode::Off => "",
+            }
+        )
+        .map_err(io)?;
+    }
+    for statement in &access {
+        writeln!(out, "{statement};").map_err(io)?;
     }
     writeln!(out, "COMMIT;").map_err(io)?;
     for table in &target.tables {

@@ -38,7 +38,7 @@ use offbase_copy::convert::{EntityConverter, RejectReason};
 use offbase_model::{Table, TargetSchema};
 use offbase_pg::PgConnection;
 use offbase_pg::load::{self as pg_load, BatchError, LoadPhase, LoadTransaction, copy_statement};
-use offbase_sql::{LoadSql, render_for_load};
+use offbase_sql::{LoadSql, RlsMode, render_for_load};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -160,6 +160,20 @@ pub async fn load(
         None => None,
     };
     let rejects_folder = workspace.rejects_dir();
+    // The access rules run last: a load that starts with Supabase's dialect into a database
+    // that is not Supabase is refused before it drops or copies anything, not after the
+    // whole load. (A resumed load applies the mode its run recorded, checked by the section.)
+    if options.target.rls == RlsMode::Supabase
+        && output.access.has_rules
+        && (run.is_none() || options.existing == Existing::Replace)
+    {
+        pg_load::execute_in(
+            &mut connection,
+            &options.target.pg_schema,
+            &offbase_sql::rls::supabase_check(),
+        )
+        .await?;
+    }
     // Whether this run starts a load (new tables, no rejects yet) or continues one.
     let starts = match run {
         Some(_) if options.existing == Existing::Replace => {

@@ -11,7 +11,7 @@ use offbase_copy::convert::ConstraintKind;
 use offbase_model::{BuiltIn, TargetSchema};
 use offbase_pg::PgConnection;
 use offbase_pg::load::{self as pg_load};
-use offbase_sql::{LoadSql, RlsMode, Section};
+use offbase_sql::LoadSql;
 use std::collections::BTreeMap;
 
 /// Primary keys, relaxed constraints the data allows, indexes, foreign keys (validated where
@@ -82,24 +82,23 @@ pub(super) async fn post_load(
     Ok(keys)
 }
 
-/// The plan's access-rules section, in one transaction, unless the load was started with
-/// `--rls off` (its recorded settings say so). It runs last: its policies hold whoever is not
-/// the tables' owner to the rules, and nothing before it needs them. Every statement can run
-/// again, so a rerun after a kill (before the load is marked done) applies it again.
+/// The plan's access-rules section, in one transaction, in the dialect the load recorded when
+/// it started (`--rls on` or `supabase`), unless it was started with `--rls off`: a resumed
+/// load keeps the choice of the run that started it. It runs last: its policies hold whoever
+/// is not the tables' owner to the rules, and nothing before it needs them. Every statement
+/// can run again, so a rerun after a kill (before the load is marked done) applies it again.
 async fn access_rules(
     connection: &mut PgConnection,
     pg_schema: &str,
     output: &PlanOutput,
     reporter: &dyn Reporter,
 ) -> Result<(), PipelineError> {
-    let statements: Vec<&str> = output
-        .sql
-        .section(Section::AccessRules)
-        .map(|statement| statement.sql.as_str())
-        .collect();
-    if statements.is_empty()
-        || crate::target::recorded_rls(connection, pg_schema).await? == RlsMode::Off
-    {
+    if !output.access.has_rules {
+        return Ok(());
+    }
+    let mode = crate::target::recorded_rls(connection, pg_schema).await?;
+    let statements = output.access_rules_in(mode);
+    if statements.is_empty() {
         return Ok(());
     }
     let task = "access rules";

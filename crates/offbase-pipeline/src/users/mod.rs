@@ -52,7 +52,8 @@ impl Format {
 
     pub fn name(self) -> &'static str {
         match self {
-            Format::Supabase => "supabase",
+            // The name the map records, which the access rules' Supabase dialect looks up.
+            Format::Supabase => offbase_sql::rls::SUPABASE_PROVIDER,
             Format::Auth0 => "auth0",
             Format::Clerk => "clerk",
             Format::Csv => "csv",

@@ -4,6 +4,11 @@
 //! functions that read them, one policy per operation and table, the column privileges of
 //! constant field rules, and every decision and warning about them. Pure: no I/O.
 //!
+//! Two dialects share every policy: offbase's own (its roles, the user in `app.*` settings)
+//! and Supabase's (`--rls supabase`: Supabase's roles, the user in its JWT claims). They differ
+//! in the roles the statements name and in the prelude's functions, never in a policy's text:
+//! policies call the user functions by the same names in both.
+//!
 //! Which rule governs an operation (a specific operation before `write`; the platform's
 //! built-in `User` rules; field rules) is `offbase_base44::rls`, the same code the emulator
 //! enforces rules with, so both answer alike; how a condition becomes SQL is `condition`;
@@ -46,15 +51,77 @@ pub const USER_ROLE_FUNCTION: &str = "offbase_user_role";
 /// `offbase_user_data(field)`: a field of the request's user's `User` row, as jsonb.
 pub const USER_DATA_FUNCTION: &str = "offbase_user_data";
 
-/// Whether a plan enforces the app's access rules (`--rls`).
+/// Supabase's role of anonymous requests (the project's anon key).
+pub const SUPABASE_ANONYMOUS_ROLE: &str = "anon";
+/// Supabase's role of a signed-in user's requests (a user's JWT).
+pub const SUPABASE_SIGNED_IN_ROLE: &str = "authenticated";
+/// Supabase's role of backend code (the service key), `BYPASSRLS` on Supabase.
+pub const SUPABASE_SERVICE_ROLE: &str = "service_role";
+/// The function Supabase defines to give the request's JWT claims as `jsonb`. offbase calls
+/// it, never defines it: a database without it is not a Supabase database.
+pub const SUPABASE_CLAIMS_FUNCTION: &str = "auth.jwt()";
+/// The setting Supabase's API (PostgREST) puts the verified JWT's claims in, per transaction;
+/// `auth.jwt()` reads it.
+pub const SUPABASE_CLAIMS_SETTING: &str = "request.jwt.claims";
+/// The setting older versions of PostgREST used, which `auth.jwt()` reads first.
+pub const SUPABASE_LEGACY_CLAIMS_SETTING: &str = "request.jwt.claim";
+/// The schema of the users export's id map (offbase's state schema).
+pub const USER_MAP_SCHEMA: &str = "offbase";
+/// The users export's id map (`offbase.user_map`): a Base44 id per provider's id.
+pub const USER_MAP_TABLE: &str = "user_map";
+/// The provider `users export --format supabase` records its ids under in the map.
+pub const SUPABASE_PROVIDER: &str = "supabase";
+
+/// Whether a plan enforces the app's access rules (`--rls`), and in which dialect.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RlsMode {
-    /// Row level security for apps with rules (the default).
+    /// Row level security for apps with rules (the default), with offbase's roles and the
+    /// request's user in `app.*` session settings.
     #[default]
     On,
     /// No access-rules section: the report describes the rules as not enforced.
     Off,
+    /// Row level security as `On`, for a Supabase database: Supabase's roles (`anon`,
+    /// `authenticated`, `service_role`) and the request's user from its JWT claims
+    /// (`auth.jwt()`).
+    Supabase,
+}
+
+impl RlsMode {
+    /// The roles this mode's statements name (`Off` names none; it answers with offbase's).
+    pub fn roles(self) -> Roles {
+        match self {
+            RlsMode::On | RlsMode::Off => Roles {
+                anonymous: ANONYMOUS_ROLE,
+                signed_in: SIGNED_IN_ROLE,
+                service: SERVICE_ROLE,
+            },
+            RlsMode::Supabase => Roles {
+                anonymous: SUPABASE_ANONYMOUS_ROLE,
+                signed_in: SUPABASE_SIGNED_IN_ROLE,
+                service: SUPABASE_SERVICE_ROLE,
+            },
+        }
+    }
+}
+
+/// A statement that refuses a database without Supabase's `auth.jwt()`, with the message of
+/// the Supabase section's own check: a load with `--rls supabase` runs it before it copies any
+/// row, rather than fail at the end.
+pub fn supabase_check() -> String {
+    statements::supabase_check_statement()
+}
+
+/// The roles of a dialect: who requests run as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Roles {
+    /// Anonymous visitors, held to the policies.
+    pub anonymous: &'static str,
+    /// Signed-in users, held to the policies.
+    pub signed_in: &'static str,
+    /// Backend code (the platform's `asServiceRole`), `BYPASSRLS`.
+    pub service: &'static str,
 }
 
 /// The SQL side of an operation (the operations themselves are the rules' own,
@@ -101,7 +168,7 @@ pub struct AccessRules {
 impl AccessRules {
     /// Whether the plan has an `access-rules` section: rules on, and the app has rules.
     pub fn enforced(&self) -> bool {
-        self.mode == RlsMode::On && self.has_rules
+        self.mode != RlsMode::Off && self.has_rules
     }
 
     pub fn table(&self, table: &str) -> Option<&TableAccess> {
@@ -174,12 +241,13 @@ pub fn access_rules(
     let bare_keys = rules.options.rls_bare_keys;
     let user_table = schema.table_for_entity("User");
     let mut translator = Translator::new(schema, bare_keys, user_table);
+    let roles = mode.roles();
     let mut table_statements = Vec::new();
     let mut stored_functions = Vec::new();
     for table in &schema.tables {
         if let Some(junction) = &table.junction {
             let owner = schema.table_for_entity(&table.entity);
-            table_statements.extend(statements::junction(table, owner));
+            table_statements.extend(statements::junction(roles, table, owner));
             access.notes.push(Note::decision(
                 Some(&table.entity),
                 Some(&junction.field),
@@ -195,6 +263,7 @@ pub fn access_rules(
         };
         let mut planner = TablePlanner {
             translator: &mut translator,
+            roles,
             entity,
             table,
             rules: EntityRules::of(entity),
@@ -207,7 +276,7 @@ pub fn access_rules(
         table_statements.extend(planned.statements);
         access.tables.push(planned.access);
     }
-    access.statements = statements::prelude(user_table);
+    access.statements = statements::prelude(mode, user_table);
     access.statements.extend(
         translator
             .functions
@@ -232,6 +301,7 @@ struct PlannedTable {
 /// The translation of one entity's rules into its table's privileges and policies.
 struct TablePlanner<'p, 'a> {
     translator: &'p mut Translator<'a>,
+    roles: Roles,
     entity: &'a Entity,
     table: &'a Table,
     rules: EntityRules,
@@ -309,7 +379,7 @@ impl TablePlanner<'_, '_> {
             });
         }
         PlannedTable {
-            statements: statements::table(self.table, &closed, &policies),
+            statements: statements::table(self.roles, self.table, &closed, &policies),
             access: TableAccess {
                 entity: self.entity.name.clone(),
                 table: self.table.name.clone(),
@@ -457,9 +527,14 @@ impl TablePlanner<'_, '_> {
                     Operation::Create => closed.insert.push(column.clone()),
                     _ => closed.update.push(column.clone()),
                 }
+                let Roles {
+                    anonymous,
+                    signed_in,
+                    ..
+                } = self.roles;
                 self.decision(
                     Some(&field),
-                    format!("{what}: closed: {ANONYMOUS_ROLE} and {SIGNED_IN_ROLE} have no {command} privilege on column {column:?}"),
+                    format!("{what}: closed: {anonymous} and {signed_in} have no {command} privilege on column {column:?}"),
                 );
                 continue;
             }
@@ -504,12 +579,17 @@ impl TablePlanner<'_, '_> {
             .into_iter()
             .map(|(name, rule)| (name.to_owned(), rule == Rule::Closed))
             .collect();
+        let Roles {
+            anonymous,
+            signed_in,
+            ..
+        } = self.roles;
         for (field, is_closed) in guarded {
             match (self.column(&field), is_closed) {
                 (Some(column), true) => {
                     self.decision(
                         Some(&field),
-                        format!("read (field rule): closed: {ANONYMOUS_ROLE} and {SIGNED_IN_ROLE} have no SELECT privilege on column {column:?} (name the columns a query reads: `SELECT *` is refused)"),
+                        format!("read (field rule): closed: {anonymous} and {signed_in} have no SELECT privilege on column {column:?} (name the columns a query reads: `SELECT *` is refused)"),
                     );
                     closed.select.push(column);
                 }

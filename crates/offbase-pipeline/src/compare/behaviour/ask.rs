@@ -11,6 +11,8 @@ use offbase_base44::corpus::{CorpusRequest, Operation};
 use offbase_base44::files::UrlRewrite;
 use offbase_base44::query::{Filter, parse_filter, parse_sort};
 use offbase_model::{BuiltIn, Table, TargetSchema};
+use offbase_sql::RlsMode;
+use offbase_sql::rls::{SUPABASE_CLAIMS_SETTING, SUPABASE_LEGACY_CLAIMS_SETTING};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -18,23 +20,30 @@ use std::collections::BTreeMap;
 pub const ANONYMOUS: &str = "anonymous";
 
 /// Puts PostgreSQL's session in the shoes of `who` (an email of the User table, or
-/// [`ANONYMOUS`]): the access rules' role and the user's settings, as the app sets them.
+/// [`ANONYMOUS`]): the access rules' role and the user, as the app sets them in `rls`'s
+/// dialect (offbase's session settings, or the JWT claims Supabase's API sets).
 pub(super) async fn act_as_user(
     connection: &mut offbase_pg::PgConnection,
     pg_schema: &str,
     target: &TargetSchema,
     who: &str,
+    rls: RlsMode,
 ) -> Result<(), PipelineError> {
-    use offbase_sql::rls::{
-        ANONYMOUS_ROLE, SIGNED_IN_ROLE, USER_EMAIL_SETTING, USER_ID_SETTING, USER_ROLE_SETTING,
-    };
+    use offbase_sql::rls::{USER_EMAIL_SETTING, USER_ID_SETTING, USER_ROLE_SETTING};
+    let roles = rls.roles();
     if who == ANONYMOUS {
-        let settings = [
-            (USER_ID_SETTING, ""),
-            (USER_EMAIL_SETTING, ""),
-            (USER_ROLE_SETTING, ""),
-        ];
-        offbase_pg::query::act_as(connection, ANONYMOUS_ROLE, &settings).await?;
+        let settings: &[(&str, &str)] = match rls {
+            RlsMode::Supabase => &[
+                (SUPABASE_LEGACY_CLAIMS_SETTING, ""),
+                (SUPABASE_CLAIMS_SETTING, ""),
+            ],
+            RlsMode::On | RlsMode::Off => &[
+                (USER_ID_SETTING, ""),
+                (USER_EMAIL_SETTING, ""),
+                (USER_ROLE_SETTING, ""),
+            ],
+        };
+        offbase_pg::query::act_as(connection, roles.anonymous, settings).await?;
         return Ok(());
     }
     let unknown = |message: &str| PipelineError::UserSession {
@@ -65,12 +74,33 @@ pub(super) async fn act_as_user(
     .await?
     .ok_or_else(|| unknown("no user with this email in the loaded User table"))?;
     let (id, email, role) = found;
-    let settings = [
-        (USER_ID_SETTING, id.as_str()),
-        (USER_EMAIL_SETTING, email.as_str()),
-        (USER_ROLE_SETTING, role.as_deref().unwrap_or_default()),
-    ];
-    offbase_pg::query::act_as(connection, SIGNED_IN_ROLE, &settings).await?;
+    match rls {
+        RlsMode::Supabase => {
+            // The claims of the user's token as the users export makes them, but `sub` is the
+            // id the loaded User row holds (the Base44 id before the export's rewrite plan, the
+            // new one after), which the section's `offbase_user_id()` takes as it is.
+            let claims = serde_json::json!({
+                "sub": id,
+                "email": email,
+                "role": roles.signed_in,
+                "app_metadata": {"role": role, "base44": {"id": id}},
+            });
+            let claims = claims.to_string();
+            let settings = [
+                (SUPABASE_LEGACY_CLAIMS_SETTING, ""),
+                (SUPABASE_CLAIMS_SETTING, claims.as_str()),
+            ];
+            offbase_pg::query::act_as(connection, roles.signed_in, &settings).await?;
+        }
+        RlsMode::On | RlsMode::Off => {
+            let settings = [
+                (USER_ID_SETTING, id.as_str()),
+                (USER_EMAIL_SETTING, email.as_str()),
+                (USER_ROLE_SETTING, role.as_deref().unwrap_or_default()),
+            ];
+            offbase_pg::query::act_as(connection, roles.signed_in, &settings).await?;
+        }
+    }
     Ok(())
 }
 

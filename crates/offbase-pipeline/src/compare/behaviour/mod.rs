@@ -193,6 +193,8 @@ pub async fn diff_behaviour(
     // Where the load rewrote file URLs, the old backend's answers are read through the same
     // map: a URL and the URL of its copy are the same value.
     let mut urls = None;
+    // The dialect of the loaded access rules, for asking as a user.
+    let mut rls = offbase_sql::RlsMode::default();
     let mut connection = match new {
         NewBackend::Postgres(target) => {
             let mut connection = offbase_pg::connect(&target.database_url).await?;
@@ -204,6 +206,7 @@ pub async fn diff_behaviour(
                 .await?
                 .with_url_map(workspace)?;
             urls = settled.urls().cloned();
+            rls = settled.rls;
             mappings = settled.mappings;
             offbase_pg::query::prepare_reads(&mut connection).await?;
             Some(connection)
@@ -232,7 +235,7 @@ pub async fn diff_behaviour(
                 }
             };
             if let (Some(connection), NewBackend::Postgres(target)) = (connection.as_mut(), new) {
-                act_as_user(connection, &target.pg_schema, &plan.target, who).await?;
+                act_as_user(connection, &target.pg_schema, &plan.target, who, rls).await?;
             }
             &as_user
         }
