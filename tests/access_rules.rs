@@ -968,6 +968,7 @@ async fn reads_asked_as_each_user_answer_alike_on_the_emulator_and_postgres() {
         let who = who.to_owned();
         let options = BehaviourOptions {
             as_user: Some(who.clone()),
+            writes: true,
             ..BehaviourOptions::default()
         };
         let new = NewBackend::Postgres(Target::new(database_url(), schema.name.clone()));
@@ -1008,6 +1009,16 @@ async fn reads_asked_as_each_user_answer_alike_on_the_emulator_and_postgres() {
             })
             .collect()
     };
+    // Writes: Profile's field rules are enforced by column privileges alone (see above).
+    let differing_writes =
+        |diff: &offbase_pipeline::compare::behaviour::BehaviourDiff| -> Vec<String> {
+            diff.writes
+                .iter()
+                .filter(|write| write.entity != "Profile" && !write.matches())
+                .map(|write| format!("{write:?}"))
+                .collect()
+        };
+    let (mut allowed_writes, mut denied_writes) = (0, 0);
     for who in [
         "alice@example.com",
         "bob@example.com",
@@ -1021,7 +1032,16 @@ async fn reads_asked_as_each_user_answer_alike_on_the_emulator_and_postgres() {
             "as {who}:\n{}",
             differing(&diff).join("\n")
         );
+        let writes = differing_writes(&diff);
+        assert!(writes.is_empty(), "as {who}:\n{}", writes.join("\n"));
+        assert!(diff.writes.len() > 100, "{}", diff.writes.len());
+        allowed_writes += diff.writes.iter().filter(|write| write.old).count();
+        denied_writes += diff.writes.iter().filter(|write| !write.old).count();
     }
+    assert!(
+        allowed_writes > 50 && denied_writes > 50,
+        "{allowed_writes} allowed, {denied_writes} denied"
+    );
 
     // The planted wrong owner test on Note: Alice's reads of Note now differ.
     let output = planned();
@@ -1046,6 +1066,18 @@ async fn reads_asked_as_each_user_answer_alike_on_the_emulator_and_postgres() {
         !found.is_empty() && found.iter().all(|line| line.contains("Note")),
         "{found:?}"
     );
+    // Alice may no longer see her notes, so she may no longer update or delete them either.
+    let writes = differing_writes(&diff);
+    assert!(
+        !writes.is_empty()
+            && diff
+                .writes
+                .iter()
+                .filter(|write| write.entity != "Profile" && !write.matches())
+                .all(|write| write.entity == "Note" && write.old && write.new == Some(false)),
+        "{writes:?}"
+    );
+    assert!(!diff.clean());
     emulator.shutdown().await;
     schema.drop().await;
 }

@@ -267,6 +267,8 @@ fn behaviour_report_of_a_match_a_mismatch_and_an_error() {
         matched: 2,
         mismatched: 1,
         errors: 1,
+        writes: Vec::new(),
+        writes_differing: 0,
     };
 
     // What `diff behaviour` writes is what the renderers make of it.
@@ -289,6 +291,49 @@ fn behaviour_report_of_a_match_a_mismatch_and_an_error() {
         "behaviour_json",
         written_json(serde_json::to_string_pretty(&diff))
     );
+}
+
+/// `diff behaviour --as ... --writes`: the writes' counts per operation, then each write the
+/// two sides disagree on (a planted difference and a write PostgreSQL could not try).
+#[test]
+fn behaviour_report_lists_the_writes_asked_as_a_user() {
+    use offbase_base44::rls::Operation;
+    use offbase_pipeline::compare::behaviour::WriteOutcome;
+    let write = |id: &str, operation, old, new: Option<bool>, error: Option<&str>| WriteOutcome {
+        entity: "Note".to_owned(),
+        id: id.to_owned(),
+        operation,
+        old,
+        new,
+        error: error.map(str::to_owned),
+    };
+    let writes = vec![
+        write("n1", Operation::Update, true, Some(true), None),
+        write("n1", Operation::Delete, true, Some(false), None),
+        write("n1", Operation::Create, true, Some(true), None),
+        write("n2", Operation::Update, false, Some(false), None),
+        write("n2", Operation::Delete, false, Some(false), None),
+        write(
+            "n2",
+            Operation::Create,
+            false,
+            None,
+            Some("PostgreSQL refused INSERT: permission denied for schema crm"),
+        ),
+    ];
+    let diff = BehaviourDiff {
+        as_user: Some("alice@example.com".to_owned()),
+        old: "http://127.0.0.1:8044".to_owned(),
+        new: "PostgreSQL postgres://offbase@127.0.0.1:5432/crm schema crm".to_owned(),
+        requests: Vec::new(),
+        matched: 0,
+        mismatched: 0,
+        errors: 0,
+        writes_differing: writes.iter().filter(|write| !write.matches()).count(),
+        writes,
+    };
+    assert!(!diff.clean());
+    insta::assert_snapshot!("behaviour_writes_md", behaviour_report(&diff));
 }
 
 fn gate(name: &str, figure: &str, remedy: Option<&str>) -> Gate {

@@ -570,3 +570,17 @@ fn rls_supabase_plans_and_bundles_supabases_dialect() {
     let stderr = text(&refused.stderr);
     assert!(stderr.contains("on, off, supabase"), "{stderr}");
 }
+
+#[test]
+fn diff_behaviour_writes_needs_a_user_to_write_as() {
+    let output = offbase(&["diff", "behaviour", "--writes", "--workspace", "nowhere"]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--as <EMAIL>"), "{stderr}");
+    let help = offbase(&["diff", "behaviour", "--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        text.contains("--writes") && text.contains("rolled back"),
+        "{text}"
+    );
+}

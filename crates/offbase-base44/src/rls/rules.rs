@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 /// An operation a rule governs. `write` in a schema stands for the three writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Operation {
     Read,

@@ -437,6 +437,12 @@ pub struct DiffBehaviourArgs {
     /// claims).
     #[arg(long = "as", value_name = "EMAIL")]
     pub as_user: Option<String>,
+    /// With --as and PostgreSQL: also try, as that user, the update, the delete and the create
+    /// of a record like each of the first 20 records of every entity, and compare allowed or
+    /// denied. PostgreSQL's writes are rolled back; nothing is written to the old backend (its
+    /// access rules are evaluated on the workspace's records instead).
+    #[arg(long, requires = "as_user", conflicts_with = "target_url")]
+    pub writes: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }

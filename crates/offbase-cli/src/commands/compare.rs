@@ -111,6 +111,7 @@ pub fn diff_behaviour(arguments: DiffBehaviourArgs, context: &Context) -> anyhow
         ignore_fields: arguments.ignore.clone(),
         float_tolerance: arguments.float_tolerance,
         as_user: arguments.as_user.clone(),
+        writes: arguments.writes,
     };
     let diff = runtime()?.block_on(offbase_pipeline::compare::behaviour::diff_behaviour(
         &workspace,

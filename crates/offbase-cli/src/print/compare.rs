@@ -68,6 +68,30 @@ pub fn diff_behaviour(diff: &BehaviourDiff, report: &Path) {
             (None, None) => {}
         }
     }
+    for write in diff.writes.iter().filter(|write| !write.matches()) {
+        let word = |allowed: bool| if allowed { "allowed" } else { "denied" };
+        println!(
+            "write    {} {} of {}: old backend {}, PostgreSQL {}",
+            write.operation.key(),
+            write.id,
+            write.entity,
+            word(write.old),
+            match (write.new, &write.error) {
+                (Some(allowed), _) => word(allowed).to_owned(),
+                (_, Some(error)) => format!("not tried ({error})"),
+                (None, None) => "not tried".to_owned(),
+            }
+        );
+    }
+    if !diff.writes.is_empty() {
+        println!(
+            "{} writes tried as {}: {} alike, {} differing",
+            diff.writes.len(),
+            diff.as_user.as_deref().unwrap_or_default(),
+            diff.writes.len() - diff.writes_differing,
+            diff.writes_differing
+        );
+    }
     println!(
         "{} requests{}: {} match, {} mismatch, {} error; match rate {:.1}%. Report: {}",
         diff.requests.len(),

@@ -17,10 +17,12 @@
 
 mod ask;
 mod report;
+mod writes;
 
 pub use ask::ANONYMOUS;
 use ask::{act_as_user, ask_api, ask_postgres};
 pub use report::{behaviour_report, comparison_word, verdict_word, write_reports};
+pub use writes::{WRITE_SAMPLE, WriteOutcome};
 
 use crate::PipelineError;
 use crate::compare::diff::rejected_ids;
@@ -55,6 +57,10 @@ pub struct BehaviourOptions {
     /// the key: the old backend with the user's access token, PostgreSQL under the access
     /// rules' role and the user's session settings.
     pub as_user: Option<String>,
+    /// With `as_user` and PostgreSQL as the new backend: also try, as that user, the update,
+    /// the delete and the create of a record like each of [`WRITE_SAMPLE`] records of every
+    /// entity (PostgreSQL rolled back; the old backend's rules evaluated, never written to).
+    pub writes: bool,
 }
 
 impl Default for BehaviourOptions {
@@ -63,6 +69,7 @@ impl Default for BehaviourOptions {
             ignore_fields: Vec::new(),
             float_tolerance: 1e-9,
             as_user: None,
+            writes: false,
         }
     }
 }
@@ -137,6 +144,12 @@ pub struct BehaviourDiff {
     pub matched: usize,
     pub mismatched: usize,
     pub errors: usize,
+    /// The writes tried as the user (`--writes`), each allowed or denied on both sides.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub writes: Vec<WriteOutcome>,
+    /// Writes allowed on one side and denied on the other, or not tried on PostgreSQL.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub writes_differing: usize,
 }
 
 impl BehaviourDiff {
@@ -149,7 +162,7 @@ impl BehaviourDiff {
     }
 
     pub fn clean(&self) -> bool {
-        self.mismatched == 0 && self.errors == 0
+        self.mismatched == 0 && self.errors == 0 && self.writes_differing == 0
     }
 }
 
@@ -269,6 +282,29 @@ pub async fn diff_behaviour(
         reporter.advanced(task, 1);
     }
     reporter.finished(task);
+    let mut writes = Vec::new();
+    if let (true, Some(who), Some(connection), NewBackend::Postgres(target)) = (
+        options.writes,
+        options.as_user.as_deref(),
+        connection.as_mut(),
+        new,
+    ) {
+        let task = "writes";
+        reporter.started(task, None);
+        let rejected = |entity: &str| rejected_ids(workspace, entity);
+        writes = writes::compare_writes(
+            connection,
+            &target.pg_schema,
+            &plan.app,
+            &plan.target,
+            plan.rules.options.rls_bare_keys,
+            workspace,
+            who,
+            &rejected,
+        )
+        .await?;
+        reporter.finished(task);
+    }
     let count = |verdict: Verdict| {
         requests
             .iter()
@@ -293,6 +329,8 @@ pub async fn diff_behaviour(
         mismatched: count(Verdict::Mismatch),
         errors: count(Verdict::Error),
         requests,
+        writes_differing: writes.iter().filter(|write| !write.matches()).count(),
+        writes,
     })
 }
 

@@ -45,6 +45,9 @@ pub fn behaviour_report(diff: &BehaviourDiff) -> String {
             outcome.noise_fields.join(", ")
         ));
     }
+    if !diff.writes.is_empty() {
+        text.push_str(&writes_section(diff));
+    }
     for outcome in &diff.requests {
         if outcome.verdict == Verdict::Match {
             continue;
@@ -63,6 +66,66 @@ pub fn behaviour_report(diff: &BehaviourDiff) -> String {
         }
         if let Some(diff) = &outcome.diff {
             text.push_str(&format!("```diff\n{diff}```\n"));
+        }
+    }
+    text
+}
+
+/// The writes tried as the user: counts per operation, then every write the two sides
+/// disagree on.
+fn writes_section(diff: &BehaviourDiff) -> String {
+    let mut text = format!(
+        "\n## Writes as {}\n\nThe old backend's access rules evaluated on its records (nothing written to it); PostgreSQL's answer tried under the user's role and rolled back.\n\n| operation | tried | allowed on both | denied on both | differing |\n|---|---:|---:|---:|---:|\n",
+        diff.as_user.as_deref().unwrap_or_default()
+    );
+    for operation in offbase_base44::rls::Operation::ALL {
+        let tried: Vec<&WriteOutcome> = diff
+            .writes
+            .iter()
+            .filter(|write| write.operation == operation)
+            .collect();
+        if tried.is_empty() {
+            continue;
+        }
+        let both = |allowed: bool| {
+            tried
+                .iter()
+                .filter(|write| write.matches() && write.old == allowed)
+                .count()
+        };
+        text.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            operation.key(),
+            tried.len(),
+            both(true),
+            both(false),
+            tried.iter().filter(|write| !write.matches()).count()
+        ));
+    }
+    let differing: Vec<&WriteOutcome> = diff
+        .writes
+        .iter()
+        .filter(|write| !write.matches())
+        .collect();
+    if !differing.is_empty() {
+        text.push_str(
+            "\n| entity | record | operation | old backend | PostgreSQL |\n|---|---|---|---|---|\n",
+        );
+        let word = |allowed: bool| if allowed { "allowed" } else { "denied" };
+        for write in differing {
+            let new = match (write.new, &write.error) {
+                (Some(allowed), _) => word(allowed).to_owned(),
+                (None, Some(error)) => format!("not tried: {}", error.replace('|', "\\|")),
+                (None, None) => "not tried".to_owned(),
+            };
+            text.push_str(&format!(
+                "| {} | {} | {} | {} | {} |\n",
+                write.entity,
+                write.id,
+                write.operation.key(),
+                word(write.old),
+                new
+            ));
         }
     }
     text
