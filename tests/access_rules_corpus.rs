@@ -606,17 +606,18 @@ async fn compare(
 }
 
 /// The records a user's writes are tried on: for the user at `position` of the people
-/// (0: the anonymous visitor), their own record (records are made one per user, in the
-/// same order, then two of a stranger), the next user's, and the stranger's two; on an
-/// entity open to everyone, the first record alone.
+/// (0: the anonymous visitor), their own two records (records are made two per user, in the
+/// same order, then two of a stranger), the next user's first, and the stranger's two; on
+/// an entity open to everyone, the first record alone.
 fn picks(position: usize, records: usize, open: bool) -> BTreeSet<usize> {
     if open {
         return BTreeSet::from([0]);
     }
-    let own = position.saturating_sub(1);
+    let own = 2 * position.saturating_sub(1);
     [
         own,
         own + 1,
+        own + 2,
         records.saturating_sub(2),
         records.saturating_sub(1),
     ]
@@ -871,4 +872,42 @@ async fn the_fixtures_rules_answer_alike_for_generated_users() {
         caught.iter().any(|line| line.contains(" reads ")),
         "the wrong policy planted on {entity} went unnoticed"
     );
+}
+
+/// The samples' rules (owners by email and by id, `write` beside `create`, admins by
+/// `user_condition`, a field rule on a marketplace order, the marketplace's `User` schema):
+/// generated users and records, compared the same way. A sample without rules is left out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_samples_rules_answer_alike_for_generated_users() {
+    let mut compared = Vec::new();
+    for sample in ["crm", "marketplace", "tasks"] {
+        let app = offbase_tests::sample(sample);
+        if !plan_app(&app, None).access.enforced() {
+            continue;
+        }
+        let outcome = check_app(app, None).await;
+        assert!(
+            outcome.differences.is_empty(),
+            "{}",
+            outcome.differences.join("\n")
+        );
+        assert_eq!(
+            outcome.removed, 0,
+            "{sample}: the load rejected generated records"
+        );
+        assert!(
+            outcome.tally.allowed > 0 && outcome.tally.denied > 0,
+            "{sample}: {:?}",
+            outcome.tally
+        );
+        let (entity, caught) = outcome
+            .planted
+            .unwrap_or_else(|| panic!("{sample}: no owner policy to plant"));
+        assert!(
+            caught.iter().any(|line| line.contains(" reads ")),
+            "the wrong policy planted on {entity} went unnoticed"
+        );
+        compared.push(sample);
+    }
+    assert_eq!(compared, ["crm", "marketplace", "tasks"]);
 }

@@ -6,10 +6,12 @@
 //!   user without a role. Each user gets distinct values for every user field a template reads
 //!   (`{{user.data.x}}`), and the literal a `user_condition` asks of a user field goes to every
 //!   other user, so half pass it.
-//! - **Records** of every entity: one per user, owned by them (`created_by`, `created_by_id`)
-//!   with every field a rule names set to what that rule asks for that user (a template's
-//!   value, a literal, the first of an `$in` or `$all` list, a `$query`'s value for the user),
-//!   then two records of a stranger: one holding the rules' literals, one holding neither.
+//! - **Records** of every entity: two per user, owned by them (`created_by`, `created_by_id`),
+//!   the first with every field a rule names set to what that rule asks for that user (a
+//!   template's value, a literal, the first of an `$in` or `$all` list, a `$query`'s value
+//!   for the user), the second the same but unlike every literal (so an `$or` passes through
+//!   its user branch alone); then two records of a stranger: one holding the rules'
+//!   literals, one holding neither.
 //!   The other fields come from the project's seeded generator, so values fit the columns.
 //!
 //! A rule's value that does not fit its field's type is left out (the generator's value
@@ -143,9 +145,17 @@ pub fn rules_data(app: &App, target: &TargetSchema, seed: u64) -> RulesData {
             record
         };
         for user in &users {
-            let mut record = next_base();
-            own(&mut record, user);
-            made.push((record, Some(user.clone())));
+            for literals in [true, false] {
+                let mut record = next_base();
+                own(&mut record, user);
+                made.push((
+                    record,
+                    Fill::Owner {
+                        user: user.clone(),
+                        literals,
+                    },
+                ));
+            }
         }
         for literals in [true, false] {
             let mut record = next_base();
@@ -157,7 +167,14 @@ pub fn rules_data(app: &App, target: &TargetSchema, seed: u64) -> RulesData {
                 "created_by_id".to_owned(),
                 Value::String(user_id(users.len() + 7)),
             );
-            made.push((record, literals.then_some(Map::new())));
+            made.push((
+                record,
+                if literals {
+                    Fill::Literals
+                } else {
+                    Fill::Nothing
+                },
+            ));
         }
         pending.push((entity, leaves, made));
     }
@@ -173,17 +190,21 @@ pub fn rules_data(app: &App, target: &TargetSchema, seed: u64) -> RulesData {
         .collect();
     for (entity, leaves, made) in pending {
         let mut finished = Vec::new();
-        for (mut record, owner) in made {
-            if let Some(owner) = &owner {
-                for leaf in &leaves {
-                    let value = if owner.is_empty() {
-                        literal_of(&leaf.operand)
-                    } else {
-                        value_for(&leaf.operand, owner, &first)
-                    };
-                    if let Some(value) = value {
-                        set_leaf(entity, &mut record, &leaf.key, value);
+        for (mut record, fill) in made {
+            for leaf in &leaves {
+                let literal = literal_of(&leaf.operand);
+                let value = match &fill {
+                    Fill::Owner {
+                        literals: false, ..
+                    } if literal.is_some() => {
+                        literal.and_then(|literal| unlike(entity, &leaf.key, &literal))
                     }
+                    Fill::Owner { user, .. } => value_for(&leaf.operand, user, &first),
+                    Fill::Literals => literal,
+                    Fill::Nothing => None,
+                };
+                if let Some(value) = value {
+                    set_leaf(entity, &mut record, &leaf.key, value);
                 }
             }
             finished.push(record);
@@ -192,6 +213,39 @@ pub fn rules_data(app: &App, target: &TargetSchema, seed: u64) -> RulesData {
     }
     records.insert("User".to_owned(), users);
     RulesData { records }
+}
+
+/// What a made record's rule fields are set to.
+enum Fill {
+    /// What each rule asks for `user`; with `literals: false`, a value unlike each literal a
+    /// rule asks for (so a record passes an `$or` through its user branch alone).
+    Owner {
+        user: Map<String, Value>,
+        literals: bool,
+    },
+    /// The literals the rules ask for, no user's values.
+    Literals,
+    /// Nothing: the generator's values.
+    Nothing,
+}
+
+/// A value of the field `key` names that differs from `literal`: another value of its enum,
+/// the opposite boolean, another number or text; `None` when there is none.
+fn unlike(entity: &Entity, key: &str, literal: &Value) -> Option<Value> {
+    let name = key.strip_prefix("data.").unwrap_or(key);
+    let field = entity.fields.iter().find(|field| field.name == name)?;
+    if let Some(values) = &field.enum_values {
+        return values.iter().find(|value| *value != literal).cloned();
+    }
+    match literal {
+        Value::Bool(flag) => Some(Value::Bool(!flag)),
+        Value::Number(number) => number
+            .as_i64()
+            .map(|number| Value::from(number.wrapping_add(1)))
+            .or_else(|| number.as_f64().map(|number| Value::from(number + 1.0))),
+        Value::String(text) => Some(Value::String(format!("not-{text}"))),
+        _ => None,
+    }
 }
 
 /// A Base44-like id (24 hex digits) for user `index`.
