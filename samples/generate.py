@@ -10,10 +10,14 @@ cases, machine-readable) and samples/README.md.
 
 Standard library only. Deterministic: every random choice comes from a
 random.Random with a fixed seed and every date from fixed base dates, so running the
-script twice gives byte-identical files. The app directories are removed and rewritten
-on every run. After writing, the script re-reads everything it wrote and checks it
+script twice gives byte-identical files. The generated parts of each app directory
+(GENERATED below) are removed and rewritten on every run; everything else in it is
+hand-written and kept (the exported source code of `tasks`: src/, base44/functions/,
+functions/, public/, index.html, package.json, ..., with `// expect:` markers for
+`offbase assess`). After writing, the script re-reads everything it wrote and checks it
 (JSONC parses after stripping comments and trailing commas, every JSONL line is JSON,
-built-in fields, ordering, timestamps); it exits non-zero if a check fails.
+built-in fields, ordering, timestamps) and checks the hand-written markers; it exits
+non-zero if a check fails.
 """
 
 import hashlib
@@ -34,6 +38,9 @@ I64_MAX = 9223372036854775807
 I64_MIN = -9223372036854775808
 BUILTINS = ["id", "created_date", "updated_date", "created_by", "created_by_id", "is_sample"]
 ABSENT = object()  # a field value that means "leave the key out of the record"
+# What generate.py writes inside samples/<app>/ (relative paths; folders end with "/").
+# Everything else there is hand-written source code and is never touched.
+GENERATED = ["base44/.app.jsonc", "base44/config.jsonc", "base44/entities/", "data/"]
 
 
 def dumps_line(obj):
@@ -284,8 +291,13 @@ class App:
     # output ------------------------------------------------------------
     def write(self):
         root = os.path.join(HERE, self.name)
-        if os.path.isdir(root):
-            shutil.rmtree(root)
+        for rel in GENERATED:
+            path = os.path.join(root, rel)
+            if rel.endswith("/"):
+                if os.path.isdir(path):
+                    shutil.rmtree(path)
+            elif os.path.exists(path):
+                os.remove(path)
         ent_dir = os.path.join(root, "base44", "entities")
         data_dir = os.path.join(root, "data")
         os.makedirs(ent_dir)
@@ -1149,6 +1161,8 @@ def check_app(app):
     for dirpath, _, files in os.walk(os.path.join(root, "base44")):
         for fn in sorted(files):
             path = os.path.join(dirpath, fn)
+            if not is_generated(os.path.relpath(path, root)):
+                continue  # hand-written (base44/functions/...): checked by check_source
             with open(path, encoding="utf-8") as f:
                 text = f.read()
             try:
@@ -1197,10 +1211,92 @@ def check_app(app):
     for p in app.planted:
         if p["id"] not in all_ids.get(p["entity"], ()):
             errors.append("planted case on missing record %s/%s" % (p["entity"], p["id"]))
-    size = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(root) for f in fs)
+    size = sum(os.path.getsize(p) for p in app_files(root, generated=True))
     if size > 2 * 1024 * 1024:
         errors.append("%s: %d bytes, over 2 MB" % (app.name, size))
     return errors, size
+
+
+def is_generated(rel):
+    rel = rel.replace(os.sep, "/")
+    return any(rel == g or (g.endswith("/") and rel.startswith(g)) for g in GENERATED)
+
+
+def app_files(root, generated):
+    """Paths of the generated (or, with generated=False, the hand-written) files under root,
+    sorted by relative path."""
+    out = []
+    for dirpath, dirs, files in os.walk(root):
+        dirs.sort()
+        for fn in sorted(files):
+            path = os.path.join(dirpath, fn)
+            if is_generated(os.path.relpath(path, root)) == generated:
+                out.append(path)
+    return sorted(out, key=lambda p: os.path.relpath(p, root).replace(os.sep, "/"))
+
+
+# --------------------------------------------------------------------------- hand-written source
+
+MARKER_KINDS = ["entity", "dynamic-entity", "literal-read", "auth", "users", "function",
+                "integration", "agent", "host", "file-url", "env", "backend-function", "import"]
+EXPECTED_FILE = "assess-expected.txt"  # expectations for files that cannot hold comments (JSON)
+BROKEN_FILES = {"tasks": ["src/components/Broken.jsx"]}  # deliberately unparsable
+
+
+def read_markers(path):
+    """[(line, "KIND DETAIL")] of the `// expect: ...` (`<!-- expect: ... -->` in HTML)
+    markers of a hand-written file; several on one line are separated by `; expect: `."""
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if path.endswith(".html"):
+                m = re.search(r"<!-- expect: (.*?) -->", line)
+            else:
+                m = re.search(r"// expect: (.*)$", line.rstrip("\n"))
+            if m:
+                out.extend((n, e.strip()) for e in m.group(1).split("; expect: "))
+    return out
+
+
+def check_source(app):
+    """The hand-written source of an app (if any): markers use the known kinds, the
+    assess-expected.txt lines point at existing lines that hold what they name.
+    Returns (errors, [(relative path, [(line, marker)])])."""
+    root = os.path.join(HERE, app.name)
+    errors, files = [], []
+    for path in app_files(root, generated=False):
+        rel = os.path.relpath(path, root).replace(os.sep, "/")
+        if rel == EXPECTED_FILE:
+            continue
+        markers = read_markers(path) if re.search(r"\.(jsx?|tsx?|html)$", rel) else []
+        files.append((rel, markers))
+    expected_path = os.path.join(root, EXPECTED_FILE)
+    if os.path.exists(expected_path):
+        by_file = {}
+        with open(expected_path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                m = re.fullmatch(r"([^:\s]+):(\d+) (\S+) (.+)", line.rstrip("\n"))
+                if not m:
+                    errors.append("%s/%s:%d: not FILE:LINE KIND DETAIL" % (app.name, EXPECTED_FILE, n))
+                    continue
+                rel, number, kind, detail = m.group(1), int(m.group(2)), m.group(3), m.group(4)
+                target = os.path.join(root, rel)
+                lines = []
+                if os.path.exists(target):
+                    with open(target, encoding="utf-8") as t:
+                        lines = t.read().split("\n")
+                if not (1 <= number <= len(lines)) or detail.split()[0] not in lines[number - 1]:
+                    errors.append("%s/%s:%d: %s line %d does not hold %s" % (app.name, EXPECTED_FILE, n, rel, number, detail))
+                by_file.setdefault(rel, []).append((number, kind + " " + detail))
+        files = [(rel, sorted(markers + by_file.get(rel, []))) for rel, markers in files]
+    for rel, markers in files:
+        for number, marker in markers:
+            if marker.split()[0] not in MARKER_KINDS or len(marker.split()) < 2:
+                errors.append("%s/%s:%d: unknown marker %r" % (app.name, rel, number, marker))
+    for rel in BROKEN_FILES.get(app.name, []):
+        if rel not in dict(files):
+            errors.append("%s/%s: the deliberately broken file is missing" % (app.name, rel))
+    return errors, files
 
 
 # --------------------------------------------------------------------------- README / manifest
@@ -1220,14 +1316,87 @@ def timestamp_forms(app):
     return out
 
 
-def write_readme(apps, sizes):
+def write_source_section(w, app, files):
+    """The README section on an app's hand-written source code and its markers."""
+    w("## Source code (hand-written)")
+    w("")
+    w("`%s` also holds the source of its app as a Base44 code export has it: a React + Vite" % app.name)
+    w("frontend on `@base44/sdk` 0.8 (`src/`, `index.html`, `public/manifest.json`, `package.json`)")
+    w("and Deno backend functions in the three layouts (`base44/functions/<name>/entry.ts`,")
+    w("`base44/functions/<name>/main.ts` + `function.jsonc`, `functions/<name>.ts`). It is written")
+    w("by hand for `offbase assess`, which reads it statically; `generate.py` keeps it and checks")
+    w("its markers. Sizes above count generated files only.")
+    w("")
+    w("What it plants: entity calls of every method (`list` with and without arguments, `filter`")
+    w("with literal and with computed arguments, `get`, `create`, `update`, `delete`, `bulkCreate`,")
+    w("`bulkUpdate`, `updateMany`, `deleteMany`, `count`, `subscribe`) reached directly")
+    w("(`base44.entities.Task.list()`), through the old `src/api/entities.js` exports")
+    w("(`import { Task } from '@/api/entities'`), through destructuring (`const { Project } =")
+    w("base44.entities`), through an alias (`const db = base44.entities`), with optional chaining,")
+    w("with a string-literal computed name (`entities['Comment']`) and with names that are not")
+    w("literals (`entities[entityName]`, ``entities[`${kind}`]``); `asServiceRole` in frontend code")
+    w("(`Dashboard.jsx`, bad practice) and in backend functions; the auth session and login flows")
+    w("(`auth.me` also as `User.me()` with `User = base44.auth`); `users.inviteUser`;")
+    w("`functions.invoke` with a literal and with a computed name; Core integrations directly and")
+    w("through the old `src/api/integrations.js` exports, and an installed package")
+    w("(`Slack.PostMessage`); agents; hard-coded Base44 hosts and file URLs (code, `index.html`, the")
+    w("PWA manifest); `import.meta.env.VITE_BASE44_*`, `Deno.env.get` and `secrets.get` (from")
+    w("`base44:runtime`) reads; both backend entry styles (`Deno.serve`, `export default`) and their")
+    w("`npm:`/`base44:runtime` imports. %s does not parse on purpose: a scan" %
+      " and ".join("`%s`" % b for b in BROKEN_FILES.get(app.name, [])))
+    w("must list it as not parsed and go on.")
+    w("")
+    w("Markers: each planted pattern has, at the end of its line, `// expect: KIND DETAIL`")
+    w("(`<!-- expect: KIND DETAIL -->` in HTML); several on one line are joined by `; expect: `.")
+    w("JSON cannot hold comments: the expectations for JSON files are in `%s/%s`, one per line" % (app.name, EXPECTED_FILE))
+    w("as `FILE:LINE KIND DETAIL` (FILE relative to `samples/%s/`)." % app.name)
+    w("")
+    w("| kind | detail | marks |")
+    w("|---|---|---|")
+    w("| `entity` | `Entity.method`, + ` service-role` through `asServiceRole` | an entity call whose entity is known (directly, through imports, destructuring, aliases, `entities['X']`) |")
+    w("| `dynamic-entity` | `method` | an entity call whose entity name is not a literal |")
+    w("| `literal-read` | `Entity.method` (never ` service-role`) | besides `entity`: a `list`/`filter` call whose arguments are all literals (no arguments counts; object and array literals of literals count) |")
+    w("| `auth` | `method` | `base44.auth.X(...)`, or `User.X(...)` with `User = base44.auth` |")
+    w("| `users` | `method` | `base44.users.X(...)` |")
+    w("| `function` | `name`, or `<dynamic>` | `base44.functions.invoke(name, ...)` |")
+    w("| `integration` | `Package.Name`, + ` service-role` | `base44.integrations.P.N(...)`, `Core.N(...)`, an imported `N(...)` |")
+    w("| `agent` | `method` | `base44.agents.X(...)` |")
+    w("| `host` | host name | a hard-coded Base44 host that is not a file URL |")
+    w("| `file-url` | host name | a hard-coded Base44-hosted file URL |")
+    w("| `env` | variable | `import.meta.env.VITE_BASE44_*`, `Deno.env.get('X')`, `secrets.get('X')` |")
+    w("| `backend-function` | `name style` | the `Deno.serve(` (`deno-serve`) or `export default` (`export-default`) line; name = the function's folder, or file name under `functions/` |")
+    w("| `import` | specifier | an `npm:` or `base44:runtime` import of a backend function |")
+    w("")
+    w("A marker sits on the line where its call starts (the `base44.entities.Task.bulkCreate([` line")
+    w("when the arguments go on over several lines). Only uses are marked: the lines that only make")
+    w("an alias (`export const Task = base44.entities.Task`, `const db = base44.entities`) and")
+    w("`createClient`/`createClientFromRequest` are not. Marker text never holds `://`.")
+    w("")
+    counts = {}
+    w("| file | markers |")
+    w("|---|---|")
+    for rel, markers in files:
+        for _, marker in markers:
+            kind = marker.split()[0]
+            counts[kind] = counts.get(kind, 0) + 1
+        note = " (does not parse)" if rel in BROKEN_FILES.get(app.name, []) else ""
+        w("| `%s`%s | %d |" % (rel, note, len(markers)))
+    w("")
+    w("Markers by kind: %s; %d in all." % (
+        ", ".join("`%s` %d" % (k, counts[k]) for k in MARKER_KINDS if k in counts),
+        sum(counts.values())))
+    w("")
+
+
+def write_readme(apps, sizes, sources):
     L = []
     w = L.append
     w("# Sample Base44 apps")
     w("")
     w("Three made-up Base44 apps for exercising offbase end to end: schemas in the current")
     w("Base44 CLI layout plus the records the entity API would return. Everything here is")
-    w("generated; do not edit by hand.")
+    w("generated (do not edit by hand) except the source code of `tasks`, which is hand-written")
+    w("(see \"Source code (hand-written)\" below), and `har/`.")
     w("")
     w("Regenerate (Python 3, standard library only):")
     w("")
@@ -1235,9 +1404,11 @@ def write_readme(apps, sizes):
     w("")
     w("The script is deterministic (fixed `random.Random` seeds 44001/44002/44003, fixed base")
     w("dates from 2025-09-01T08:00:00 to before 2026-06-01, never the current time): a re-run gives")
-    w("byte-identical files. It deletes and rewrites `samples/<app>/`, `samples/manifest.json` and")
-    w("this README, then re-reads its output and fails if any `.jsonc` does not parse (after")
-    w("stripping comments and trailing commas) or any `.jsonl` line is not JSON.")
+    w("byte-identical files. In `samples/<app>/` it deletes and rewrites only what it generates")
+    w("(%s) and keeps every other file;" % ", ".join("`%s`" % g for g in GENERATED))
+    w("it also rewrites `samples/manifest.json` and this README, then re-reads its output and fails")
+    w("if any `.jsonc` does not parse (after stripping comments and trailing commas), any `.jsonl`")
+    w("line is not JSON, or a marker of the hand-written source is malformed.")
     w("`samples/manifest.json` holds the record counts and the planted cases below in")
     w("machine-readable form.")
     w("")
@@ -1248,6 +1419,7 @@ def write_readme(apps, sizes):
     w("      base44/config.jsonc          // comment + {\"entitiesDir\": \"entities\"}")
     w("      base44/entities/*.jsonc      one entity schema per file (JSONC)")
     w("      data/<Entity>.jsonl          one record per line, as the API returns them")
+    w("      (tasks only, hand-written)   src/, base44/functions/, functions/, public/, index.html, ...")
     w("")
     w("Entity file names are mixed on purpose (PascalCase, kebab-case, and names that differ")
     w("from the entity: `activity-log.jsonc` holds `Activity`, `task-comment.jsonc` holds `Comment`,")
@@ -1335,6 +1507,9 @@ def write_readme(apps, sizes):
         for p in sorted(app.planted, key=lambda p: (p["entity"], p["case"], p["id"])):
             w("| %s | `%s` | %s | %s |" % (p["entity"], p["id"], p["case"], p["what"].replace("|", "\\|")))
         w("")
+    for app in apps:
+        if sources.get(app.name):
+            write_source_section(w, app, sources[app.name])
     w("## HAR capture")
     w("")
     w("`har/crm.har` is a browser network log (\"Save all as HAR\" in Chrome's Network tab) of a")
@@ -1352,9 +1527,11 @@ def main():
     apps = [build_crm(), build_tasks(), build_marketplace()]
     for app in apps:
         app.write()
-    errors, sizes = [], {}
+    errors, sizes, sources = [], {}, {}
     for app in apps:
         e, sizes[app.name] = check_app(app)
+        errors += e
+        e, sources[app.name] = check_source(app)
         errors += e
     manifest = {app.name: {"app_id": app.app_id,
                            "entities": {s["name"]: "base44/entities/" + fn for fn, s, _, _ in app.schemas},
@@ -1363,7 +1540,7 @@ def main():
                 for app in apps}
     write_text(os.path.join(HERE, "manifest.json"),
                json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
-    write_readme(apps, sizes)
+    write_readme(apps, sizes, sources)
     for app in apps:
         print("%-12s %s %8d bytes  %s" % (app.name, app.app_id, sizes[app.name],
                                           ", ".join("%s=%d" % kv for kv in app.counts().items())))

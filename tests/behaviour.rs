@@ -407,3 +407,28 @@ async fn another_base44_api_as_the_new_backend_differs_where_a_record_was_change
     drop(old);
     drop(new);
 }
+
+/// `offbase assess` finds the reads of the sample's code whose arguments are all literals;
+/// replayed as a corpus, the emulator and PostgreSQL answer each alike. A read of an entity
+/// the app has no table for (the built-in `User` of `tasks`) is left out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reads_assess_finds_in_the_samples_code_answer_alike() {
+    let app = "tasks";
+    let assessment =
+        offbase_assess::assess(&sample(app)).unwrap_or_else(|error| panic!("assess: {error}"));
+    let emulator = start(&sample(app)).await;
+    let migrated = migrated(&emulator, app).await;
+    let corpus: Vec<CorpusRequest> = assessment
+        .literal_reads
+        .iter()
+        .filter(|request| request.entity != "User")
+        .cloned()
+        .collect();
+    assert!(corpus.len() >= 6, "{corpus:?}");
+    assert!(corpus.iter().any(|request| request.q.is_some()));
+    let diff = run(&emulator, &migrated, &corpus).await;
+    assert_eq!(not_matching(&diff), Vec::<String>::new());
+    assert_eq!(diff.matched, corpus.len());
+    emulator.shutdown().await;
+    migrated.schema.drop().await;
+}

@@ -44,6 +44,7 @@ fn register_passwords() {
 fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitCode> {
     match command {
         Command::Plan(arguments) => commands::plan(arguments, context),
+        Command::Assess(arguments) => commands::assess(arguments, context),
         Command::Pull(arguments) => commands::pull(arguments, context),
         Command::Emulate(arguments) => commands::emulate(arguments),
         Command::Load(arguments) => commands::load(arguments, context),

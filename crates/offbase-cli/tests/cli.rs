@@ -584,3 +584,52 @@ fn diff_behaviour_writes_needs_a_user_to_write_as() {
         "{text}"
     );
 }
+
+#[test]
+fn assess_writes_the_report_and_the_corpus_and_summarises() {
+    let folder = temporary_folder();
+    let out = folder.path().join("assessment");
+    let output = offbase(&["assess", "samples/tasks", "--out", &out.to_string_lossy()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.starts_with("tasks: 32 files read, 21 parsed as code, 1 not parsed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("4 backend functions, 2 invocations"),
+        "{stdout}"
+    );
+    for file in [
+        "assessment.md",
+        "assessment.json",
+        "assessment.corpus.jsonl",
+    ] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    let corpus = std::fs::read_to_string(out.join("assessment.corpus.jsonl")).unwrap_or_default();
+    assert_eq!(corpus.lines().count(), 9, "{corpus}");
+
+    let json = offbase(&[
+        "assess",
+        "samples/tasks",
+        "--out",
+        &out.to_string_lossy(),
+        "--json",
+    ]);
+    assert_eq!(json.status.code(), Some(0), "{}", text(&json.stderr));
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout)
+        .unwrap_or_else(|error| panic!("{error}: {}", text(&json.stdout)));
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("assessment.json")).unwrap_or_default())
+            .unwrap_or_default();
+    assert_eq!(value.get("findings"), written.get("findings"));
+
+    let missing = offbase(&["assess", "no/such/app"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        text(&missing.stderr).contains("not a folder"),
+        "{}",
+        text(&missing.stderr)
+    );
+}

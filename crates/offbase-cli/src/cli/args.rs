@@ -603,3 +603,15 @@ pub struct UsersExportArgs {
     #[command(flatten)]
     pub output: OutputArgs,
 }
+
+/// `offbase assess`.
+#[derive(Debug, Args)]
+pub struct AssessArgs {
+    /// The exported app's folder (its src/, base44/, package.json).
+    pub app_dir: PathBuf,
+    /// Where to write assessment.md, assessment.json and assessment.corpus.jsonl.
+    #[arg(long, default_value = "offbase-assessment", value_name = "DIR")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}

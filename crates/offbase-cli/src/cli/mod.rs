@@ -52,6 +52,20 @@ pub enum Command {
         after_help = "Examples:\n  offbase plan samples/crm\n  offbase plan ./my-app --mappings my-app.toml --out review/\n  offbase plan ./my-app --apply --database-url postgres://me@localhost/app --pg-schema staging"
     )]
     Plan(PlanArgs),
+    /// Read an exported app's code and list what in it still depends on Base44.
+    ///
+    /// A static reading of APP_DIR (the code export or a repository: src/, base44/,
+    /// functions/, public/, index.html, package.json), nothing run: every SDK call by kind
+    /// (entities by method, sign-in, user management, functions, integrations, agents) with its
+    /// file:line, found through aliases, destructuring and imports; the backend functions
+    /// with what they import, read and call; hard-coded Base44 hosts and file URLs; the
+    /// VITE_BASE44_* settings and the SDK version. Writes OUT/assessment.md, OUT/assessment.json
+    /// and OUT/assessment.corpus.jsonl (the reads with literal arguments, for `offbase diff
+    /// behaviour --corpus`). A file that does not parse is listed, never fatal.
+    #[command(
+        after_help = "Examples:\n  offbase assess ./my-app\n  offbase assess ./my-app --out review/ --json"
+    )]
+    Assess(AssessArgs),
     /// Export every record of an app into a workspace: from the Base44 API, CSV exports or seeds.
     ///
     /// From the API (--api-url), each entity is read in (created_date, id) order by keyset
@@ -459,7 +473,8 @@ impl Command {
             // The emulator's --app-id and --api-key-env are the served app's, not the source's.
             Command::Emulate(_)
             | Command::Corpus(CorpusCommand::FromHar(_))
-            | Command::Completions(_) => Groups::default(),
+            | Command::Completions(_)
+            | Command::Assess(_) => Groups::default(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! handing the outcome to `print` (human tables) or to its reporter (`--json`). What they share
 //! is here: the [`Context`] `run.rs` gives them, the async runtime, API clients and keys.
 
+mod assess;
 mod compare;
 mod completions;
 mod emulate;
@@ -12,6 +13,7 @@ mod stage;
 mod sync;
 mod users;
 
+pub use assess::assess;
 pub use compare::{corpus_from_har, corpus_generate, diff_behaviour, diff_data};
 pub use completions::completions;
 pub use emulate::emulate;
