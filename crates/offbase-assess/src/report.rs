@@ -142,6 +142,12 @@ pub fn assessment_markdown(assessment: &Assessment) -> String {
             .unwrap_or("not in package.json")
     );
 
+    if assessment.files.code == 0 {
+        let _ = writeln!(
+            text,
+            "No JavaScript or TypeScript was found: this reads the app's code, so give the root of its code export or repository (the folder with `src/` and `package.json`).\n"
+        );
+    }
     let _ = writeln!(text, "## Readiness\n");
     let _ = writeln!(
         text,
@@ -261,6 +267,29 @@ pub fn assessment_markdown(assessment: &Assessment) -> String {
         reads.saturating_sub(assessment.literal_reads.len()),
         count(Kind::DynamicEntity)
     );
+    // The reads that are not replayable, where they are.
+    let literal: std::collections::BTreeSet<(&str, usize)> = assessment
+        .of_kind(Kind::LiteralRead)
+        .map(|finding| (finding.file.as_str(), finding.line))
+        .collect();
+    let dynamic: Vec<&Finding> = assessment
+        .of_kind(Kind::Entity)
+        .filter(|finding| {
+            let method = finding.detail.split(['.', ' ']).nth(1).unwrap_or_default();
+            matches!(method, "list" | "filter")
+                && !literal.contains(&(finding.file.as_str(), finding.line))
+        })
+        .collect();
+    if !dynamic.is_empty() {
+        let _ = writeln!(text, "\n| read | where |\n|---|---|");
+        for finding in dynamic {
+            let _ = writeln!(
+                text,
+                "| {} | {}:{} |",
+                finding.detail, finding.file, finding.line
+            );
+        }
+    }
 
     for (title, kind, hint) in [
         ("Sign-in (auth)", Kind::Auth, None),

@@ -124,3 +124,28 @@ fn the_samples_assessment_is_this_snapshot_and_the_same_twice() {
     insta::assert_snapshot!("tasks_assessment_md", assessment_markdown(&first));
     insta::assert_snapshot!("tasks_assessment_json", json(&first));
 }
+
+/// The samples without code: their entities, each with a schema and never called.
+#[test]
+fn the_samples_without_code_are_assessed_too() {
+    for app in ["crm", "marketplace"] {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../samples")
+            .join(app);
+        let assessment = assess(&root).unwrap_or_else(|error| panic!("{error}"));
+        assert!(
+            assessment.findings.is_empty(),
+            "{app}: {:?}",
+            assessment.findings
+        );
+        assert_eq!(
+            assessment.unused_entities().len(),
+            assessment.entities.len(),
+            "{app}"
+        );
+        insta::assert_snapshot!(
+            format!("{app}_assessment_md"),
+            assessment_markdown(&assessment)
+        );
+    }
+}
