@@ -91,6 +91,26 @@ static HELD: Mutex<BTreeMap<PathBuf, usize>> = Mutex::new(BTreeMap::new());
 /// The name of the lock file in a workspace.
 pub const WORKSPACE_LOCK_FILE: &str = ".offbase.lock";
 
+/// How many times a lock whose file names no holder is tried (20 ms apart) before it is
+/// taken for another run's.
+const UNNAMED_LOCK_ATTEMPTS: u32 = 50;
+
+/// The run a taken lock file names: the holder writes its name just after taking the lock,
+/// so an empty file is read again for a moment.
+fn lock_holder(file: &mut std::fs::File) -> String {
+    let mut holder = String::new();
+    for _ in 0..5 {
+        holder.clear();
+        let _ = std::io::Seek::rewind(file);
+        let _ = file.read_to_string(&mut holder);
+        if !holder.trim().is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    holder.trim().to_owned()
+}
+
 /// Takes the lock of `workspace` for `purpose`, or says who holds it.
 pub fn lock_workspace(
     workspace: &crate::workspace::Workspace,
@@ -114,31 +134,34 @@ pub fn lock_workspace(
         .write(true)
         .open(&path)
         .map_err(|error| PipelineError::io(&path, error))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            // The holder writes its name just after taking the lock: give it a moment.
-            let mut holder = String::new();
-            for _ in 0..20 {
-                holder.clear();
-                let _ = std::io::Seek::rewind(&mut file);
-                let _ = file.read_to_string(&mut holder);
-                if !holder.trim().is_empty() {
-                    break;
+    // A lock whose file names no holder is a lock on its way out: released by a run that
+    // empties the file first, or this process's own, still open for a moment in a child
+    // process between its fork and its exec (a test runner starting `psql` on another
+    // thread). It is tried again for a while; a lock whose file names a run is refused at once.
+    let mut attempts = 0;
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = lock_holder(&mut file);
+                attempts += 1;
+                if holder.is_empty() && attempts < UNNAMED_LOCK_ATTEMPTS {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
                 }
-                std::thread::sleep(Duration::from_millis(10));
+                return Err(PipelineError::Busy {
+                    what: format!("workspace {}", root.display()),
+                    holder: if holder.is_empty() {
+                        "another offbase run".to_owned()
+                    } else {
+                        holder
+                    },
+                });
             }
-            let holder = holder.trim();
-            return Err(PipelineError::Busy {
-                what: format!("workspace {}", root.display()),
-                holder: if holder.is_empty() {
-                    "another offbase run".to_owned()
-                } else {
-                    holder.to_owned()
-                },
-            });
+            Err(std::fs::TryLockError::Error(error)) => {
+                return Err(PipelineError::io(&path, error));
+            }
         }
-        Err(std::fs::TryLockError::Error(error)) => return Err(PipelineError::io(&path, error)),
     }
     // Who holds it, for a run that finds it taken (the lock, not this text, is what counts).
     let _ = file.set_len(0);
@@ -181,5 +204,59 @@ pub async fn refuse_if_target_busy(
             what: format!("schema {pg_schema:?}"),
             holder: holder.to_string(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a users export failed in CI with "another offbase run holds workspace":
+    /// the previous run's lock, released, was still held for a moment by a child process
+    /// another test thread was starting (the descriptor lives on between fork and exec).
+    #[test]
+    fn a_released_lock_still_open_in_a_child_process_was_taken_for_another_run() {
+        let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+        let workspace = crate::workspace::Workspace::new(folder.path().join("ws"));
+        drop(lock_workspace(&workspace, "first").unwrap_or_else(|error| panic!("{error}")));
+        // The child's copy: the same file, locked, naming no one, let go 150 ms later.
+        let path = folder.path().join("ws").join(WORKSPACE_LOCK_FILE);
+        let inherited = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap_or_else(|error| panic!("{error}"));
+        inherited.lock().unwrap_or_else(|error| panic!("{error}"));
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(150));
+            drop(inherited);
+        });
+        let taken = lock_workspace(&workspace, "second");
+        let _ = releaser.join();
+        assert!(taken.is_ok(), "{:?}", taken.err());
+    }
+
+    #[test]
+    fn a_lock_naming_its_run_is_refused_at_once_with_its_name() {
+        let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+        let workspace = crate::workspace::Workspace::new(folder.path().join("ws"));
+        drop(lock_workspace(&workspace, "first").unwrap_or_else(|error| panic!("{error}")));
+        let path = folder.path().join("ws").join(WORKSPACE_LOCK_FILE);
+        let mut other = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap_or_else(|error| panic!("{error}"));
+        other.lock().unwrap_or_else(|error| panic!("{error}"));
+        let _ = other.write_all(b"offbase pull, pid 1 on elsewhere, since 10:00:00Z");
+        let started = Instant::now();
+        let refused = lock_workspace(&workspace, "second");
+        assert!(started.elapsed() < Duration::from_millis(500));
+        match refused {
+            Err(PipelineError::Busy { holder, .. }) => {
+                assert_eq!(holder, "offbase pull, pid 1 on elsewhere, since 10:00:00Z");
+            }
+            other => panic!("{:?}", other.err()),
+        }
     }
 }
