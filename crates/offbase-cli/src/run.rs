@@ -47,6 +47,7 @@ fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitCode> {
         Command::Assess(arguments) => commands::assess(arguments, context),
         Command::Pull(arguments) => commands::pull(arguments, context),
         Command::Emulate(arguments) => commands::emulate(arguments),
+        Command::Serve(arguments) => commands::serve(arguments),
         Command::Load(arguments) => commands::load(arguments, context),
         Command::Migrate(arguments) => commands::migrate(arguments, context),
         Command::Generate(arguments) => commands::generate(arguments, context),

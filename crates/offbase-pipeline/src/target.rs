@@ -140,10 +140,7 @@ impl Target {
     /// not given its own; refuses a mapping file or relax that differs from the load's (the
     /// tables were made by the load's, so planning with another would compare other tables).
     /// A schema without a recorded load keeps what it was given.
-    pub(crate) async fn settled(
-        &self,
-        connection: &mut PgConnection,
-    ) -> Result<Target, PipelineError> {
+    pub async fn settled(&self, connection: &mut PgConnection) -> Result<Target, PipelineError> {
         let mut target = self.clone();
         target.settle(connection).await?;
         Ok(target)

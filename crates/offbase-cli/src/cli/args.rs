@@ -91,6 +91,25 @@ pub struct PullArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// PostgreSQL connection URL of the loaded app (a password in it is never printed).
+    #[arg(long, env = "DATABASE_URL", value_name = "URL")]
+    pub database_url: String,
+    /// The schema the app was loaded into (`offbase load --pg-schema`).
+    #[arg(long, value_name = "NAME")]
+    pub pg_schema: String,
+    /// The workspace that was loaded: its schemas say which table holds which entity.
+    #[arg(long, value_name = "DIR")]
+    pub workspace: PathBuf,
+    /// The port to listen on, on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 8044)]
+    pub port: u16,
+    /// The app id in the served paths (default: the one the workspace was pulled from).
+    #[arg(long, value_name = "ID")]
+    pub app_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct EmulateArgs {
     /// The app to serve (schemas and data/<Entity>.jsonl records).
     pub app_dir: PathBuf,

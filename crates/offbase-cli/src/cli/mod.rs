@@ -94,6 +94,17 @@ pub enum Command {
         after_help = "Examples:\n  OFFBASE_EMULATOR_KEY=dev-key offbase emulate samples/crm --port 4444\n  BASE44_API_KEY=dev-key offbase pull --api-url http://127.0.0.1:4444 --app-id <printed id> --schema-from samples/crm --workspace ws\n  offbase emulate samples/crm --fail-rate 0.1 --truncate-rate 0.05 --write-rate 50 --write-for 60"
     )]
     Emulate(EmulateArgs),
+    /// Serve a migrated app's entity reads from PostgreSQL, as the Base44 API answers them.
+    ///
+    /// Answers GET /api/apps/{app_id}/entities/{Entity} (q, sort, limit, skip, fields), .../{id}
+    /// and .../count from the tables `offbase load` made in --pg-schema, with the records in the
+    /// platform's shape, so the app's client can point here instead of the platform. Only reads
+    /// are served so far: writes, authentication, v2/list, the trash and files answer 501. Runs
+    /// until Ctrl-C.
+    #[command(
+        after_help = "Examples:\n  offbase migrate --from samples/tasks --workspace ws --database-url postgres://localhost/app --pg-schema tasks\n  offbase serve --database-url postgres://localhost/app --pg-schema tasks --workspace ws --app-id tasks-app\n  curl 'http://127.0.0.1:8044/api/apps/tasks-app/entities/Task?sort=-created_date&limit=5'"
+    )]
+    Serve(ServeArgs),
     /// Load a workspace into PostgreSQL with COPY: resumable, every record loaded or rejected.
     ///
     /// Plans the workspace's schemas (schemas/), creates the tables in --pg-schema, then streams
@@ -472,6 +483,7 @@ impl Command {
             },
             // The emulator's --app-id and --api-key-env are the served app's, not the source's.
             Command::Emulate(_)
+            | Command::Serve(_)
             | Command::Corpus(CorpusCommand::FromHar(_))
             | Command::Completions(_)
             | Command::Assess(_) => Groups::default(),

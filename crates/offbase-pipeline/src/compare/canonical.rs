@@ -55,33 +55,18 @@ pub(crate) async fn target_records(
     Ok(records)
 }
 
-/// A row (`to_jsonb`) in canonical form, with its id.
+/// A row (`to_jsonb`) in canonical form, with its id: [`platform_record`], each value then
+/// canonical as its column's type reads it.
 pub(crate) fn canonical_target_row(
     row: Value,
     table: &Table,
 ) -> Option<(String, BTreeMap<String, Value>)> {
-    let Value::Object(row) = row else {
-        return None;
-    };
+    let record = platform_record(row, table)?;
     let mut canonical = BTreeMap::new();
-    for column in &table.columns {
-        let value = row.get(&column.name).cloned().unwrap_or(Value::Null);
-        match (&column.source, column.field.as_deref()) {
-            (ColumnSource::Extra, _) => {
-                if let Value::Object(extra) = value {
-                    for (field, value) in extra {
-                        if let Some(value) = canonical_value(&value, None) {
-                            canonical.insert(field, value);
-                        }
-                    }
-                }
-            }
-            (_, Some(field)) => {
-                if let Some(value) = canonical_value(&value, Some(&column.pg_type)) {
-                    canonical.insert(field.to_owned(), value);
-                }
-            }
-            (_, None) => {}
+    for (field, value) in record {
+        let pg_type = table.column_for_field(&field).map(|column| &column.pg_type);
+        if let Some(value) = canonical_value(&value, pg_type) {
+            canonical.insert(field, value);
         }
     }
     let id = canonical
@@ -89,6 +74,62 @@ pub(crate) fn canonical_target_row(
         .and_then(Value::as_str)
         .map(str::to_owned)?;
     Some((id, canonical))
+}
+
+/// A row (`to_jsonb`) back to the flat record the platform's API answers: each column under
+/// its field's name (built-ins included), `_extra`'s fields spread back, a null column left
+/// out (a column cannot tell a missing field from a null one, and the platform leaves out
+/// what was never set). Timestamps read as the platform returns stored records
+/// ([`platform_timestamp`]). `None` for a row that is not an object or has no id. One function
+/// for `diff behaviour` and `offbase serve`, so what is compared is what is served.
+pub fn platform_record(row: Value, table: &Table) -> Option<Map<String, Value>> {
+    let Value::Object(mut row) = row else {
+        return None;
+    };
+    let mut record = Map::new();
+    let mut extra = Map::new();
+    for column in &table.columns {
+        let value = row.remove(&column.name).unwrap_or(Value::Null);
+        match (&column.source, column.field.as_deref()) {
+            (ColumnSource::Extra, _) => {
+                if let Value::Object(fields) = value {
+                    extra = fields;
+                }
+            }
+            (_, Some(_)) if value.is_null() => {}
+            (_, Some(field)) => {
+                let value = match (&column.pg_type, value) {
+                    (PgType::Timestamptz | PgType::Timestamp, Value::String(text)) => {
+                        Value::String(platform_timestamp(&text).unwrap_or(text))
+                    }
+                    (_, value) => value,
+                };
+                record.insert(field.to_owned(), value);
+            }
+            (_, None) => {}
+        }
+    }
+    // After the columns: a field kept in `_extra` never shadows a column's.
+    for (field, value) in extra {
+        if !value.is_null() {
+            record.entry(field).or_insert(value);
+        }
+    }
+    record.get(BuiltIn::Id.field_name())?.as_str()?;
+    Some(record)
+}
+
+/// A timestamp as the platform returns a stored one: UTC without `Z`, six fractional digits,
+/// no fraction at all when it is zero (Python's `isoformat`, which the stored records show:
+/// `2025-11-18T02:15:47`). `None` for text that is not a timestamp.
+pub fn platform_timestamp(text: &str) -> Option<String> {
+    use chrono::Timelike;
+    let instant = offbase_model::time::parse_timestamp(text)?;
+    Some(if instant.nanosecond() == 0 {
+        instant.format("%Y-%m-%dT%H:%M:%S").to_string()
+    } else {
+        offbase_model::time::format_stored(instant)
+    })
 }
 
 /// A value in canonical form, read as a column of `pg_type` would hold it; `None` for null.
