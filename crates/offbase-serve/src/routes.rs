@@ -1,7 +1,7 @@
 //! The HTTP surface: the entity reads (list, get, count) under the emulator's paths, each
 //! translated by `offbase_sql::query` and run on a pooled connection, rows shaped back into the
-//! platform's records by `offbase_pipeline::compare::canonical::platform_record`. Anything
-//! else answers 501 naming what is not served yet, so a client never waits on a route this
+//! platform's records by `offbase_pipeline::compare::canonical::platform_record`; the SDK's
+//! fire-and-forget calls (page views, analytics) accepted and dropped. Anything else answers 501 naming what is not served yet, so a client never waits on a route this
 //! slice does not have.
 
 use crate::error::{ApiError, json_response};
@@ -22,6 +22,9 @@ use std::sync::Arc;
 const ENTITY: &str = "/api/apps/{app_id}/entities/{entity}";
 const ENTITY_COUNT: &str = "/api/apps/{app_id}/entities/{entity}/count";
 const RECORD: &str = "/api/apps/{app_id}/entities/{entity}/{id}";
+/// The SDK's fire-and-forget calls: a page view logged, analytics events.
+const PAGE_LOG: &str = "/api/app-logs/{app_id}/log-user-in-app/{page}";
+const ANALYTICS: &str = "/api/apps/{app_id}/analytics/track/batch";
 
 /// What every handler reads: the pool, where the tables are, and which table holds which
 /// entity.
@@ -41,6 +44,8 @@ pub(crate) fn router(state: SharedState) -> Router {
         .route(ENTITY, get(list))
         .route(ENTITY_COUNT, get(count))
         .route(RECORD, get(get_record))
+        .route(PAGE_LOG, axum::routing::post(accepted))
+        .route(ANALYTICS, axum::routing::post(accepted))
         .fallback(not_served)
         .method_not_allowed_fallback(not_served)
         .with_state(state)
@@ -177,6 +182,12 @@ async fn one_record(
         .and_then(|row| platform_record(row, table))
         .map(Value::Object)
         .ok_or_else(|| ApiError::not_found(format!("{entity} `{id}` not found")))
+}
+
+/// A call the SDK sends and never reads the answer of (page views, analytics): accepted and
+/// dropped, so the app's pages do not log errors; nothing here keeps them.
+async fn accepted() -> Response {
+    json_response(StatusCode::OK, &serde_json::json!({}))
 }
 
 /// Every other method and route: 501, saying what this slice serves.

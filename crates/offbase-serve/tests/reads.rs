@@ -381,6 +381,23 @@ async fn what_is_not_served_answers_501() {
         let message = body["error"].as_str().unwrap_or_default();
         assert!(message.contains("not served yet"), "{body}");
     }
+    // The SDK's fire-and-forget calls are accepted, not refused: pages would log errors.
+    for path in [
+        format!(
+            "/api/app-logs/{}/log-user-in-app/Dashboard",
+            both.server.app_id()
+        ),
+        format!("/api/apps/{}/analytics/track/batch", both.server.app_id()),
+    ] {
+        let response = http
+            .post(format!("{}{path}", both.server.api_url()))
+            .header("content-type", "application/json")
+            .body(r#"{"events": []}"#)
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+    }
     both.shutdown().await;
     drop_schema(&schema).await;
 }
