@@ -24,10 +24,12 @@ use offbase_pipeline::progress::{NoProgress, Reporter};
 use offbase_pipeline::target::MappingFile;
 use offbase_pipeline::workspace::Workspace;
 use offbase_sql::Section;
-use offbase_tests::{TestSchema, database_url, repo_root};
+use offbase_tests::{
+    Outcome, TestSchema, database_url, read_rolled_back, repo_root, write_rolled_back,
+};
 use serde_json::{Value, json};
 use sqlx::postgres::PgConnection;
-use sqlx::{Connection, Row};
+use sqlx::Connection;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -276,13 +278,6 @@ impl Who {
     }
 }
 
-/// What a statement did: the rows it touched, or a refusal (SQLSTATE 42501).
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Outcome {
-    Rows(u64),
-    Refused,
-}
-
 /// Migrates the fixture from `source` into a schema of its own, with the Supabase dialect,
 /// and maps Bob's and Dave's UUIDs to their Base44 ids in `offbase.user_map`, as the users
 /// export does.
@@ -377,34 +372,14 @@ async fn read_as(
     who: Who,
     sql: &str,
 ) -> Result<BTreeSet<String>, String> {
-    let mut transaction = begin_as(connection, schema, who).await;
-    let result = sqlx::query(sql).fetch_all(&mut *transaction).await;
-    let _ = transaction.rollback().await;
-    match result {
-        Ok(rows) => Ok(rows
-            .iter()
-            .map(|row| row.try_get::<String, _>(0).unwrap_or_default())
-            .collect()),
-        Err(error) => Err(error.to_string()),
-    }
+    read_rolled_back(begin_as(connection, schema, who).await, sql).await
 }
 
 /// What `sql` does as `who` (rolled back).
 async fn write_as(connection: &mut PgConnection, schema: &str, who: Who, sql: &str) -> Outcome {
-    let mut transaction = begin_as(connection, schema, who).await;
-    let result = sqlx::query(sql).execute(&mut *transaction).await;
-    let _ = transaction.rollback().await;
-    match result {
-        Ok(done) => Outcome::Rows(done.rows_affected()),
-        Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("42501") => {
-            Outcome::Refused
-        }
-        // A foreign key that still points at the row: the policies let the delete through.
-        Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("23503") => {
-            Outcome::Rows(1)
-        }
-        Err(error) => panic!("{who}: {sql}: {error}"),
-    }
+    write_rolled_back(begin_as(connection, schema, who).await, sql)
+        .await
+        .unwrap_or_else(|error| panic!("{who}: {sql}: {error}"))
 }
 
 /// The rows each request may read, table by table: those of `expected_reads()` in

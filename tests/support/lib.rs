@@ -203,6 +203,53 @@ pub fn emulator_client(
     Client::new(config).unwrap_or_else(|error| panic!("{error}"))
 }
 
+/// What a statement did as a role: the rows it touched (or returned), or a refusal (SQLSTATE
+/// 42501: a row security check or a missing privilege).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Rows(u64),
+    Refused,
+}
+
+/// The first column of every row `sql` returns in `transaction` (begun as some role), which
+/// is then rolled back.
+pub async fn read_rolled_back(
+    mut transaction: sqlx::Transaction<'_, sqlx::Postgres>,
+    sql: &str,
+) -> Result<std::collections::BTreeSet<String>, String> {
+    use sqlx::Row;
+    let result = sqlx::query(sql).fetch_all(&mut *transaction).await;
+    let _ = transaction.rollback().await;
+    match result {
+        Ok(rows) => Ok(rows
+            .iter()
+            .map(|row| row.try_get::<String, _>(0).unwrap_or_default())
+            .collect()),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+/// What `sql` does in `transaction` (begun as some role), which is then rolled back; any
+/// error but a refusal is the caller's to report.
+pub async fn write_rolled_back(
+    mut transaction: sqlx::Transaction<'_, sqlx::Postgres>,
+    sql: &str,
+) -> Result<Outcome, sqlx::Error> {
+    let result = sqlx::query(sql).execute(&mut *transaction).await;
+    let _ = transaction.rollback().await;
+    match result {
+        Ok(done) => Ok(Outcome::Rows(done.rows_affected())),
+        Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("42501") => {
+            Ok(Outcome::Refused)
+        }
+        // A foreign key that still points at the row: the policies let the delete through.
+        Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("23503") => {
+            Ok(Outcome::Rows(1))
+        }
+        Err(error) => Err(error),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
