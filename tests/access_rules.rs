@@ -28,8 +28,8 @@ use offbase_tests::{
     Outcome, TestSchema, database_url, plan_app, read_rolled_back, repo_root, write_rolled_back,
 };
 use serde_json::{Map, Value};
-use sqlx::postgres::PgConnection;
 use sqlx::Connection;
+use sqlx::postgres::PgConnection;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -17,6 +17,10 @@ pub const DEFAULT_LIST_LIMIT: usize = 50;
 /// The most records one bulk update request may change.
 pub const BULK_UPDATE_MAX: usize = 500;
 
+/// The most records one `update-many` request (`updateMany(query, data)`) updates: with more
+/// matches, it updates this many and answers `has_more: true`, and the client calls again.
+pub const UPDATE_MANY_BATCH: usize = 500;
+
 /// An allowance of requests per window, per app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Allowance {

@@ -12,6 +12,8 @@
 //!   against records in memory;
 //! - [`rls`]: access rules evaluated in memory: whether a user (or an anonymous visitor) may
 //!   read, create, update or delete a record, the platform's built-in `User` rules included;
+//! - [`update`]: the MongoDB-style update documents of `updateMany` (`$set`, `$inc`, `$push`,
+//!   ...): parsing one, and the changes it makes to a record;
 //! - [`exports`]: importing records from an export's files, the dashboard's CSV exports
 //!   ([`csv_export`]) and the CLI's seed files ([`seed`]);
 //! - [`files`]: which URLs point at the platform's file storage, in every shape, and the key a
@@ -36,6 +38,7 @@ pub mod platform;
 pub mod query;
 pub mod rls;
 pub mod schema;
+pub mod update;
 
 pub use exports::{csv as csv_export, seed};
 pub use schema::{ParsedFile, ReadOutcome, ReadWarning, SchemaError, parse_entity_file, read_app};

@@ -8,6 +8,7 @@ pub mod binary;
 pub mod cell;
 pub mod convert;
 pub mod hash;
+pub mod json;
 pub mod row_hash;
 pub mod text;
 

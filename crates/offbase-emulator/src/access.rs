@@ -12,6 +12,11 @@
 //!   record (hidden: 404; `delete` rule: 403). Fields set to a new value must pass their own
 //!   `create`/`update` rule (403). Bulk creates and updates are all or nothing: one refusal
 //!   refuses the request and writes nothing.
+//! - Query-wide writes (update-many, delete-many) are PostgreSQL's row level security on an
+//!   `UPDATE`/`DELETE ... WHERE`: they take the records the caller may read and the `update`
+//!   (`delete`) rule allows ([`WriteGuard::admits`]) and skip the others silently (no 404, no
+//!   403 for them); an update-many then checks each new record like an update (`WITH CHECK`,
+//!   field rules), and one refusal refuses the request (403) and writes nothing.
 //! - A rule that cannot be evaluated (malformed, a `$query` on an unknown entity) denies: reads
 //!   see nothing, writes get a 403 saying why.
 //! - Admins do not bypass rules (see `offbase_base44::rls`); the trash, restore and permanent
@@ -153,6 +158,16 @@ impl Writer {
         }
     }
 
+    /// The refusal of every write when the operation's rule cannot be evaluated.
+    fn unevaluable(&self, error: &str) -> StoreError {
+        let operation = self.operation.key();
+        StoreError::Forbidden(format!(
+            "the `{operation}` rule of {} cannot be evaluated ({error}), so it denies every \
+             {operation}",
+            self.entity
+        ))
+    }
+
     /// Refuses when the rule of the operation does not allow it on `record`.
     fn check_rows(
         &self,
@@ -162,11 +177,7 @@ impl Writer {
     ) -> Result<(), StoreError> {
         let operation = self.operation.key();
         match &checks.rows {
-            Err(error) => Err(StoreError::Forbidden(format!(
-                "the `{operation}` rule of {} cannot be evaluated ({error}), so it denies every \
-                 {operation}",
-                self.entity
-            ))),
+            Err(error) => Err(self.unevaluable(error)),
             Ok(check) if check.allows(record) => Ok(()),
             Ok(_) => Err(StoreError::Forbidden(format!(
                 "access denied: the `{operation}` rule of {} does not let {} {operation} {what}",
@@ -185,6 +196,16 @@ impl Writer {
 }
 
 impl WriteGuard for Writer {
+    fn admits(&self, record: &Record) -> Result<bool, StoreError> {
+        let Some(checks) = &self.checks else {
+            return Ok(true);
+        };
+        match &checks.rows {
+            Err(error) => Err(self.unevaluable(error)),
+            Ok(check) => Ok(checks.reader.sees(record) && check.allows(record)),
+        }
+    }
+
     fn stored(&self, id: &str, record: &Record) -> Result<(), StoreError> {
         let Some(checks) = &self.checks else {
             return Ok(());

@@ -1,5 +1,5 @@
 //! The entity REST API's handlers: list, cursor list, count, get, create, bulk create, update,
-//! bulk update, delete, trash, restore and permanent delete under
+//! bulk update, update-many, delete, delete-many, trash, restore and permanent delete under
 //! `/api/apps/{app_id}/entities/{Entity}`. Each reads its parameters, asks the store, and shapes
 //! the answer as the platform does (bare arrays, fresh `Z` timestamps on what it just wrote).
 //! Authentication, rate limits and faults happen before, in the route table's gate (`routes`),
@@ -10,8 +10,8 @@ use crate::access::{Reader, Writer};
 use crate::error::{ApiError, json_response};
 use crate::listing::{
     CursorState, DEFAULT_LIMIT, Endpoint, LIST_CAP, ListParams, V2_DEFAULT_SORT, anchor,
-    build_filter, keyset_order, normalized_q, order, project, read_fields, read_sort, select,
-    smallest, sort_value,
+    body_filter, build_filter, keyset_order, normalized_q, order, project, read_fields, read_sort,
+    select, smallest, sort_value,
 };
 use crate::session::Caller;
 use crate::state::SharedState;
@@ -22,7 +22,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use offbase_base44::api::UPDATE_MANY_BATCH;
 use offbase_base44::rls::Operation;
+use offbase_base44::update::parse_update;
 use offbase_model::time::format_fresh;
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
@@ -39,8 +41,16 @@ fn respond(result: Result<Value, ApiError>) -> Response {
 }
 
 fn success() -> Value {
+    success_with([])
+}
+
+/// `{"success": true}` and `fields`, in that order.
+fn success_with<const N: usize>(fields: [(&str, Value); N]) -> Value {
     let mut body = Map::new();
     body.insert("success".to_owned(), Value::Bool(true));
+    for (name, value) in fields {
+        body.insert(name.to_owned(), value);
+    }
     Value::Object(body)
 }
 
@@ -520,6 +530,92 @@ pub(crate) async fn bulk_update(
         },
         |records, now| fresh_all(records, now, &UPDATE_STAMPS),
     ))
+}
+
+/// `PATCH .../{Entity}/update-many`: `{"query": {...}, "data": {<update operators>}}` (the
+/// SDK's `updateMany(query, data)`). Applies `data` (`offbase_base44::update`) to the first
+/// [`UPDATE_MANY_BATCH`] records in (`created_date`, `id`) order that `query` matches and the
+/// caller may read and update (others are skipped: row level security), bumping their
+/// `updated_date`, all or nothing. Answers `{"success": true, "updated": n, "has_more": b}`;
+/// `has_more` is true when more such records remain, and the client calls again. Every record
+/// taken counts as updated, even when the update leaves its fields as they were (its
+/// `updated_date` moves, as a plain update's does). `query` is required (`{}` takes every
+/// record), so a forgotten query never updates a whole entity by accident.
+pub(crate) async fn update_many(
+    State(state): State<SharedState>,
+    Extension(caller): Extension<Caller>,
+    Path((_, entity)): EntityPath,
+    body: Bytes,
+) -> Response {
+    respond(update_matching(&state, &caller, &entity, &body))
+}
+
+fn update_matching(
+    state: &SharedState,
+    caller: &Caller,
+    entity: &str,
+    body: &Bytes,
+) -> Result<Value, ApiError> {
+    let body = read_body(body)?;
+    let shape = "send {\"query\": {...}, \"data\": {\"$set\": {...}}}";
+    let Value::Object(request) = &body else {
+        return Err(ApiError::bad_request(format!(
+            "the body of update-many must be a JSON object, found {}: {shape}",
+            offbase_model::json_kind(&body)
+        )));
+    };
+    let part = |name: &str, missing: &str| match request.get(name) {
+        None | Some(Value::Null) => Err(ApiError::bad_request(format!(
+            "the body of update-many has no `{name}`: {shape} ({missing})"
+        ))),
+        Some(value) => Ok(value),
+    };
+    let filter = body_filter(part("query", "`{}` updates every record")?)?;
+    let update = parse_update(part("data", "the update operators")?)
+        .map_err(|error| ApiError::bad_request(format!("invalid update in `data`: {error}")))?;
+    let now = now_millis();
+    let batch = state.store.write(|store| {
+        let writer = writer(state, store, caller, entity, Operation::Update)?;
+        store.update_matching_as(entity, &filter, &update, now, UPDATE_MANY_BATCH, &writer)
+    })?;
+    Ok(success_with([
+        ("updated", Value::from(batch.updated)),
+        ("has_more", Value::Bool(batch.has_more)),
+    ]))
+}
+
+/// `DELETE .../{Entity}` with the query as the JSON body (the SDK's `deleteMany(query)`):
+/// soft-deletes every live record the query matches and the caller may read and delete
+/// (others are skipped: row level security) into the trash (`User`: removed outright).
+/// Answers `{"success": true, "deleted": n}`. A body is required (`{}` deletes every
+/// record), so a forgotten query never empties an entity by accident.
+pub(crate) async fn delete_many(
+    State(state): State<SharedState>,
+    Extension(caller): Extension<Caller>,
+    Path((_, entity)): EntityPath,
+    body: Bytes,
+) -> Response {
+    respond(delete_matching(&state, &caller, &entity, &body))
+}
+
+fn delete_matching(
+    state: &SharedState,
+    caller: &Caller,
+    entity: &str,
+    body: &Bytes,
+) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "delete-many needs the query as the JSON body (`{}` deletes every record): send \
+             DELETE .../entities/{Entity} with a body such as {\"status\": \"archived\"}",
+        ));
+    }
+    let filter = body_filter(&read_body(body)?)?;
+    let deleted = state.store.write(|store| {
+        let writer = writer(state, store, caller, entity, Operation::Delete)?;
+        store.delete_matching_as(entity, &filter, &writer)
+    })?;
+    Ok(success_with([("deleted", Value::from(deleted))]))
 }
 
 /// `DELETE .../{Entity}/{id}`: soft delete, `{"success": true}`.

@@ -5,8 +5,9 @@
 //! it: `api_key` / bearer authentication, user sessions and anonymous visitors held to the app's
 //! access rules (`rls`), lists capped at 5000 with no stable order unless
 //! sorted, the `v2/list` keyset cursor, counts, soft delete with a trash, schema-driven writes
-//! (undeclared fields dropped, fresh `Z` timestamps on what was just written), per-operation
-//! rate limits, and hosting of the public file URLs records carry. On top of that it can inject
+//! (undeclared fields dropped, fresh `Z` timestamps on what was just written), the SDK's
+//! `updateMany` (MongoDB-style update operators, `offbase_base44::update`, in batches of 500)
+//! and `deleteMany` by query, per-operation rate limits, and hosting of the public file URLs records carry. On top of that it can inject
 //! faults (5xx, 429, truncated bodies, dropped connections, latency) and run a background
 //! writer, so a client's retries, paging and sync can be tested against the platform's worst
 //! days. Choices made where the reference is silent are listed in the crate's

@@ -15,9 +15,9 @@ pub(crate) enum Operation {
     Get,
     /// Create and bulk create.
     Create,
-    /// Update, bulk update and restore.
+    /// Update, bulk update, update-many and restore.
     Update,
-    /// Delete and permanent delete.
+    /// Delete, delete-many and permanent delete.
     Delete,
 }
 

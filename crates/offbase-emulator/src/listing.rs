@@ -1,6 +1,6 @@
 //! Reading many records: the query parameters of the list, cursor-list, count and trash
 //! endpoints, the filter they make (`q` plus any unknown parameter as an equality filter, both
-//! through `offbase_base44::query`), the order (an explicit `sort`, or without one an order that
+//! through `offbase_base44::query`; the query of update-many and delete-many too), the order (an explicit `sort`, or without one an order that
 //! changes whenever the entity changes, as on the platform), `fields` projection, and the opaque
 //! keyset cursor of `v2/list`.
 
@@ -103,6 +103,12 @@ pub(crate) fn build_filter(
     let mut all = Map::new();
     all.insert("$and".to_owned(), Value::Array(clauses));
     parse_filter(&Value::Object(all)).map_err(|error| bad_query(&error))
+}
+
+/// The filter of a query-wide write (update-many's `query`, delete-many's body): the same
+/// language as `q`, given as a JSON value; `{}` matches every record (MongoDB's reading).
+pub(crate) fn body_filter(query: &Value) -> Result<Filter, ApiError> {
+    parse_filter(query).map_err(|error| ApiError::bad_request(format!("invalid query: {error}")))
 }
 
 /// `q` as the cursor keeps it: compact JSON, so the same filter sent again with other spacing

@@ -21,11 +21,12 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, delete, get, post, put};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use std::sync::Arc;
 
 const ENTITY: &str = "/api/apps/{app_id}/entities/{entity}";
 const ENTITY_BULK: &str = "/api/apps/{app_id}/entities/{entity}/bulk";
+const ENTITY_UPDATE_MANY: &str = "/api/apps/{app_id}/entities/{entity}/update-many";
 const ENTITY_V2_LIST: &str = "/api/apps/{app_id}/entities/{entity}/v2/list";
 const ENTITY_COUNT: &str = "/api/apps/{app_id}/entities/{entity}/count";
 const ENTITY_TRASH: &str = "/api/apps/{app_id}/entities/{entity}/trash";
@@ -53,12 +54,17 @@ pub(crate) fn router(state: SharedState) -> Router {
         .route(
             ENTITY,
             gated(Route::List, get(entities::list))
-                .merge(gated(Route::Create, post(entities::create))),
+                .merge(gated(Route::Create, post(entities::create)))
+                .merge(gated(Route::DeleteMany, delete(entities::delete_many))),
         )
         .route(
             ENTITY_BULK,
             gated(Route::BulkCreate, post(entities::bulk_create))
                 .merge(gated(Route::BulkUpdate, put(entities::bulk_update))),
+        )
+        .route(
+            ENTITY_UPDATE_MANY,
+            gated(Route::UpdateMany, patch(entities::update_many)),
         )
         .route(ENTITY_V2_LIST, gated(Route::ListV2, get(entities::list_v2)))
         .route(ENTITY_COUNT, gated(Route::Count, get(entities::count)))
@@ -107,8 +113,10 @@ impl Route {
             Route::List | Route::ListV2 | Route::Count | Route::Trash => Some(Operation::List),
             Route::Get => Some(Operation::Get),
             Route::Create | Route::BulkCreate => Some(Operation::Create),
-            Route::Update | Route::BulkUpdate | Route::Restore => Some(Operation::Update),
-            Route::Delete | Route::PermanentDelete => Some(Operation::Delete),
+            Route::Update | Route::BulkUpdate | Route::UpdateMany | Route::Restore => {
+                Some(Operation::Update)
+            }
+            Route::Delete | Route::DeleteMany | Route::PermanentDelete => Some(Operation::Delete),
             Route::File
             | Route::SignedUrl
             | Route::PrivateFile
@@ -288,6 +296,8 @@ mod tests {
     fn routes_have_rate_limit_classes() {
         assert_eq!(Route::Restore.operation(), Some(Operation::Update));
         assert_eq!(Route::Trash.operation(), Some(Operation::List));
+        assert_eq!(Route::UpdateMany.operation(), Some(Operation::Update));
+        assert_eq!(Route::DeleteMany.operation(), Some(Operation::Delete));
         assert_eq!(Route::File.operation(), None);
         assert_eq!(app_id_of("/api/apps/abc/entities/Task"), Some("abc"));
     }

@@ -24,8 +24,12 @@ pub enum Route {
     Update,
     /// `PUT .../entities/{Entity}/bulk`
     BulkUpdate,
+    /// `PATCH .../entities/{Entity}/update-many`: `updateMany(query, data)`.
+    UpdateMany,
     /// `DELETE .../entities/{Entity}/{id}`
     Delete,
+    /// `DELETE .../entities/{Entity}` with the query as the body: `deleteMany(query)`.
+    DeleteMany,
     /// `GET .../entities/{Entity}/trash`
     Trash,
     /// `PUT .../entities/{Entity}/{id}/restore`
@@ -57,7 +61,9 @@ impl Route {
             Route::BulkCreate => "bulk_create",
             Route::Update => "update",
             Route::BulkUpdate => "bulk_update",
+            Route::UpdateMany => "update_many",
             Route::Delete => "delete",
+            Route::DeleteMany => "delete_many",
             Route::Trash => "trash",
             Route::Restore => "restore",
             Route::PermanentDelete => "permanent_delete",

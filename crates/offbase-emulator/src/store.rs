@@ -3,9 +3,17 @@
 //! an app's `data/<Entity>.jsonl` files and the write rules Base44 applies: new ObjectId-like
 //! ids, the built-in fields (`created_by` for whom a [`Creator`] names), dropping fields the
 //! schema does not declare, merging updates, soft delete into the trash, restore and permanent
-//! delete. Each write of the API passes a [`WriteGuard`] (the access rules, in `access`) the
-//! records it would change and write before anything changes, so a refusal writes nothing;
-//! each table keeps its entity's rules, and the store is the `$query` source of the rules.
+//! delete, and the query-wide writes (`update-many` with an update document, `delete-many`).
+//! Each write of the API passes a [`WriteGuard`] (the access rules, in `access`) the records it
+//! would change and write before anything changes, so a refusal writes nothing; each table
+//! keeps its entity's rules, and the store is the `$query` source of the rules.
+//!
+//! The query-wide writes match like PostgreSQL's `UPDATE`/`DELETE ... WHERE` under row level
+//! security: the records the query matches and the guard admits (readable, and allowed by the
+//! operation's rule) are the ones written; the others are skipped silently, not refused. An
+//! update-many then writes its batch (the first matches in (`created_date`, `id`) order, the
+//! order of [`StoreHandle::live_records`]) all or nothing: one record the update cannot be
+//! applied to (400) or whose new value the guard refuses (403, `WITH CHECK`) writes nothing.
 //!
 //! Records are kept exactly as loaded or written (`serde_json` maps in insertion order), with
 //! their `created_date`/`updated_date` also parsed to instants for ordering. Timestamps written
@@ -19,7 +27,9 @@
 use crate::error::{ApiError, EmulatorError};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use offbase_base44::query::Filter;
 use offbase_base44::rls::{EntityRules, RecordSource};
+use offbase_base44::update::{Change, UpdateDocument};
 use offbase_model::time::{format_stored, parse_timestamp};
 use offbase_model::{App, BuiltIn, Entity};
 use rand::rngs::StdRng;
@@ -405,6 +415,69 @@ impl Store {
             .collect())
     }
 
+    /// Applies an update document to the live records of `entity` that `filter` matches and
+    /// `guard` admits, the first `batch` of them in (`created_date`, `id`) order, each with
+    /// `updated_date` bumped, all or nothing. Changes to fields a write may not set (undeclared
+    /// ones) are dropped, as [`Store::update_as`] drops them.
+    pub(crate) fn update_matching_as(
+        &mut self,
+        entity: &str,
+        filter: &Filter,
+        update: &UpdateDocument,
+        now: DateTime<Utc>,
+        batch: usize,
+        guard: &dyn WriteGuard,
+    ) -> Result<UpdatedBatch, StoreError> {
+        let table = self.table_mut(entity)?;
+        let matched = table.matching(filter, guard)?;
+        let has_more = matched.len() > batch;
+        let mut updates = Vec::with_capacity(matched.len().min(batch));
+        for id in matched.into_iter().take(batch) {
+            let old = table.live_record(&id)?;
+            guard.stored(&id, old)?;
+            let changes = update.changes(old, now).map_err(|error| {
+                StoreError::InvalidBody(format!(
+                    "the update cannot be applied to the record `{id}`, so nothing was \
+                     changed: {error}"
+                ))
+            })?;
+            let (new, set) = table.changed(old, &changes, now);
+            guard.written(&new, &set)?;
+            updates.push((id, new));
+        }
+        let updated = updates.len();
+        for (id, new) in updates {
+            table.replace(&id, new);
+        }
+        Ok(UpdatedBatch { updated, has_more })
+    }
+
+    /// Soft-deletes every live record of `entity` that `filter` matches and `guard` admits
+    /// (users are removed outright). Returns how many.
+    pub(crate) fn delete_matching_as(
+        &mut self,
+        entity: &str,
+        filter: &Filter,
+        guard: &dyn WriteGuard,
+    ) -> Result<usize, StoreError> {
+        let table = self.table_mut(entity)?;
+        let matched = table.matching(filter, guard)?;
+        for id in &matched {
+            guard.stored(id, table.live_record(id)?)?;
+        }
+        for id in &matched {
+            if let Some(stored) = table.live.remove(id)
+                && table.has_trash()
+            {
+                table.trash.insert(id.clone(), stored);
+            }
+        }
+        if !matched.is_empty() {
+            table.touch();
+        }
+        Ok(matched.len())
+    }
+
     /// Soft delete: the record moves to the trash (users are removed outright).
     pub(crate) fn delete(&mut self, entity: &str, id: &str) -> Result<(), StoreError> {
         self.delete_as(entity, id, &Unguarded)
@@ -512,9 +585,23 @@ pub(crate) struct Creator {
     pub(crate) id: Value,
 }
 
+/// What one update-many request wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UpdatedBatch {
+    /// Records updated (at most the batch size).
+    pub(crate) updated: usize,
+    /// Whether more records matched than the batch took.
+    pub(crate) has_more: bool,
+}
+
 /// What a write must pass before the store changes (access rules); refusals are
 /// [`StoreError::Forbidden`] or, for a record the caller cannot see, [`StoreError::NotFound`].
 pub(crate) trait WriteGuard {
+    /// Whether a query-wide write (update-many, delete-many) takes this stored record: `false`
+    /// skips it silently (the caller may not read it, or the operation's rule does not allow
+    /// it), as row level security filters rows; an error refuses the whole request (a rule
+    /// that cannot be evaluated).
+    fn admits(&self, record: &Record) -> Result<bool, StoreError>;
     /// The stored record an update or delete changes.
     fn stored(&self, id: &str, record: &Record) -> Result<(), StoreError>;
     /// The record a create or update writes, and the fields it sets (an update: to a value
@@ -526,6 +613,10 @@ pub(crate) trait WriteGuard {
 pub(crate) struct Unguarded;
 
 impl WriteGuard for Unguarded {
+    fn admits(&self, _: &Record) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
     fn stored(&self, _: &str, _: &Record) -> Result<(), StoreError> {
         Ok(())
     }
@@ -567,6 +658,49 @@ impl Table {
             })
             .map(|(name, _)| name.clone())
             .collect()
+    }
+
+    /// `record` with the `changes` of an update document to writable fields applied and
+    /// `updated_date` bumped, and the fields it changes.
+    fn changed(
+        &self,
+        record: &Record,
+        changes: &[(String, Change)],
+        now: DateTime<Utc>,
+    ) -> (Record, Vec<String>) {
+        let mut record = record.clone();
+        let mut set = Vec::with_capacity(changes.len());
+        for (name, change) in changes {
+            if !self.writable.contains(name) {
+                continue;
+            }
+            match change {
+                Change::Set(value) => {
+                    record.insert(name.clone(), value.clone());
+                }
+                Change::Unset => {
+                    record.shift_remove(name);
+                }
+            }
+            set.push(name.clone());
+        }
+        record.insert("updated_date".to_owned(), Value::String(format_stored(now)));
+        (record, set)
+    }
+
+    /// The ids of the live records `filter` matches and `guard` admits, in (`created_date` as
+    /// an instant, `id`) order; records without a readable `created_date` first.
+    fn matching(&self, filter: &Filter, guard: &dyn WriteGuard) -> Result<Vec<String>, StoreError> {
+        let mut matched = Vec::new();
+        for (id, stored) in &self.live {
+            if filter.matches(&stored.record) && guard.admits(&stored.record)? {
+                matched.push((id, stored.created));
+            }
+        }
+        matched.sort_by(|(left_id, left), (right_id, right)| {
+            left.cmp(right).then_with(|| left_id.cmp(right_id))
+        });
+        Ok(matched.into_iter().map(|(id, _)| id.clone()).collect())
     }
 
     /// Stores `record` under `id` in place of the live one.

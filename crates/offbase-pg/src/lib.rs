@@ -9,6 +9,7 @@ pub mod files;
 pub mod load;
 pub mod query;
 pub mod range_hash;
+pub mod serve;
 pub mod state;
 pub mod sync;
 pub mod users;

@@ -1,20 +1,33 @@
 //! `offbase serve`: a migrated app's entity API served from PostgreSQL, in the Base44 API's
 //! shape, so the app's client can point at it instead of the platform.
 //!
-//! This slice serves reads only: list (`q`, `sort`, `limit`, `skip`, `fields`), get and count
-//! under `/api/apps/{app_id}/entities/{Entity}`, the paths and answers of the platform (and of
-//! `offbase_emulator`). Reads are the translation `diff behaviour` checks
-//! (`offbase_sql::query`), records shaped back by the same function it uses
-//! (`offbase_pipeline::compare::canonical::platform_record`). Everything else answers 501.
+//! Served: the entity API under `/api/apps/{app_id}/entities/{Entity}` (list with `q`,
+//! `sort`, `limit`, `skip`, `fields`; get; count; create; update; delete; bulk create and
+//! update; `update-many`; delete-many), `User/me`, sign-in with email and password, at the
+//! platform's paths and in its shapes (and `offbase_emulator`'s). Every request runs in one
+//! transaction as its caller (the service key, a signed-in user, an anonymous visitor), so
+//! the access rules the load applied as row level security decide what it sees and writes.
+//! Reads are the translation `diff behaviour` checks (`offbase_sql::query`), records shaped
+//! back by the same function it uses (`platform_record`). Everything else answers 501.
 //!
 //! Modules, each owning one thing:
 //! - `error`: [`ServeError`] and the API's JSON error answers;
+//! - `token`: the sign-in tokens (JWT, HS256);
+//! - `caller`: who a request is from, and its transaction in the caller's shoes;
 //! - `params`: the reads' query parameters and `fields` projection;
-//! - `routes`: the route table and the handlers.
+//! - `reads`, `writes`, `auth`: the handlers;
+//! - `routes`: the route table and the state handlers share.
 
+mod auth;
+mod caller;
 mod error;
 mod params;
+mod reads;
 mod routes;
+mod token;
+mod writes;
+
+pub use token::TokenSecret;
 
 pub use error::ServeError;
 /// A database URL as it may be printed (its password masked).
@@ -51,6 +64,12 @@ pub struct ServeConfig {
     pub workspace: PathBuf,
     /// The app id in the served paths; `None`: the workspace manifest's source's.
     pub app_id: Option<String>,
+    /// Signs the sign-in tokens; `None`: a random one (tokens then last as long as the
+    /// process).
+    pub token_secret: Option<TokenSecret>,
+    /// The service key (the platform's `asServiceRole`, the app's API key); `None`: no caller
+    /// is the service role.
+    pub service_key: Option<String>,
 }
 
 /// Starts serving on `bind` (`127.0.0.1:0` for a free port): plans the workspace with the
@@ -75,6 +94,8 @@ pub async fn start(config: ServeConfig, bind: SocketAddr) -> Result<RunningServe
     let settled = Target::new(&config.database_url, &config.pg_schema)
         .settled(&mut connection)
         .await?;
+    let secured =
+        offbase_pg::serve::schema_has_row_security(&mut connection, &config.pg_schema).await?;
     drop(connection);
     let plan =
         offbase_pipeline::plan::plan_workspace(&workspace, settled.mappings.as_ref(), &NoProgress)?;
@@ -89,11 +110,11 @@ pub async fn start(config: ServeConfig, bind: SocketAddr) -> Result<RunningServe
     let pool = PgPoolOptions::new()
         .max_connections(POOL_SIZE)
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        // Every connection reads as `diff behaviour` does: UTC (dates compare with instants as
-        // the platform's strings do) and read-only (this slice never writes).
+        // Every connection reads as `diff behaviour` does: in UTC (dates compare with instants
+        // as the platform's strings do); each request says read-only or read-write.
         .after_connect(|connection, _| {
             Box::pin(async move {
-                offbase_pg::query::prepare_reads(connection)
+                offbase_pg::serve::prepare(connection)
                     .await
                     .map_err(|error| sqlx::Error::Configuration(Box::new(error)))
             })
@@ -114,7 +135,18 @@ pub async fn start(config: ServeConfig, bind: SocketAddr) -> Result<RunningServe
         pool: pool.clone(),
         pg_schema: config.pg_schema.clone(),
         app_id: app_id.clone(),
+        app: plan.app,
         target: plan.target,
+        relax: settled.relax,
+        rls: settled.rls,
+        secured,
+        auth: routes::AuthSettings {
+            secret: config
+                .token_secret
+                .clone()
+                .unwrap_or_else(TokenSecret::random),
+            service_key: config.service_key.clone().filter(|key| !key.is_empty()),
+        },
     });
     let service = routes::router(state).into_make_service();
     let (stop, stopped) = oneshot::channel::<()>();

@@ -91,6 +91,8 @@ async fn start_both(schema: &str) -> Both {
             pg_schema: schema.to_owned(),
             workspace,
             app_id: Some(emulator.app_id().to_owned()),
+            token_secret: None,
+            service_key: Some(KEY.to_owned()),
         },
         loopback,
     )
@@ -361,10 +363,17 @@ async fn what_is_not_served_answers_501() {
         both.server.api_url(),
         both.server.app_id()
     );
+    let app = format!(
+        "{}/api/apps/{}",
+        both.server.api_url(),
+        both.server.app_id()
+    );
     let requests = [
-        http.post(format!("{base}/Task")).body("{}"),
-        http.delete(format!("{base}/Task/some-id")),
         http.get(format!("{base}/Task/v2/list")),
+        http.get(format!("{base}/Task/trash")),
+        http.post(format!("{app}/integration-endpoints/Core/UploadFile")),
+        http.post(format!("{app}/functions/legacyExport"))
+            .body("{}"),
         http.get(format!("{}/nowhere", both.server.api_url())),
     ];
     for request in requests {

@@ -102,6 +102,43 @@ pub fn list_sql(
     Ok(select.to_string(PostgresQueryBuilder))
 }
 
+/// The rows a write to many records works through (`updateMany`, `deleteMany`): those
+/// `filter` matches, oldest first (`created_date`, then `id`), at most `limit`, locked
+/// `FOR UPDATE` when `lock` (which, under row level security, also holds them to the update
+/// policy: the rows are those the caller may read and update).
+pub fn matching_sql(
+    pg_schema: &str,
+    table: &Table,
+    filter: &Filter,
+    limit: Option<u64>,
+    lock: bool,
+) -> Result<String, TranslateError> {
+    let mut select = base_select(pg_schema, table);
+    select.expr_as(
+        Expr::cust(format!("to_jsonb(\"{ROW_ALIAS}\")")),
+        Alias::new("row"),
+    );
+    where_filter(&mut select, table, filter)?;
+    if let Target::Column { column, pg_type } = resolve(table, "created_date") {
+        select.order_by_expr_with_nulls(
+            column_value(column, pg_type),
+            Order::Asc,
+            NullOrdering::First,
+        );
+    }
+    select.order_by_expr(
+        Expr::cust_with_exprs("$1 COLLATE \"C\"", [id_column(table)]),
+        Order::Asc,
+    );
+    if let Some(limit) = limit {
+        select.limit(limit);
+    }
+    if lock {
+        select.lock(sea_query::LockType::Update);
+    }
+    Ok(select.to_string(PostgresQueryBuilder))
+}
+
 /// A count: `SELECT count(*) AS "count" FROM ... WHERE ...`.
 pub fn count_sql(
     pg_schema: &str,

@@ -107,6 +107,18 @@ pub struct ServeArgs {
     /// The app id in the served paths (default: the one the workspace was pulled from).
     #[arg(long, value_name = "ID")]
     pub app_id: Option<String>,
+    /// The secret sign-in tokens are signed with (HS256), read from this environment
+    /// variable; unset: a random one, and tokens end when the server stops.
+    #[arg(
+        long,
+        default_value = "OFFBASE_SERVE_TOKEN_SECRET",
+        value_name = "NAME"
+    )]
+    pub token_secret_env: String,
+    /// The service key backend code sends (the platform's `asServiceRole`, past the access
+    /// rules), read from this environment variable; unset: no service access.
+    #[arg(long, default_value = "OFFBASE_SERVE_SERVICE_KEY", value_name = "NAME")]
+    pub service_key_env: String,
 }
 
 #[derive(Debug, Args)]

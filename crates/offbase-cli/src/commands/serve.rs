@@ -1,4 +1,4 @@
-//! `offbase serve`: a loaded app's entity reads over HTTP from PostgreSQL, until Ctrl-C.
+//! `offbase serve`: a loaded app's entity API over HTTP from PostgreSQL, until Ctrl-C.
 
 use super::runtime;
 use crate::cli::ServeArgs;
@@ -11,12 +11,26 @@ pub fn serve(arguments: ServeArgs) -> anyhow::Result<ExitCode> {
         pg_schema: arguments.pg_schema.clone(),
         workspace: arguments.workspace.clone(),
         app_id: arguments.app_id.clone(),
+        token_secret: std::env::var(&arguments.token_secret_env)
+            .ok()
+            .filter(|secret| !secret.is_empty())
+            .map(|secret| offbase_serve::TokenSecret::new(secret.as_bytes())),
+        service_key: std::env::var(&arguments.service_key_env)
+            .ok()
+            .filter(|key| !key.is_empty()),
     };
+    if config.token_secret.is_none() {
+        eprintln!(
+            "note: {} is not set: sign-in tokens are signed with a random secret and end when \
+             the server stops",
+            arguments.token_secret_env
+        );
+    }
     let address = std::net::SocketAddr::from(([127, 0, 0, 1], arguments.port));
     runtime()?.block_on(async {
         let running = offbase_serve::start(config, address).await?;
         println!(
-            "Serving the reads of app {} from {} (schema {}) at {}/api/apps/{}/entities/{{Entity}}. Ctrl-C stops.",
+            "Serving app {} from {} (schema {}) at {}/api/apps/{}/entities/{{Entity}}. Ctrl-C stops.",
             running.app_id(),
             offbase_serve::redact_url(&arguments.database_url),
             arguments.pg_schema,

@@ -15,6 +15,7 @@
 //! the statements themselves are `statements`. docs/access-rules.md explains every decision.
 
 mod condition;
+mod session;
 mod statements;
 
 use condition::{Condition, Translator};
@@ -26,6 +27,7 @@ use offbase_model::{
 use sea_query::{Expr, PostgresQueryBuilder, Query};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+pub use session::{Requester, Session, session};
 
 pub use offbase_model::names::quote_identifier;
 

@@ -12,7 +12,7 @@ use offbase_base44::files::UrlRewrite;
 use offbase_base44::query::{Filter, parse_filter, parse_sort};
 use offbase_model::{BuiltIn, Table, TargetSchema};
 use offbase_sql::RlsMode;
-use offbase_sql::rls::{SUPABASE_CLAIMS_SETTING, SUPABASE_LEGACY_CLAIMS_SETTING};
+use offbase_sql::rls::{Requester, Session, session};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -29,21 +29,8 @@ pub(super) async fn act_as_user(
     who: &str,
     rls: RlsMode,
 ) -> Result<(), PipelineError> {
-    use offbase_sql::rls::{USER_EMAIL_SETTING, USER_ID_SETTING, USER_ROLE_SETTING};
-    let roles = rls.roles();
     if who == ANONYMOUS {
-        let settings: &[(&str, &str)] = match rls {
-            RlsMode::Supabase => &[
-                (SUPABASE_LEGACY_CLAIMS_SETTING, ""),
-                (SUPABASE_CLAIMS_SETTING, ""),
-            ],
-            RlsMode::On | RlsMode::Off => &[
-                (USER_ID_SETTING, ""),
-                (USER_EMAIL_SETTING, ""),
-                (USER_ROLE_SETTING, ""),
-            ],
-        };
-        offbase_pg::query::act_as(connection, roles.anonymous, settings).await?;
+        act(connection, session(rls, Requester::Anonymous)).await?;
         return Ok(());
     }
     let unknown = |message: &str| PipelineError::UserSession {
@@ -65,7 +52,7 @@ pub(super) async fn act_as_user(
         return Err(unknown("the User table has no id or email column"));
     };
     let found = offbase_pg::query::find_user(
-        connection,
+        &mut *connection,
         pg_schema,
         &table.name,
         (id_column, email_column, column(BuiltIn::Role.field_name())),
@@ -74,34 +61,33 @@ pub(super) async fn act_as_user(
     .await?
     .ok_or_else(|| unknown("no user with this email in the loaded User table"))?;
     let (id, email, role) = found;
-    match rls {
-        RlsMode::Supabase => {
-            // The claims of the user's token as the users export makes them, but `sub` is the
-            // id the loaded User row holds (the Base44 id before the export's rewrite plan, the
-            // new one after), which the section's `offbase_user_id()` takes as it is.
-            let claims = serde_json::json!({
-                "sub": id,
-                "email": email,
-                "role": roles.signed_in,
-                "app_metadata": {"role": role, "base44": {"id": id}},
-            });
-            let claims = claims.to_string();
-            let settings = [
-                (SUPABASE_LEGACY_CLAIMS_SETTING, ""),
-                (SUPABASE_CLAIMS_SETTING, claims.as_str()),
-            ];
-            offbase_pg::query::act_as(connection, roles.signed_in, &settings).await?;
-        }
-        RlsMode::On | RlsMode::Off => {
-            let settings = [
-                (USER_ID_SETTING, id.as_str()),
-                (USER_EMAIL_SETTING, email.as_str()),
-                (USER_ROLE_SETTING, role.as_deref().unwrap_or_default()),
-            ];
-            offbase_pg::query::act_as(connection, roles.signed_in, &settings).await?;
-        }
-    }
+    // Supabase's `sub` is the id the loaded User row holds (the Base44 id before the users
+    // export's rewrite plan, the new one after), which `offbase_user_id()` takes as it is.
+    act(
+        connection,
+        session(
+            rls,
+            Requester::User {
+                id: &id,
+                email: &email,
+                role: role.as_deref(),
+            },
+        ),
+    )
+    .await?;
     Ok(())
+}
+
+async fn act(
+    connection: &mut offbase_pg::PgConnection,
+    session: Session,
+) -> Result<(), offbase_pg::PgError> {
+    let settings: Vec<(&str, &str)> = session
+        .settings
+        .iter()
+        .map(|(name, value)| (*name, value.as_str()))
+        .collect();
+    offbase_pg::query::act_as(connection, session.role, &settings).await
 }
 
 /// Asks an API (the old backend, or a new one that speaks the API); records are read through

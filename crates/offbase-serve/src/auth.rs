@@ -1,0 +1,124 @@
+//! Signing in: `POST /api/apps/{app_id}/auth/login` with `{email, password}` answers
+//! `{access_token, user}` as the platform does. Passwords are checked against the bcrypt hashes
+//! of the users table `offbase users export --format postgres` writes (`<pg-schema>.users`:
+//! the hashes an app kept in its User entity); the token is a JWT of [`crate::token`]. Also the
+//! app template's bootstrap call (`public-settings`).
+
+use crate::caller;
+use crate::error::ApiError;
+use crate::routes::{AppState, SharedState, connection, respond};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use offbase_pg::serve::Access;
+use serde_json::{Value, json};
+
+/// The users table `users export --format postgres` creates in the load's schema.
+pub(crate) const USERS_TABLE: &str = "users";
+
+fn invalid() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "invalid email or password")
+}
+
+/// `POST .../auth/login`.
+pub(crate) async fn login(
+    State(state): State<SharedState>,
+    Path(app_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    respond(sign_in(&state, &app_id, &body).await)
+}
+
+async fn sign_in(state: &AppState, app_id: &str, body: &Bytes) -> Result<Value, ApiError> {
+    if app_id != state.app_id {
+        return Err(ApiError::not_found(format!("app `{app_id}` not found")));
+    }
+    let request: Value = serde_json::from_slice(body).map_err(|error| {
+        ApiError::bad_request(format!("the request body is not valid JSON: {error}"))
+    })?;
+    let text = |name: &str| {
+        request
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    };
+    let (email, password) = (text("email").trim(), text("password"));
+    if email.is_empty() || password.is_empty() {
+        return Err(ApiError::bad_request(
+            "signing in takes `{\"email\": ..., \"password\": ...}`",
+        ));
+    }
+    let mut connection = connection(state).await?;
+    let mut transaction = offbase_pg::serve::begin(&mut connection, Access::ReadOnly)
+        .await
+        .map_err(caller::database)?;
+    caller::as_service(state, &mut transaction).await?;
+    let found = offbase_pg::serve::sign_in_credentials(
+        &mut transaction,
+        &state.pg_schema,
+        USERS_TABLE,
+        email,
+    )
+    .await
+    .map_err(|error| {
+        ApiError::not_served(format!(
+            "signing in with a password needs the users table of `offbase users export \
+             --format postgres` in schema {}: {error}",
+            state.pg_schema
+        ))
+    })?;
+    let Some((id, hash, disabled)) = found else {
+        return Err(invalid());
+    };
+    let Some(hash) = hash else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "this user has no password on this server yet (the platform exported none): sign \
+             in with the one-time login token the users export issued, or reset the password",
+        ));
+    };
+    let password = password.to_owned();
+    // bcrypt is slow on purpose: off the request threads.
+    let matches = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash))
+        .await
+        .map_err(|error| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))?
+        .unwrap_or(false);
+    if !matches {
+        return Err(invalid());
+    }
+    if disabled {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "this user is disabled: a disabled user cannot sign in",
+        ));
+    }
+    let user = caller::read_user(state, &mut transaction, &id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "this user is in the users table but not in the loaded User entity: load the \
+                 User entity, or export the users again",
+            )
+        })?;
+    let token = state.auth.secret.issue(&state.app_id, &id);
+    Ok(json!({
+        "access_token": token,
+        "token_type": "Bearer",
+        "user": Value::Object(user.record),
+    }))
+}
+
+/// `GET /api/apps/public/prod/public-settings/by-id/{app_id}`: the app template's first call.
+/// Every app served here is public (sign-in is the app's own choice per page).
+pub(crate) async fn public_settings(
+    State(state): State<SharedState>,
+    Path(app_id): Path<String>,
+) -> Response {
+    respond(if app_id == state.app_id {
+        Ok(json!({"id": state.app_id, "public_settings": {"auth_required": false}}))
+    } else {
+        Err(ApiError::not_found(format!("app `{app_id}` not found")))
+    })
+}
