@@ -140,6 +140,53 @@ async fn the_generated_corpus_of_every_sample_matches_between_the_emulator_and_p
     }
 }
 
+/// `offbase serve` over each migrated sample as the new backend, asked through the API as the
+/// platform is (`diff behaviour --target-url`): the generated corpus answers alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_generated_corpus_of_every_sample_matches_between_the_emulator_and_offbase_serve() {
+    for app in ["crm", "marketplace", "tasks"] {
+        let emulator = start(&sample(app)).await;
+        let migrated = migrated(&emulator, app).await;
+        let corpus = offbase_pipeline::compare::corpus::generate_corpus(&migrated.workspace, None)
+            .unwrap_or_else(|error| panic!("{app}: corpus generate: {error}"));
+        let server = offbase_serve::start(
+            offbase_serve::ServeConfig {
+                app_id: Some(emulator.app_id().to_owned()),
+                service_key: Some(offbase_tests::EMULATOR_KEY.to_owned()),
+                ..offbase_serve::ServeConfig::new(
+                    &database_url(),
+                    &migrated.schema.name,
+                    migrated.workspace.root(),
+                )
+            },
+            "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!()),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{app}: start offbase serve: {error}"));
+        let served = offbase_tests::api_client(&server.api_url(), server.app_id());
+        let diff = diff_behaviour(
+            &migrated.workspace,
+            None,
+            &client(&emulator),
+            &NewBackend::Api(served),
+            &corpus,
+            &BehaviourOptions::default(),
+            &NoProgress,
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{app}: diff behaviour: {error}"));
+        assert_eq!(not_matching(&diff), Vec::<String>::new(), "{app}");
+        assert_eq!(diff.matched, corpus.len(), "{app}");
+        println!(
+            "{app}: {} requests answered alike by offbase serve",
+            corpus.len()
+        );
+        server.shutdown().await;
+        migrated.schema.drop().await;
+        drop(emulator);
+    }
+}
+
 /// Every operator of the query language over every kind of column, `_extra` and nested
 /// objects, each sort, paging and projection (tests/fixtures/behaviour/corpus.jsonl).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -353,6 +353,8 @@ async fn files_copy_completes_through_faults_rejects_a_deleted_file_and_resumes(
         created_by: "emulator@example.com".to_owned(),
         deleted_files: [path_of(&deleted.url)].into_iter().collect(),
         file_size: None,
+        max_upload_bytes: offbase_emulator::DEFAULT_MAX_UPLOAD_BYTES,
+        max_upload_total_bytes: offbase_emulator::DEFAULT_MAX_UPLOAD_TOTAL_BYTES,
     };
     let address = "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!());
     let emulator = offbase_emulator::start(config, address)

@@ -372,6 +372,8 @@ async fn files_rewrite_of_a_loaded_target_counts_first_rewrites_once_and_keeps_a
         created_by: "emulator@example.com".to_owned(),
         deleted_files: [gone_path].into_iter().collect(),
         file_size: None,
+        max_upload_bytes: offbase_emulator::DEFAULT_MAX_UPLOAD_BYTES,
+        max_upload_total_bytes: offbase_emulator::DEFAULT_MAX_UPLOAD_TOTAL_BYTES,
     };
     let address = "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!());
     let emulator = offbase_emulator::start(config, address)

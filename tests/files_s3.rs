@@ -171,6 +171,8 @@ async fn files_copy_to_s3_keeps_bytes_type_and_hash_and_resumes_with_heads_only(
         created_by: "emulator@example.com".to_owned(),
         deleted_files: Default::default(),
         file_size: None,
+        max_upload_bytes: offbase_emulator::DEFAULT_MAX_UPLOAD_BYTES,
+        max_upload_total_bytes: offbase_emulator::DEFAULT_MAX_UPLOAD_TOTAL_BYTES,
     };
     let address = "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!());
     let emulator = offbase_emulator::start(config, address)
@@ -406,6 +408,8 @@ async fn large_files_go_up_in_parts_and_private_files_land_under_the_prefix() {
         created_by: "emulator@example.com".to_owned(),
         deleted_files: Default::default(),
         file_size: Some(size),
+        max_upload_bytes: offbase_emulator::DEFAULT_MAX_UPLOAD_BYTES,
+        max_upload_total_bytes: offbase_emulator::DEFAULT_MAX_UPLOAD_TOTAL_BYTES,
     };
     let address = "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!());
     let emulator = offbase_emulator::start(config, address)

@@ -28,6 +28,8 @@ fn config(app_dir: &Path) -> EmulatorConfig {
         created_by: "emulator@example.com".to_owned(),
         deleted_files: Default::default(),
         file_size: None,
+        max_upload_bytes: offbase_emulator::DEFAULT_MAX_UPLOAD_BYTES,
+        max_upload_total_bytes: offbase_emulator::DEFAULT_MAX_UPLOAD_TOTAL_BYTES,
     }
 }
 

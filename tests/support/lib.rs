@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+pub mod browser;
 pub mod sdk;
 
 /// The repository root.
@@ -174,15 +175,11 @@ pub async fn start_emulator(
     writer: Option<offbase_emulator::WriterConfig>,
 ) -> offbase_emulator::RunningEmulator {
     let config = offbase_emulator::EmulatorConfig {
-        app_dir: app_dir.to_path_buf(),
-        app_id: None,
-        api_key: EMULATOR_KEY.to_owned(),
         rate_limits: offbase_emulator::RateLimits::Off,
         faults: offbase_emulator::Faults::default(),
         writer,
         created_by: "emulator@example.com".to_owned(),
-        deleted_files: Default::default(),
-        file_size: None,
+        ..offbase_emulator::EmulatorConfig::new(app_dir, EMULATOR_KEY)
     };
     let address = "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!());
     offbase_emulator::start(config, address)
@@ -194,12 +191,14 @@ pub async fn start_emulator(
 pub fn emulator_client(
     emulator: &offbase_emulator::RunningEmulator,
 ) -> offbase_base44::client::Client {
+    api_client(&emulator.api_url(), emulator.app_id())
+}
+
+/// A client of any server speaking the API at `api_url` (an emulator, `offbase serve`) with
+/// [`EMULATOR_KEY`], with short backoffs.
+pub fn api_client(api_url: &str, app_id: &str) -> offbase_base44::client::Client {
     use offbase_base44::client::{ApiKey, Client, ClientConfig};
-    let mut config = ClientConfig::new(
-        emulator.api_url(),
-        emulator.app_id(),
-        ApiKey::new(EMULATOR_KEY),
-    );
+    let mut config = ClientConfig::new(api_url, app_id, ApiKey::new(EMULATOR_KEY));
     config.base_backoff = std::time::Duration::from_millis(5);
     config.max_backoff = std::time::Duration::from_millis(50);
     Client::new(config).unwrap_or_else(|error| panic!("{error}"))

@@ -21,6 +21,9 @@ pub const BULK_UPDATE_MAX: usize = 500;
 /// matches, it updates this many and answers `has_more: true`, and the client calls again.
 pub const UPDATE_MANY_BATCH: usize = 500;
 
+/// The most records one `upsert` request (`upsert(records, {key})`) writes.
+pub const UPSERT_MAX: usize = 500;
+
 /// An allowance of requests per window, per app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Allowance {

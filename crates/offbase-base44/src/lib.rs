@@ -12,6 +12,8 @@
 //!   against records in memory;
 //! - [`rls`]: access rules evaluated in memory: whether a user (or an anonymous visitor) may
 //!   read, create, update or delete a record, the platform's built-in `User` rules included;
+//! - [`aggregate`]: the SDK's `aggregate(spec)`: the spec read and checked against an entity,
+//!   and its evaluation (groups, counts, sums...) over records in memory;
 //! - [`update`]: the MongoDB-style update documents of `updateMany` (`$set`, `$inc`, `$push`,
 //!   ...): parsing one, and the changes it makes to a record;
 //! - [`exports`]: importing records from an export's files, the dashboard's CSV exports
@@ -26,6 +28,7 @@
 //!
 //! Everything but `client` is pure or reads local files only.
 
+pub mod aggregate;
 pub mod api;
 #[cfg(feature = "client")]
 pub mod client;
@@ -39,6 +42,7 @@ pub mod query;
 pub mod rls;
 pub mod schema;
 pub mod update;
+pub mod upsert;
 
 pub use exports::{csv as csv_export, seed};
 pub use schema::{ParsedFile, ReadOutcome, ReadWarning, SchemaError, parse_entity_file, read_app};

@@ -173,6 +173,8 @@ fn a_copy_killed_at_random_moments_ends_like_an_uninterrupted_one() {
             created_by: "emulator@example.com".to_owned(),
             deleted_files: Default::default(),
             file_size: None,
+            max_upload_bytes: offbase_emulator::DEFAULT_MAX_UPLOAD_BYTES,
+            max_upload_total_bytes: offbase_emulator::DEFAULT_MAX_UPLOAD_TOTAL_BYTES,
         };
         offbase_emulator::start(
             config,
@@ -242,6 +244,8 @@ fn start_emulator(
             created_by: "emulator@example.com".to_owned(),
             deleted_files: Default::default(),
             file_size,
+            max_upload_bytes: offbase_emulator::DEFAULT_MAX_UPLOAD_BYTES,
+            max_upload_total_bytes: offbase_emulator::DEFAULT_MAX_UPLOAD_TOTAL_BYTES,
         };
         offbase_emulator::start(
             config,

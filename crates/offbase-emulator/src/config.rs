@@ -14,6 +14,11 @@ pub const DEFAULT_APP_ID: &str = "6650e44a00000000000000a0";
 /// [`EmulatorConfig::created_by`] says otherwise.
 pub const DEFAULT_CREATED_BY: &str = "emulator@example.com";
 
+/// The default of [`EmulatorConfig::max_upload_bytes`]: 50 MiB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 50 * 1024 * 1024;
+/// The default of [`EmulatorConfig::max_upload_total_bytes`]: 1 GiB.
+pub const DEFAULT_MAX_UPLOAD_TOTAL_BYTES: usize = 1024 * 1024 * 1024;
+
 /// How to run an emulator: see [`crate::start`].
 #[derive(Clone)]
 pub struct EmulatorConfig {
@@ -38,6 +43,12 @@ pub struct EmulatorConfig {
     /// Serve every file with exactly this many bytes (a benchmark's); `None`: each file's own
     /// length, 512 to 2,559 bytes.
     pub file_size: Option<usize>,
+    /// The largest file `Core.UploadFile` / `Core.UploadPrivateFile` accept, in bytes (larger
+    /// ones: 413). Default 50 MiB.
+    pub max_upload_bytes: usize,
+    /// The bytes of uploads the emulator keeps in memory at most (once reached, uploads are
+    /// refused with 507). Default 1 GiB.
+    pub max_upload_total_bytes: usize,
 }
 
 impl EmulatorConfig {
@@ -54,6 +65,8 @@ impl EmulatorConfig {
             created_by: DEFAULT_CREATED_BY.to_owned(),
             deleted_files: std::collections::BTreeSet::new(),
             file_size: None,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_upload_total_bytes: DEFAULT_MAX_UPLOAD_TOTAL_BYTES,
         }
     }
 
@@ -83,6 +96,13 @@ impl EmulatorConfig {
                 ));
             }
         }
+        if self.max_upload_bytes == 0 || self.max_upload_total_bytes < self.max_upload_bytes {
+            return invalid(format!(
+                "uploads may have {} bytes each and {} in all: give a positive size per file, \
+                 and a total at least as large",
+                self.max_upload_bytes, self.max_upload_total_bytes
+            ));
+        }
         if let Some(app_id) = &self.app_id
             && (app_id.is_empty() || app_id.contains(['/', '?', '#']))
         {
@@ -105,6 +125,8 @@ impl fmt::Debug for EmulatorConfig {
             .field("faults", &self.faults)
             .field("writer", &self.writer)
             .field("created_by", &self.created_by)
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("max_upload_total_bytes", &self.max_upload_total_bytes)
             .finish()
     }
 }

@@ -25,6 +25,7 @@ use chrono::{DateTime, Utc};
 use offbase_base44::api::UPDATE_MANY_BATCH;
 use offbase_base44::rls::Operation;
 use offbase_base44::update::parse_update;
+use offbase_base44::upsert::parse_upsert;
 use offbase_model::time::format_fresh;
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
@@ -582,6 +583,59 @@ fn update_matching(
         ("updated", Value::from(batch.updated)),
         ("has_more", Value::Bool(batch.has_more)),
     ]))
+}
+
+/// `POST .../{Entity}/upsert` `{records, key}`: each record updates the record its key finds,
+/// or is created (`offbase_base44::upsert`); `{"created", "updated", "records"}`, the records
+/// with the timestamps just set in the fresh form.
+pub(crate) async fn upsert(
+    State(state): State<SharedState>,
+    Extension(caller): Extension<Caller>,
+    Path((_, entity)): EntityPath,
+    body: Bytes,
+) -> Response {
+    respond(write_body(
+        &state,
+        &body,
+        |store, body, now| {
+            let request =
+                parse_upsert(body).map_err(|error| StoreError::InvalidBody(error.to_string()))?;
+            let creating = writer(&state, store, &caller, &entity, Operation::Create)?;
+            let updating = writer(&state, store, &caller, &entity, Operation::Update)?;
+            let written = store.upsert_as(
+                &entity,
+                &request,
+                now,
+                creator(&caller).as_ref(),
+                &creating,
+                &updating,
+            )?;
+            Ok(written
+                .into_iter()
+                .map(|(record, created)| (creating.shape(record), created))
+                .collect::<Vec<_>>())
+        },
+        |written, now| {
+            let created = written.iter().filter(|(_, created)| *created).count();
+            let updated = written.len() - created;
+            let records = written
+                .into_iter()
+                .map(|(record, created)| {
+                    let stamps: &[&str] = if created {
+                        &CREATE_STAMPS
+                    } else {
+                        &UPDATE_STAMPS
+                    };
+                    fresh(record, now, stamps)
+                })
+                .collect();
+            let mut body = Map::new();
+            body.insert("created".to_owned(), Value::from(created));
+            body.insert("updated".to_owned(), Value::from(updated));
+            body.insert("records".to_owned(), Value::Array(records));
+            Value::Object(body)
+        },
+    ))
 }
 
 /// `DELETE .../{Entity}` with the query as the JSON body (the SDK's `deleteMany(query)`):

@@ -74,7 +74,10 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = Map::new();
-        body.insert("error".to_owned(), Value::String(self.message));
+        // `message` is what the SDK shows (`Base44Error.message`); `error` what older
+        // clients, offbase's own included, read.
+        body.insert("error".to_owned(), Value::String(self.message.clone()));
+        body.insert("message".to_owned(), Value::String(self.message));
         let mut response = json_response(self.status, &Value::Object(body));
         if let Some(seconds) = self.retry_after {
             response

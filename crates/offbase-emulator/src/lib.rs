@@ -7,11 +7,12 @@
 //! sorted, the `v2/list` keyset cursor, counts, soft delete with a trash, schema-driven writes
 //! (undeclared fields dropped, fresh `Z` timestamps on what was just written), the SDK's
 //! `updateMany` (MongoDB-style update operators, `offbase_base44::update`, in batches of 500)
-//! and `deleteMany` by query, per-operation rate limits, and hosting of the public file URLs records carry. On top of that it can inject
-//! faults (5xx, 429, truncated bodies, dropped connections, latency) and run a background
-//! writer, so a client's retries, paging and sync can be tested against the platform's worst
-//! days. Choices made where the reference is silent are listed in the crate's
-//! README, and each in the doc comment of the code that makes it.
+//! and `deleteMany` by query, per-operation rate limits, hosting of the public file URLs
+//! records carry, uploads (`Core.UploadFile`, `Core.UploadPrivateFile`) and signed URLs. On
+//! top of that it can inject faults (5xx, 429, truncated bodies, dropped connections,
+//! latency) and run a background writer, so a client's retries, paging and sync can be tested
+//! against the platform's worst days. Choices made where the reference is silent are listed in
+//! the crate's README, and each in the doc comment of the code that makes it.
 //!
 //! Modules, each owning one thing:
 //! - [`config`]: what a run is made of;
@@ -23,20 +24,26 @@
 //!   ([`user_token`]);
 //! - `access`: access rules on reads and writes of users and anonymous visitors;
 //! - `entities`: the entity API's handlers;
+//! - `aggregate`: the SDK's `aggregate(spec)` over the records the caller may read
+//!   (`offbase_base44::aggregate` computes it);
 //! - `auth`: issuing user tokens for tests;
 //! - `files`: file hosting and [`local_file_url`];
+//! - `uploads`: `Core.UploadFile` / `Core.UploadPrivateFile`, the uploaded bytes in memory and
+//!   served back;
 //! - `routes`: the route table, authentication, rate limits and faults on the way in;
 //! - `limits`, `faults`, `connection`: rate windows, fault draws, cuttable connections;
 //! - `writer`: the background writer;
 //! - [`stats`]: counters for tests.
 //!
 //! Dependencies between them run one way (no module imports one that imports it back):
-//! this root → `routes` → {`entities`, `files`, `auth`} → `state` → {`session`, `store`,
-//! `limits`, `faults`, `stats`, `config`}; `entities` → {`access`, `listing`} → `store` →
-//! `error`; `access` → `session` → `store`; `auth` → `routes` (its 401 answer); `faults` →
-//! `connection`; `writer` → {`store`, `stats`, `config`}; `config` → `error`.
+//! this root → `routes` → {`entities`, `aggregate`, `uploads`, `files`, `auth`} → `state` →
+//! {`session`, `store`, `limits`, `faults`, `stats`, `config`}; `entities` → {`access`,
+//! `listing`} → `store` → `error`; `aggregate` → `access`; `access` → `session` → `store`;
+//! `auth` → `routes` (its 401 answer); `uploads` → `files`; `faults` → `connection`;
+//! `writer` → {`store`, `stats`, `config`}; `config` → `error`.
 
 mod access;
+mod aggregate;
 mod auth;
 pub mod config;
 mod connection;
@@ -51,10 +58,12 @@ mod session;
 mod state;
 pub mod stats;
 mod store;
+mod uploads;
 mod writer;
 
 pub use config::{
-    DEFAULT_APP_ID, DEFAULT_CREATED_BY, EmulatorConfig, Faults, RateLimits, WriterConfig,
+    DEFAULT_APP_ID, DEFAULT_CREATED_BY, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MAX_UPLOAD_TOTAL_BYTES,
+    EmulatorConfig, Faults, RateLimits, WriterConfig,
 };
 pub use error::EmulatorError;
 pub use files::{file_bytes, file_bytes_of_length, local_file_url};
@@ -124,7 +133,9 @@ pub async fn start(
         Arc::clone(&stats),
         Arc::clone(&rules),
     ));
-    let service = routes::router(state).into_make_service_with_connect_info::<Connection>();
+    let uploads = Arc::new(uploads::Uploads::new(&config));
+    let service =
+        routes::router(state, uploads).into_make_service_with_connect_info::<Connection>();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         // A failing server ends the task; clients then see refused connections.

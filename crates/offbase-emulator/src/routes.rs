@@ -1,11 +1,12 @@
 //! The HTTP surface: the route table and the two middlewares every answer passes through (the
-//! state they share is in `state`, the handlers in `entities`, `files` and `auth`). The entity
+//! state they share is in `state`, the handlers in `entities`, `files`, `uploads` and `auth`). The entity
 //! gate runs on entity API routes only, in this order: authentication (the [`Caller`]: the API
 //! key, a user's token, or nobody; 401 for credentials that are neither), the app id (404), the
 //! rate limit of the operation class (429 with `retry-after`), then the injected faults
 //! (latency, 5xx, 429, truncated body, dropped connection); the handler gets the caller. The
 //! stats recorder counts every answer by [`Route`] and status.
 
+use crate::aggregate;
 use crate::auth;
 use crate::connection::Connection;
 use crate::entities;
@@ -16,8 +17,9 @@ use crate::limits::Operation;
 use crate::session::{Caller, Credentials, credentials, signed_in};
 use crate::state::{AppState, SharedState, tagged};
 use crate::stats::{FaultKind, Route};
+use crate::uploads::{self, UploadState, Uploads};
 use axum::Router;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -27,8 +29,10 @@ use std::sync::Arc;
 const ENTITY: &str = "/api/apps/{app_id}/entities/{entity}";
 const ENTITY_BULK: &str = "/api/apps/{app_id}/entities/{entity}/bulk";
 const ENTITY_UPDATE_MANY: &str = "/api/apps/{app_id}/entities/{entity}/update-many";
+const ENTITY_UPSERT: &str = "/api/apps/{app_id}/entities/{entity}/upsert";
 const ENTITY_V2_LIST: &str = "/api/apps/{app_id}/entities/{entity}/v2/list";
 const ENTITY_COUNT: &str = "/api/apps/{app_id}/entities/{entity}/count";
+const ENTITY_AGGREGATE: &str = "/api/apps/{app_id}/entities/{entity}/aggregate";
 const ENTITY_TRASH: &str = "/api/apps/{app_id}/entities/{entity}/trash";
 const RECORD: &str = "/api/apps/{app_id}/entities/{entity}/{id}";
 const RECORD_RESTORE: &str = "/api/apps/{app_id}/entities/{entity}/{id}/restore";
@@ -38,11 +42,18 @@ const FILES_IMAGES: &str = "/images/public/{*path}";
 const FILES_STORAGE: &str = "/storage/v1/object/public/{*path}";
 const SIGNED_URL: &str = "/api/apps/{app_id}/integration-endpoints/Core/CreateFileSignedUrl";
 const PRIVATE_FILES: &str = "/private-files/{*path}";
+const UPLOAD_FILE: &str = "/api/apps/{app_id}/integration-endpoints/Core/UploadFile";
+const UPLOAD_PRIVATE_FILE: &str = "/api/apps/{app_id}/integration-endpoints/Core/UploadPrivateFile";
 const USER_TOKEN: &str = "/api/apps/{app_id}/auth/test-token";
 
 /// The emulator's routes. Every entity route and method is gated separately, so the gate
-/// knows which [`Route`] (and rate-limit class) it is guarding.
-pub(crate) fn router(state: SharedState) -> Router {
+/// knows which [`Route`] (and rate-limit class) it is guarding. Uploads are gated like entity
+/// routes (their size is `uploads`' to bound, not the default body limit's).
+pub(crate) fn router(state: SharedState, uploads: Arc<Uploads>) -> Router {
+    let uploaded = UploadState {
+        app: Arc::clone(&state),
+        uploads,
+    };
     let file_faults = || middleware::from_fn_with_state(Arc::clone(&state), file_gate);
     let gated = |route: Route, method_router: MethodRouter<SharedState>| {
         method_router.route_layer(middleware::from_fn_with_state(
@@ -66,8 +77,13 @@ pub(crate) fn router(state: SharedState) -> Router {
             ENTITY_UPDATE_MANY,
             gated(Route::UpdateMany, patch(entities::update_many)),
         )
+        .route(ENTITY_UPSERT, gated(Route::Upsert, post(entities::upsert)))
         .route(ENTITY_V2_LIST, gated(Route::ListV2, get(entities::list_v2)))
         .route(ENTITY_COUNT, gated(Route::Count, get(entities::count)))
+        .route(
+            ENTITY_AGGREGATE,
+            gated(Route::Aggregate, post(aggregate::aggregate)),
+        )
         .route(ENTITY_TRASH, gated(Route::Trash, get(entities::trash)))
         .route(
             RECORD,
@@ -83,7 +99,12 @@ pub(crate) fn router(state: SharedState) -> Router {
             RECORD_PERMANENT,
             gated(Route::PermanentDelete, delete(entities::purge)),
         )
-        .route(FILES_APP, get(files::app_file).route_layer(file_faults()))
+        .route(
+            FILES_APP,
+            get(uploads::app_file)
+                .with_state(uploaded.clone())
+                .route_layer(file_faults()),
+        )
         .route(
             FILES_IMAGES,
             get(files::public_file).route_layer(file_faults()),
@@ -94,8 +115,28 @@ pub(crate) fn router(state: SharedState) -> Router {
         )
         .route(SIGNED_URL, gated(Route::SignedUrl, post(files::signed_url)))
         .route(
+            UPLOAD_FILE,
+            gated(
+                Route::Upload,
+                post(uploads::upload_file)
+                    .with_state(uploaded.clone())
+                    .layer(DefaultBodyLimit::disable()),
+            ),
+        )
+        .route(
+            UPLOAD_PRIVATE_FILE,
+            gated(
+                Route::Upload,
+                post(uploads::upload_private_file)
+                    .with_state(uploaded.clone())
+                    .layer(DefaultBodyLimit::disable()),
+            ),
+        )
+        .route(
             PRIVATE_FILES,
-            get(files::private_file).route_layer(file_faults()),
+            get(uploads::private_file)
+                .with_state(uploaded)
+                .route_layer(file_faults()),
         )
         .route(USER_TOKEN, post(auth::test_token))
         .fallback(unmatched)
@@ -110,15 +151,18 @@ impl Route {
     /// The rate-limit class of an entity API route.
     fn operation(self) -> Option<Operation> {
         match self {
-            Route::List | Route::ListV2 | Route::Count | Route::Trash => Some(Operation::List),
+            Route::List | Route::ListV2 | Route::Count | Route::Aggregate | Route::Trash => {
+                Some(Operation::List)
+            }
             Route::Get => Some(Operation::Get),
-            Route::Create | Route::BulkCreate => Some(Operation::Create),
+            Route::Create | Route::BulkCreate | Route::Upsert => Some(Operation::Create),
             Route::Update | Route::BulkUpdate | Route::UpdateMany | Route::Restore => {
                 Some(Operation::Update)
             }
             Route::Delete | Route::DeleteMany | Route::PermanentDelete => Some(Operation::Delete),
             Route::File
             | Route::SignedUrl
+            | Route::Upload
             | Route::PrivateFile
             | Route::UserToken
             | Route::Unmatched => None,

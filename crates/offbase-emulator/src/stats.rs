@@ -14,6 +14,8 @@ pub enum Route {
     ListV2,
     /// `GET .../entities/{Entity}/count`
     Count,
+    /// `POST .../entities/{Entity}/aggregate`: `aggregate(spec)`.
+    Aggregate,
     /// `GET .../entities/{Entity}/{id}`
     Get,
     /// `POST .../entities/{Entity}`
@@ -26,6 +28,8 @@ pub enum Route {
     BulkUpdate,
     /// `PATCH .../entities/{Entity}/update-many`: `updateMany(query, data)`.
     UpdateMany,
+    /// `POST .../entities/{Entity}/upsert`: `upsert(records, {key})`.
+    Upsert,
     /// `DELETE .../entities/{Entity}/{id}`
     Delete,
     /// `DELETE .../entities/{Entity}` with the query as the body: `deleteMany(query)`.
@@ -41,6 +45,8 @@ pub enum Route {
     File,
     /// `POST .../integration-endpoints/Core/CreateFileSignedUrl`
     SignedUrl,
+    /// `POST .../integration-endpoints/Core/UploadFile` and `.../UploadPrivateFile`.
+    Upload,
     /// A private file read through a signed URL (`/private-files/...?token=`).
     PrivateFile,
     /// `POST /api/apps/{app_id}/auth/test-token`: a user's bearer token.
@@ -56,12 +62,14 @@ impl Route {
             Route::List => "list",
             Route::ListV2 => "list_v2",
             Route::Count => "count",
+            Route::Aggregate => "aggregate",
             Route::Get => "get",
             Route::Create => "create",
             Route::BulkCreate => "bulk_create",
             Route::Update => "update",
             Route::BulkUpdate => "bulk_update",
             Route::UpdateMany => "update_many",
+            Route::Upsert => "upsert",
             Route::Delete => "delete",
             Route::DeleteMany => "delete_many",
             Route::Trash => "trash",
@@ -69,6 +77,7 @@ impl Route {
             Route::PermanentDelete => "permanent_delete",
             Route::File => "file",
             Route::SignedUrl => "signed_url",
+            Route::Upload => "upload",
             Route::PrivateFile => "private_file",
             Route::UserToken => "user_token",
             Route::Unmatched => "unmatched",

@@ -30,6 +30,7 @@ use chrono::{DateTime, Utc};
 use offbase_base44::query::Filter;
 use offbase_base44::rls::{EntityRules, RecordSource};
 use offbase_base44::update::{Change, UpdateDocument};
+use offbase_base44::upsert::UpsertRequest;
 use offbase_model::time::{format_stored, parse_timestamp};
 use offbase_model::{App, BuiltIn, Entity};
 use rand::rngs::StdRng;
@@ -67,6 +68,9 @@ pub enum StoreError {
     /// An access rule refused the write (the message says which).
     #[error("{0}")]
     Forbidden(String),
+    /// The write names one record and several answer to it (an upsert's key).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl StoreError {
@@ -79,6 +83,7 @@ impl StoreError {
             | StoreError::NoTrash(_) => 404,
             StoreError::InvalidBody(_) | StoreError::TooManyRecords { .. } => 400,
             StoreError::Forbidden(_) => 403,
+            StoreError::Conflict(_) => 409,
         }
     }
 }
@@ -450,6 +455,79 @@ impl Store {
             table.replace(&id, new);
         }
         Ok(UpdatedBatch { updated, has_more })
+    }
+
+    /// Writes an upsert (`offbase_base44::upsert`): each record updates the one live record
+    /// its key finds among those `updating` admits (read and update allowed), or is created
+    /// for `creator` under `creating`; all or nothing. Returns the written records in the
+    /// request's order, each with whether it was created.
+    pub(crate) fn upsert_as(
+        &mut self,
+        entity: &str,
+        request: &UpsertRequest,
+        now: DateTime<Utc>,
+        creator: Option<&Creator>,
+        creating: &dyn WriteGuard,
+        updating: &dyn WriteGuard,
+    ) -> Result<Vec<(Record, bool)>, StoreError> {
+        let table = self.table(entity)?;
+        if let Some(field) = request
+            .key
+            .iter()
+            .find(|field| !table.writable.contains(*field))
+        {
+            return Err(StoreError::InvalidBody(format!(
+                "the key field `{field}` is not a field of {entity}: an upsert's key is one of \
+                 the entity's own fields"
+            )));
+        }
+        let mut targets = Vec::with_capacity(request.records.len());
+        for (index, record) in request.records.iter().enumerate() {
+            let query = request.key_query(record);
+            let filter = offbase_base44::query::parse_filter(&query)
+                .map_err(|error| StoreError::InvalidBody(format!("record {index}: {error}")))?;
+            let matched = table.matching(&filter, updating)?;
+            if matched.len() > 1 {
+                return Err(StoreError::Conflict(format!(
+                    "record {index} of `records`: {} {entity} records have the key {query}: an \
+                     upsert's key must identify one record",
+                    matched.len()
+                )));
+            }
+            targets.push(matched.into_iter().next());
+        }
+        let mut written = Vec::with_capacity(targets.len());
+        for (index, (fields, target)) in request.records.iter().zip(targets).enumerate() {
+            match target {
+                Some(id) => {
+                    let table = self.table(entity)?;
+                    let old = table.live_record(&id)?;
+                    updating
+                        .stored(&id, old)
+                        .map_err(|error| error.in_item(index))?;
+                    let new = table.merged(old, fields, now);
+                    updating
+                        .written(&new, &table.set_fields(fields, Some(old)))
+                        .map_err(|error| error.in_item(index))?;
+                    written.push((Some(id), new));
+                }
+                None => {
+                    let new = self.new_record(entity, fields, now, creator)?;
+                    creating
+                        .written(&new, &self.table(entity)?.set_fields(fields, None))
+                        .map_err(|error| error.in_item(index))?;
+                    written.push((None, new));
+                }
+            }
+        }
+        let mut records = Vec::with_capacity(written.len());
+        for (id, record) in written {
+            match id {
+                Some(id) => records.push((self.table_mut(entity)?.replace(&id, record), false)),
+                None => records.push((self.insert(entity, record)?, true)),
+            }
+        }
+        Ok(records)
     }
 
     /// Soft-deletes every live record of `entity` that `filter` matches and `guard` admits

@@ -51,18 +51,32 @@ pub async fn act_in(
     role: Option<&str>,
     settings: &[(&str, &str)],
 ) -> Result<(), PgError> {
+    // One statement for all of them: a request's set-up is one round trip. `role` set by
+    // `set_config` is `SET LOCAL ROLE`, membership checked alike.
+    let mut calls: Vec<String> = (0..settings.len())
+        .map(|index| format!("set_config(${}, ${}, true)", index * 2 + 1, index * 2 + 2))
+        .collect();
+    if role.is_some() {
+        calls.push(format!(
+            "set_config('role', ${}, true)",
+            settings.len() * 2 + 1
+        ));
+    }
+    if calls.is_empty() {
+        return Ok(());
+    }
+    let sql = format!("SELECT {}", calls.join(", "));
+    let mut query = sqlx::query(&sql);
     for (name, value) in settings {
-        let sql = "SELECT set_config($1, $2, true)";
-        sqlx::query(sql)
-            .bind(name)
-            .bind(value)
-            .execute(&mut **transaction)
-            .await
-            .map_err(|error| statement_error(sql, error))?;
+        query = query.bind(*name).bind(*value);
     }
     if let Some(role) = role {
-        set_role(transaction, role).await?;
+        query = query.bind(role);
     }
+    query
+        .execute(&mut **transaction)
+        .await
+        .map_err(|error| statement_error(&sql, error))?;
     Ok(())
 }
 
@@ -237,6 +251,21 @@ pub async fn query_rows_in(
         .collect()
 }
 
+/// The rows a write works through (`offbase_sql::query::matching_sql`, perhaps locked
+/// `FOR UPDATE`): a refusal of a privilege or of row security is [`WriteError::Denied`].
+pub async fn rows_for_write(
+    transaction: &mut Transaction<'_, Postgres>,
+    sql: &str,
+) -> Result<Vec<Value>, WriteError> {
+    let rows = sqlx::query(sql)
+        .fetch_all(&mut **transaction)
+        .await
+        .map_err(|error| write_error(sql, error))?;
+    rows.iter()
+        .map(|row| get::<Value>(row, "row", sql).map_err(WriteError::Database))
+        .collect()
+}
+
 /// The count of a translated count, under the transaction's role.
 pub async fn query_count_in(
     transaction: &mut Transaction<'_, Postgres>,
@@ -295,4 +324,428 @@ pub async fn sign_in_credentials(
         get(row, "password_hash", &sql)?,
         get(row, "disabled", &sql)?,
     )))
+}
+
+// Accounts (`offbase serve`'s `accounts`): the users table `users export --format postgres`
+// made, and the table of the codes and tokens mailed to its users. Every value travels as a
+// parameter; codes and tokens only as their SHA-256.
+
+/// The table of the codes and tokens mailed to users, beside the users table.
+pub const AUTH_CODES_TABLE: &str = "offbase_auth_codes";
+
+/// A user of the users table, as the account calls read it (no password, only whether there
+/// is one, and the hash to check).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: String,
+    pub email: Option<String>,
+    pub password_hash: Option<String>,
+    pub disabled: bool,
+    pub is_verified: bool,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Account")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("has_password", &self.password_hash.is_some())
+            .field("disabled", &self.disabled)
+            .field("is_verified", &self.is_verified)
+            .finish()
+    }
+}
+
+/// A new user of the users table.
+#[derive(Debug, Clone)]
+pub struct NewAccount<'a> {
+    pub id: &'a str,
+    pub email: &'a str,
+    pub full_name: Option<&'a str>,
+    pub role: &'a str,
+    pub app_id: &'a str,
+}
+
+/// Whether `pg_schema.table` exists.
+pub async fn table_exists(
+    connection: &mut PgConnection,
+    pg_schema: &str,
+    table: &str,
+) -> Result<bool, PgError> {
+    let sql =
+        "SELECT to_regclass(pg_catalog.format('%I.%I', $1::text, $2::text)) IS NOT NULL AS found";
+    let row = sqlx::query(sql)
+        .bind(pg_schema)
+        .bind(table)
+        .fetch_one(&mut *connection)
+        .await
+        .map_err(|error| statement_error(sql, error))?;
+    get(&row, "found", sql)
+}
+
+/// Creates, when missing, the table of the codes and tokens mailed to users
+/// ([`AUTH_CODES_TABLE`] in `pg_schema`): one live code per user and purpose, as its SHA-256
+/// (hex), when it expires, how many tries it had, when it was used, and how many were sent in
+/// the current hour (the rate limit). `pending_password_hash` is the bcrypt hash a
+/// registration sets once its code is verified.
+pub async fn ensure_auth_codes_table(
+    connection: &mut PgConnection,
+    pg_schema: &str,
+) -> Result<(), PgError> {
+    let table = qualified(pg_schema, AUTH_CODES_TABLE);
+    let statements = [
+        format!(
+            "CREATE TABLE IF NOT EXISTS {table} (\
+             user_id text NOT NULL, \
+             purpose text NOT NULL, \
+             code_sha256 text NOT NULL, \
+             pending_password_hash text, \
+             created_at timestamptz NOT NULL DEFAULT now(), \
+             expires_at timestamptz NOT NULL, \
+             attempts integer NOT NULL DEFAULT 0, \
+             used_at timestamptz, \
+             window_started_at timestamptz NOT NULL DEFAULT now(), \
+             sent_in_window integer NOT NULL DEFAULT 1, \
+             PRIMARY KEY (user_id, purpose))"
+        ),
+        format!(
+            "CREATE INDEX IF NOT EXISTS {} ON {table} (code_sha256)",
+            quote_identifier(&format!("{AUTH_CODES_TABLE}_code_idx"))
+        ),
+    ];
+    for sql in &statements {
+        sqlx::query(sql)
+            .execute(&mut *connection)
+            .await
+            .map_err(|error| statement_error(sql, error))?;
+    }
+    Ok(())
+}
+
+const ACCOUNT_COLUMNS: &str = "id, email, password_hash, coalesce(disabled, false) AS disabled, \
+                               coalesce(is_verified, false) AS is_verified";
+
+fn account(row: &sqlx::postgres::PgRow, sql: &str) -> Result<Account, PgError> {
+    Ok(Account {
+        id: get(row, "id", sql)?,
+        email: get(row, "email", sql)?,
+        password_hash: get(row, "password_hash", sql)?,
+        disabled: get(row, "disabled", sql)?,
+        is_verified: get(row, "is_verified", sql)?,
+    })
+}
+
+/// The users whose email is `email` ignoring case (at most two: more than one is ambiguous),
+/// locked for the transaction.
+pub async fn accounts_by_email(
+    transaction: &mut Transaction<'_, Postgres>,
+    pg_schema: &str,
+    table: &str,
+    email: &str,
+) -> Result<Vec<Account>, PgError> {
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM {} WHERE lower(email) = lower($1) ORDER BY id LIMIT 2 \
+         FOR UPDATE",
+        qualified(pg_schema, table)
+    );
+    let rows = sqlx::query(&sql)
+        .bind(email)
+        .fetch_all(&mut **transaction)
+        .await
+        .map_err(|error| statement_error(&sql, error))?;
+    rows.iter().map(|row| account(row, &sql)).collect()
+}
+
+/// The user `id`, locked for the transaction.
+pub async fn account_by_id(
+    transaction: &mut Transaction<'_, Postgres>,
+    pg_schema: &str,
+    table: &str,
+    id: &str,
+) -> Result<Option<Account>, PgError> {
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM {} WHERE id = $1 FOR UPDATE",
+        qualified(pg_schema, table)
+    );
+    let row = sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(&mut **transaction)
+        .await
+        .map_err(|error| statement_error(&sql, error))?;
+    row.map(|row| account(&row, &sql)).transpose()
+}
+
+/// Adds a user without a password, not verified, enabled, not a service.
+pub async fn insert_account(
+    transaction: &mut Transaction<'_, Postgres>,
+    pg_schema: &str,
+    table: &str,
+    new: &NewAccount<'_>,
+) -> Result<(), PgError> {
+    let sql = format!(
+        "INSERT INTO {} (id, email, full_name, role, disabled, is_verified, is_service, app_id, \
+         created_date, updated_date) VALUES ($1, $2, $3, $4, false, false, false, $5, now(), now())",
+        qualified(pg_schema, table)
+    );
+    sqlx::query(&sql)
+        .bind(new.id)
+        .bind(new.email)
+        .bind(new.full_name)
+        .bind(new.role)
+        .bind(new.app_id)
+        .execute(&mut **transaction)
+        .await
+        .map_err(|error| statement_error(&sql, error))?;
+    Ok(())
+}
+
+/// Sets the user's bcrypt hash (`None`: keeps it) and, when `verified`, marks the user
+/// verified.
+pub async fn update_account(
+    transaction: &mut Transaction<'_, Postgres>,
+    pg_schema: &str,
+    table: &str,
+    id: &str,
+    password_hash: Option<&str>,
+    verified: bool,
+) -> Result<(), PgError> {
+    let sql = format!(
+        "UPDATE {} SET password_hash = coalesce($2, password_hash), \
+         is_verified = CASE WHEN $3 THEN true ELSE is_verified END, updated_date = now() \
+         WHERE id = $1",
+        qualified(pg_schema, table)
+    );
+    sqlx::query(&sql)
+        .bind(id)
+        .bind(password_hash)
+        .bind(verified)
+        .execute(&mut **transaction)
+        .await
+        .map_err(|error| statement_error(&sql, error))?;
+    Ok(())
+}
+
+/// A code (or token) to store, by its SHA-256.
+#[derive(Clone)]
+pub struct NewCode<'a> {
+    pub user_id: &'a str,
+    pub purpose: &'a str,
+    pub code_sha256: &'a str,
+    pub pending_password_hash: Option<&'a str>,
+    pub lifetime_seconds: u32,
+    pub max_per_hour: i32,
+}
+
+impl std::fmt::Debug for NewCode<'_> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("NewCode")
+            .field("user_id", &self.user_id)
+            .field("purpose", &self.purpose)
+            .field("lifetime_seconds", &self.lifetime_seconds)
+            .finish()
+    }
+}
+
+/// Stores a new code for its user and purpose (replacing the one before, its tries reset;
+/// without a pending hash, the one before stays), valid for `lifetime_seconds`, unless
+/// `max_per_hour` were already sent in the current hour: `false` then, and the code before
+/// stays.
+pub async fn issue_code(
+    transaction: &mut Transaction<'_, Postgres>,
+    pg_schema: &str,
+    code: &NewCode<'_>,
+) -> Result<bool, PgError> {
+    let table = qualified(pg_schema, AUTH_CODES_TABLE);
+    let sql = format!(
+        "INSERT INTO {table} AS c (user_id, purpose, code_sha256, pending_password_hash, \
+         created_at, expires_at, attempts, used_at, window_started_at, sent_in_window) \
+         VALUES ($1, $2, $3, $4, now(), now() + make_interval(secs => $5), 0, NULL, now(), 1) \
+         ON CONFLICT (user_id, purpose) DO UPDATE SET code_sha256 = EXCLUDED.code_sha256, \
+         pending_password_hash = coalesce(EXCLUDED.pending_password_hash, \
+         c.pending_password_hash), created_at = now(), \
+         expires_at = EXCLUDED.expires_at, attempts = 0, used_at = NULL, \
+         window_started_at = CASE WHEN c.window_started_at <= now() - interval '1 hour' \
+         THEN now() ELSE c.window_started_at END, \
+         sent_in_window = CASE WHEN c.window_started_at <= now() - interval '1 hour' \
+         THEN 1 ELSE c.sent_in_window + 1 END \
+         WHERE c.window_started_at <= now() - interval '1 hour' OR c.sent_in_window < $6 \
+         RETURNING c.user_id"
+    );
+    let row = sqlx::query(&sql)
+        .bind(code.user_id)
+        .bind(code.purpose)
+        .bind(code.code_sha256)
+        .bind(code.pending_password_hash)
+        .bind(f64::from(code.lifetime_seconds))
+        .bind(code.max_per_hour)
+        .fetch_optional(&mut **transaction)
+        .await
+        .map_err(|error| statement_error(&sql, error))?;
+    Ok(row.is_some())
+}
+
+/// A live code's try: counts it, and gives the code's SHA-256 and pending hash to compare
+/// with, when the code of `user_id` and `purpose` is unused, unexpired and has had fewer than
+/// `max_attempts` tries. `None` otherwise (no try is counted then).
+pub async fn try_code(
+    transaction: &mut Transaction<'_, Postgres>,
+    pg_schema: &str,
+    user_id: &str,
+    purpose: &str,
+    max_attempts: i32,
+) -> Result<Option<(String, Option<String>)>, PgError> {
+    let sql = format!(
+        "UPDATE {} SET attempts = attempts + 1 WHERE user_id = $1 AND purpose = $2 \
+         AND used_at IS NULL AND expires_at > now() AND attempts < $3 \
+         RETURNING code_sha256, pending_password_hash",
+        qualified(pg_schema, AUTH_CODES_TABLE)
+    );
+    let row = sqlx::query(&sql)
+        .bind(user_id)
+        .bind(purpose)
+        .bind(max_attempts)
+        .fetch_optional(&mut **transaction)
+        .await
+        .map_err(|error| statement_error(&sql, error))?;
+    row.map(|row| {
+        Ok((
+            get(&row, "code_sha256", &sql)?,
+            get(&row, "pending_password_hash", &sql)?,
+        ))
+    })
+    .transpose()
+}
+
+/// Marks the code of `user_id` and `purpose` used (and forgets its pending hash).
+pub async fn use_code(
+    transaction: &mut Transaction<'_, Postgres>,
+    pg_schema: &str,
+    user_id: &str,
+    purpose: &str,
+) -> Result<(), PgError> {
+    let sql = format!(
+        "UPDATE {} SET used_at = now(), pending_password_hash = NULL \
+         WHERE user_id = $1 AND purpose = $2",
+        qualified(pg_schema, AUTH_CODES_TABLE)
+    );
+    sqlx::query(&sql)
+        .bind(user_id)
+        .bind(purpose)
+        .execute(&mut **transaction)
+        .await
+        .map_err(|error| statement_error(&sql, error))?;
+    Ok(())
+}
+
+/// Uses a token of `purpose` given by its SHA-256, once: the user it was issued to, when it is
+/// unused and unexpired; it is then used.
+pub async fn use_token(
+    transaction: &mut Transaction<'_, Postgres>,
+    pg_schema: &str,
+    purpose: &str,
+    token_sha256: &str,
+) -> Result<Option<String>, PgError> {
+    let sql = format!(
+        "UPDATE {} SET used_at = now(), attempts = attempts + 1 \
+         WHERE purpose = $1 AND code_sha256 = $2 AND used_at IS NULL AND expires_at > now() \
+         RETURNING user_id",
+        qualified(pg_schema, AUTH_CODES_TABLE)
+    );
+    let row = sqlx::query(&sql)
+        .bind(purpose)
+        .bind(token_sha256)
+        .fetch_optional(&mut **transaction)
+        .await
+        .map_err(|error| statement_error(&sql, error))?;
+    row.map(|row| get(&row, "user_id", &sql)).transpose()
+}
+
+/// Uses the one-time login token of the users export (`login_token_sha256`), once: the user's
+/// id, when no one used it before; `login_token_used_at` is then set.
+pub async fn use_login_token(
+    transaction: &mut Transaction<'_, Postgres>,
+    pg_schema: &str,
+    table: &str,
+    token_sha256: &str,
+) -> Result<Option<String>, PgError> {
+    let sql = format!(
+        "UPDATE {} SET login_token_used_at = now() \
+         WHERE login_token_sha256 = $1 AND login_token_used_at IS NULL RETURNING id",
+        qualified(pg_schema, table)
+    );
+    let row = sqlx::query(&sql)
+        .bind(token_sha256)
+        .fetch_optional(&mut **transaction)
+        .await
+        .map_err(|error| statement_error(&sql, error))?;
+    row.map(|row| get(&row, "id", &sql)).transpose()
+}
+
+/// The ids of the rows of `pg_schema.table` whose `email_column` is `email` ignoring case (at
+/// most two), under the transaction's role.
+pub async fn ids_by_email(
+    transaction: &mut Transaction<'_, Postgres>,
+    pg_schema: &str,
+    table: &str,
+    id_column: &str,
+    email_column: &str,
+    email: &str,
+) -> Result<Vec<String>, PgError> {
+    let sql = format!(
+        "SELECT {id}::text AS id FROM {} WHERE lower({email}::text) = lower($1) ORDER BY 1 LIMIT 2",
+        qualified(pg_schema, table),
+        id = quote_identifier(id_column),
+        email = quote_identifier(email_column),
+    );
+    let rows = sqlx::query(&sql)
+        .bind(email)
+        .fetch_all(&mut **transaction)
+        .await
+        .map_err(|error| statement_error(&sql, error))?;
+    rows.iter().map(|row| get(row, "id", &sql)).collect()
+}
+
+/// Switches the transaction back to the connection's own role (`SET LOCAL ROLE NONE`).
+pub async fn reset_role(transaction: &mut Transaction<'_, Postgres>) -> Result<(), PgError> {
+    let sql = "SET LOCAL ROLE NONE";
+    sqlx::query(sql)
+        .execute(&mut **transaction)
+        .await
+        .map_err(|error| statement_error(sql, error))?;
+    Ok(())
+}
+
+/// Those of `roles` the connection's role cannot switch to (`SET ROLE` needs membership; a
+/// superuser may switch to any existing role). A role that does not exist is missing too.
+pub async fn roles_out_of_reach(
+    connection: &mut PgConnection,
+    roles: &[&str],
+) -> Result<Vec<String>, PgError> {
+    let sql = "SELECT name FROM unnest($1::text[]) AS name \
+               WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = name \
+                 AND pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER')) ORDER BY name";
+    let names: Vec<String> = roles.iter().map(|role| (*role).to_owned()).collect();
+    let rows = sqlx::query(sql)
+        .bind(&names)
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(|error| statement_error(sql, error))?;
+    rows.iter().map(|row| get(row, "name", sql)).collect()
+}
+
+/// Serialises the transactions that may add a user with `email` (compared ignoring case) until
+/// this one ends, so two registrations of one address cannot both add it.
+pub async fn lock_email(
+    transaction: &mut Transaction<'_, Postgres>,
+    email: &str,
+) -> Result<(), PgError> {
+    let sql = "SELECT pg_advisory_xact_lock(hashtextextended(lower($1), 0))";
+    sqlx::query(sql)
+        .bind(email)
+        .execute(&mut **transaction)
+        .await
+        .map_err(|error| statement_error(sql, error))?;
+    Ok(())
 }

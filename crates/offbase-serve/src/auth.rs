@@ -53,7 +53,8 @@ async fn sign_in(state: &AppState, app_id: &str, body: &Bytes) -> Result<Value, 
     let mut transaction = offbase_pg::serve::begin(&mut connection, Access::ReadOnly)
         .await
         .map_err(caller::database)?;
-    caller::as_service(state, &mut transaction).await?;
+    // The users table is the server's own (no policies, no grants to the rules' roles): read
+    // in the server's role; the User record then as the service role.
     let found = offbase_pg::serve::sign_in_credentials(
         &mut transaction,
         &state.pg_schema,

@@ -4,9 +4,11 @@
 //! and dropped here. Anything else answers 501 naming what is not served yet, so a client
 //! never waits on a route the server does not have.
 
+use crate::accounts;
 use crate::auth;
 use crate::caller::{Credentials, credentials};
 use crate::error::{ApiError, json_response};
+use crate::login_page;
 use crate::reads;
 use crate::token::TokenSecret;
 use crate::writes;
@@ -24,6 +26,8 @@ use std::sync::Arc;
 const ENTITY: &str = "/api/apps/{app_id}/entities/{entity}";
 const ENTITY_BULK: &str = "/api/apps/{app_id}/entities/{entity}/bulk";
 const ENTITY_COUNT: &str = "/api/apps/{app_id}/entities/{entity}/count";
+const ENTITY_AGGREGATE: &str = "/api/apps/{app_id}/entities/{entity}/aggregate";
+const ENTITY_UPSERT: &str = "/api/apps/{app_id}/entities/{entity}/upsert";
 const ENTITY_UPDATE_MANY: &str = "/api/apps/{app_id}/entities/{entity}/update-many";
 const RECORD: &str = "/api/apps/{app_id}/entities/{entity}/{id}";
 const LOGIN: &str = "/api/apps/{app_id}/auth/login";
@@ -58,6 +62,12 @@ pub(crate) struct AppState {
     /// requests then run as the section's roles; otherwise as the server's own.
     pub(crate) secured: bool,
     pub(crate) auth: AuthSettings,
+    /// The built frontend served beside the API (canonical), if any.
+    pub(crate) frontend: Option<std::path::PathBuf>,
+    /// Uploads and the files served (`--files-dir`), if any.
+    pub(crate) files: Option<crate::files::Files>,
+    /// Registration, codes, resets, invitations: the mailer and where links point.
+    pub(crate) accounts: accounts::AccountSettings,
 }
 
 impl AppState {
@@ -81,7 +91,9 @@ pub(crate) fn router(state: SharedState) -> Router {
             post(writes::bulk_create).put(writes::bulk_update),
         )
         .route(ENTITY_COUNT, get(reads::count))
+        .route(ENTITY_AGGREGATE, post(crate::aggregate::aggregate))
         .route(ENTITY_UPDATE_MANY, patch(writes::update_many))
+        .route(ENTITY_UPSERT, post(crate::upsert::upsert))
         .route(
             RECORD,
             get(reads::get_record)
@@ -89,12 +101,48 @@ pub(crate) fn router(state: SharedState) -> Router {
                 .merge(delete(writes::delete)),
         )
         .route(LOGIN, post(auth::login))
+        .route("/api/apps/{app_id}/auth/register", post(accounts::register))
+        .route(
+            "/api/apps/{app_id}/auth/verify-otp",
+            post(accounts::verify_otp),
+        )
+        .route(
+            "/api/apps/{app_id}/auth/resend-otp",
+            post(accounts::resend_otp),
+        )
+        .route(
+            "/api/apps/{app_id}/auth/reset-password-request",
+            post(accounts::reset_password_request),
+        )
+        .route(
+            "/api/apps/{app_id}/auth/reset-password",
+            post(accounts::reset_password),
+        )
+        .route(
+            "/api/apps/{app_id}/auth/change-password",
+            post(accounts::change_password),
+        )
+        .route(
+            "/api/apps/{app_id}/auth/login-token",
+            get(accounts::login_token),
+        )
+        .route(
+            "/api/apps/{app_id}/users/invite-user",
+            post(accounts::invite_user),
+        )
+        .route(
+            "/api/apps/{app_id}/runtime/users/invite-user",
+            post(accounts::invite_user),
+        )
+        .route("/login", get(login_page::page))
+        .route("/api/apps/auth/login", get(login_page::page))
+        .route("/api/apps/auth/logout", get(login_page::logout))
         .route(PUBLIC_SETTINGS, get(auth::public_settings))
         .route(PAGE_LOG, post(accepted))
         .route(ANALYTICS, post(accepted))
         .route(
             "/api/apps/{app_id}/entities/{entity}/v2/list",
-            get(not_served),
+            get(crate::pages::list_page),
         )
         .route(
             "/api/apps/{app_id}/entities/{entity}/trash",
@@ -104,7 +152,8 @@ pub(crate) fn router(state: SharedState) -> Router {
             "/api/apps/{app_id}/entities/{entity}/{id}/restore",
             put(not_served),
         )
-        .fallback(not_served)
+        .merge(crate::files::router())
+        .fallback(fallback)
         .method_not_allowed_fallback(not_served)
         .with_state(state)
 }
@@ -150,13 +199,28 @@ async fn accepted() -> Response {
     json_response(StatusCode::OK, &serde_json::json!({}))
 }
 
+/// A path outside `/api`: the frontend's, when one is served; otherwise 501.
+async fn fallback(
+    axum::extract::State(state): axum::extract::State<SharedState>,
+    method: Method,
+    uri: Uri,
+) -> Response {
+    let path = uri.path();
+    match &state.frontend {
+        Some(root) if path != "/api" && !path.starts_with("/api/") => {
+            crate::frontend::serve(root, &method, &uri).await
+        }
+        _ => not_served(method, uri).await,
+    }
+}
+
 /// Every other method and route: 501, saying what is served.
 async fn not_served(method: Method, uri: Uri) -> Response {
     ApiError::not_served(format!(
-        "not served yet: {method} {}. `offbase serve` answers the entity API (list, filter, \
-         get, count, create, update, delete, bulk, update-many, delete-many), sign-in with \
-         email and password, and User/me; v2/list, the trash, files, functions, integrations \
-         and realtime come later (docs/serve.md)",
+        "not served yet: {method} {}. `offbase serve` answers the entity API (list, \
+         v2/list pages, filter, get, count, aggregate, create, update, delete, bulk, \
+         update-many, delete-many, upsert), sign-in, User/me and files (with --files-dir); the trash, functions, other \
+         integrations, agents and realtime are not served (docs/serve.md)",
         uri.path()
     ))
     .into_response()

@@ -63,6 +63,14 @@ impl TokenSecret {
         format!("{signed}.{signature}")
     }
 
+    /// The signature (base64url) of a signed file URL: `path` readable until `expires` (Unix
+    /// seconds). Its signed text starts apart from a token's (which never holds a newline), so
+    /// neither can stand for the other.
+    pub(crate) fn sign_file_url(&self, path: &str, expires: u64) -> String {
+        URL_SAFE_NO_PAD
+            .encode(self.signature(format!("offbase-file\n{path}\n{expires}").as_bytes()))
+    }
+
     /// The user id a token signs in, when this secret signed it for `app_id` and it has not
     /// expired; why not otherwise.
     pub fn verify(&self, app_id: &str, token: &str) -> Result<String, &'static str> {

@@ -40,10 +40,10 @@ type RecordPath = Path<(String, String, String)>;
 
 /// The most records one `update-many` call changes; `has_more` says when more match.
 const UPDATE_MANY_BATCH: u64 = offbase_base44::api::UPDATE_MANY_BATCH as u64;
-const CREATE_STAMPS: [&str; 2] = ["created_date", "updated_date"];
-const UPDATE_STAMPS: [&str; 1] = ["updated_date"];
+pub(crate) const CREATE_STAMPS: [&str; 2] = ["created_date", "updated_date"];
+pub(crate) const UPDATE_STAMPS: [&str; 1] = ["updated_date"];
 
-fn read_body(body: &Bytes) -> Result<Value, ApiError> {
+pub(crate) fn read_body(body: &Bytes) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|error| {
         ApiError::bad_request(format!("the request body is not valid JSON: {error}"))
     })
@@ -68,7 +68,7 @@ fn as_array<'a>(body: &'a Value, what: &str) -> Result<&'a Vec<Value>, ApiError>
 }
 
 /// Now, to the millisecond (the platform's precision).
-fn now_millis() -> DateTime<Utc> {
+pub(crate) fn now_millis() -> DateTime<Utc> {
     let now = Utc::now();
     DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
 }
@@ -97,7 +97,7 @@ fn writable(declared: &Entity) -> BTreeSet<&str> {
 }
 
 /// A record the platform has just written, with the timestamps it set in the fresh form.
-fn fresh(mut record: Record, now: DateTime<Utc>, stamps: &[&str]) -> Value {
+pub(crate) fn fresh(mut record: Record, now: DateTime<Utc>, stamps: &[&str]) -> Value {
     for stamp in stamps {
         if record.contains_key(*stamp) {
             record.insert((*stamp).to_owned(), Value::String(format_fresh(now)));
@@ -106,7 +106,7 @@ fn fresh(mut record: Record, now: DateTime<Utc>, stamps: &[&str]) -> Value {
     Value::Object(record)
 }
 
-fn denied(caller: &Caller, what: &str, entity: &str, detail: &str) -> ApiError {
+pub(crate) fn denied(caller: &Caller, what: &str, entity: &str, detail: &str) -> ApiError {
     ApiError::new(
         StatusCode::FORBIDDEN,
         format!(
@@ -137,18 +137,18 @@ fn write_refused(error: WriteError, caller: &Caller, what: &str, entity: &str) -
 }
 
 /// One entity's write context: its declaration, table and converter.
-struct Writer<'s> {
-    state: &'s AppState,
-    name: &'s str,
-    declared: &'s Entity,
-    table: &'s Table,
-    converter: EntityConverter<'s>,
-    writable: BTreeSet<&'s str>,
-    id_column: &'s str,
+pub(crate) struct Writer<'s> {
+    pub(crate) state: &'s AppState,
+    pub(crate) name: &'s str,
+    pub(crate) declared: &'s Entity,
+    pub(crate) table: &'s Table,
+    pub(crate) converter: EntityConverter<'s>,
+    pub(crate) writable: BTreeSet<&'s str>,
+    pub(crate) id_column: &'s str,
 }
 
 impl<'s> Writer<'s> {
-    fn new(state: &'s AppState, app_id: &str, name: &'s str) -> Result<Self, ApiError> {
+    pub(crate) fn new(state: &'s AppState, app_id: &str, name: &'s str) -> Result<Self, ApiError> {
         let (declared, table) = entity(state, app_id, name)?;
         let id_column = table
             .column_for_field(BuiltIn::Id.field_name())
@@ -171,7 +171,7 @@ impl<'s> Writer<'s> {
     }
 
     /// The writable fields of `fields` merged into `record`.
-    fn merge(&self, record: &mut Record, fields: &Record) {
+    pub(crate) fn merge(&self, record: &mut Record, fields: &Record) {
         for (name, value) in fields {
             if self.writable.contains(name.as_str()) {
                 record.insert(name.clone(), value.clone());
@@ -180,7 +180,12 @@ impl<'s> Writer<'s> {
     }
 
     /// A new record from `fields`, as a create by `caller` stores it.
-    fn new_record(&self, fields: &Record, now: DateTime<Utc>, caller: &Caller) -> Record {
+    pub(crate) fn new_record(
+        &self,
+        fields: &Record,
+        now: DateTime<Utc>,
+        caller: &Caller,
+    ) -> Record {
         let stamp = Value::String(format_stored(now));
         let mut record = Record::new();
         record.insert("id".to_owned(), Value::String(new_id(now)));
@@ -276,7 +281,11 @@ impl<'s> Writer<'s> {
     }
 
     /// Inserts new records as the caller (all or nothing).
-    async fn insert(&self, request: &mut Request<'_>, records: &[Record]) -> Result<(), ApiError> {
+    pub(crate) async fn insert(
+        &self,
+        request: &mut Request<'_>,
+        records: &[Record],
+    ) -> Result<(), ApiError> {
         let mut junction_rows = Vec::new();
         for (index, record) in records.iter().enumerate() {
             let (row, junctions) = self
@@ -307,7 +316,7 @@ impl<'s> Writer<'s> {
 
     /// Writes `new` over the stored record `id`, setting the columns of `fields` and
     /// `updated_date`; 403 when the update policy hides or refuses it.
-    async fn overwrite(
+    pub(crate) async fn overwrite(
         &self,
         request: &mut Request<'_>,
         id: &str,
@@ -349,7 +358,7 @@ impl<'s> Writer<'s> {
     }
 
     /// The records `ids` as stored now, in the order of `ids`, read as the service role.
-    async fn read_back(
+    pub(crate) async fn read_back(
         &self,
         request: &mut Request<'_>,
         ids: &[String],
@@ -385,7 +394,7 @@ fn in_item(mut error: ApiError, index: usize, count: usize) -> ApiError {
 }
 
 /// Begins a read-write request as its caller.
-async fn begin<'c>(
+pub(crate) async fn begin<'c>(
     state: &AppState,
     connection: &'c mut sqlx::PgConnection,
     headers: &HeaderMap,
@@ -399,7 +408,7 @@ async fn begin<'c>(
     .await
 }
 
-async fn commit(request: Request<'_>) -> Result<(), ApiError> {
+pub(crate) async fn commit(request: Request<'_>) -> Result<(), ApiError> {
     request.transaction.commit().await.map_err(|error| {
         caller::database(offbase_pg::PgError::Statement {
             statement: "COMMIT".to_owned(),
@@ -661,7 +670,7 @@ fn parse_query(query: &Value) -> Result<offbase_base44::query::Filter, ApiError>
 
 /// The records `query` matches that the caller may read (and, when `lock`, update), oldest
 /// first, at most `limit`.
-async fn matching(
+pub(crate) async fn matching(
     writer: &Writer<'_>,
     request: &mut Request<'_>,
     query: &Value,
@@ -677,9 +686,12 @@ async fn matching(
         lock,
     )
     .map_err(|error| ApiError::not_served(format!("not served yet: {error}")))?;
-    let rows = offbase_pg::serve::query_rows_in(&mut request.transaction, &sql)
+    let rows = offbase_pg::serve::rows_for_write(&mut request.transaction, &sql)
         .await
-        .map_err(caller::database)?;
+        .map_err(|error| {
+            let what = if lock { "update" } else { "delete" };
+            write_refused(error, &request.caller, what, writer.name)
+        })?;
     Ok(rows
         .into_iter()
         .filter_map(|row| platform_record(row, writer.table))

@@ -64,6 +64,10 @@ struct Both {
 }
 
 async fn start_both(schema: &str) -> Both {
+    start_both_with(schema, None).await
+}
+
+async fn start_both_with(schema: &str, frontend: Option<PathBuf>) -> Both {
     let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
     let workspace = folder.path().join("workspace");
     let options = MigrateOptions {
@@ -87,12 +91,10 @@ async fn start_both(schema: &str) -> Both {
         .unwrap_or_else(|error| panic!("start the emulator: {error}"));
     let server = offbase_serve::start(
         ServeConfig {
-            database_url: database_url(),
-            pg_schema: schema.to_owned(),
-            workspace,
             app_id: Some(emulator.app_id().to_owned()),
-            token_secret: None,
             service_key: Some(KEY.to_owned()),
+            frontend,
+            ..ServeConfig::new(&database_url(), schema, &workspace)
         },
         loopback,
     )
@@ -237,9 +239,12 @@ fn same_error(label: &str, (old, new): ((u16, Value), (u16, Value)), status: u16
         new.1
     );
     for body in [&old.1, &new.1] {
+        // `message` is what the SDK shows; `error` the same text for older clients.
         assert!(
-            body["error"].is_string() && body.as_object().map(|body| body.len()) == Some(1),
-            "{label}: the error body is {{\"error\": text}}, found {body}"
+            body["error"].is_string()
+                && body["message"] == body["error"]
+                && body.as_object().map(|body| body.len()) == Some(2),
+            "{label}: the error body is {{\"error\": text, \"message\": text}}, found {body}"
         );
     }
 }
@@ -369,9 +374,8 @@ async fn what_is_not_served_answers_501() {
         both.server.app_id()
     );
     let requests = [
-        http.get(format!("{base}/Task/v2/list")),
         http.get(format!("{base}/Task/trash")),
-        http.post(format!("{app}/integration-endpoints/Core/UploadFile")),
+        http.post(format!("{app}/integration-endpoints/Core/InvokeLLM")),
         http.post(format!("{app}/functions/legacyExport"))
             .body("{}"),
         http.get(format!("{}/nowhere", both.server.api_url())),
@@ -406,6 +410,127 @@ async fn what_is_not_served_answers_501() {
             .await
             .unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(response.status().as_u16(), 200, "{path}");
+    }
+    both.shutdown().await;
+    drop_schema(&schema).await;
+}
+
+#[tokio::test]
+async fn the_built_frontend_is_served_beside_the_api_with_history_fallback() {
+    let schema = unique_schema("frontend");
+    let dist = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let write = |path: &str, text: &str| {
+        let path = dist.path().join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|error| panic!("{error}"));
+        }
+        std::fs::write(&path, text).unwrap_or_else(|error| panic!("{error}"));
+    };
+    write("index.html", "<!doctype html><div id=root></div>");
+    write("assets/app-1a2b.js", "console.log('app')");
+    // Outside the folder: never served.
+    let outside = tempfile::NamedTempFile::new().unwrap_or_else(|error| panic!("{error}"));
+    std::fs::write(outside.path(), "secret").unwrap_or_else(|error| panic!("{error}"));
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(outside.path(), dist.path().join("escape.txt"))
+        .unwrap_or_else(|error| panic!("{error}"));
+
+    let both = start_both_with(&schema, Some(dist.path().to_path_buf())).await;
+    let base = both.server.api_url();
+    let get = |path: &str| {
+        let url = format!("{base}{path}");
+        let http = both.http.clone();
+        async move {
+            let response = http
+                .get(&url)
+                .send()
+                .await
+                .unwrap_or_else(|error| panic!("{url}: {error}"));
+            let status = response.status().as_u16();
+            let kind = response
+                .headers()
+                .get("content-type")
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let body = response.text().await.unwrap_or_default();
+            (status, kind, body)
+        }
+    };
+    let (status, kind, body) = get("/").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "<!doctype html><div id=root></div>")
+    );
+    assert!(kind.starts_with("text/html"), "{kind}");
+    let (status, kind, body) = get("/assets/app-1a2b.js").await;
+    assert_eq!((status, body.as_str()), (200, "console.log('app')"));
+    assert!(kind.starts_with("text/javascript"), "{kind}");
+    // The app's own routes get the app; a missing asset is a 404, not the page.
+    let (status, _, body) = get("/projects/42/edit").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "<!doctype html><div id=root></div>")
+    );
+    assert_eq!(get("/assets/missing.js").await.0, 404);
+    assert_eq!(get("/escape.txt").await.0, 404);
+    assert_eq!(get("/assets/%2e%2e%2f%2e%2e%2fsecret").await.0, 400);
+    // `/api` stays the API's: an unknown API path is never the page.
+    let (status, _, body) = get("/api/apps/unknown/whatever").await;
+    assert_eq!(status, 501, "{body}");
+    let app = both.server.app_id().to_owned();
+    let (status, _, body) = get(&format!("/api/apps/{app}/entities/Project?limit=1")).await;
+    assert_eq!(status, 200, "{body}");
+    both.shutdown().await;
+    drop_schema(&schema).await;
+}
+
+#[tokio::test]
+async fn a_server_whose_role_cannot_switch_to_the_rules_roles_refuses_to_start() {
+    let schema = unique_schema("roles");
+    let both = start_both(&schema).await;
+    let login = format!("serve_login_{}", std::process::id());
+    let mut connection = offbase_pg::connect(&database_url())
+        .await
+        .unwrap_or_else(|error| panic!("connect: {error}"));
+    for sql in [
+        format!("DROP ROLE IF EXISTS \"{login}\""),
+        format!("CREATE ROLE \"{login}\" LOGIN"),
+        // What a deployment grants the server's role besides the rules' roles: reading the
+        // load's recorded settings and the app's schema.
+        format!("GRANT USAGE ON SCHEMA offbase TO \"{login}\""),
+        format!("GRANT SELECT ON ALL TABLES IN SCHEMA offbase TO \"{login}\""),
+        format!("GRANT USAGE ON SCHEMA \"{schema}\" TO \"{login}\""),
+    ] {
+        sqlx::query(&sql)
+            .execute(&mut connection)
+            .await
+            .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    }
+    let url = database_url().replacen("://root@", &format!("://{login}@"), 1);
+    let workspace = both._folder.path().join("workspace");
+    let refused = offbase_serve::start(
+        ServeConfig {
+            app_id: Some(both.server.app_id().to_owned()),
+            ..ServeConfig::new(&url, &schema, &workspace)
+        },
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await;
+    let message = match refused {
+        Ok(_) => panic!("a server that cannot act as the rules' roles started"),
+        Err(error) => error.to_string(),
+    };
+    assert!(
+        message.contains("cannot switch to offbase_anon, offbase_service, offbase_user")
+            && message.contains("GRANT offbase_anon, offbase_service, offbase_user TO"),
+        "{message}"
+    );
+    for sql in [
+        format!("DROP OWNED BY \"{login}\""),
+        format!("DROP ROLE IF EXISTS \"{login}\""),
+    ] {
+        let _ = sqlx::query(&sql).execute(&mut connection).await;
     }
     both.shutdown().await;
     drop_schema(&schema).await;

@@ -1,7 +1,10 @@
 //! Pure SQL for offbase: the planner that turns the schema IR and the mapping rules into a
 //! target model, the renderer that writes it as PostgreSQL DDL with sea-query, the access
-//! rules as row level security (`rls`), and the mapping report. Nothing here does I/O.
+//! rules as row level security (`rls`), and the mapping report; Base44 reads as SQL (`query`)
+//! and the SDK's `aggregate(spec)` as one grouped `SELECT` (`aggregate`). Nothing here does
+//! I/O.
 
+pub mod aggregate;
 mod ddl;
 mod names;
 mod plan;

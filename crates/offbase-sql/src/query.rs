@@ -19,6 +19,10 @@
 //!
 //! Anything the translation cannot express faithfully is an [`TranslateError::Unsupported`]
 //! error, never a silently different query.
+//!
+//! The cursor list's keyset pages ([`page_sql`]) follow the same rules, ties broken by `id` in
+//! the sort's direction, and start after a [`PagePosition`] (a sort value and an id) rather
+//! than at an offset.
 
 use offbase_base44::query::{Condition, Filter, Operator, Sort, instant};
 use offbase_model::{ColumnSource, PgType, Table};
@@ -764,7 +768,7 @@ fn json_regex(document: Expr, pattern: Expr) -> Expr {
 
 /// The keys that sort a JSON value as the platform does: null, numbers, strings, booleans,
 /// arrays, objects; within a kind by value (strings in byte order).
-fn json_sort_keys(document: Expr) -> Vec<Expr> {
+pub(crate) fn json_sort_keys(document: Expr) -> Vec<Expr> {
     vec![
         Expr::cust_with_exprs(
             "CASE jsonb_typeof($1) WHEN 'number' THEN 1 WHEN 'string' THEN 2 WHEN 'boolean' THEN 3 WHEN 'array' THEN 4 WHEN 'object' THEN 5 ELSE 0 END",
@@ -789,4 +793,622 @@ fn json_sort_keys(document: Expr) -> Vec<Expr> {
             [document],
         ),
     ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keyset pages (`v2/list`)
+// ---------------------------------------------------------------------------------------------
+
+/// The key [`page_sql`] adds to every row object it selects: `[sort value, id]`, the row's place
+/// in the page order, which [`take_page_position`] takes back out (so the row is then the
+/// `to_jsonb` object the other reads select).
+pub const PAGE_POSITION_KEY: &str = "$page";
+
+/// Where a keyset page starts: right after the record with this sort value and id in the page
+/// order. The value is the one PostgreSQL ordered by, as [`page_sql`] returned it with the row
+/// ([`take_page_position`]): an enum as its text, a timestamp as `to_jsonb` writes it, `null`
+/// for a missing value. It may come back from a client (in a cursor): [`page_sql`] refuses a
+/// value the sort field's column cannot hold rather than let PostgreSQL fail on it, and it
+/// reaches the SQL only as a typed literal, never as SQL text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PagePosition {
+    value: Value,
+    id: String,
+}
+
+impl PagePosition {
+    pub fn new(value: Value, id: impl Into<String>) -> Self {
+        PagePosition {
+            value,
+            id: id.into(),
+        }
+    }
+
+    /// The sort value of the record the page starts after (`null`: it had none).
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    /// The id of the record the page starts after.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// Takes the position [`page_sql`] put in a row (under [`PAGE_POSITION_KEY`]) out of it;
+/// `None` when the row has none.
+pub fn take_page_position(row: &mut Value) -> Option<PagePosition> {
+    let Value::Object(object) = row else {
+        return None;
+    };
+    let Value::Array(mut pair) = object.remove(PAGE_POSITION_KEY)? else {
+        return None;
+    };
+    if pair.len() != 2 {
+        return None;
+    }
+    let id = pair.pop()?;
+    let value = pair.pop()?;
+    Some(PagePosition::new(value, id.as_str()?))
+}
+
+/// Why a page cannot be asked of PostgreSQL.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PageError {
+    /// The filter or sort cannot be translated faithfully.
+    #[error(transparent)]
+    Translate(#[from] TranslateError),
+    /// The position's sort value is no value of the sort field: the position did not come from
+    /// [`page_sql`] for this sort.
+    #[error(
+        "the page position's sort value {value} cannot be a value of `{field}` ({pg_type} column)"
+    )]
+    Position {
+        field: String,
+        value: String,
+        pg_type: String,
+    },
+}
+
+/// A keyset page: `SELECT to_jsonb("t") || jsonb_build_object('$page', jsonb_build_array(<sort
+/// value>, "id")) AS "row" FROM ... WHERE <filter> AND <after the position> ORDER BY <sort
+/// value>, "id" COLLATE "C" LIMIT <limit>`. Ask for one row more than the page holds to learn
+/// whether more remain.
+///
+/// The order is `list_sql`'s (nulls first ascending and last descending, an enum as its text, a
+/// field kept in JSON by kind then value) with one difference: ties go by `id` in the sort's
+/// direction (byte order), as the platform's (and the emulator's) cursor list orders them, so a
+/// descending order is exactly the ascending one reversed. `after` keeps the rows strictly
+/// after the position in exactly that order, NULL sort values included; a record deleted
+/// between pages shifts nothing, the position being a value and not an offset.
+pub fn page_sql(
+    pg_schema: &str,
+    table: &Table,
+    filter: &Filter,
+    sort: &Sort,
+    after: Option<&PagePosition>,
+    limit: u64,
+) -> Result<String, PageError> {
+    let target = resolve(table, &sort.field);
+    let mut select = base_select(pg_schema, table);
+    let sort_value = match &target {
+        Target::Column { column, pg_type } => column_value(column.clone(), pg_type),
+        Target::Json(document) => document.clone(),
+        Target::Nothing => Expr::cust("NULL"),
+    };
+    select.expr_as(
+        Expr::cust_with_exprs(
+            format!(
+                "to_jsonb(\"{ROW_ALIAS}\") || jsonb_build_object($1, jsonb_build_array($2, $3))"
+            ),
+            [Expr::val(PAGE_POSITION_KEY), sort_value, id_column(table)],
+        ),
+        Alias::new("row"),
+    );
+    where_filter(&mut select, table, filter)?;
+    if let Some(position) = after {
+        select.and_where(after_position(pg_schema, table, &target, sort, position)?);
+    }
+    let order = if sort.descending {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
+    match &target {
+        Target::Column { column, pg_type } => {
+            let nulls = if sort.descending {
+                NullOrdering::Last
+            } else {
+                NullOrdering::First
+            };
+            select.order_by_expr_with_nulls(
+                column_value(column.clone(), pg_type),
+                order.clone(),
+                nulls,
+            );
+        }
+        Target::Json(document) => {
+            for key in json_sort_keys(document.clone()) {
+                select.order_by_expr(key, order.clone());
+            }
+        }
+        Target::Nothing => {}
+    }
+    select.order_by_expr(id_in_byte_order(table), order);
+    select.limit(limit);
+    Ok(select.to_string(PostgresQueryBuilder))
+}
+
+fn id_in_byte_order(table: &Table) -> Expr {
+    Expr::cust_with_exprs("$1 COLLATE \"C\"", [id_column(table)])
+}
+
+/// The rows after `position` in the page order of `sort` on `target`.
+fn after_position(
+    pg_schema: &str,
+    table: &Table,
+    target: &Target<'_>,
+    sort: &Sort,
+    position: &PagePosition,
+) -> Result<Expr, PageError> {
+    let descending = sort.descending;
+    // Past `anchor` in the sort's direction.
+    let beyond = |value: Expr, anchor: Expr| {
+        if descending {
+            value.lt(anchor)
+        } else {
+            value.gt(anchor)
+        }
+    };
+    let id_after = beyond(id_in_byte_order(table), Expr::val(position.id.clone()));
+    let misfit = |pg_type: &str| PageError::Position {
+        field: sort.field.clone(),
+        value: position.value.to_string(),
+        pg_type: pg_type.to_owned(),
+    };
+    Ok(match target {
+        // Every row's value is missing: the order is the ids'.
+        Target::Nothing => {
+            if !position.value.is_null() {
+                return Err(misfit("no"));
+            }
+            id_after
+        }
+        Target::Column { column, pg_type } => {
+            let value = column_value(column.clone(), pg_type);
+            match (&position.value, descending) {
+                // Nulls come first ascending: after a null, the other nulls by id, then every
+                // value.
+                (Value::Null, false) => value.is_not_null().or(id_after),
+                // And last descending: after a null, only nulls, by id.
+                (Value::Null, true) => value.is_null().and(id_after),
+                (anchor, _) => {
+                    let anchor = anchor_literal(pg_schema, table, &sort.field, pg_type, anchor)
+                        .ok_or_else(|| misfit(&pg_type.to_string()))?;
+                    let after = beyond(value.clone(), anchor.clone())
+                        .or(value.clone().eq(anchor).and(id_after));
+                    if descending {
+                        after.or(value.is_null())
+                    } else {
+                        after
+                    }
+                }
+            }
+        }
+        // The JSON order: by kind (`json_sort_keys`' first key), then within the kind by its
+        // one key that is not null, then by id. The position's keys are computed by the same
+        // expressions, over the value as a `jsonb` literal.
+        Target::Json(document) => {
+            let (rank, key) = match &position.value {
+                Value::Null => (0, None),
+                Value::Number(_) => (1, Some(1)),
+                Value::String(_) => (2, Some(2)),
+                Value::Bool(_) => (3, Some(3)),
+                Value::Array(_) => (4, Some(4)),
+                Value::Object(_) => (5, Some(4)),
+            };
+            let keys = json_sort_keys(document.clone());
+            let anchors = json_sort_keys(json_literal(&position.value));
+            let rank_of = keys[0].clone();
+            let within = match key {
+                None => id_after,
+                Some(index) => beyond(keys[index].clone(), anchors[index].clone())
+                    .or(keys[index].clone().eq(anchors[index].clone()).and(id_after)),
+            };
+            beyond(rank_of.clone(), Expr::val(rank)).or(rank_of.eq(Expr::val(rank)).and(within))
+        }
+    })
+}
+
+/// The position's value as a literal of the sort column's type (compared as the order compares
+/// the column: an enum as text); `None` when the column cannot hold it.
+fn anchor_literal(
+    pg_schema: &str,
+    table: &Table,
+    field: &str,
+    pg_type: &PgType,
+    value: &Value,
+) -> Option<Expr> {
+    if let (PgType::Array(element), Value::Array(elements)) = (pg_type, value) {
+        // Each element must fit; the array is then read by PostgreSQL's own conversion from
+        // JSON to the column's type, the inverse of the `to_jsonb` it came from.
+        if !elements.iter().all(|element_value| {
+            element_value.is_null() || scalar_literal(element, element_value).is_some()
+        }) {
+            return None;
+        }
+        let column = table.column_for_field(field)?;
+        let mut record = serde_json::Map::new();
+        record.insert(column.name.clone(), value.clone());
+        return Some(Expr::cust_with_exprs(
+            format!(
+                "(jsonb_populate_record(CAST(NULL AS {}.{}), $1)).{}",
+                crate::quote_identifier(pg_schema),
+                crate::quote_identifier(&table.name),
+                crate::quote_identifier(&column.name)
+            ),
+            [json_literal(&Value::Object(record))],
+        ));
+    }
+    scalar_literal(pg_type, value)
+}
+
+/// A scalar of a column of `pg_type`, as `to_jsonb` writes it, as a typed literal.
+fn scalar_literal(pg_type: &PgType, value: &Value) -> Option<Expr> {
+    let special = |text: &str, specials: &[&str], type_name: &str| {
+        specials
+            .contains(&text)
+            .then(|| Expr::val(text.to_owned()).cast_as(Alias::new(type_name)))
+    };
+    const INFINITIES: &[&str] = &["infinity", "-infinity"];
+    const NOT_NUMBERS: &[&str] = &["NaN", "Infinity", "-Infinity"];
+    match (pg_type, value) {
+        (PgType::Text | PgType::Varchar(_) | PgType::Enum(_), Value::String(text)) => {
+            Some(Expr::val(text.clone()))
+        }
+        (PgType::Uuid, Value::String(text)) if is_uuid(text) => {
+            Some(Expr::val(text.clone()).cast_as(Alias::new("uuid")))
+        }
+        (PgType::Smallint | PgType::Integer | PgType::Bigint, Value::Number(number)) => {
+            number.as_i64().map(Expr::val)
+        }
+        (PgType::Real | PgType::DoublePrecision | PgType::Numeric(_), Value::Number(number)) => {
+            number
+                .as_f64()
+                .filter(|float| float.is_finite())
+                .map(|_| number_literal(number))
+        }
+        (PgType::Real, Value::String(text)) => special(text, NOT_NUMBERS, "real"),
+        (PgType::DoublePrecision, Value::String(text)) => special(text, NOT_NUMBERS, "float8"),
+        (PgType::Numeric(_), Value::String(text)) => special(text, NOT_NUMBERS, "numeric"),
+        (PgType::Boolean, Value::Bool(flag)) => Some(Expr::val(*flag)),
+        (PgType::Timestamptz, Value::String(text)) => special(text, INFINITIES, "timestamptz")
+            .or_else(|| {
+                let moment = offbase_model::time::parse_timestamp(text)?;
+                let utc = moment.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+                Some(Expr::val(utc).cast_as(Alias::new("timestamptz")))
+            }),
+        (PgType::Timestamp, Value::String(text)) => {
+            special(text, INFINITIES, "timestamp").or_else(|| {
+                let moment = offbase_model::time::parse_timestamp(text)?;
+                let utc = moment.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
+                Some(Expr::val(utc).cast_as(Alias::new("timestamp")))
+            })
+        }
+        (PgType::Date, Value::String(text)) => special(text, INFINITIES, "date").or_else(|| {
+            let date = offbase_model::time::parse_date(text)?;
+            Some(Expr::val(date.format("%Y-%m-%d").to_string()).cast_as(Alias::new("date")))
+        }),
+        (PgType::Time, Value::String(text)) => {
+            let time = offbase_model::time::parse_time(text)?;
+            Some(Expr::val(time.format("%H:%M:%S%.6f").to_string()).cast_as(Alias::new("time")))
+        }
+        (PgType::Jsonb | PgType::Json, value) => Some(json_literal(value)),
+        _ => None,
+    }
+}
+
+/// A UUID in the form PostgreSQL writes one (`8-4-4-4-12` hexadecimal digits).
+fn is_uuid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(group, length)| {
+            group.len() == length && group.bytes().all(|byte| byte.is_ascii_hexdigit())
+        })
+}
+
+#[cfg(test)]
+mod page_tests {
+    //! The generated SQL of keyset pages, written out in full (inline snapshots). The serve
+    //! tests (`crates/offbase-serve/tests/pages.rs`) run them against PostgreSQL and the
+    //! emulator.
+
+    use super::*;
+    use offbase_base44::query::{parse_filter, parse_sort};
+    use offbase_model::{BuiltIn, Column};
+    use serde_json::json;
+
+    fn column(name: &str, source: ColumnSource, pg_type: PgType) -> Column {
+        Column {
+            name: name.to_owned(),
+            field: (source != ColumnSource::Extra).then(|| name.to_owned()),
+            source,
+            pg_type,
+            not_null: false,
+            default: None,
+            check: None,
+        }
+    }
+
+    /// A task table: built-ins, typed fields, an enum, an array and `_extra`.
+    fn table() -> Table {
+        Table {
+            entity: "Task".to_owned(),
+            name: "task".to_owned(),
+            columns: vec![
+                column("id", ColumnSource::BuiltIn(BuiltIn::Id), PgType::Text),
+                column(
+                    "created_date",
+                    ColumnSource::BuiltIn(BuiltIn::CreatedDate),
+                    PgType::Timestamptz,
+                ),
+                column("title", ColumnSource::Field, PgType::Text),
+                column(
+                    "status",
+                    ColumnSource::Field,
+                    PgType::Enum("task_status".to_owned()),
+                ),
+                column("priority", ColumnSource::Field, PgType::Integer),
+                column("due_date", ColumnSource::Field, PgType::Date),
+                column(
+                    "tags",
+                    ColumnSource::Field,
+                    PgType::Array(Box::new(PgType::Text)),
+                ),
+                column("_extra", ColumnSource::Extra, PgType::Jsonb),
+            ],
+            primary_key: vec!["id".to_owned()],
+            primary_key_name: "task_pkey".to_owned(),
+            junction: None,
+        }
+    }
+
+    fn sort(text: &str) -> Sort {
+        match parse_sort(text) {
+            Ok(Some(sort)) => sort,
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+
+    fn page(sort_text: &str, after: Option<(Value, &str)>) -> Result<String, PageError> {
+        let after = after.map(|(value, id)| PagePosition::new(value, id));
+        page_sql(
+            "app",
+            &table(),
+            &Filter::all(),
+            &sort(sort_text),
+            after.as_ref(),
+            8,
+        )
+    }
+
+    const FROM: &str = r#"AS "row" FROM "app"."task" AS "t""#;
+
+    fn select(sort_value: &str) -> String {
+        format!(
+            r#"SELECT to_jsonb("t") || jsonb_build_object('$page', jsonb_build_array({sort_value}, "id")) {FROM}"#
+        )
+    }
+
+    #[test]
+    fn a_first_page_orders_by_the_sort_then_the_id_the_same_way() -> Result<(), PageError> {
+        assert_eq!(
+            page("-created_date", None)?,
+            format!(
+                r#"{} ORDER BY "created_date" DESC NULLS LAST, "id" COLLATE "C" DESC LIMIT 8"#,
+                select(r#""created_date""#)
+            )
+        );
+        let filter =
+            parse_filter(&json!({"status": "done"})).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(
+            page_sql("app", &table(), &filter, &sort("status"), None, 3)?,
+            format!(
+                r#"{} WHERE (CAST("status" AS text)) = 'done' ORDER BY CAST("status" AS text) ASC NULLS FIRST, "id" COLLATE "C" ASC LIMIT 3"#,
+                select(r#"CAST("status" AS text)"#)
+            )
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_later_page_starts_after_the_position_nulls_included() -> Result<(), PageError> {
+        let expected = [
+            // Ascending, after a value: greater, or equal with a greater id (nulls came first).
+            (
+                "priority",
+                json!(2),
+                r#""priority" > 2 OR ("priority" = 2 AND ("id" COLLATE "C") > 'b') ORDER BY "priority" ASC NULLS FIRST, "id" COLLATE "C" ASC"#,
+            ),
+            // Ascending, after a null: the other nulls by id, then every value.
+            (
+                "priority",
+                Value::Null,
+                r#""priority" IS NOT NULL OR ("id" COLLATE "C") > 'b' ORDER BY "priority" ASC NULLS FIRST, "id" COLLATE "C" ASC"#,
+            ),
+            // Descending, after a value: smaller, or equal with a smaller id, or null (last).
+            (
+                "-due_date",
+                json!("2025-10-01"),
+                r#""due_date" < CAST('2025-10-01' AS date) OR ("due_date" = CAST('2025-10-01' AS date) AND ("id" COLLATE "C") < 'b') OR "due_date" IS NULL ORDER BY "due_date" DESC NULLS LAST, "id" COLLATE "C" DESC"#,
+            ),
+            // Descending, after a null: only the nulls with a smaller id.
+            (
+                "-due_date",
+                Value::Null,
+                r#""due_date" IS NULL AND ("id" COLLATE "C") < 'b' ORDER BY "due_date" DESC NULLS LAST, "id" COLLATE "C" DESC"#,
+            ),
+            // A timestamp as `to_jsonb` writes it, to the microsecond.
+            (
+                "created_date",
+                json!("2025-09-23T07:40:56.525+00:00"),
+                r#""created_date" > CAST('2025-09-23T07:40:56.525000Z' AS timestamptz) OR ("created_date" = CAST('2025-09-23T07:40:56.525000Z' AS timestamptz) AND ("id" COLLATE "C") > 'b') ORDER BY "created_date" ASC NULLS FIRST, "id" COLLATE "C" ASC"#,
+            ),
+            // An enum compares as its text.
+            (
+                "-status",
+                json!("done"),
+                r#"(CAST("status" AS text)) < 'done' OR ((CAST("status" AS text)) = 'done' AND ("id" COLLATE "C") < 'b') OR (CAST("status" AS text)) IS NULL ORDER BY CAST("status" AS text) DESC NULLS LAST, "id" COLLATE "C" DESC"#,
+            ),
+            // An array is read back by PostgreSQL's conversion from JSON to the column's type.
+            (
+                "tags",
+                json!(["a", "it's"]),
+                r#""tags" > ((jsonb_populate_record(CAST(NULL AS "app"."task"), CAST(E'{"tags":["a","it\'s"]}' AS jsonb)))."tags") OR ("tags" = ((jsonb_populate_record(CAST(NULL AS "app"."task"), CAST(E'{"tags":["a","it\'s"]}' AS jsonb)))."tags") AND ("id" COLLATE "C") > 'b') ORDER BY "tags" ASC NULLS FIRST, "id" COLLATE "C" ASC"#,
+            ),
+        ];
+        for (sort_text, value, clauses) in expected {
+            let sql = page(sort_text, Some((value, "b")))?;
+            let column = sort(sort_text).field;
+            let sort_value = if column == "status" {
+                r#"CAST("status" AS text)"#.to_owned()
+            } else {
+                format!("\"{column}\"")
+            };
+            assert_eq!(
+                sql,
+                format!("{} WHERE {clauses} LIMIT 8", select(&sort_value)),
+                "{sort_text}"
+            );
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_filter_and_the_position_both_hold() -> Result<(), PageError> {
+        let filter = parse_filter(&json!({"$or": [{"status": "done"}, {"priority": 1}]}))
+            .unwrap_or_else(|error| panic!("{error}"));
+        let after = PagePosition::new(json!(2), "b");
+        assert_eq!(
+            page_sql("app", &table(), &filter, &sort("priority"), Some(&after), 8)?,
+            format!(
+                r#"{} WHERE ((CAST("status" AS text)) = 'done' OR "priority" = 1) AND ("priority" > 2 OR ("priority" = 2 AND ("id" COLLATE "C") > 'b')) ORDER BY "priority" ASC NULLS FIRST, "id" COLLATE "C" ASC LIMIT 8"#,
+                select(r#""priority""#)
+            )
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_field_kept_in_json_pages_by_kind_then_value() -> Result<(), PageError> {
+        let document = r#"("_extra" #> CAST('{"sprint"}' AS text[]))"#;
+        let rank = |of: &str| {
+            format!(
+                "CASE jsonb_typeof({of}) WHEN 'number' THEN 1 WHEN 'string' THEN 2 WHEN 'boolean' THEN 3 WHEN 'array' THEN 4 WHEN 'object' THEN 5 ELSE 0 END"
+            )
+        };
+        let text = |of: &str| {
+            format!(
+                r#"CASE WHEN jsonb_typeof({of}) = 'string' THEN ({of} #>> '{{}}') COLLATE "C" END"#
+            )
+        };
+        let order = |direction: &str| {
+            format!(
+                r#"ORDER BY {rank} {direction}, CASE WHEN jsonb_typeof({document}) = 'number' THEN CAST({document} AS numeric) END {direction}, {text} {direction}, CASE WHEN jsonb_typeof({document}) = 'boolean' THEN CAST({document} AS boolean) END {direction}, CASE WHEN jsonb_typeof({document}) IN ('array', 'object') THEN {document} END {direction}, "id" COLLATE "C" {direction}"#,
+                rank = rank(document),
+                text = text(document),
+            )
+        };
+        // After a string: a later kind, or a string after it, or the same string and a later id.
+        let anchor = r#"CAST('"2025-S4"' AS jsonb)"#;
+        assert_eq!(
+            page("sprint", Some((json!("2025-S4"), "b")))?,
+            format!(
+                r#"{select} WHERE ({rank}) > 2 OR (({rank}) = 2 AND (({text}) > ({anchor_text}) OR (({text}) = ({anchor_text}) AND ("id" COLLATE "C") > 'b'))) {order} LIMIT 8"#,
+                select = select(document),
+                rank = rank(document),
+                text = text(document),
+                anchor_text = text(anchor),
+                order = order("ASC"),
+            )
+        );
+        // Descending after a missing value (null, kind 0, last): the other missing by id.
+        assert_eq!(
+            page("-sprint", Some((Value::Null, "b")))?,
+            format!(
+                r#"{select} WHERE ({rank}) < 0 OR (({rank}) = 0 AND ("id" COLLATE "C") < 'b') {order} LIMIT 8"#,
+                select = select(document),
+                rank = rank(document),
+                order = order("DESC"),
+            )
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_field_nowhere_pages_by_id() -> Result<(), PageError> {
+        let mut table = table();
+        table.columns.retain(|column| column.name != "_extra");
+        let after = PagePosition::new(Value::Null, "b");
+        assert_eq!(
+            page_sql(
+                "app",
+                &table,
+                &Filter::all(),
+                &sort("-nowhere"),
+                Some(&after),
+                2
+            )?,
+            format!(
+                r#"{} WHERE ("id" COLLATE "C") < 'b' ORDER BY "id" COLLATE "C" DESC LIMIT 2"#,
+                select("NULL")
+            )
+        );
+        let after = PagePosition::new(json!(1), "b");
+        assert!(matches!(
+            page_sql(
+                "app",
+                &table,
+                &Filter::all(),
+                &sort("nowhere"),
+                Some(&after),
+                2
+            ),
+            Err(PageError::Position { .. })
+        ));
+        Ok(())
+    }
+
+    #[test]
+    fn a_position_the_column_cannot_hold_is_refused() {
+        let refused = [
+            ("priority", json!("2; DROP TABLE task")),
+            ("priority", json!(2.5)),
+            ("created_date", json!("yesterday")),
+            ("due_date", json!(20_251_001)),
+            ("title", json!(["a"])),
+            ("tags", json!([1])),
+            ("tags", json!("a")),
+        ];
+        for (sort_text, value) in refused {
+            let result = page(sort_text, Some((value.clone(), "b")));
+            assert!(
+                matches!(result, Err(PageError::Position { .. })),
+                "{sort_text} after {value}: {result:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_row_gives_its_position_back() {
+        let mut row = json!({"id": "b", "title": "x", PAGE_POSITION_KEY: ["x", "b"]});
+        assert_eq!(
+            take_page_position(&mut row),
+            Some(PagePosition::new(json!("x"), "b"))
+        );
+        assert_eq!(row, json!({"id": "b", "title": "x"}));
+        assert_eq!(take_page_position(&mut row), None);
+        let mut odd = json!({PAGE_POSITION_KEY: [1]});
+        assert_eq!(take_page_position(&mut odd), None);
+    }
 }

@@ -101,9 +101,13 @@ pub struct ServeArgs {
     /// The workspace that was loaded: its schemas say which table holds which entity.
     #[arg(long, value_name = "DIR")]
     pub workspace: PathBuf,
-    /// The port to listen on, on 127.0.0.1 (0: any free port).
+    /// The port to listen on (0: any free port).
     #[arg(long, default_value_t = 8044)]
     pub port: u16,
+    /// The address to listen on: 127.0.0.1 (this machine only) unless given, e.g. 0.0.0.0
+    /// behind a reverse proxy that terminates TLS.
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDRESS")]
+    pub host: std::net::IpAddr,
     /// The app id in the served paths (default: the one the workspace was pulled from).
     #[arg(long, value_name = "ID")]
     pub app_id: Option<String>,
@@ -119,6 +123,44 @@ pub struct ServeArgs {
     /// rules), read from this environment variable; unset: no service access.
     #[arg(long, default_value = "OFFBASE_SERVE_SERVICE_KEY", value_name = "NAME")]
     pub service_key_env: String,
+    /// The app's built frontend (e.g. `dist/` after `npm run build`), served on the same
+    /// origin outside `/api`, `index.html` answering the app's own routes.
+    #[arg(long, value_name = "DIR")]
+    pub frontend: Option<PathBuf>,
+    /// The SMTP server the account mails (verification codes, password resets, invitations)
+    /// go through: `smtps://user:pass@host:465`, `smtp://user:pass@host:587?tls=required`, or
+    /// `smtp://host:port` unencrypted (a relay on this machine). Best given in the
+    /// environment; its password is never printed. Unset: the calls that mail answer 501.
+    #[arg(
+        long,
+        env = "OFFBASE_SERVE_SMTP_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub smtp_url: Option<String>,
+    /// The sender of the account mails (`'App <no-reply@example.com>'`); needed with
+    /// --smtp-url.
+    #[arg(long, env = "OFFBASE_SERVE_MAIL_FROM", value_name = "ADDRESS")]
+    pub mail_from: Option<String>,
+    /// The public origin of the app and this server (`https://app.example.com`): links in
+    /// mails point there, and sign-ins may send browsers back to it (default: this server's
+    /// own address).
+    #[arg(long, env = "OFFBASE_SERVE_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Where uploads (`Core.UploadFile`, `Core.UploadPrivateFile`) are kept and files are
+    /// served from: a folder, or s3://bucket/prefix (settings from the AWS environment
+    /// variables, as for `files copy --to`). A folder `files copy --to` filled serves its
+    /// copies too. Unset: the file integrations answer 501.
+    #[arg(long, value_name = "DIR")]
+    pub files_dir: Option<PathBuf>,
+    /// The URL the files are served at, a key (`public/<app_id>/<name>`) appended to make a
+    /// `file_url`: a CDN or public bucket in front of --files-dir, as `files copy
+    /// --public-url`. Default: this server's own /files (it then serves them).
+    #[arg(long, value_name = "URL", requires = "files_dir")]
+    pub files_public_url: Option<String>,
+    /// The largest file an upload may have, in MiB (larger: 413).
+    #[arg(long, default_value_t = 100, value_name = "MIB")]
+    pub files_max_mb: u64,
 }
 
 #[derive(Debug, Args)]

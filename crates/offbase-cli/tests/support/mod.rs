@@ -69,6 +69,8 @@ pub async fn start_emulator(
         created_by: "emulator@example.com".to_owned(),
         deleted_files: Default::default(),
         file_size: None,
+        max_upload_bytes: offbase_emulator::DEFAULT_MAX_UPLOAD_BYTES,
+        max_upload_total_bytes: offbase_emulator::DEFAULT_MAX_UPLOAD_TOTAL_BYTES,
     };
     let address = "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!());
     offbase_emulator::start(config, address)
