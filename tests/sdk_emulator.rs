@@ -618,8 +618,8 @@ async fn sdk_writes_and_auth_as_the_service_role_a_user_and_anonymously() {
         "user: auth.me() after updateMe"
     );
 
-    // Anonymous: no `me` (401); `Project` writes need its owner (403); the emulator has no
-    // `auth/login` (404: it keeps no passwords).
+    // Anonymous: no `me` (401); `Project` writes need its owner (403); signing in as a user
+    // whose record keeps no password hash is refused like a wrong password (401).
     let calls = [
         auth_call("me", "me", json!([])),
         entity_call(
@@ -652,7 +652,7 @@ async fn sdk_writes_and_auth_as_the_service_role_a_user_and_anonymously() {
     );
     assert_eq!(
         error_status("anonymous: login", &results["login"]),
-        Some(404)
+        Some(401)
     );
     emulator.shutdown().await;
 }

@@ -22,12 +22,14 @@
 use offbase_pipeline::load::LoadOptions;
 use offbase_pipeline::migrate::{Destination, MigrateOptions, MigrateSource, migrate};
 use offbase_pipeline::progress::NoProgress;
-use offbase_pipeline::users::{ExportOptions, Format, export};
 use offbase_pipeline::workspace::Workspace;
 use offbase_serve::{FilesSettings, ServeConfig, TokenSecret};
 use offbase_tests::browser::{Browser, png, png_size};
 use offbase_tests::sdk::Sdk;
-use offbase_tests::{TestSchema, database_url, sample};
+use offbase_tests::staging::{
+    NINA, NINA_ID, NINA_PASSWORD, export_users, psql_file, read_text, stage_tasks, write_text,
+};
+use offbase_tests::{TestSchema, database_url};
 use serde_json::{Value, json};
 use sqlx::Row;
 use std::collections::BTreeSet;
@@ -36,11 +38,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 const APP_ID: &str = "browser-tasks";
-const NINA: &str = "nina.young@brightloop.example";
-const NINA_ID: &str = "68833980ae54b1fc49cfdc41";
-const ADA: &str = "ada.admin@brightloop.example";
-const ADA_ID: &str = "6650e44a00000000000000ad";
-const PASSWORD: &str = "a long browser-test passphrase";
 const TOKEN_SECRET: &[u8] = b"serve-browser-test-secret";
 /// The app's page size: `list('-created_date', 20)`.
 const PAGE_SIZE: usize = 20;
@@ -65,10 +62,9 @@ const SHOTS: [&str; 6] = [
 /// Copies `samples/tasks` (schemas and data) into `app`, with `image_url` declared on `Task`
 /// and two users: Nina, with a bcrypt password in her record, and Ada, an admin without one.
 fn stage_app(app: &Path) {
-    copy_folder(&sample("tasks").join("base44"), &app.join("base44"));
-    copy_folder(&sample("tasks").join("data"), &app.join("data"));
+    stage_tasks(app);
     let schema = app.join("base44/entities/Task.jsonc");
-    let text = read(&schema);
+    let text = read_text(&schema);
     let declared = text.replacen(
         "\"properties\": {",
         "\"properties\": {\n    \"image_url\": {\n      \"type\": \"string\",\n      \"description\": \"The task's picture (Core.UploadFile)\"\n    },",
@@ -78,77 +74,11 @@ fn stage_app(app: &Path) {
         declared, text,
         "samples/tasks' Task.jsonc changed its shape"
     );
-    write(&schema, &declared);
-    // The lowest cost bcrypt takes: the server checks any cost, and the test stays quick.
-    let hash = bcrypt::hash(PASSWORD, 4).unwrap_or_else(|error| panic!("bcrypt: {error}"));
-    let users = [
-        json!({"id": NINA_ID, "created_date": "2025-07-25T08:00:00.000000", "updated_date": "2025-07-25T08:00:00.000000", "email": NINA, "full_name": "Nina Young", "role": "user", "password_hash": hash}),
-        json!({"id": ADA_ID, "created_date": "2025-07-01T08:00:00.000000", "updated_date": "2025-07-01T08:00:00.000000", "email": ADA, "full_name": "Ada Admin", "role": "admin"}),
-    ];
-    let lines: Vec<String> = users.iter().map(Value::to_string).collect();
-    write(&app.join("data/User.jsonl"), &(lines.join("\n") + "\n"));
-}
-
-fn copy_folder(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap_or_else(|error| panic!("{}: {error}", to.display()));
-    let entries =
-        std::fs::read_dir(from).unwrap_or_else(|error| panic!("{}: {error}", from.display()));
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let target = to.join(entry.file_name());
-        if path.is_dir() {
-            copy_folder(&path, &target);
-        } else {
-            std::fs::copy(&path, &target)
-                .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-        }
-    }
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+    write_text(&schema, &declared);
 }
 
 fn read_bytes(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::write(path, text).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-}
-
-/// Applies an SQL file as `offbase users export` tells its user to: `psql -v ON_ERROR_STOP=1`.
-fn psql(file: &Path) {
-    let output = std::process::Command::new("psql")
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
-        .arg(file)
-        .arg(database_url())
-        .output();
-    match output {
-        Ok(output) if output.status.success() => {}
-        Ok(output) => panic!(
-            "psql refused {}: {}",
-            file.display(),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-        Err(error) => panic!("cannot run psql: {error}"),
-    }
-}
-
-/// The `users.sql` of `offbase users export --format postgres --pg-schema <pg_schema>`.
-async fn export_users(workspace: &Path, pg_schema: &str) -> PathBuf {
-    let mut options = ExportOptions::new(Format::Postgres);
-    options.pg_schema = pg_schema.to_owned();
-    let summary = export(&Workspace::new(workspace), &options, &NoProgress)
-        .await
-        .unwrap_or_else(|error| panic!("users export: {error}"));
-    assert!(summary.problems().is_empty(), "{:?}", summary.problems());
-    summary
-        .files
-        .iter()
-        .find(|file| file.path.ends_with("users.sql"))
-        .map(|file| PathBuf::from(&file.path))
-        .unwrap_or_else(|| panic!("the users export wrote no users.sql: {:?}", summary.files))
 }
 
 fn strings(value: &Value, key: &str) -> Vec<String> {
@@ -197,7 +127,7 @@ async fn a_built_frontend_signs_in_lists_writes_and_uploads_through_offbase_serv
     if let Err(error) = migrate(&options, Arc::new(NoProgress)).await {
         panic!("migrate the staged sample: {error}");
     }
-    psql(&export_users(&workspace, &schema.name).await);
+    psql_file(&export_users(&workspace, &schema.name).await);
     browser.build_frontend(&dist, APP_ID).await;
     let prepared = began.elapsed();
 
@@ -262,14 +192,14 @@ async fn a_built_frontend_signs_in_lists_writes_and_uploads_through_offbase_serv
             &json!({
                 "url": origin,
                 "email": NINA,
-                "password": PASSWORD,
+                "password": NINA_PASSWORD,
                 "screenshots": shots,
                 "image": image_path,
                 "new_title": NEW_TITLE,
                 "edited_title": EDITED_TITLE,
                 "timeout_ms": 15_000,
             }),
-            &[PASSWORD],
+            &[NINA_PASSWORD],
         )
         .await;
     let drive_time = driven.elapsed();

@@ -23,89 +23,19 @@ use offbase_serve::{ServeConfig, TokenSecret};
 use offbase_tests::sdk::{
     ReadIds, Sdk, WriteIds, auth_call, by_label, entity_call, task_reads, task_writes,
 };
-use offbase_tests::{EMULATOR_KEY, TestSchema, database_url, sample, start_emulator};
+use offbase_tests::staging::{
+    ADA_ID, NINA, NINA_ID, NINA_PASSWORD, drop_rejected, export_users, psql_file, stage_tasks,
+};
+use offbase_tests::{EMULATOR_KEY, TestSchema, database_url, start_emulator};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::sync::Arc;
 
-const NINA: &str = "nina.young@brightloop.example";
-const NINA_ID: &str = "68833980ae54b1fc49cfdc41";
-const ADA: &str = "ada.admin@brightloop.example";
-const ADA_ID: &str = "6650e44a00000000000000ad";
 const TOKEN_SECRET: &[u8] = b"serve-sdk-test-secret";
 const MISSING: &str = "000000000000000000000000";
 
 /// When the test began, in the stored form: later timestamps are the test's own writes.
 static TEST_START: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-/// Copies `samples/tasks` (schemas and data) into `app`, with the two users.
-fn stage_app(app: &Path) {
-    copy_folder(&sample("tasks").join("base44"), &app.join("base44"));
-    copy_folder(&sample("tasks").join("data"), &app.join("data"));
-    let users = [
-        json!({"id": NINA_ID, "created_date": "2025-07-25T08:00:00.000000", "updated_date": "2025-07-25T08:00:00.000000", "email": NINA, "full_name": "Nina Young", "role": "user"}),
-        json!({"id": ADA_ID, "created_date": "2025-07-01T08:00:00.000000", "updated_date": "2025-07-01T08:00:00.000000", "email": ADA, "full_name": "Ada Admin", "role": "admin"}),
-    ];
-    let lines: Vec<String> = users.iter().map(Value::to_string).collect();
-    write(&app.join("data/User.jsonl"), &(lines.join("\n") + "\n"));
-}
-
-fn copy_folder(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap_or_else(|error| panic!("{}: {error}", to.display()));
-    let entries =
-        std::fs::read_dir(from).unwrap_or_else(|error| panic!("{}: {error}", from.display()));
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let target = to.join(entry.file_name());
-        if path.is_dir() {
-            copy_folder(&path, &target);
-        } else {
-            std::fs::copy(&path, &target)
-                .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-        }
-    }
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::write(path, text).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-}
-
-/// Takes out of `app`'s data the records the load rejected, so the emulator serves what
-/// PostgreSQL holds.
-fn drop_rejected(app: &Path, workspace: &Path) {
-    let rejects = workspace.join("reports/rejects");
-    let Ok(entries) = std::fs::read_dir(&rejects) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Some(entity) = path.file_stem().and_then(|stem| stem.to_str()) else {
-            continue;
-        };
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let rejected: BTreeSet<String> = text
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter_map(|reject| reject["id"].as_str().map(str::to_owned))
-            .collect();
-        if rejected.is_empty() {
-            continue;
-        }
-        let data = app.join("data").join(format!("{entity}.jsonl"));
-        let text = std::fs::read_to_string(&data).unwrap_or_default();
-        let kept: Vec<&str> = text
-            .lines()
-            .filter(|line| {
-                serde_json::from_str::<Value>(line)
-                    .ok()
-                    .and_then(|record| record["id"].as_str().map(str::to_owned))
-                    .is_none_or(|id| !rejected.contains(&id))
-            })
-            .collect();
-        write(&data, &(kept.join("\n") + "\n"));
-    }
-}
 
 /// What a write made anew on each side, which the comparison leaves to each.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -247,7 +177,7 @@ async fn the_sdk_gets_the_same_answers_from_offbase_serve_as_from_the_platform()
     let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
     let app = folder.path().join("app");
     let workspace = folder.path().join("workspace");
-    stage_app(&app);
+    stage_tasks(&app);
     let schema = TestSchema::new("serve_sdk").await;
     let options = MigrateOptions {
         files: None,
@@ -263,6 +193,8 @@ async fn the_sdk_gets_the_same_answers_from_offbase_serve_as_from_the_platform()
         panic!("migrate the staged sample: {error}");
     }
     drop_rejected(&app, &workspace);
+    // Nina's password, carried by the users export into the server's users table.
+    psql_file(&export_users(&workspace, &schema.name).await);
     let emulator = start_emulator(&app, None).await;
     let secret = TokenSecret::new(TOKEN_SECRET);
     let server = offbase_serve::start(
@@ -345,6 +277,20 @@ async fn the_sdk_gets_the_same_answers_from_offbase_serve_as_from_the_platform()
             "Project",
             "list",
             json!(["-created_date", 20]),
+            service,
+        ));
+        calls.push(entity_call(
+            "aggregate by status",
+            "Task",
+            "aggregate",
+            json!([{"groupBy": "status", "sum": "estimateHours", "avg": "priority", "sort": "-count"}]),
+            service,
+        ));
+        calls.push(entity_call(
+            "aggregate by month",
+            "Task",
+            "aggregate",
+            json!([{"dateBucket": {"field": "created_date", "unit": "month"}, "query": {"status": {"$ne": "done"}}, "countDistinct": "project_id"}]),
             service,
         ));
         calls.push(auth_call("me", "me", json!([])));
@@ -432,6 +378,17 @@ async fn the_sdk_gets_the_same_answers_from_offbase_serve_as_from_the_platform()
             service,
         ));
         calls.push(auth_call(
+            "login wrong",
+            "loginViaEmailPassword",
+            json!([NINA, "not her password"]),
+        ));
+        calls.push(auth_call(
+            "login",
+            "loginViaEmailPassword",
+            json!([NINA, NINA_PASSWORD]),
+        ));
+        calls.push(auth_call("me after login", "me", json!([])));
+        calls.push(auth_call(
             "update me",
             "updateMe",
             json!([{"full_name": format!("Renamed {round}")}]),
@@ -482,6 +439,9 @@ async fn the_sdk_gets_the_same_answers_from_offbase_serve_as_from_the_platform()
             "{who:?}: {again}"
         );
         assert_eq!(answers["upsert bad key"]["error"]["status"], 400);
+        assert_eq!(answers["login wrong"]["error"]["status"], 401);
+        assert_eq!(answers["login"]["ok"]["user"]["email"], NINA, "{who:?}");
+        assert_eq!(answers["me after login"]["ok"]["id"], NINA_ID, "{who:?}");
         if matches!(who, Who::Service | Who::Ada) {
             assert_eq!(answers["upsert ambiguous"]["error"]["status"], 409);
             assert_eq!(

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub mod browser;
 pub mod sdk;
+pub mod staging;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {

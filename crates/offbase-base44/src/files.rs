@@ -170,6 +170,47 @@ pub fn may_hold_hosted_file(text: &str) -> bool {
     text.contains("http") && (holds(b"base44") || holds(b"supabase"))
 }
 
+/// How long the name an uploaded file is kept under may be (after its `<9hex>_` prefix).
+pub const MAX_UPLOAD_NAME: usize = 100;
+
+/// An uploaded file name as the plain `<name>` of the platform's `<9hex>_<name>` shape: ASCII
+/// letters, digits, `.`, `-`, `_` kept, any other run one `_`, no leading dot, at most
+/// [`MAX_UPLOAD_NAME`] characters with the extension kept; `file` when nothing is left. Never
+/// holds `/`, `\` or `..` as a whole segment. The emulator's and `offbase serve`'s uploads
+/// both name files with it.
+pub fn safe_file_name(name: &str) -> String {
+    // Browsers send a bare name; some clients a path: keep its last segment.
+    let name = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let mut safe = String::with_capacity(name.len());
+    for character in name.chars() {
+        if character.is_ascii_alphanumeric() || matches!(character, '.' | '-' | '_') {
+            safe.push(character);
+        } else if !safe.ends_with('_') {
+            safe.push('_');
+        }
+    }
+    let mut safe = safe.trim_start_matches('.').to_owned();
+    if safe.len() > MAX_UPLOAD_NAME {
+        let extension = safe
+            .rsplit_once('.')
+            .map(|(_, extension)| extension.to_owned())
+            .filter(|extension| !extension.is_empty() && extension.len() <= 16);
+        match extension {
+            Some(extension) => {
+                safe.truncate(MAX_UPLOAD_NAME - extension.len() - 1);
+                safe.push('.');
+                safe.push_str(&extension);
+            }
+            None => safe.truncate(MAX_UPLOAD_NAME),
+        }
+    }
+    if safe.is_empty() {
+        "file".to_owned()
+    } else {
+        safe
+    }
+}
+
 /// Old file URLs and their new ones (`files/url-map.json`): what the rewrite of records and
 /// of loaded tables applies. A URL is replaced where [`find_hosted_files`] finds it, alone or
 /// inside longer text; URLs the map does not hold (a file that could not be copied) stay as
@@ -421,5 +462,27 @@ mod tests {
         assert!(may_hold_hosted_file(&url));
         assert!(!may_hold_hosted_file("https://example.com/a.png"));
         assert!(!may_hold_hosted_file("base44 without a scheme"));
+    }
+
+    #[test]
+    fn uploaded_file_names_become_plain_names() {
+        for (sent, kept) in [
+            ("lamp.png", "lamp.png"),
+            ("my photo (1).JPG", "my_photo_1_.JPG"),
+            ("../../etc/passwd", "passwd"),
+            ("..\\..\\boot.ini", "boot.ini"),
+            ("..", "file"),
+            ("...", "file"),
+            ("", "file"),
+            (".env", "env"),
+            ("фото.jpg", "_.jpg"),
+            ("a\0b\nc.txt", "a_b_c.txt"),
+        ] {
+            assert_eq!(safe_file_name(sent), kept, "{sent:?}");
+        }
+        let long = format!("{}.pdf", "x".repeat(300));
+        let kept = safe_file_name(&long);
+        assert_eq!(kept.len(), MAX_UPLOAD_NAME);
+        assert!(kept.ends_with(".pdf"));
     }
 }

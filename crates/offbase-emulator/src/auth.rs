@@ -1,8 +1,15 @@
 //! Signing in for tests: `POST /api/apps/{app_id}/auth/test-token` with the app's API key and
 //! `{"email": ...}` (or `{"id": ...}`) answers `{"access_token", "token_type", "user"}` for that
 //! record of the app's `User` data, the shape of the platform's `auth/login`. The token then
-//! goes in `Authorization: Bearer <token>` (see `session` for the scheme). The emulator keeps
-//! no passwords, so there is no `auth/login`. No rate limit and no injected faults.
+//! goes in `Authorization: Bearer <token>` (see `session` for the scheme). No rate limit and
+//! no injected faults.
+//!
+//! `POST /api/apps/{app_id}/auth/login` with `{email, password}` answers the same shape for a
+//! user whose `User` record keeps a bcrypt `password_hash` (as the apps that keep their own
+//! credentials do): the emulator has no password store of its own, so this field stands in
+//! for the platform's, and it is the hash `offbase users export` carries to the new sign-in,
+//! so a migrated app signs the same people in on both. Any other user, a wrong password or an
+//! unknown email is 401 `invalid email or password`; a disabled user 403.
 
 use crate::error::{ApiError, json_response};
 use crate::routes::unauthorized;
@@ -14,6 +21,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use offbase_base44::api::sign_in_body;
 use serde_json::{Map, Value};
 
 /// `POST /api/apps/{app_id}/auth/test-token`.
@@ -101,4 +109,67 @@ fn issue(
         answer.insert("user".to_owned(), Value::Object(user.clone()));
         Ok(Value::Object(answer))
     })
+}
+
+/// `POST /api/apps/{app_id}/auth/login`.
+pub(crate) async fn login(
+    State(state): State<SharedState>,
+    Path(app_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let response = match sign_in(&state, &app_id, &body).await {
+        Ok(answer) => json_response(StatusCode::OK, &answer),
+        Err(error) => error.into_response(),
+    };
+    tagged(response, Route::Login)
+}
+
+async fn sign_in(state: &SharedState, app_id: &str, body: &Bytes) -> Result<Value, ApiError> {
+    if app_id != state.app_id {
+        return Err(ApiError::not_found(format!("app `{app_id}` not found")));
+    }
+    let (email, password) = sign_in_body(body).map_err(ApiError::bad_request)?;
+    let invalid = || ApiError::new(StatusCode::UNAUTHORIZED, "invalid email or password");
+    let user = state
+        .store
+        .read(|store| match store.users_with_email(&email).as_slice() {
+            [one] => Some((*one).clone()),
+            _ => None,
+        });
+    let Some(user) = user else {
+        return Err(invalid());
+    };
+    let Some(hash) = user
+        .get("password_hash")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    else {
+        return Err(invalid());
+    };
+    // bcrypt is slow on purpose: off the request threads.
+    let matches = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or(false);
+    if !matches {
+        return Err(invalid());
+    }
+    if user.get("disabled") == Some(&Value::Bool(true)) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "this user is disabled: a disabled user cannot sign in",
+        ));
+    }
+    let Some(id) = user.get("id").and_then(Value::as_str) else {
+        return Err(ApiError::bad_request("this user record has no string `id`"));
+    };
+    let mut answer = Map::new();
+    answer.insert(
+        "access_token".to_owned(),
+        Value::String(state.sessions.token(id)),
+    );
+    answer.insert("token_type".to_owned(), Value::String("Bearer".to_owned()));
+    answer.insert("user".to_owned(), Value::Object(user.clone()));
+    Ok(Value::Object(answer))
 }

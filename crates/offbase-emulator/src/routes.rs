@@ -45,6 +45,7 @@ const PRIVATE_FILES: &str = "/private-files/{*path}";
 const UPLOAD_FILE: &str = "/api/apps/{app_id}/integration-endpoints/Core/UploadFile";
 const UPLOAD_PRIVATE_FILE: &str = "/api/apps/{app_id}/integration-endpoints/Core/UploadPrivateFile";
 const USER_TOKEN: &str = "/api/apps/{app_id}/auth/test-token";
+const LOGIN: &str = "/api/apps/{app_id}/auth/login";
 
 /// The emulator's routes. Every entity route and method is gated separately, so the gate
 /// knows which [`Route`] (and rate-limit class) it is guarding. Uploads are gated like entity
@@ -139,6 +140,7 @@ pub(crate) fn router(state: SharedState, uploads: Arc<Uploads>) -> Router {
                 .route_layer(file_faults()),
         )
         .route(USER_TOKEN, post(auth::test_token))
+        .route(LOGIN, post(auth::login))
         .fallback(unmatched)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -165,6 +167,7 @@ impl Route {
             | Route::Upload
             | Route::PrivateFile
             | Route::UserToken
+            | Route::Login
             | Route::Unmatched => None,
         }
     }

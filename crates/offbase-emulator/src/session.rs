@@ -8,7 +8,8 @@
 //! key. Tokens do not expire; a token whose user no longer exists, or is `disabled`, is refused.
 
 use crate::store::Store;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+pub(crate) use offbase_base44::api::Credentials;
 use offbase_base44::rls::User;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -116,46 +117,22 @@ fn signature_of(key: &str, app_id: &str, user_id: &str) -> [u8; 32] {
     )
 }
 
-/// What a request presents.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Credentials {
-    /// The API key (`api_key: KEY` or `Authorization: Bearer KEY`).
-    Key,
-    /// A bearer token other than the key.
-    Token(String),
-    /// No `api_key` and no `Authorization` header.
-    Nothing,
-    /// A wrong `api_key`, or an `Authorization` header of another scheme.
-    Invalid,
-}
-
 /// The credentials of a request: the key wins, then a bearer token; any other `api_key` or
-/// `Authorization` header is invalid; none at all is an anonymous visitor.
+/// `Authorization` header is invalid; none at all is an anonymous visitor
+/// ([`offbase_base44::api::credentials`]).
 pub(crate) fn credentials(headers: &HeaderMap, sessions: &SessionKey) -> Credentials {
-    let keys = headers.get_all("api_key");
-    let authorizations = headers.get_all(header::AUTHORIZATION);
-    let bearers: Vec<&str> = authorizations
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .filter_map(|value| value.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .collect();
-    if keys.iter().any(|value| sessions.is_key(value.as_bytes()))
-        || bearers
+    let values = |name: HeaderName| {
+        headers
+            .get_all(name)
             .iter()
-            .any(|token| sessions.is_key(token.as_bytes()))
-    {
-        return Credentials::Key;
-    }
-    if let Some(token) = bearers.iter().find(|token| !token.is_empty()) {
-        return Credentials::Token((*token).to_owned());
-    }
-    if keys.iter().next().is_none() && authorizations.iter().next().is_none() {
-        Credentials::Nothing
-    } else {
-        Credentials::Invalid
-    }
+            .map(HeaderValue::as_bytes)
+            .collect::<Vec<_>>()
+    };
+    offbase_base44::api::credentials(
+        &values(HeaderName::from_static("api_key")),
+        &values(header::AUTHORIZATION),
+        |text| sessions.is_key(text),
+    )
 }
 
 /// The user a token signs in, from the live `User` data; the reason when none.
@@ -222,7 +199,6 @@ fn hex_decode(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
 
     #[test]
     fn hmac_matches_the_rfc_4231_vectors() {

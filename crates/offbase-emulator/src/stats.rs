@@ -51,6 +51,8 @@ pub enum Route {
     PrivateFile,
     /// `POST /api/apps/{app_id}/auth/test-token`: a user's bearer token.
     UserToken,
+    /// `POST /api/apps/{app_id}/auth/login`: sign-in with a password.
+    Login,
     /// Anything else (answered 404 or 405).
     Unmatched,
 }
@@ -80,6 +82,7 @@ impl Route {
             Route::Upload => "upload",
             Route::PrivateFile => "private_file",
             Route::UserToken => "user_token",
+            Route::Login => "login",
             Route::Unmatched => "unmatched",
         }
     }

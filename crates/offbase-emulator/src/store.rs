@@ -20,9 +20,10 @@
 //! here are in the stored form (6 fractional digits, no `Z`) and have millisecond precision, as
 //! the platform's are; the HTTP layer turns a fresh record's timestamps into the `Z` form.
 //!
-//! One file: every write (create, bulk, update, delete, restore), as the key or as a caller
-//! held to the access rules, goes through the same helpers over the records, the trash and the
-//! list order; split, each write would reach into the others' state.
+//! One file: every write (create, bulk, update, update-many, upsert, delete, delete-many,
+//! restore), as the key or as a caller held to the access rules, goes through the same helpers
+//! over the records, the trash and the list order; split, each write would reach into the
+//! others' state.
 
 use crate::error::{ApiError, EmulatorError};
 use axum::http::StatusCode;
@@ -790,21 +791,11 @@ impl Table {
 }
 
 fn as_record<'a>(body: &'a Value, what: &str) -> Result<&'a Record, StoreError> {
-    body.as_object().ok_or_else(|| {
-        StoreError::InvalidBody(format!(
-            "{what} must be a JSON object of field names and values, found {}",
-            offbase_model::json_kind(body)
-        ))
-    })
+    offbase_base44::api::body_record(body, what).map_err(StoreError::InvalidBody)
 }
 
 fn as_array<'a>(body: &'a Value, what: &str) -> Result<&'a Vec<Value>, StoreError> {
-    body.as_array().ok_or_else(|| {
-        StoreError::InvalidBody(format!(
-            "{what} takes a JSON array of records, found {}",
-            offbase_model::json_kind(body)
-        ))
-    })
+    offbase_base44::api::body_array(body, what).map_err(StoreError::InvalidBody)
 }
 
 /// An ObjectId-like id: 8 hex digits of the creation second, then 16 random hex digits.

@@ -13,7 +13,7 @@
 //!
 //! `<name>` is the uploaded file name made safe: ASCII letters, digits, `.`, `-` and `_` kept,
 //! any other run of characters one `_`, no leading dot, at most 100 characters (the extension
-//! kept); `<9hex>` is random, so two uploads of one name are two files.
+//! kept: `offbase_base44::files::safe_file_name`); `<9hex>` is random, so two uploads of one name are two files.
 //!
 //! Who may upload: the app's key or a signed-in user (the entity gate's callers); an
 //! anonymous visitor is refused with 401, as for `CreateFileSignedUrl`: an emulator open to
@@ -39,13 +39,12 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use offbase_base44::files::safe_file_name;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// The multipart part that holds the file (the SDK's `UploadFile({file})`).
 const FILE_FIELD: &str = "file";
-/// How long a kept file name may be.
-const MAX_NAME: usize = 100;
 
 /// An uploaded file.
 #[derive(Debug, Clone)]
@@ -334,42 +333,6 @@ fn random_hex9() -> String {
     format!("{:09x}", rand::random::<u64>() & 0xf_ffff_ffff)
 }
 
-/// An uploaded file name as a plain name: ASCII letters, digits, `.`, `-`, `_` kept, any other
-/// run one `_`, no leading dot, at most [`MAX_NAME`] characters with the extension kept;
-/// `file` when nothing is left. Never holds `/`, `\` or `..` as a whole segment.
-pub(crate) fn safe_file_name(name: &str) -> String {
-    // Browsers send a bare name; some clients a path: keep its last segment.
-    let name = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let mut safe = String::with_capacity(name.len());
-    for character in name.chars() {
-        if character.is_ascii_alphanumeric() || matches!(character, '.' | '-' | '_') {
-            safe.push(character);
-        } else if !safe.ends_with('_') {
-            safe.push('_');
-        }
-    }
-    let mut safe = safe.trim_start_matches('.').to_owned();
-    if safe.len() > MAX_NAME {
-        let extension = safe
-            .rsplit_once('.')
-            .map(|(_, extension)| extension.to_owned())
-            .filter(|extension| !extension.is_empty() && extension.len() <= 16);
-        match extension {
-            Some(extension) => {
-                safe.truncate(MAX_NAME - extension.len() - 1);
-                safe.push('.');
-                safe.push_str(&extension);
-            }
-            None => safe.truncate(MAX_NAME),
-        }
-    }
-    if safe.is_empty() || safe.chars().all(|character| character == '.') {
-        "file".to_owned()
-    } else {
-        safe
-    }
-}
-
 /// The content type an upload is served with: by its extension, else the one it was sent
 /// with (when it is a valid header value), else `application/octet-stream`.
 fn served_content_type(name: &str, sent: Option<&str>) -> HeaderValue {
@@ -410,24 +373,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn file_names_become_plain_names() {
-        for (sent, kept) in [
-            ("lamp.png", "lamp.png"),
-            ("my photo (1).JPG", "my_photo_1_.JPG"),
-            ("../../etc/passwd", "passwd"),
-            ("..\\..\\boot.ini", "boot.ini"),
-            ("..", "file"),
-            ("", "file"),
-            (".env", "env"),
-            ("фото.jpg", "_.jpg"),
-            ("a\0b\nc.txt", "a_b_c.txt"),
-        ] {
-            assert_eq!(safe_file_name(sent), kept, "{sent:?}");
-        }
-        let long = format!("{}.pdf", "x".repeat(300));
-        let kept = safe_file_name(&long);
-        assert_eq!(kept.len(), MAX_NAME);
-        assert!(kept.ends_with(".pdf"));
+    fn upload_names_start_with_nine_hex_digits() {
         let hex = random_hex9();
         assert_eq!(hex.len(), 9);
         assert!(hex.bytes().all(|byte| byte.is_ascii_hexdigit()));

@@ -6,16 +6,14 @@
 //! then written as the emulator writes them: timestamps in the platform's stored form, numbers
 //! by `AggregateSpec::finish`, at most `limit` with `truncated` when PostgreSQL found more.
 
-use crate::caller;
 use crate::error::ApiError;
-use crate::reads::guard_users;
-use crate::routes::{AppState, SharedState, connection, entity, respond};
+use crate::reads::read_rows;
+use crate::routes::{AppState, SharedState, entity, respond};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use offbase_base44::aggregate::AggregateSpec;
-use offbase_pg::serve::Access;
 use offbase_pipeline::compare::canonical::platform_timestamp;
 use offbase_sql::aggregate::aggregate_sql;
 use serde_json::{Map, Value};
@@ -50,18 +48,7 @@ async fn aggregate_records(
         .map_err(|error| ApiError::bad_request(format!("invalid aggregate spec: {error}")))?;
     let translated = aggregate_sql(&state.pg_schema, table, &spec)
         .map_err(|error| ApiError::not_served(format!("not served yet: {error}")))?;
-    let mut connection = connection(state).await?;
-    let mut request = caller::begin(
-        state,
-        &mut connection,
-        &state.credentials(headers),
-        Access::ReadOnly,
-    )
-    .await?;
-    guard_users(state, declared, &request.caller)?;
-    let rows = offbase_pg::serve::query_rows_in(&mut request.transaction, &translated.sql)
-        .await
-        .map_err(caller::database)?;
+    let rows = read_rows(state, headers, declared, &translated.sql).await?;
     let rows = rows
         .into_iter()
         .map(|row| {

@@ -11,6 +11,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use offbase_base44::api::sign_in_body;
 use offbase_pg::serve::Access;
 use serde_json::{Value, json};
 
@@ -34,21 +35,7 @@ async fn sign_in(state: &AppState, app_id: &str, body: &Bytes) -> Result<Value, 
     if app_id != state.app_id {
         return Err(ApiError::not_found(format!("app `{app_id}` not found")));
     }
-    let request: Value = serde_json::from_slice(body).map_err(|error| {
-        ApiError::bad_request(format!("the request body is not valid JSON: {error}"))
-    })?;
-    let text = |name: &str| {
-        request
-            .get(name)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-    };
-    let (email, password) = (text("email").trim(), text("password"));
-    if email.is_empty() || password.is_empty() {
-        return Err(ApiError::bad_request(
-            "signing in takes `{\"email\": ..., \"password\": ...}`",
-        ));
-    }
+    let (email, password) = sign_in_body(body).map_err(ApiError::bad_request)?;
     let mut connection = connection(state).await?;
     let mut transaction = offbase_pg::serve::begin(&mut connection, Access::ReadOnly)
         .await
@@ -59,7 +46,7 @@ async fn sign_in(state: &AppState, app_id: &str, body: &Bytes) -> Result<Value, 
         &mut transaction,
         &state.pg_schema,
         USERS_TABLE,
-        email,
+        &email,
     )
     .await
     .map_err(|error| {
@@ -79,7 +66,6 @@ async fn sign_in(state: &AppState, app_id: &str, body: &Bytes) -> Result<Value, 
              in with the one-time login token the users export issued, or reset the password",
         ));
     };
-    let password = password.to_owned();
     // bcrypt is slow on purpose: off the request threads.
     let matches = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash))
         .await

@@ -11,7 +11,8 @@
 use crate::error::ApiError;
 use crate::routes::AppState;
 use crate::token::same_bytes;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use offbase_base44::api;
 use offbase_model::BuiltIn;
 use offbase_pg::serve::Access;
 use offbase_pipeline::compare::canonical::platform_record;
@@ -33,30 +34,26 @@ pub(crate) enum Credentials {
 }
 
 /// The credentials of a request, read as the platform (and the emulator) read them: the key
-/// wins, then a bearer token; any other `api_key` or `Authorization` is invalid.
+/// wins, then a bearer token; any other `api_key` or `Authorization` is invalid
+/// ([`offbase_base44::api::credentials`]).
 pub(crate) fn credentials(headers: &HeaderMap, service_key: Option<&str>) -> Credentials {
-    let is_key = |text: &[u8]| service_key.is_some_and(|key| same_bytes(text, key.as_bytes()));
-    let keys = headers.get_all("api_key");
-    let authorizations = headers.get_all(header::AUTHORIZATION);
-    let bearers: Vec<&str> = authorizations
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .filter_map(|value| value.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .collect();
-    if keys.iter().any(|value| is_key(value.as_bytes()))
-        || bearers.iter().any(|token| is_key(token.as_bytes()))
-    {
-        return Credentials::Service;
-    }
-    if let Some(token) = bearers.iter().find(|token| !token.is_empty()) {
-        return Credentials::Token((*token).to_owned());
-    }
-    if keys.iter().next().is_none() && authorizations.iter().next().is_none() {
-        Credentials::Nothing
-    } else {
-        Credentials::Invalid
+    let values = |name: HeaderName| {
+        headers
+            .get_all(name)
+            .iter()
+            .map(HeaderValue::as_bytes)
+            .collect::<Vec<_>>()
+    };
+    let presented = api::credentials(
+        &values(HeaderName::from_static("api_key")),
+        &values(header::AUTHORIZATION),
+        |text| service_key.is_some_and(|key| same_bytes(text, key.as_bytes())),
+    );
+    match presented {
+        api::Credentials::Key => Credentials::Service,
+        api::Credentials::Token(token) => Credentials::Token(token),
+        api::Credentials::Nothing => Credentials::Nothing,
+        api::Credentials::Invalid => Credentials::Invalid,
     }
 }
 
@@ -244,7 +241,6 @@ pub(crate) fn database(error: offbase_pg::PgError) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
 
     #[test]
     fn the_key_wins_then_a_token_and_nothing_is_anonymous() {

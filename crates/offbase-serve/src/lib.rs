@@ -17,6 +17,7 @@
 //! - `caller`: who a request is from, and its transaction in the caller's shoes;
 //! - `params`: the reads' query parameters and `fields` projection;
 //! - `reads`, `writes` (and `upsert`), `auth`: the handlers;
+//! - `writer`: one entity's write context and the row writes `writes` and `upsert` share;
 //! - `aggregate`: the SDK's `aggregate(spec)`, one grouped `SELECT` as the caller;
 //! - `pages`: the cursor list (`v2/list`): keyset pages and their cursor;
 //! - `frontend`: the app's built frontend on the same origin;
@@ -42,6 +43,7 @@ mod reads;
 mod routes;
 mod token;
 mod upsert;
+mod writer;
 mod writes;
 
 pub use files::{DEFAULT_MAX_UPLOAD_BYTES, FilesSettings};

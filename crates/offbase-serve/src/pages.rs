@@ -21,11 +21,10 @@
 //! The page runs in a read-only transaction as the caller, so the access rules decide what it
 //! holds (an anonymous visitor the rules hide everything from gets an empty last page).
 
-use crate::caller;
 use crate::error::ApiError;
 use crate::params::{ReadParams, project};
-use crate::reads::guard_users;
-use crate::routes::{AppState, SharedState, connection, entity, respond};
+use crate::reads::read_rows;
+use crate::routes::{AppState, SharedState, entity, respond};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -33,7 +32,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use offbase_base44::api::ReadEndpoint;
 use offbase_base44::query::parse_sort;
-use offbase_pg::serve::Access;
 use offbase_pipeline::compare::canonical::platform_record;
 use offbase_sql::query::{
     DEFAULT_LIMIT, LIST_CAP, PageError, PagePosition, page_sql, take_page_position,
@@ -360,18 +358,7 @@ async fn read_page(
         PageError::Translate(error) => ApiError::not_served(format!("not served yet: {error}")),
         PageError::Position { .. } => invalid_cursor(),
     })?;
-    let mut connection = connection(state).await?;
-    let mut request = caller::begin(
-        state,
-        &mut connection,
-        &state.credentials(headers),
-        Access::ReadOnly,
-    )
-    .await?;
-    guard_users(state, declared, &request.caller)?;
-    let mut rows = offbase_pg::serve::query_rows_in(&mut request.transaction, &sql)
-        .await
-        .map_err(caller::database)?;
+    let mut rows = read_rows(state, headers, declared, &sql).await?;
     let has_more = u64::try_from(rows.len()).unwrap_or(u64::MAX) > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let mut last = None;

@@ -43,6 +43,28 @@ pub(crate) fn guard_users(
     ))
 }
 
+/// The rows `sql` selects, run in a read-only transaction as the request's caller (the User
+/// entity guarded as [`guard_users`] says): what every read of many records shares.
+pub(crate) async fn read_rows(
+    state: &AppState,
+    headers: &HeaderMap,
+    declared: &Entity,
+    sql: &str,
+) -> Result<Vec<Value>, ApiError> {
+    let mut connection = connection(state).await?;
+    let mut request = caller::begin(
+        state,
+        &mut connection,
+        &state.credentials(headers),
+        Access::ReadOnly,
+    )
+    .await?;
+    guard_users(state, declared, &request.caller)?;
+    offbase_pg::serve::query_rows_in(&mut request.transaction, sql)
+        .await
+        .map_err(caller::database)
+}
+
 /// `GET .../{Entity}`: a bare array of records.
 pub(crate) async fn list(
     State(state): State<SharedState>,
@@ -71,18 +93,7 @@ async fn list_records(
         params.skip,
     )
     .map_err(untranslated)?;
-    let mut connection = connection(state).await?;
-    let mut request = caller::begin(
-        state,
-        &mut connection,
-        &state.credentials(headers),
-        Access::ReadOnly,
-    )
-    .await?;
-    guard_users(state, declared, &request.caller)?;
-    let rows = offbase_pg::serve::query_rows_in(&mut request.transaction, &sql)
-        .await
-        .map_err(caller::database)?;
+    let rows = read_rows(state, headers, declared, &sql).await?;
     Ok(Value::Array(
         rows.into_iter()
             .filter_map(|row| platform_record(row, table))

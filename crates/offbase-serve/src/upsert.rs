@@ -8,9 +8,9 @@ use crate::caller::Request;
 use crate::error::ApiError;
 use crate::reads::guard_users;
 use crate::routes::{AppState, SharedState, connection, respond};
+use crate::writer::Writer;
 use crate::writes::{
-    CREATE_STAMPS, UPDATE_STAMPS, Writer, begin, commit, denied, fresh, matching, now_millis,
-    read_body,
+    CREATE_STAMPS, UPDATE_STAMPS, begin, commit, denied, fresh, matching, now_millis, read_body,
 };
 use axum::body::Bytes;
 use axum::extract::{Path, State};

@@ -9,86 +9,28 @@
 //! normalised here: a timestamp (`min_created_date`) reads in the platform's stored form from
 //! PostgreSQL, while the emulator echoes the text it was given (some records carry `Z`).
 
-use offbase_emulator::{EmulatorConfig, RateLimits, RunningEmulator};
+mod common;
+
+use common::{
+    ADA, ADA_ID, Both, NINA, NINA_ID, drop_schema, migrate_folder, serve_config, stage_sample,
+    start_emulator, start_server, unique_schema,
+};
 use offbase_pipeline::compare::canonical::platform_timestamp;
-use offbase_pipeline::load::LoadOptions;
-use offbase_pipeline::migrate::{Destination, MigrateOptions, MigrateSource, migrate};
-use offbase_pipeline::progress::NoProgress;
-use offbase_pipeline::workspace::Workspace;
-use offbase_serve::{RunningServer, ServeConfig, TokenSecret};
+use offbase_serve::{ServeConfig, TokenSecret};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
 const KEY: &str = "serve-aggregate-key";
 const SECRET: &[u8] = b"serve-aggregate-secret";
-const NINA: &str = "nina.young@brightloop.example";
-const NINA_ID: &str = "68833980ae54b1fc49cfdc41";
-const ADA_ID: &str = "6650e44a00000000000000ad";
-
-fn database_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".to_owned())
-}
-
-fn sample() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples/tasks")
-}
-
-/// A schema name no other test (or run) uses.
-fn unique_schema(label: &str) -> String {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.subsec_nanos())
-        .unwrap_or_default();
-    format!(
-        "serve_{label}_{}_{}_{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-async fn drop_schema(schema: &str) {
-    let mut connection = offbase_pg::connect(&database_url())
-        .await
-        .unwrap_or_else(|error| panic!("connect: {error}"));
-    let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
-    sqlx::query(&sql)
-        .execute(&mut connection)
-        .await
-        .unwrap_or_else(|error| panic!("{sql}: {error}"));
-}
-
-fn copy_folder(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap_or_else(|error| panic!("{}: {error}", to.display()));
-    let entries =
-        std::fs::read_dir(from).unwrap_or_else(|error| panic!("{}: {error}", from.display()));
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let target = to.join(entry.file_name());
-        if path.is_dir() {
-            copy_folder(&path, &target);
-        } else {
-            std::fs::copy(&path, &target)
-                .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-        }
-    }
-}
 
 /// `samples/tasks` (schemas and data) in `app`, with a user (Nina) and an admin (Ada).
 fn stage_app(app: &Path) {
-    copy_folder(&sample().join("base44"), &app.join("base44"));
-    copy_folder(&sample().join("data"), &app.join("data"));
     let users = [
         json!({"id": NINA_ID, "created_date": "2025-07-25T08:00:00.000000", "updated_date": "2025-07-25T08:00:00.000000", "email": NINA, "full_name": "Nina Young", "role": "user"}),
-        json!({"id": ADA_ID, "created_date": "2025-07-01T08:00:00.000000", "updated_date": "2025-07-01T08:00:00.000000", "email": "ada.admin@brightloop.example", "full_name": "Ada Admin", "role": "admin"}),
+        json!({"id": ADA_ID, "created_date": "2025-07-01T08:00:00.000000", "updated_date": "2025-07-01T08:00:00.000000", "email": ADA, "full_name": "Ada Admin", "role": "admin"}),
     ];
-    let lines: Vec<String> = users.iter().map(Value::to_string).collect();
-    std::fs::write(app.join("data/User.jsonl"), lines.join("\n") + "\n")
-        .unwrap_or_else(|error| panic!("{error}"));
+    stage_sample(app, &users);
 }
 
 /// Takes out of `app`'s data the records the load rejected (`reports/rejects/`), so the
@@ -131,61 +73,21 @@ fn drop_rejected(app: &Path, workspace: &Path) -> usize {
 }
 
 /// The emulator over the staged sample (less the rejected records), and `offbase serve` over
-/// it migrated into `schema`.
-struct Both {
-    _folder: tempfile::TempDir,
-    emulator: RunningEmulator,
-    server: RunningServer,
-    http: reqwest::Client,
-    secret: TokenSecret,
-    dropped: usize,
-}
-
-async fn start_both(schema: &str) -> Both {
+/// it migrated into `schema`; with how many records the load rejected.
+async fn start_both(schema: &str) -> (Both, usize) {
     let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
     let app = folder.path().join("app");
     let workspace = folder.path().join("workspace");
     stage_app(&app);
-    let options = MigrateOptions {
-        files: None,
-        source: MigrateSource::Folder {
-            folder: app.clone(),
-            schema_from: None,
-        },
-        workspace: Workspace::new(&workspace),
-        mappings: None,
-        destination: Destination::Database(LoadOptions::new(database_url(), schema)),
-    };
-    if let Err(error) = migrate(&options, Arc::new(NoProgress)).await {
-        panic!("migrate the staged sample: {error}");
-    }
+    migrate_folder(app.clone(), &workspace, schema, "the staged sample").await;
     let dropped = drop_rejected(&app, &workspace);
-    let mut config = EmulatorConfig::new(&app, KEY);
-    config.rate_limits = RateLimits::Off;
-    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-    let emulator = offbase_emulator::start(config, loopback)
-        .await
-        .unwrap_or_else(|error| panic!("start the emulator: {error}"));
-    let secret = TokenSecret::new(SECRET);
-    let server = offbase_serve::start(
-        ServeConfig {
-            app_id: Some(emulator.app_id().to_owned()),
-            service_key: Some(KEY.to_owned()),
-            token_secret: Some(secret.clone()),
-            ..ServeConfig::new(&database_url(), schema, &workspace)
-        },
-        loopback,
-    )
-    .await
-    .unwrap_or_else(|error| panic!("start offbase serve: {error}"));
-    Both {
-        _folder: folder,
-        emulator,
-        server,
-        http: reqwest::Client::new(),
-        secret,
-        dropped,
-    }
+    let emulator = start_emulator(&app, KEY).await;
+    let server = start_server(ServeConfig {
+        token_secret: Some(TokenSecret::new(SECRET)),
+        ..serve_config(schema, &workspace, emulator.app_id(), KEY)
+    })
+    .await;
+    (Both::new(folder, emulator, server), dropped)
 }
 
 /// Who asks.
@@ -205,7 +107,7 @@ impl Both {
             _ => None,
         };
         let server_token = match who {
-            Who::User(id) => Some(self.secret.issue(app, id)),
+            Who::User(id) => Some(TokenSecret::new(SECRET).issue(app, id)),
             _ => None,
         };
         let old = self
@@ -255,11 +157,6 @@ impl Both {
             )
         });
         (status, body)
-    }
-
-    async fn shutdown(self) {
-        self.server.shutdown().await;
-        self.emulator.shutdown().await;
     }
 }
 
@@ -336,9 +233,9 @@ fn same_error(
 #[tokio::test]
 async fn aggregates_answer_as_the_emulator_does() {
     let schema = unique_schema("aggregate");
-    let both = start_both(&schema).await;
+    let (both, dropped) = start_both(&schema).await;
     assert!(
-        both.dropped > 0,
+        dropped > 0,
         "the load rejected no record: the sample changed"
     );
 

@@ -15,98 +15,13 @@
 //! - `distinct`: the emulator does not define it (it reads it as an equality filter);
 //!   `offbase serve` answers 501 naming it.
 
-use offbase_emulator::{EmulatorConfig, RateLimits, RunningEmulator};
-use offbase_pipeline::compare::canonical::platform_timestamp;
-use offbase_pipeline::load::LoadOptions;
-use offbase_pipeline::migrate::{Destination, MigrateOptions, MigrateSource, migrate};
-use offbase_pipeline::progress::NoProgress;
-use offbase_pipeline::workspace::Workspace;
-use offbase_serve::{RunningServer, ServeConfig};
+mod common;
+
+use common::{Both, as_stored, drop_schema, get_json, start_both, unique_schema};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 const KEY: &str = "serve-test-key";
-
-fn database_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".to_owned())
-}
-
-fn sample() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples/tasks")
-}
-
-/// A schema name no other test (or run) uses.
-fn unique_schema(label: &str) -> String {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.subsec_nanos())
-        .unwrap_or_default();
-    format!(
-        "serve_{label}_{}_{}_{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-async fn drop_schema(schema: &str) {
-    let mut connection = offbase_pg::connect(&database_url())
-        .await
-        .unwrap_or_else(|error| panic!("connect: {error}"));
-    let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
-    sqlx::query(&sql)
-        .execute(&mut connection)
-        .await
-        .unwrap_or_else(|error| panic!("{sql}: {error}"));
-}
-
-/// The emulator over the sample, and `offbase serve` over the sample migrated into `schema`.
-struct Both {
-    _folder: tempfile::TempDir,
-    emulator: RunningEmulator,
-    server: RunningServer,
-    http: reqwest::Client,
-}
-
-async fn start_both(schema: &str) -> Both {
-    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
-    let workspace = folder.path().join("workspace");
-    let options = MigrateOptions {
-        files: None,
-        source: MigrateSource::Folder {
-            folder: sample(),
-            schema_from: None,
-        },
-        workspace: Workspace::new(&workspace),
-        mappings: None,
-        destination: Destination::Database(LoadOptions::new(database_url(), schema)),
-    };
-    if let Err(error) = migrate(&options, Arc::new(NoProgress)).await {
-        panic!("migrate samples/tasks: {error}");
-    }
-    let mut config = EmulatorConfig::new(sample(), KEY);
-    config.rate_limits = RateLimits::Off;
-    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-    let emulator = offbase_emulator::start(config, loopback)
-        .await
-        .unwrap_or_else(|error| panic!("start the emulator: {error}"));
-    let mut config = ServeConfig::new(&database_url(), schema, &workspace);
-    config.app_id = Some(emulator.app_id().to_owned());
-    config.service_key = Some(KEY.to_owned());
-    let server = offbase_serve::start(config, loopback)
-        .await
-        .unwrap_or_else(|error| panic!("start offbase serve: {error}"));
-    Both {
-        _folder: folder,
-        emulator,
-        server,
-        http: reqwest::Client::new(),
-    }
-}
 
 /// Which of the two answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,18 +63,7 @@ impl Both {
         if who == As::Service {
             request = request.header("api_key", KEY);
         }
-        let response = request
-            .send()
-            .await
-            .unwrap_or_else(|error| panic!("GET {url}: {error}"));
-        let status = response.status().as_u16();
-        let body = response
-            .bytes()
-            .await
-            .unwrap_or_else(|error| panic!("GET {url}: {error}"));
-        let body = serde_json::from_slice(&body)
-            .unwrap_or_else(|error| panic!("GET {url}: not JSON ({error})"));
-        (status, body)
+        get_json(request, &url).await
     }
 
     /// One page of `entity` as the service role; panics unless it is a page.
@@ -215,11 +119,6 @@ impl Both {
             .unwrap_or_else(|error| panic!("DELETE {url}: {error}"));
         assert_eq!(response.status().as_u16(), 200, "DELETE {url}");
     }
-
-    async fn shutdown(self) {
-        self.server.shutdown().await;
-        self.emulator.shutdown().await;
-    }
 }
 
 fn items(page: &Value) -> &Vec<Value> {
@@ -262,33 +161,6 @@ fn id_of(record: &Value) -> &str {
 
 fn ids(records: &[Value]) -> Vec<&str> {
     records.iter().map(id_of).collect()
-}
-
-/// The emulator's records as PostgreSQL can hold them: the differences by design of
-/// tests/reads.rs, and only those.
-fn as_stored(value: Value) -> Value {
-    match value {
-        Value::Array(items) => Value::Array(items.into_iter().map(as_stored).collect()),
-        Value::Object(record) => Value::Object(
-            record
-                .into_iter()
-                .filter(|(_, value)| !value.is_null())
-                .map(|(field, value)| {
-                    let value = match (field.as_str(), value) {
-                        ("created_date" | "updated_date", Value::String(text)) => {
-                            Value::String(platform_timestamp(&text).unwrap_or(text))
-                        }
-                        ("due_time", Value::String(text)) if text.len() == 5 => {
-                            Value::String(format!("{text}:00"))
-                        }
-                        (_, value) => value,
-                    };
-                    (field, value)
-                })
-                .collect(),
-        ),
-        other => other,
-    }
 }
 
 /// The same records in the same order, on the ids both have; `offbase serve` has no record
@@ -351,7 +223,7 @@ async fn rejected_tasks(both: &Both) -> BTreeSet<String> {
 #[tokio::test]
 async fn pages_walk_as_the_emulator_walks() {
     let schema = unique_schema("pages");
-    let both = start_both(&schema).await;
+    let both = start_both(&schema, KEY, None).await;
     let rejected = rejected_tasks(&both).await;
 
     // Sorts of every kind: the default (newest first), integers, dates with nulls (last
@@ -472,7 +344,7 @@ async fn unreferenced_tasks(both: &Both) -> Vec<String> {
 #[tokio::test]
 async fn a_delete_between_pages_shifts_nothing() {
     let schema = unique_schema("pages_delete");
-    let both = start_both(&schema).await;
+    let both = start_both(&schema, KEY, None).await;
     let rejected = rejected_tasks(&both).await;
     // Only tasks nothing refers to (no comment, no sub-task): the database keeps the
     // references as foreign keys and refuses to delete a referenced record (409), which the
@@ -537,7 +409,7 @@ async fn a_delete_between_pages_shifts_nothing() {
 #[tokio::test]
 async fn cursor_mistakes_and_visitors_answer_as_the_emulator() {
     let schema = unique_schema("pages_errors");
-    let both = start_both(&schema).await;
+    let both = start_both(&schema, KEY, None).await;
     let q = r#"{"status": "done"}"#;
     let first = [("q", q), ("sort", "-due_date"), ("limit", "5")];
 

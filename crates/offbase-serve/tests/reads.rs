@@ -7,106 +7,13 @@
 //! while a column holds NULL for null and missing alike, so `offbase serve` leaves the field
 //! out, as the platform does for a field never set (see docs/serve.md).
 
-use offbase_emulator::{EmulatorConfig, RateLimits, RunningEmulator};
-use offbase_pipeline::compare::canonical::platform_timestamp;
-use offbase_pipeline::load::LoadOptions;
-use offbase_pipeline::migrate::{Destination, MigrateOptions, MigrateSource, migrate};
-use offbase_pipeline::progress::NoProgress;
-use offbase_pipeline::workspace::Workspace;
-use offbase_serve::{RunningServer, ServeConfig};
+mod common;
+
+use common::{Both, as_stored, database_url, drop_schema, get_json, start_both, unique_schema};
+use offbase_serve::ServeConfig;
 use serde_json::Value;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 const KEY: &str = "serve-test-key";
-
-fn database_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".to_owned())
-}
-
-fn sample() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples/tasks")
-}
-
-/// A schema name no other test (or run) uses.
-fn unique_schema(label: &str) -> String {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.subsec_nanos())
-        .unwrap_or_default();
-    format!(
-        "serve_{label}_{}_{}_{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-async fn drop_schema(schema: &str) {
-    let mut connection = offbase_pg::connect(&database_url())
-        .await
-        .unwrap_or_else(|error| panic!("connect: {error}"));
-    let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
-    sqlx::query(&sql)
-        .execute(&mut connection)
-        .await
-        .unwrap_or_else(|error| panic!("{sql}: {error}"));
-}
-
-/// The emulator over the sample, and `offbase serve` over the sample migrated into `schema`.
-struct Both {
-    _folder: tempfile::TempDir,
-    emulator: RunningEmulator,
-    server: RunningServer,
-    http: reqwest::Client,
-}
-
-async fn start_both(schema: &str) -> Both {
-    start_both_with(schema, None).await
-}
-
-async fn start_both_with(schema: &str, frontend: Option<PathBuf>) -> Both {
-    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
-    let workspace = folder.path().join("workspace");
-    let options = MigrateOptions {
-        files: None,
-        source: MigrateSource::Folder {
-            folder: sample(),
-            schema_from: None,
-        },
-        workspace: Workspace::new(&workspace),
-        mappings: None,
-        destination: Destination::Database(LoadOptions::new(database_url(), schema)),
-    };
-    if let Err(error) = migrate(&options, Arc::new(NoProgress)).await {
-        panic!("migrate samples/tasks: {error}");
-    }
-    let mut config = EmulatorConfig::new(sample(), KEY);
-    config.rate_limits = RateLimits::Off;
-    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-    let emulator = offbase_emulator::start(config, loopback)
-        .await
-        .unwrap_or_else(|error| panic!("start the emulator: {error}"));
-    let server = offbase_serve::start(
-        ServeConfig {
-            app_id: Some(emulator.app_id().to_owned()),
-            service_key: Some(KEY.to_owned()),
-            frontend,
-            ..ServeConfig::new(&database_url(), schema, &workspace)
-        },
-        loopback,
-    )
-    .await
-    .unwrap_or_else(|error| panic!("start offbase serve: {error}"));
-    Both {
-        _folder: folder,
-        emulator,
-        server,
-        http: reqwest::Client::new(),
-    }
-}
 
 impl Both {
     /// The status and JSON body of `GET {base}/api/apps/{app}/entities/{path}` from each.
@@ -118,59 +25,8 @@ impl Both {
 
     async fn get(&self, base: &str, path: &str, query: &[(&str, &str)]) -> (u16, Value) {
         let url = format!("{base}/api/apps/{}/entities/{path}", self.emulator.app_id());
-        let response = self
-            .http
-            .get(&url)
-            .header("api_key", KEY)
-            .query(query)
-            .send()
-            .await
-            .unwrap_or_else(|error| panic!("GET {url}: {error}"));
-        let status = response.status().as_u16();
-        let body = response
-            .bytes()
-            .await
-            .unwrap_or_else(|error| panic!("GET {url}: {error}"));
-        let body = serde_json::from_slice(&body)
-            .unwrap_or_else(|error| panic!("GET {url}: not JSON ({error})"));
-        (status, body)
-    }
-
-    async fn shutdown(self) {
-        self.server.shutdown().await;
-        self.emulator.shutdown().await;
-    }
-}
-
-/// The emulator's records as PostgreSQL can hold them: the differences by design (see the
-/// module's doc and docs/serve.md), and only those. The emulator echoes the sample's text,
-/// while a column holds the value:
-/// - an explicit `null` is left out (a column cannot tell it from a missing field);
-/// - `created_date`/`updated_date` written in the fresh form (`...sssZ`) read back in the
-///   stored form (`...ssssss`, no `Z`), as the platform reads a stored record back;
-/// - a `time` field given without seconds (`09:00`) reads back with them (`09:00:00`).
-fn as_stored(value: Value) -> Value {
-    match value {
-        Value::Array(items) => Value::Array(items.into_iter().map(as_stored).collect()),
-        Value::Object(record) => Value::Object(
-            record
-                .into_iter()
-                .filter(|(_, value)| !value.is_null())
-                .map(|(field, value)| {
-                    let value = match (field.as_str(), value) {
-                        ("created_date" | "updated_date", Value::String(text)) => {
-                            Value::String(platform_timestamp(&text).unwrap_or(text))
-                        }
-                        ("due_time", Value::String(text)) if text.len() == 5 => {
-                            Value::String(format!("{text}:00"))
-                        }
-                        (_, value) => value,
-                    };
-                    (field, value)
-                })
-                .collect(),
-        ),
-        other => other,
+        let request = self.http.get(&url).header("api_key", KEY).query(query);
+        get_json(request, &url).await
     }
 }
 
@@ -252,7 +108,7 @@ fn same_error(label: &str, (old, new): ((u16, Value), (u16, Value)), status: u16
 #[tokio::test]
 async fn reads_answer_as_the_emulator_does() {
     let schema = unique_schema("reads");
-    let both = start_both(&schema).await;
+    let both = start_both(&schema, KEY, None).await;
 
     // Without `sort` the platform promises no order, and picks any 50 of more: compare a whole
     // entity of fewer (as sets), and of a larger one only the default page size.
@@ -361,7 +217,7 @@ async fn reads_answer_as_the_emulator_does() {
 #[tokio::test]
 async fn what_is_not_served_answers_501() {
     let schema = unique_schema("unserved");
-    let both = start_both(&schema).await;
+    let both = start_both(&schema, KEY, None).await;
     let http = reqwest::Client::new();
     let base = format!(
         "{}/api/apps/{}/entities",
@@ -435,7 +291,7 @@ async fn the_built_frontend_is_served_beside_the_api_with_history_fallback() {
     std::os::unix::fs::symlink(outside.path(), dist.path().join("escape.txt"))
         .unwrap_or_else(|error| panic!("{error}"));
 
-    let both = start_both_with(&schema, Some(dist.path().to_path_buf())).await;
+    let both = start_both(&schema, KEY, Some(dist.path().to_path_buf())).await;
     let base = both.server.api_url();
     let get = |path: &str| {
         let url = format!("{base}{path}");
@@ -488,7 +344,7 @@ async fn the_built_frontend_is_served_beside_the_api_with_history_fallback() {
 #[tokio::test]
 async fn a_server_whose_role_cannot_switch_to_the_rules_roles_refuses_to_start() {
     let schema = unique_schema("roles");
-    let both = start_both(&schema).await;
+    let both = start_both(&schema, KEY, None).await;
     let login = format!("serve_login_{}", std::process::id());
     let mut connection = offbase_pg::connect(&database_url())
         .await
@@ -508,7 +364,7 @@ async fn a_server_whose_role_cannot_switch_to_the_rules_roles_refuses_to_start()
             .unwrap_or_else(|error| panic!("{sql}: {error}"));
     }
     let url = database_url().replacen("://root@", &format!("://{login}@"), 1);
-    let workspace = both._folder.path().join("workspace");
+    let workspace = both.folder.path().join("workspace");
     let refused = offbase_serve::start(
         ServeConfig {
             app_id: Some(both.server.app_id().to_owned()),

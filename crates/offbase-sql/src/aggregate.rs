@@ -12,8 +12,9 @@
 //!   `timestamptz` taken `AT TIME ZONE 'UTC'`, a `timestamp` as it is (the load stores UTC),
 //!   a `date` as a `timestamp` first (never through the session's time zone); a `week` starts
 //!   on Monday, as PostgreSQL's (ISO) weeks do;
-//! - `sum` is `COALESCE(sum(...), 0)` (a sum of no numbers is 0), `avg` is cast to `double
-//!   precision` (`null` over no numbers), `min`/`max` order text in byte order (`COLLATE "C"`,
+//! - `sum` is `COALESCE(sum(...), 0)` (a sum of no numbers is 0), `avg` is the sum as a
+//!   `double precision` divided by the count (`null` over no numbers; PostgreSQL's own `avg` of
+//!   integers divides in `numeric` and rounds the last digit otherwise), `min`/`max` order text in byte order (`COLLATE "C"`,
 //!   as the filter orders strings) and an enum as its text; `count_distinct_` is `count(DISTINCT
 //!   ...)`, which skips NULL. Numbers come back as PostgreSQL writes them (`numeric` keeps
 //!   its scale: `6.0`); [`AggregateSpec::finish`] writes them as the emulator does;
@@ -269,7 +270,9 @@ fn measure_output<'t>(table: &'t Table, measure: &Measure) -> Result<Output<'t>,
             (value.clone(), typed(value, &NUMERIC), false)
         }
         Function::Avg => {
-            let value = numeric("CAST(avg($1) AS double precision)")?;
+            // The sum as a double divided by the count, as the platform (and the emulator)
+            // computes it: `avg` of integers divides in numeric, and rounds differently.
+            let value = numeric("CAST(sum($1) AS double precision) / NULLIF(count($1), 0)")?;
             (value.clone(), typed(value, &DOUBLE), false)
         }
         Function::Min | Function::Max => {

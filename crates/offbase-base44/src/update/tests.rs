@@ -1,4 +1,8 @@
+//! The unit tests of `update`: documents parsed and refused, and their changes on records.
+
 use super::*;
+use chrono::{DateTime, Utc};
+use offbase_model::time::format_stored;
 use serde_json::json;
 
 type Outcome = Result<(), Box<dyn std::error::Error>>;

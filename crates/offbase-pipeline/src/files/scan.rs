@@ -386,8 +386,9 @@ fn path_key(key: &str) -> String {
 }
 
 /// Where a private file's copy goes: `private/` and a name from its `file_uri` that cannot
-/// leave the folder, made unique by a hash of the whole uri.
-fn private_key(uri: &str) -> String {
+/// leave the folder, made unique by a hash of the whole uri. `offbase serve` finds a copied
+/// file by the `file_uri` its records keep through this.
+pub fn private_key(uri: &str) -> String {
     let digest = Sha256::digest(uri.as_bytes());
     let short: String = digest
         .iter()

@@ -178,42 +178,12 @@ impl Bucket {
                 "the prefix must be a plain path (no empty, `.` or `..` segment, no backslash)",
             ));
         }
-        let endpoint = settings.endpoint.as_deref();
-        let client = ClientOptions::new()
-            // A part of 8 MiB on a slow link: generous, the store's retries come on top.
-            .with_timeout(Duration::from_secs(300))
-            .with_connect_timeout(Duration::from_secs(10))
-            .with_allow_http(endpoint.is_some_and(|endpoint| endpoint.starts_with("http://")));
-        let mut builder = AmazonS3Builder::new()
-            .with_bucket_name(bucket)
-            .with_region(settings.region.as_deref().unwrap_or("us-east-1"))
-            .with_client_options(client);
-        if let Some(endpoint) = endpoint {
-            builder = builder.with_endpoint(endpoint);
-        }
-        if let Some(key) = &settings.access_key_id {
-            builder = builder.with_access_key_id(key);
-        }
-        if let Some(secret) = &settings.secret_access_key {
-            builder = builder.with_secret_access_key(secret);
-        }
-        if let Some(token) = &settings.session_token {
-            builder = builder.with_token(token);
-        }
-        let secrets: Arc<[String]> = [&settings.secret_access_key, &settings.session_token]
-            .into_iter()
-            .flatten()
-            .filter(|secret| secret.len() >= 4)
-            .cloned()
-            .collect();
-        let store = builder
-            .build()
-            .map_err(|error| invalid(&scrub(&error.to_string(), &secrets)))?;
+        let (store, secrets) = s3_store(bucket, settings).map_err(|message| invalid(&message))?;
         Ok(Bucket {
-            store: Arc::new(store),
+            store,
             bucket: bucket.to_owned(),
             prefix: prefix.to_owned(),
-            secrets,
+            secrets: secrets.into(),
         })
     }
 
@@ -582,6 +552,48 @@ impl Destination {
                 })
             }
         }
+    }
+}
+
+/// The S3-compatible store of `bucket` reached with `settings` (the copy's destination and
+/// `offbase serve`'s files bucket alike), and the secrets no message about it may show (the
+/// secret key, the session token). Nothing is sent yet. The error is the store's message,
+/// already scrubbed.
+pub fn s3_store(
+    bucket: &str,
+    settings: &S3Settings,
+) -> Result<(Arc<dyn ObjectStore>, Vec<String>), String> {
+    let endpoint = settings.endpoint.as_deref();
+    let client = ClientOptions::new()
+        // A part of 8 MiB on a slow link: generous, the store's retries come on top.
+        .with_timeout(Duration::from_secs(300))
+        .with_connect_timeout(Duration::from_secs(10))
+        .with_allow_http(endpoint.is_some_and(|endpoint| endpoint.starts_with("http://")));
+    let mut builder = AmazonS3Builder::new()
+        .with_bucket_name(bucket)
+        .with_region(settings.region.as_deref().unwrap_or("us-east-1"))
+        .with_client_options(client);
+    if let Some(endpoint) = endpoint {
+        builder = builder.with_endpoint(endpoint);
+    }
+    if let Some(key) = &settings.access_key_id {
+        builder = builder.with_access_key_id(key);
+    }
+    if let Some(secret) = &settings.secret_access_key {
+        builder = builder.with_secret_access_key(secret);
+    }
+    if let Some(token) = &settings.session_token {
+        builder = builder.with_token(token);
+    }
+    let secrets: Vec<String> = [&settings.secret_access_key, &settings.session_token]
+        .into_iter()
+        .flatten()
+        .filter(|secret| secret.len() >= 4)
+        .cloned()
+        .collect();
+    match builder.build() {
+        Ok(store) => Ok((Arc::new(store), secrets)),
+        Err(error) => Err(scrub(&error.to_string(), &secrets)),
     }
 }
 
