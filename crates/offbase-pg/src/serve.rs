@@ -266,6 +266,22 @@ pub async fn rows_for_write(
         .collect()
 }
 
+/// The rows of a statement taking one text parameter (`$1`), under the transaction's role.
+pub async fn query_rows_with(
+    transaction: &mut Transaction<'_, Postgres>,
+    sql: &str,
+    parameter: &str,
+) -> Result<Vec<Value>, PgError> {
+    let rows = sqlx::query(sql)
+        .bind(parameter)
+        .fetch_all(&mut **transaction)
+        .await
+        .map_err(|error| statement_error(sql, error))?;
+    rows.iter()
+        .map(|row| get::<Value>(row, "row", sql))
+        .collect()
+}
+
 /// The count of a translated count, under the transaction's role.
 pub async fn query_count_in(
     transaction: &mut Transaction<'_, Postgres>,

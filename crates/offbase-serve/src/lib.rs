@@ -190,6 +190,10 @@ pub async fn start(config: ServeConfig, bind: SocketAddr) -> Result<RunningServe
     let pool = PgPoolOptions::new()
         .max_connections(POOL_SIZE)
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        // A broken connection fails its request's first statement, which the client sees as
+        // a 500 and retries; pinging every connection before each request would cost a round
+        // trip each time (docs/performance.md).
+        .test_before_acquire(false)
         // Every connection reads as `diff behaviour` does: in UTC (dates compare with instants
         // as the platform's strings do); each request says read-only or read-write.
         .after_connect(|connection, _| {

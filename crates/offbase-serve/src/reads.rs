@@ -14,7 +14,7 @@ use offbase_base44::api::ReadEndpoint;
 use offbase_model::{Entity, Table};
 use offbase_pg::serve::Access;
 use offbase_pipeline::compare::canonical::platform_record;
-use offbase_sql::query::{count_sql, get_sql, list_sql};
+use offbase_sql::query::{count_sql, get_by_parameter_sql, list_sql};
 use serde_json::{Map, Value};
 
 type Params = Query<Vec<(String, String)>>;
@@ -207,8 +207,8 @@ pub(crate) async fn read_visible(
     table: &Table,
     id: &str,
 ) -> Result<Option<Map<String, Value>>, ApiError> {
-    let sql = get_sql(pg_schema, table, id);
-    let rows = offbase_pg::serve::query_rows_in(&mut request.transaction, &sql)
+    let sql = get_by_parameter_sql(pg_schema, table);
+    let rows = offbase_pg::serve::query_rows_with(&mut request.transaction, &sql, id)
         .await
         .map_err(caller::database)?;
     Ok(rows

@@ -177,6 +177,18 @@ pub fn get_sql(pg_schema: &str, table: &Table, id: &str) -> String {
     select.to_string(PostgresQueryBuilder)
 }
 
+/// A get by id with the id as the statement's parameter `$1`: one text for every id, so a
+/// server prepares it once per connection.
+pub fn get_by_parameter_sql(pg_schema: &str, table: &Table) -> String {
+    let mut select = base_select(pg_schema, table);
+    select.expr_as(
+        Expr::cust(format!("to_jsonb(\"{ROW_ALIAS}\")")),
+        Alias::new("row"),
+    );
+    select.and_where(id_column(table).eq(Expr::cust("$1")));
+    select.to_string(PostgresQueryBuilder)
+}
+
 /// Adds the filter as the `WHERE` clause (none for the filter that matches everything).
 fn where_filter(
     select: &mut SelectStatement,
