@@ -231,24 +231,7 @@ pub async fn rows_by_id(
         .fetch_all(&mut **transaction)
         .await
         .map_err(|error| statement_error(&sql, error))?;
-    rows.iter()
-        .map(|row| get::<Value>(row, "row", &sql))
-        .collect()
-}
-
-/// The ids of the rows a translated list selects (`sql` from `offbase_sql::query::list_sql`,
-/// whose rows are `to_jsonb` objects), under the transaction's role.
-pub async fn query_rows_in(
-    transaction: &mut Transaction<'_, Postgres>,
-    sql: &str,
-) -> Result<Vec<Value>, PgError> {
-    let rows = sqlx::query(sql)
-        .fetch_all(&mut **transaction)
-        .await
-        .map_err(|error| statement_error(sql, error))?;
-    rows.iter()
-        .map(|row| get::<Value>(row, "row", sql))
-        .collect()
+    row_values(&rows, &sql)
 }
 
 /// The rows a write works through (`offbase_sql::query::matching_sql`, perhaps locked
@@ -261,9 +244,7 @@ pub async fn rows_for_write(
         .fetch_all(&mut **transaction)
         .await
         .map_err(|error| write_error(sql, error))?;
-    rows.iter()
-        .map(|row| get::<Value>(row, "row", sql).map_err(WriteError::Database))
-        .collect()
+    row_values(&rows, sql).map_err(WriteError::Database)
 }
 
 /// The rows of a statement taking one text parameter (`$1`), under the transaction's role.
@@ -277,22 +258,7 @@ pub async fn query_rows_with(
         .fetch_all(&mut **transaction)
         .await
         .map_err(|error| statement_error(sql, error))?;
-    rows.iter()
-        .map(|row| get::<Value>(row, "row", sql))
-        .collect()
-}
-
-/// The count of a translated count, under the transaction's role.
-pub async fn query_count_in(
-    transaction: &mut Transaction<'_, Postgres>,
-    sql: &str,
-) -> Result<u64, PgError> {
-    let row = sqlx::query(sql)
-        .fetch_one(&mut **transaction)
-        .await
-        .map_err(|error| statement_error(sql, error))?;
-    let count: i64 = get(&row, "count", sql)?;
-    Ok(u64::try_from(count).unwrap_or_default())
+    row_values(&rows, sql)
 }
 
 /// Whether row level security is on for any table of `pg_schema` (the load applied an
@@ -310,36 +276,6 @@ pub async fn schema_has_row_security(
         .await
         .map_err(|error| statement_error(sql, error))?;
     get(&row, "secured", sql)
-}
-
-/// A user's sign-in credentials in the users table `users export --format postgres` made
-/// (`<pg-schema>.users`): the id, the bcrypt hash (none: the user has no password yet) and
-/// whether the user is disabled. `Ok(None)`: no user with this email (compared ignoring case);
-/// `Err` names a missing table.
-pub async fn sign_in_credentials(
-    transaction: &mut Transaction<'_, Postgres>,
-    pg_schema: &str,
-    table: &str,
-    email: &str,
-) -> Result<Option<(String, Option<String>, bool)>, PgError> {
-    let sql = format!(
-        "SELECT id, password_hash, coalesce(disabled, false) AS disabled FROM {} \
-         WHERE lower(email) = lower($1) ORDER BY id LIMIT 2",
-        qualified(pg_schema, table)
-    );
-    let rows = sqlx::query(&sql)
-        .bind(email)
-        .fetch_all(&mut **transaction)
-        .await
-        .map_err(|error| statement_error(&sql, error))?;
-    let [row] = rows.as_slice() else {
-        return Ok(None);
-    };
-    Ok(Some((
-        get(row, "id", &sql)?,
-        get(row, "password_hash", &sql)?,
-        get(row, "disabled", &sql)?,
-    )))
 }
 
 // Accounts (`offbase serve`'s `accounts`): the users table `users export --format postgres`
@@ -764,4 +700,11 @@ pub async fn lock_email(
         .await
         .map_err(|error| statement_error(sql, error))?;
     Ok(())
+}
+
+/// The `row` column (`to_jsonb` of each row) of statements that select one.
+fn row_values(rows: &[sqlx::postgres::PgRow], sql: &str) -> Result<Vec<Value>, PgError> {
+    rows.iter()
+        .map(|row| get::<Value>(row, "row", sql))
+        .collect()
 }

@@ -4,6 +4,7 @@
 //! the hashes an app kept in its User entity); the token is a JWT of [`crate::token`]. Also the
 //! app template's bootstrap call (`public-settings`).
 
+use crate::accounts::password_matches;
 use crate::caller;
 use crate::error::ApiError;
 use crate::routes::{AppState, SharedState, connection, respond};
@@ -13,10 +14,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use offbase_base44::api::sign_in_body;
 use offbase_pg::serve::Access;
+use offbase_pipeline::users::formats::postgres::TABLE as USERS_TABLE;
 use serde_json::{Value, json};
-
-/// The users table `users export --format postgres` creates in the load's schema.
-pub(crate) const USERS_TABLE: &str = "users";
 
 fn invalid() -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "invalid email or password")
@@ -37,12 +36,13 @@ async fn sign_in(state: &AppState, app_id: &str, body: &Bytes) -> Result<Value, 
     }
     let (email, password) = sign_in_body(body).map_err(ApiError::bad_request)?;
     let mut connection = connection(state).await?;
-    let mut transaction = offbase_pg::serve::begin(&mut connection, Access::ReadOnly)
+    // Read-write: the account calls lock the users' rows, and so does this read.
+    let mut transaction = offbase_pg::serve::begin(&mut connection, Access::ReadWrite)
         .await
         .map_err(caller::database)?;
     // The users table is the server's own (no policies, no grants to the rules' roles): read
     // in the server's role; the User record then as the service role.
-    let found = offbase_pg::serve::sign_in_credentials(
+    let found = offbase_pg::serve::accounts_by_email(
         &mut transaction,
         &state.pg_schema,
         USERS_TABLE,
@@ -56,21 +56,19 @@ async fn sign_in(state: &AppState, app_id: &str, body: &Bytes) -> Result<Value, 
             state.pg_schema
         ))
     })?;
-    let Some((id, hash, disabled)) = found else {
+    // Two users with one email (ignoring case) sign in as neither.
+    let [account] = found.as_slice() else {
         return Err(invalid());
     };
-    let Some(hash) = hash else {
+    let (id, disabled) = (account.id.clone(), account.disabled);
+    let Some(hash) = account.password_hash.clone() else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "this user has no password on this server yet (the platform exported none): sign \
              in with the one-time login token the users export issued, or reset the password",
         ));
     };
-    // bcrypt is slow on purpose: off the request threads.
-    let matches = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash))
-        .await
-        .map_err(|error| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))?
-        .unwrap_or(false);
+    let matches = password_matches(password, hash).await?;
     if !matches {
         return Err(invalid());
     }

@@ -60,7 +60,8 @@ pub(crate) async fn read_rows(
     )
     .await?;
     guard_users(state, declared, &request.caller)?;
-    offbase_pg::serve::query_rows_in(&mut request.transaction, sql)
+    // The statement runner `diff behaviour` reads with (a transaction is a connection).
+    offbase_pg::query::query_rows(&mut request.transaction, sql)
         .await
         .map_err(caller::database)
 }
@@ -131,7 +132,7 @@ async fn count_records(
     )
     .await?;
     guard_users(state, declared, &request.caller)?;
-    let count = offbase_pg::serve::query_count_in(&mut request.transaction, &sql)
+    let count = offbase_pg::query::query_count(&mut request.transaction, &sql)
         .await
         .map_err(caller::database)?;
     let mut body = Map::new();

@@ -52,6 +52,9 @@ mod store;
 #[cfg(test)]
 mod tests;
 
+/// Whether a password matches a bcrypt hash (off the request threads): sign-in checks too.
+pub(crate) use passwords::password_matches;
+
 use crate::ServeError;
 use crate::login_page::redirect;
 use crate::mail::Mailer;

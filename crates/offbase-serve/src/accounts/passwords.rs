@@ -213,7 +213,7 @@ pub(super) async fn hash_password(password: String) -> Result<String, ApiError> 
         .map_err(|_| internal("the password could not be hashed"))
 }
 
-async fn password_matches(password: String, hash: String) -> Result<bool, ApiError> {
+pub(crate) async fn password_matches(password: String, hash: String) -> Result<bool, ApiError> {
     tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
         .await
         .map_err(|_| internal("checking the password stopped"))
