@@ -15,18 +15,21 @@ on 2 threads:
   `?q={"status":"done"}&sort=-created_date&limit=50`, create a Task (POST, JSON body);
 - **pgbench:** `pgbench -n -c 16 -j 2` with the bare statement the server runs for it (simple
   protocol, each statement its own transaction): the list exactly as
-  `offbase_sql::query::list_sql` writes it, the get as `get_by_parameter_sql` does with the id
-  written in (the server binds it as `$1`; the script checks, by watching pg_stat_activity
-  during the warm-up, that the server ran those texts), the create as the
-  server's `INSERT ... jsonb_populate_record` of the same row, returning it (`to_jsonb`);
-- **pgbench in the server's transaction:** the same statements inside the transaction the
-  server makes of a request, one round trip each: `BEGIN READ ONLY`/`READ WRITE`, one
-  `SELECT set_config(...)` of the caller's settings and role, the statement (for the create:
-  the INSERT, `SET LOCAL ROLE` of the service role and the read-back by id, as the server
-  does), `COMMIT`. What it costs over the bare statement is the price of the per-request
-  transaction alone, without HTTP;
-- **pgbench, the same in one round trip:** that transaction sent as one compound statement
-  (`\\;`): what the transaction costs PostgreSQL itself, without the round trips.
+  `offbase_sql::query::list_sql` writes it, the get as `get_sql` does (the script checks, by
+  watching pg_stat_activity during the warm-up, that the server ran those texts), the create
+  as the server's `INSERT ... jsonb_populate_record` of the same row, returning it
+  (`to_jsonb`);
+- **pgbench in the server's transaction:** the same statements in the messages the server
+  sends for a request, one round trip each. The server's connections rest in the service
+  role's session (its role and settings, set once per connection), so a service-key request
+  sends no settings: a read is the statement alone (the get prepared once per connection,
+  its id bound; pgbench sends it in the text, simple protocol); a create
+  is three, `BEGIN READ WRITE`, the INSERT returning the row (the service role may read what
+  it writes), `COMMIT`. What it costs over the bare statement is the price of the
+  per-request transaction alone, without HTTP;
+- **pgbench, the same in one round trip:** those messages sent as one compound statement
+  (`\\;`): what the transaction costs PostgreSQL itself, without the round trips (for a read,
+  the same as the side before).
 
 pgbench's variables are numbers, so its gets are spread over 128 scripts, each with one id
 picked at random (all rows are in shared buffers either way; a lookup of the id inside the
@@ -63,7 +66,6 @@ APP_ID = "serve-bench"
 CONNECTIONS, THREADS = 16, 2
 PGBENCH_GET_SCRIPTS = 128
 CREATED_TITLE = "serve-benchmark created"
-SERVICE_ROLE = "offbase_service"
 OPERATIONS = ["get", "list", "create"]
 SIDES = ["serve", "bare", "wrapped", "pipelined"]
 LABELS = {"serve": "offbase serve (HTTP, wrk)", "bare": "pgbench: the statement",
@@ -107,16 +109,9 @@ LIST_SQL = (f'SELECT to_jsonb("t") AS "row" FROM "{SCHEMA}"."task" AS "t" WHERE 
 # A new id a transaction: the server makes a 24-hex-digit ObjectId-like one.
 NEW_ID = "\\set k random(1, 999999999999999)\n"
 ID_EXPRESSION = "'bench' || lpad(:k::text, 19, '0')"
-INSERT_SQL = (f'INSERT INTO "{SCHEMA}"."task" SELECT * FROM jsonb_populate_record(NULL::"{SCHEMA}"."task", '
+INSERT_SQL = (f'INSERT INTO "{SCHEMA}"."task" AS "t" SELECT * FROM jsonb_populate_record(NULL::"{SCHEMA}"."task", '
               f"{literal(json.dumps(CREATE_ROW))}::jsonb || jsonb_build_object('id', {ID_EXPRESSION}, "
-              "'created_date', now(), 'updated_date', now()))")
-READ_BACK_SQL = (f'SELECT to_jsonb("t") AS "row" FROM "{SCHEMA}"."task" AS "t" '
-                 f'WHERE "t"."id" = ANY(ARRAY[{ID_EXPRESSION}])')
-# The caller's settings and role, one statement (offbase_pg::serve::act_in), for the service key.
-ACT_SQL = ("SELECT set_config('app.user_id', '', true), set_config('app.user_email', '', true), "
-           f"set_config('app.user_role', '', true), set_config('role', '{SERVICE_ROLE}', true)")
-
-
+              "'created_date', now(), 'updated_date', now())) RETURNING to_jsonb(t) AS row")
 def pgbench_scripts(folder, ids):
     """{(operation, side): [script files]} for the pgbench sides."""
     def write(name, text):
@@ -125,13 +120,16 @@ def pgbench_scripts(folder, ids):
             handle.write(text)
         return path
 
-    def sides(name, statements, access, prefix=""):
-        """The bare statement (the first), the whole request's transaction statement by statement,
-        and the same sent at once (a compound statement: one round trip)."""
-        whole = [f"BEGIN {access}", ACT_SQL] + statements[1:] + ["COMMIT"]
-        return {"bare": write(f"{name}-bare", prefix + statements[0] + ";\n"),
-                "wrapped": write(f"{name}-wrapped", prefix + "".join(part + ";\n" for part in whole)),
-                "pipelined": write(f"{name}-pipelined", prefix + " \\;\n".join(whole) + ";\n")}
+    def sides(name, bare, messages, prefix=""):
+        """The bare statement, the request's messages one round trip each (a message's
+        statements joined into one compound statement), and all of them at once."""
+        compound = [" \\;\n".join(message) for message in messages]
+        return {"bare": write(f"{name}-bare", prefix + bare + ";\n"),
+                "wrapped": write(f"{name}-wrapped", prefix + "".join(part + ";\n" for part in compound)),
+                "pipelined": write(f"{name}-pipelined", prefix + " \\;\n".join(compound) + ";\n")}
+
+    def read(statement):
+        return [[statement]]
 
     scripts = {}
     def add(operation, made):
@@ -139,10 +137,9 @@ def pgbench_scripts(folder, ids):
             scripts.setdefault((operation, side), []).append(path)
 
     for n, task_id in enumerate(random.Random(44).sample(ids, PGBENCH_GET_SCRIPTS)):
-        add("get", sides(f"get-{n}", [get_sql(task_id), get_sql(task_id)], "READ ONLY"))
-    add("list", sides("list", [LIST_SQL, LIST_SQL], "READ ONLY"))
-    add("create", sides("create", [INSERT_SQL + ' RETURNING to_jsonb("task") AS "row"', INSERT_SQL,
-                                   f'SET LOCAL ROLE "{SERVICE_ROLE}"', READ_BACK_SQL], "READ WRITE", NEW_ID))
+        add("get", sides(f"get-{n}", get_sql(task_id), read(get_sql(task_id))))
+    add("list", sides("list", LIST_SQL, read(LIST_SQL)))
+    add("create", sides("create", INSERT_SQL, [["BEGIN READ WRITE"], [INSERT_SQL], ["COMMIT"]], NEW_ID))
     return scripts
 
 
@@ -365,8 +362,8 @@ def main():
             server, base_url = start_server(workspace, key, folder)
             logs = os.path.join(folder, "pgbench-log")
             # Warm-up (not measured): the pool's connections, the caches, the statements.
-            # The server binds the id as `$1`; pgbench sends it in the text (its variables are
-            # numbers): the same statement otherwise.
+            # A read of the service role is the statement alone; the get's id is bound as `$1`
+            # (pgbench sends it in the text: its variables are numbers).
             check_server_sql(base_url, wrk["get"], re.escape(get_sql("@")).replace(re.escape("'@'"), r"\(\$1\)"))
             check_server_sql(base_url, wrk["list"], re.escape(LIST_SQL))
             for operation in OPERATIONS:

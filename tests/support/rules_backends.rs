@@ -84,28 +84,19 @@ pub struct Postgres<'c> {
 
 impl Postgres<'_> {
     pub async fn act_as(&mut self, who: &Who) {
-        use offbase_sql::rls::{USER_EMAIL_SETTING, USER_ID_SETTING, USER_ROLE_SETTING};
-        let (role, settings) = match who {
-            Who::Anonymous => (
-                offbase_sql::rls::ANONYMOUS_ROLE,
-                [
-                    (USER_ID_SETTING, ""),
-                    (USER_EMAIL_SETTING, ""),
-                    (USER_ROLE_SETTING, ""),
-                ],
-            ),
+        use offbase_sql::rls::{Requester, RlsMode, session};
+        let requester = match who {
+            Who::Anonymous => Requester::Anonymous,
             Who::User {
                 id, email, role, ..
-            } => (
-                offbase_sql::rls::SIGNED_IN_ROLE,
-                [
-                    (USER_ID_SETTING, id.as_str()),
-                    (USER_EMAIL_SETTING, email.as_str()),
-                    (USER_ROLE_SETTING, role.as_deref().unwrap_or_default()),
-                ],
-            ),
+            } => Requester::User {
+                id,
+                email,
+                role: role.as_deref(),
+            },
         };
-        if let Err(error) = offbase_pg::query::act_as(self.connection, role, &settings).await {
+        let acting = session(RlsMode::On, requester).set_config_sql(true, false);
+        if let Err(error) = offbase_pg::query::act_as(self.connection, &acting).await {
             panic!("act as {who}: {error}");
         }
     }

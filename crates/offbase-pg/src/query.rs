@@ -4,6 +4,7 @@
 
 use crate::{PgError, get, statement_error};
 use serde_json::Value;
+use sqlx::Executor;
 use sqlx::postgres::PgConnection;
 
 /// Prepares a connection for translated reads: UTC, read-only.
@@ -79,28 +80,15 @@ pub async fn find_user(
     }
 }
 
-/// Makes the session's reads those of an app's caller: `SET ROLE role` and the user's session
-/// settings (`settings`: name and value; an empty value is no user), so the access rules'
-/// policies answer as they will for the app. The connecting role must be a member of `role`.
-pub async fn act_as(
-    connection: &mut PgConnection,
-    role: &str,
-    settings: &[(&str, &str)],
-) -> Result<(), PgError> {
-    for (name, value) in settings {
-        let sql = "SELECT set_config($1, $2, false)";
-        sqlx::query(sql)
-            .bind(name)
-            .bind(value)
-            .execute(&mut *connection)
-            .await
-            .map_err(|error| statement_error(sql, error))?;
-    }
-    let sql = format!("SET ROLE {}", offbase_sql::quote_identifier(role));
-    sqlx::query(&sql)
-        .execute(&mut *connection)
+/// Makes the session's reads those of an app's caller: `acting` is the statement
+/// `Session::set_config_sql` of `offbase_sql::rls` wrote for the session (the role and the
+/// user's settings), so the access rules' policies answer as they will for the app. The
+/// connecting role must be a member of the role.
+pub async fn act_as(connection: &mut PgConnection, acting: &str) -> Result<(), PgError> {
+    connection
+        .execute(acting)
         .await
-        .map_err(|error| statement_error(&sql, error))?;
+        .map_err(|error| statement_error(acting, error))?;
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use crate::{PgError, get, statement_error};
 use offbase_sql::quote_identifier;
 use serde_json::Value;
 use sqlx::postgres::{PgConnection, Postgres};
-use sqlx::{Connection, Transaction};
+use sqlx::{Connection, Executor, Transaction};
 
 /// What a transaction may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,64 +19,133 @@ pub enum Access {
 }
 
 /// Prepares a pooled connection for the server: UTC, so a `date` column compares with an
-/// instant the way the platform compares their strings (as `diff behaviour` reads).
-pub async fn prepare(connection: &mut PgConnection) -> Result<(), PgError> {
+/// instant the way the platform compares their strings (as `diff behaviour` reads), then
+/// `at_rest`, the session a request starts from (`Session::set_config_sql` of
+/// `offbase_sql::rls` for the session, not local): a request then sends only what differs
+/// from it (`Session::changes_from_sql`), and every local change ends with its transaction.
+pub async fn prepare(connection: &mut PgConnection, at_rest: Option<&str>) -> Result<(), PgError> {
     let sql = "SET TIME ZONE 'UTC'";
     sqlx::query(sql)
         .execute(&mut *connection)
         .await
         .map_err(|error| statement_error(sql, error))?;
+    if let Some(at_rest) = at_rest {
+        connection
+            .execute(at_rest)
+            .await
+            .map_err(|error| statement_error(at_rest, error))?;
+    }
     Ok(())
 }
 
-/// Begins a transaction in the connection's own role.
-pub async fn begin(
-    connection: &mut PgConnection,
+/// The statement that puts a transaction in the connection's own role (the one it logged in
+/// as), whatever role the connection rests in: for the server's own tables.
+pub const OWN_ROLE: &str = "SET LOCAL ROLE NONE";
+
+/// Begins a transaction, in the connection's own role, or in a caller's shoes when `acting`
+/// holds the statement that puts it there (`Session::set_config_sql` of `offbase_sql::rls`,
+/// local to the transaction): sent in one message with the `BEGIN`, so a request's set-up is
+/// one round trip.
+pub async fn begin<'c>(
+    connection: &'c mut PgConnection,
     access: Access,
-) -> Result<Transaction<'_, Postgres>, PgError> {
+    acting: Option<&str>,
+) -> Result<Transaction<'c, Postgres>, PgError> {
     let begin = match access {
         Access::ReadOnly => "BEGIN READ ONLY",
         Access::ReadWrite => "BEGIN READ WRITE",
     };
+    // The settings first: in one message, they run in the implicit transaction that `BEGIN`
+    // then turns into the explicit one, keeping them; when they fail (a role the connection
+    // may not take), `BEGIN` never runs and no aborted transaction stays on the connection
+    // (sqlx would not roll back a transaction whose `BEGIN` it saw fail).
+    let statement = match acting {
+        Some(acting) => format!("{acting}; {begin}"),
+        None => begin.to_owned(),
+    };
     connection
-        .begin_with(begin)
+        .begin_with(statement.clone())
         .await
-        .map_err(|error| statement_error(begin, error))
+        .map_err(|error| statement_error(&statement, error))
 }
 
-/// Puts the transaction in a caller's shoes: `settings` (name, value; an empty value is no
-/// user) and `role` (`None`: the connection's own), both `LOCAL`, so they end with it.
+/// A read in one message and one round trip: `acting` (what puts the connection in the
+/// caller's shoes, `Session::changes_from_sql` of `offbase_sql::rls`), then `sql`, in the
+/// read-only implicit transaction PostgreSQL makes of a message of several statements; or,
+/// when the connection rests in the caller's shoes already (`None`), `sql` alone. The rows
+/// `sql` returns. No `BEGIN` and no `ROLLBACK` to wait for: the settings
+/// end with the message, and a failure anywhere in it leaves the connection idle. `sql`
+/// carries its values as literals (the simple protocol has no parameters).
+async fn read_at_once(
+    connection: &mut PgConnection,
+    acting: Option<&str>,
+    sql: &str,
+) -> Result<Vec<sqlx::postgres::PgRow>, PgError> {
+    use futures_util::TryStreamExt;
+    // Without settings to make, the statement alone (one `SELECT` this server wrote) is the
+    // message and its own transaction.
+    let (message, before) = match acting {
+        Some(acting) => (format!("SET TRANSACTION READ ONLY; {acting}; {sql}"), 2),
+        None => (sql.to_owned(), 0),
+    };
+    // Each statement's end comes as a result; the rows after those of the statements
+    // before `sql` are its rows.
+    let mut ended = 0;
+    let mut rows = Vec::new();
+    let mut stream = connection.fetch_many(message.as_str());
+    while let Some(item) = stream
+        .try_next()
+        .await
+        .map_err(|error| statement_error(sql, error))?
+    {
+        match item {
+            sqlx::Either::Left(_) => ended += 1,
+            sqlx::Either::Right(row) if ended == before => rows.push(row),
+            sqlx::Either::Right(_) => {}
+        }
+    }
+    Ok(rows)
+}
+
+/// The `row` objects of a read ([`read_at_once`]).
+pub async fn read_rows(
+    connection: &mut PgConnection,
+    acting: Option<&str>,
+    sql: &str,
+) -> Result<Vec<Value>, PgError> {
+    let rows = read_at_once(connection, acting, sql).await?;
+    row_values(&rows, sql)
+}
+
+/// The `count` of a translated count read ([`read_at_once`]).
+pub async fn read_count(
+    connection: &mut PgConnection,
+    acting: Option<&str>,
+    sql: &str,
+) -> Result<u64, PgError> {
+    let rows = read_at_once(connection, acting, sql).await?;
+    let Some(row) = rows.first() else {
+        return Err(PgError::Statement {
+            statement: sql.to_owned(),
+            message: "the count returned no row".to_owned(),
+        });
+    };
+    let count: i64 = get(row, "count", sql)?;
+    Ok(u64::try_from(count).unwrap_or_default())
+}
+
+/// Puts the open transaction in a caller's shoes: `acting` is the statement
+/// `Session::set_config_sql` of `offbase_sql::rls` wrote, local to the transaction.
 pub async fn act_in(
     transaction: &mut Transaction<'_, Postgres>,
-    role: Option<&str>,
-    settings: &[(&str, &str)],
+    acting: &str,
 ) -> Result<(), PgError> {
-    // One statement for all of them: a request's set-up is one round trip. `role` set by
-    // `set_config` is `SET LOCAL ROLE`, membership checked alike.
-    let mut calls: Vec<String> = (0..settings.len())
-        .map(|index| format!("set_config(${}, ${}, true)", index * 2 + 1, index * 2 + 2))
-        .collect();
-    if role.is_some() {
-        calls.push(format!(
-            "set_config('role', ${}, true)",
-            settings.len() * 2 + 1
-        ));
-    }
-    if calls.is_empty() {
-        return Ok(());
-    }
-    let sql = format!("SELECT {}", calls.join(", "));
-    let mut query = sqlx::query(&sql);
-    for (name, value) in settings {
-        query = query.bind(*name).bind(*value);
-    }
-    if let Some(role) = role {
-        query = query.bind(role);
-    }
-    query
-        .execute(&mut **transaction)
+    // A text without parameters goes by the simple protocol: a statement of literals that
+    // changes with every user gains nothing from being prepared.
+    (&mut **transaction)
+        .execute(acting)
         .await
-        .map_err(|error| statement_error(&sql, error))?;
+        .map_err(|error| statement_error(acting, error))?;
     Ok(())
 }
 
@@ -139,23 +208,30 @@ fn qualified(pg_schema: &str, table: &str) -> String {
 }
 
 /// Inserts one row given as a JSON object by column name (a missing column takes its
-/// default or NULL).
+/// default or NULL); with `returning`, the row as stored (`to_jsonb`), which the role must be
+/// allowed to read.
 pub async fn insert_row(
     transaction: &mut Transaction<'_, Postgres>,
     pg_schema: &str,
     table: &str,
     row: &Value,
-) -> Result<(), WriteError> {
+    returning: bool,
+) -> Result<Option<Value>, WriteError> {
     let qualified = qualified(pg_schema, table);
+    let returning_sql = if returning {
+        " RETURNING to_jsonb(t) AS row"
+    } else {
+        ""
+    };
     let sql = format!(
-        "INSERT INTO {qualified} SELECT * FROM jsonb_populate_record(NULL::{qualified}, $1::jsonb)"
+        "INSERT INTO {qualified} AS t SELECT * FROM jsonb_populate_record(NULL::{qualified}, $1::jsonb){returning_sql}"
     );
-    sqlx::query(&sql)
+    let rows = sqlx::query(&sql)
         .bind(row)
-        .execute(&mut **transaction)
+        .fetch_all(&mut **transaction)
         .await
         .map_err(|error| write_error(&sql, error))?;
-    Ok(())
+    Ok(row_values(&rows, &sql)?.into_iter().next())
 }
 
 /// Sets `columns` of the row `id` to their values in `row` (a JSON object by column name).
@@ -247,15 +323,16 @@ pub async fn rows_for_write(
     row_values(&rows, sql).map_err(WriteError::Database)
 }
 
-/// The rows of a statement taking one text parameter (`$1`), under the transaction's role.
+/// The rows of a statement taking one text parameter (`$1`), prepared once per connection,
+/// in the connection's (or the transaction's) current role and settings.
 pub async fn query_rows_with(
-    transaction: &mut Transaction<'_, Postgres>,
+    connection: &mut PgConnection,
     sql: &str,
     parameter: &str,
 ) -> Result<Vec<Value>, PgError> {
     let rows = sqlx::query(sql)
         .bind(parameter)
-        .fetch_all(&mut **transaction)
+        .fetch_all(&mut *connection)
         .await
         .map_err(|error| statement_error(sql, error))?;
     row_values(&rows, sql)

@@ -37,9 +37,13 @@ async fn sign_in(state: &AppState, app_id: &str, body: &Bytes) -> Result<Value, 
     let (email, password) = sign_in_body(body).map_err(ApiError::bad_request)?;
     let mut connection = connection(state).await?;
     // Read-write: the account calls lock the users' rows, and so does this read.
-    let mut transaction = offbase_pg::serve::begin(&mut connection, Access::ReadWrite)
-        .await
-        .map_err(caller::database)?;
+    let mut transaction = offbase_pg::serve::begin(
+        &mut connection,
+        Access::ReadWrite,
+        Some(offbase_pg::serve::OWN_ROLE),
+    )
+    .await
+    .map_err(caller::database)?;
     // The users table is the server's own (no policies, no grants to the rules' roles): read
     // in the server's role; the User record then as the service role.
     let found = offbase_pg::serve::accounts_by_email(

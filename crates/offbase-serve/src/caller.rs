@@ -13,10 +13,11 @@ use crate::routes::AppState;
 use crate::token::same_bytes;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use offbase_base44::api;
-use offbase_model::BuiltIn;
+use offbase_model::{BuiltIn, Table};
 use offbase_pg::serve::Access;
 use offbase_pipeline::compare::canonical::platform_record;
-use offbase_sql::rls::{Requester, session};
+use offbase_sql::query::get_sql;
+use offbase_sql::rls::{Requester, RlsMode, session};
 use serde_json::{Map, Value};
 use sqlx::{Postgres, Transaction};
 
@@ -106,43 +107,34 @@ impl std::fmt::Debug for Request<'_> {
 }
 
 /// Begins the request's transaction and puts it in the caller's shoes: 401 for credentials
-/// that sign no one in.
+/// that sign no one in. The service key and no credentials cost one round trip (the settings
+/// travel with the `BEGIN`); a token two, since its user is read first, as the service role.
 pub(crate) async fn begin<'c>(
     state: &AppState,
     connection: &'c mut sqlx::PgConnection,
     credentials: &Credentials,
     access: Access,
 ) -> Result<Request<'c>, ApiError> {
-    let mut transaction = offbase_pg::serve::begin(connection, access)
+    // A token's user is read as the service role, then the transaction takes their shoes.
+    let (first, token) = match credentials {
+        Credentials::Service => (Caller::Service, None),
+        Credentials::Nothing => (Caller::Anonymous, None),
+        Credentials::Token(token) => (Caller::Service, Some(token)),
+        Credentials::Invalid => return Err(invalid_credentials()),
+    };
+    let acting = acting_sql(state, &first);
+    let mut transaction = offbase_pg::serve::begin(connection, access, acting.as_deref())
         .await
         .map_err(database)?;
-    let caller = match credentials {
-        Credentials::Service => Caller::Service,
-        Credentials::Nothing => Caller::Anonymous,
-        Credentials::Invalid => {
-            return Err(unauthorized(
-                "the credentials sent are neither this app's service key nor a bearer token",
-            ));
-        }
-        Credentials::Token(token) => {
-            let id = state
-                .auth
-                .secret
-                .verify(&state.app_id, token)
-                .map_err(unauthorized)?;
-            let user = read_user(state, &mut transaction, &id)
-                .await?
-                .ok_or_else(|| {
-                    unauthorized("the user this token was issued for no longer exists")
-                })?;
-            if user.record.get(BuiltIn::Disabled.field_name()) == Some(&Value::Bool(true)) {
-                return Err(unauthorized(
-                    "the user this token was issued for is disabled",
-                ));
-            }
-            Caller::User(Box::new(user))
-        }
+    let Some(token) = token else {
+        return Ok(Request {
+            transaction,
+            caller: first,
+        });
     };
+    let id = token_user(state, token)?;
+    let user = admit(user_row(state, &mut transaction, &id).await?)?;
+    let caller = Caller::User(Box::new(user));
     act(state, &mut transaction, &caller).await?;
     Ok(Request {
         transaction,
@@ -150,12 +142,78 @@ pub(crate) async fn begin<'c>(
     })
 }
 
-/// Sets the transaction's role and user settings to `caller`'s.
-pub(crate) async fn act(
+/// Who a read is from, and the statement that puts it in their shoes: a read of the service
+/// role or of an anonymous visitor needs no round trip to know them, a token's one (its
+/// user, read as the service role).
+#[derive(Debug)]
+pub(crate) struct Reader {
+    pub(crate) caller: Caller,
+    pub(crate) acting: Option<String>,
+}
+
+/// The reader of a request presenting `credentials`: 401 for credentials that sign no one
+/// in. Reads then run in one message each (`offbase_pg::serve::read_rows`).
+pub(crate) async fn reader(
     state: &AppState,
-    transaction: &mut Transaction<'_, Postgres>,
-    caller: &Caller,
-) -> Result<(), ApiError> {
+    connection: &mut sqlx::PgConnection,
+    credentials: &Credentials,
+) -> Result<Reader, ApiError> {
+    let caller = match credentials {
+        Credentials::Service => Caller::Service,
+        Credentials::Nothing => Caller::Anonymous,
+        Credentials::Invalid => return Err(invalid_credentials()),
+        Credentials::Token(token) => {
+            let id = token_user(state, token)?;
+            let found = match state.target.table_for_entity("User") {
+                Some(table) => {
+                    let sql = get_sql(&state.pg_schema, table, &id);
+                    let acting = acting_sql(state, &Caller::Service);
+                    let rows = offbase_pg::serve::read_rows(connection, acting.as_deref(), &sql)
+                        .await
+                        .map_err(database)?;
+                    signed_in(table, &id, rows)
+                }
+                None => None,
+            };
+            Caller::User(Box::new(admit(found)?))
+        }
+    };
+    Ok(Reader {
+        acting: acting_sql(state, &caller),
+        caller,
+    })
+}
+
+fn invalid_credentials() -> ApiError {
+    unauthorized("the credentials sent are neither this app's service key nor a bearer token")
+}
+
+/// The user id a token was signed for: 401 for a token this server did not sign or that
+/// expired.
+fn token_user(state: &AppState, token: &str) -> Result<String, ApiError> {
+    state
+        .auth
+        .secret
+        .verify(&state.app_id, token)
+        .map_err(unauthorized)
+}
+
+/// A token's user, when they may still act: 401 when they are gone or disabled.
+fn admit(found: Option<SignedIn>) -> Result<SignedIn, ApiError> {
+    let user =
+        found.ok_or_else(|| unauthorized("the user this token was issued for no longer exists"))?;
+    if user.record.get(BuiltIn::Disabled.field_name()) == Some(&Value::Bool(true)) {
+        return Err(unauthorized(
+            "the user this token was issued for is disabled",
+        ));
+    }
+    Ok(user)
+}
+
+/// What puts a connection in `caller`'s shoes from the session it rests in (the service
+/// role's, [`at_rest_sql`]): their session settings and, where the load applied the rules,
+/// their role, local to the transaction; `None` for the service role itself.
+fn acting_sql(state: &AppState, caller: &Caller) -> Option<String> {
     let requester = match caller {
         Caller::Service => Requester::Service,
         Caller::Anonymous => Requester::Anonymous,
@@ -165,14 +223,27 @@ pub(crate) async fn act(
             role: user.role.as_deref(),
         },
     };
-    let session = session(state.rls, requester);
-    let settings: Vec<(&str, &str)> = session
-        .settings
-        .iter()
-        .map(|(name, value)| (*name, value.as_str()))
-        .collect();
-    let role = state.secured.then_some(session.role);
-    offbase_pg::serve::act_in(transaction, role, &settings)
+    session(state.rls, requester)
+        .changes_from_sql(&session(state.rls, Requester::Service), state.secured)
+}
+
+/// The session every pooled connection rests in between requests: the service role's
+/// settings (no user) and, where the load applied the rules, its role. The service key's
+/// requests, most of a backend's, then send no settings at all.
+pub(crate) fn at_rest_sql(rls: RlsMode, secured: bool) -> String {
+    session(rls, Requester::Service).set_config_sql(secured, false)
+}
+
+/// Sets the transaction's role and user settings to `caller`'s.
+pub(crate) async fn act(
+    state: &AppState,
+    transaction: &mut Transaction<'_, Postgres>,
+    caller: &Caller,
+) -> Result<(), ApiError> {
+    let Some(acting) = acting_sql(state, caller) else {
+        return Ok(());
+    };
+    offbase_pg::serve::act_in(transaction, &acting)
         .await
         .map_err(database)
 }
@@ -197,13 +268,22 @@ pub(crate) async fn read_user(
     transaction: &mut Transaction<'_, Postgres>,
     id: &str,
 ) -> Result<Option<SignedIn>, ApiError> {
+    as_service(state, transaction).await?;
+    user_row(state, transaction, id).await
+}
+
+/// The user with this id in the User table, read in the transaction's current role.
+async fn user_row(
+    state: &AppState,
+    transaction: &mut Transaction<'_, Postgres>,
+    id: &str,
+) -> Result<Option<SignedIn>, ApiError> {
     let Some(table) = state.target.table_for_entity("User") else {
         return Ok(None);
     };
     let Some(id_column) = table.column_for_field(BuiltIn::Id.field_name()) else {
         return Ok(None);
     };
-    as_service(state, transaction).await?;
     let rows = offbase_pg::serve::rows_by_id(
         transaction,
         &state.pg_schema,
@@ -213,25 +293,27 @@ pub(crate) async fn read_user(
     )
     .await
     .map_err(database)?;
-    let Some(record) = rows
+    Ok(signed_in(table, id, rows))
+}
+
+/// The user `id` from the rows of their User record (none: no such user).
+fn signed_in(table: &Table, id: &str, rows: Vec<Value>) -> Option<SignedIn> {
+    let record = rows
         .into_iter()
         .next()
-        .and_then(|row| platform_record(row, table))
-    else {
-        return Ok(None);
-    };
+        .and_then(|row| platform_record(row, table))?;
     let text = |field: BuiltIn| {
         record
             .get(field.field_name())
             .and_then(Value::as_str)
             .map(str::to_owned)
     };
-    Ok(Some(SignedIn {
+    Some(SignedIn {
         id: id.to_owned(),
         email: text(BuiltIn::Email).unwrap_or_default(),
         role: text(BuiltIn::Role),
         record,
-    }))
+    })
 }
 
 pub(crate) fn database(error: offbase_pg::PgError) -> ApiError {

@@ -187,6 +187,7 @@ pub async fn start(config: ServeConfig, bind: SocketAddr) -> Result<RunningServe
             offbase_pg::redact_url(&config.database_url)
         ))
     })?;
+    let at_rest = caller::at_rest_sql(settled.rls, secured);
     let pool = PgPoolOptions::new()
         .max_connections(POOL_SIZE)
         .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -195,10 +196,13 @@ pub async fn start(config: ServeConfig, bind: SocketAddr) -> Result<RunningServe
         // trip each time (docs/performance.md).
         .test_before_acquire(false)
         // Every connection reads as `diff behaviour` does: in UTC (dates compare with instants
-        // as the platform's strings do); each request says read-only or read-write.
-        .after_connect(|connection, _| {
+        // as the platform's strings do), and rests in the service role's session, from which
+        // each request changes what its caller needs; each request says read-only or
+        // read-write.
+        .after_connect(move |connection, _| {
+            let at_rest = at_rest.clone();
             Box::pin(async move {
-                offbase_pg::serve::prepare(connection)
+                offbase_pg::serve::prepare(connection, Some(&at_rest))
                     .await
                     .map_err(|error| sqlx::Error::Configuration(Box::new(error)))
             })

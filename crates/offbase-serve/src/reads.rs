@@ -1,7 +1,8 @@
 //! The reads: list (`q`, `sort`, `limit`, `skip`, `fields`), get (and `User/me`) and count,
-//! each translated by `offbase_sql::query` (the translation `diff behaviour` checks) and run
-//! in a read-only transaction as the caller, rows shaped back into the platform's records by
-//! `platform_record`.
+//! each translated by `offbase_sql::query` (the translation `diff behaviour` checks) and read
+//! as the caller in one message (the caller's settings and the statement, in the read-only
+//! transaction PostgreSQL makes of them: one round trip), rows shaped back into the
+//! platform's records by `platform_record`.
 
 use crate::caller::{self, Caller, Request};
 use crate::error::ApiError;
@@ -12,9 +13,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use offbase_base44::api::ReadEndpoint;
 use offbase_model::{Entity, Table};
-use offbase_pg::serve::Access;
 use offbase_pipeline::compare::canonical::platform_record;
-use offbase_sql::query::{count_sql, get_by_parameter_sql, list_sql};
+use offbase_sql::query::{count_sql, get_by_parameter_sql, get_sql, list_sql};
 use serde_json::{Map, Value};
 
 type Params = Query<Vec<(String, String)>>;
@@ -43,8 +43,8 @@ pub(crate) fn guard_users(
     ))
 }
 
-/// The rows `sql` selects, run in a read-only transaction as the request's caller (the User
-/// entity guarded as [`guard_users`] says): what every read of many records shares.
+/// The rows `sql` selects, read in one message as the request's caller (the User entity
+/// guarded as [`guard_users`] says): what every read of many records shares.
 pub(crate) async fn read_rows(
     state: &AppState,
     headers: &HeaderMap,
@@ -52,16 +52,9 @@ pub(crate) async fn read_rows(
     sql: &str,
 ) -> Result<Vec<Value>, ApiError> {
     let mut connection = connection(state).await?;
-    let mut request = caller::begin(
-        state,
-        &mut connection,
-        &state.credentials(headers),
-        Access::ReadOnly,
-    )
-    .await?;
-    guard_users(state, declared, &request.caller)?;
-    // The statement runner `diff behaviour` reads with (a transaction is a connection).
-    offbase_pg::query::query_rows(&mut request.transaction, sql)
+    let reader = caller::reader(state, &mut connection, &state.credentials(headers)).await?;
+    guard_users(state, declared, &reader.caller)?;
+    offbase_pg::serve::read_rows(&mut connection, reader.acting.as_deref(), sql)
         .await
         .map_err(caller::database)
 }
@@ -124,15 +117,9 @@ async fn count_records(
     let params = ReadParams::read(pairs, ReadEndpoint::Count)?;
     let sql = count_sql(&state.pg_schema, table, &params.filter).map_err(untranslated)?;
     let mut connection = connection(state).await?;
-    let mut request = caller::begin(
-        state,
-        &mut connection,
-        &state.credentials(headers),
-        Access::ReadOnly,
-    )
-    .await?;
-    guard_users(state, declared, &request.caller)?;
-    let count = offbase_pg::query::query_count(&mut request.transaction, &sql)
+    let reader = caller::reader(state, &mut connection, &state.credentials(headers)).await?;
+    guard_users(state, declared, &reader.caller)?;
+    let count = offbase_pg::serve::read_count(&mut connection, reader.acting.as_deref(), &sql)
         .await
         .map_err(caller::database)?;
     let mut body = Map::new();
@@ -159,19 +146,27 @@ async fn one_record(
 ) -> Result<Value, ApiError> {
     let (declared, table) = entity(state, app_id, name)?;
     let mut connection = connection(state).await?;
-    let mut request = caller::begin(
-        state,
-        &mut connection,
-        &state.credentials(headers),
-        Access::ReadOnly,
-    )
-    .await?;
+    let reader = caller::reader(state, &mut connection, &state.credentials(headers)).await?;
     if declared.is_user() && id == ME {
-        return me(&request.caller).map(|user| Value::Object(user.record.clone()));
+        return me(&reader.caller).map(|user| Value::Object(user.record.clone()));
     }
-    guard_users(state, declared, &request.caller)?;
-    read_visible(&mut request, &state.pg_schema, table, id)
-        .await?
+    guard_users(state, declared, &reader.caller)?;
+    let rows = match reader.acting.as_deref() {
+        // In the session the connection rests in (the service role's): one statement,
+        // prepared once per connection, the id bound.
+        None => {
+            let sql = get_by_parameter_sql(&state.pg_schema, table);
+            offbase_pg::serve::query_rows_with(&mut connection, &sql, id).await
+        }
+        Some(acting) => {
+            let sql = get_sql(&state.pg_schema, table, id);
+            offbase_pg::serve::read_rows(&mut connection, Some(acting), &sql).await
+        }
+    }
+    .map_err(caller::database)?;
+    rows.into_iter()
+        .next()
+        .and_then(|row| platform_record(row, table))
         .map(Value::Object)
         .ok_or_else(|| not_found(name, id))
 }

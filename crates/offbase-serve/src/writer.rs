@@ -131,7 +131,11 @@ impl<'s> Writer<'s> {
         if junctions.is_empty() {
             return Ok(());
         }
-        caller::as_service(self.state, &mut request.transaction).await?;
+        // The service caller is in its role already.
+        let switch = !matches!(request.caller, Caller::Service);
+        if switch {
+            caller::as_service(self.state, &mut request.transaction).await?;
+        }
         for junction in junctions {
             let Some(owner) = junction.columns.first() else {
                 continue;
@@ -155,29 +159,40 @@ impl<'s> Writer<'s> {
                 &self.state.pg_schema,
                 &junction.name,
                 &row,
+                false,
             )
             .await
             .map_err(|error| write_refused(error, &request.caller, what, self.name))?;
         }
-        caller::act(self.state, &mut request.transaction, &request.caller).await
+        if switch {
+            caller::act(self.state, &mut request.transaction, &request.caller).await?;
+        }
+        Ok(())
     }
 
-    /// Inserts new records as the caller (all or nothing).
+    /// Inserts new records as the caller (all or nothing). The service caller, who may read
+    /// whatever it writes, gets the records as stored from the inserts themselves; for other
+    /// callers (whom a read policy may not let see what they wrote) and records with junction
+    /// rows, `None`: read them back ([`Writer::read_back`]).
     pub(crate) async fn insert(
         &self,
         request: &mut Request<'_>,
         records: &[Record],
-    ) -> Result<(), ApiError> {
+    ) -> Result<Option<Vec<Record>>, ApiError> {
+        let returning =
+            matches!(request.caller, Caller::Service) && self.converter.junctions().is_empty();
         let mut junction_rows = Vec::new();
+        let mut stored = Vec::new();
         for (index, record) in records.iter().enumerate() {
             let (row, junctions) = self
                 .rows(record)
                 .map_err(|error| in_item(error, index, records.len()))?;
-            offbase_pg::serve::insert_row(
+            let returned = offbase_pg::serve::insert_row(
                 &mut request.transaction,
                 &self.state.pg_schema,
                 &self.table.name,
                 &row,
+                returning,
             )
             .await
             .map_err(|error| {
@@ -187,13 +202,14 @@ impl<'s> Writer<'s> {
                     records.len(),
                 )
             })?;
+            stored.extend(returned.and_then(|row| platform_record(row, self.table)));
             junction_rows.extend(junctions);
         }
         if !junction_rows.is_empty() {
             self.write_junctions(request, &[], junction_rows, "create")
                 .await?;
         }
-        Ok(())
+        Ok((returning && stored.len() == records.len()).then_some(stored))
     }
 
     /// Writes `new` over the stored record `id`, setting the columns of `fields` and
@@ -245,7 +261,9 @@ impl<'s> Writer<'s> {
         request: &mut Request<'_>,
         ids: &[String],
     ) -> Result<Vec<Record>, ApiError> {
-        caller::as_service(self.state, &mut request.transaction).await?;
+        if !matches!(request.caller, Caller::Service) {
+            caller::as_service(self.state, &mut request.transaction).await?;
+        }
         let rows = offbase_pg::serve::rows_by_id(
             &mut request.transaction,
             &self.state.pg_schema,

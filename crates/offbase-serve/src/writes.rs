@@ -191,10 +191,14 @@ async fn create_records(
         .into_iter()
         .map(|fields| writer.new_record(fields, now, &request.caller))
         .collect();
-    writer.insert(&mut request, &records).await?;
-    let written = writer
-        .read_back(&mut request, &record_ids(&records))
-        .await?;
+    let written = match writer.insert(&mut request, &records).await? {
+        Some(stored) => stored,
+        None => {
+            writer
+                .read_back(&mut request, &record_ids(&records))
+                .await?
+        }
+    };
     commit(request).await?;
     let mut answers = written
         .into_iter()

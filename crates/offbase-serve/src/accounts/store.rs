@@ -26,9 +26,13 @@ pub(super) const DEFAULT_ROLE: &str = "user";
 pub(super) async fn begin(
     connection: &mut PgConnection,
 ) -> Result<Transaction<'_, Postgres>, ApiError> {
-    offbase_pg::serve::begin(connection, Access::ReadWrite)
-        .await
-        .map_err(caller::database)
+    offbase_pg::serve::begin(
+        connection,
+        Access::ReadWrite,
+        Some(offbase_pg::serve::OWN_ROLE),
+    )
+    .await
+    .map_err(caller::database)
 }
 
 pub(super) async fn commit(transaction: Transaction<'_, Postgres>) -> Result<(), ApiError> {
@@ -147,7 +151,7 @@ pub(super) async fn create_account(
             record.insert("is_service".to_owned(), Value::Bool(false));
             let row = user_row(state, table, &record)?;
             caller::as_service(state, transaction).await?;
-            offbase_pg::serve::insert_row(transaction, &state.pg_schema, &table.name, &row)
+            offbase_pg::serve::insert_row(transaction, &state.pg_schema, &table.name, &row, false)
                 .await
                 .map_err(user_write_refused)?;
             own_role(state, transaction).await?;

@@ -63,7 +63,6 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use names::plain_segment;
-use offbase_pg::serve::Access;
 use offbase_pipeline::files::storage::{Destination, S3Settings};
 use std::path::PathBuf;
 use storage::{BucketStore, Storage};
@@ -217,9 +216,8 @@ async fn allowed(
         Credentials::Invalid | Credentials::Token(_) => {
             // Checked as every request is: the token's signature, its user, not disabled.
             let mut connection = connection(state).await?;
-            let request =
-                caller::begin(state, &mut connection, &credentials, Access::ReadOnly).await?;
-            match request.caller {
+            let reader = caller::reader(state, &mut connection, &credentials).await?;
+            match reader.caller {
                 Caller::Service | Caller::User(_) => Ok(()),
                 Caller::Anonymous => Err(caller::unauthorized(format!(
                     "{doing} needs a signed-in user's token or the service key"

@@ -82,12 +82,7 @@ async fn act(
     connection: &mut offbase_pg::PgConnection,
     session: Session,
 ) -> Result<(), offbase_pg::PgError> {
-    let settings: Vec<(&str, &str)> = session
-        .settings
-        .iter()
-        .map(|(name, value)| (*name, value.as_str()))
-        .collect();
-    offbase_pg::query::act_as(connection, session.role, &settings).await
+    offbase_pg::query::act_as(connection, &session.set_config_sql(true, false)).await
 }
 
 /// Asks an API (the old backend, or a new one that speaks the API); records are read through
