@@ -3,12 +3,13 @@
 //! holds redacted, control characters escaped, whatever the text's source; [`Notes`], which keeps
 //! every note shown on stderr for the `--json` output too.
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{HumanCount, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use offbase_pipeline::progress::Reporter;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// The secrets this run holds (the API key, a database password): never printed.
 static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -110,31 +111,68 @@ impl Notes {
     }
 }
 
-/// Draws one bar per task and a total bar; prints messages above them. Draws nothing when
-/// stderr is not a terminal or when `quiet` (e.g. `--json`). Keeps every message in its
-/// [`Notes`].
+/// How a run's progress reaches its user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// stderr is a terminal: one live region redrawn in place (a bar per active task, one
+    /// total bar under them), notes and finished tasks printed above it.
+    Live,
+    /// stderr is a file, a pipe or a CI log: one plain line per finished task and per note,
+    /// no control characters.
+    Lines,
+    /// `--json` (the document on stdout says it all): notes only, kept for the document.
+    Quiet,
+}
+
+/// A task being shown: its bar (hidden unless live), when it started, what it counted.
+#[derive(Debug)]
+struct Shown {
+    bar: ProgressBar,
+    started: Instant,
+}
+
+#[derive(Debug, Default)]
+struct Region {
+    tasks: BTreeMap<String, Shown>,
+    /// Exists once a task with a known size started: an empty total is never drawn.
+    total: Option<ProgressBar>,
+}
+
+/// Draws the live region on a terminal and plain lines elsewhere ([`Mode`]); prints notes
+/// above the region without tearing it; keeps every note in its [`Notes`].
 #[derive(Debug)]
 pub struct TerminalReporter {
-    interactive: bool,
+    mode: Mode,
     bars: MultiProgress,
-    tasks: Mutex<BTreeMap<String, ProgressBar>>,
-    total: Mutex<Option<ProgressBar>>,
+    region: Mutex<Region>,
     notes: Notes,
 }
 
+/// How often the live region is redrawn: enough to look alive, little enough to cost
+/// nothing next to the work.
+const REDRAWS_PER_SECOND: u8 = 10;
+
 impl TerminalReporter {
     pub fn new(quiet: bool, notes: Notes) -> Self {
-        let interactive = !quiet && std::io::stderr().is_terminal();
-        let bars = if interactive {
-            MultiProgress::new()
+        let mode = if quiet {
+            Mode::Quiet
+        } else if std::io::stderr().is_terminal() {
+            Mode::Live
         } else {
-            MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
+            Mode::Lines
+        };
+        Self::with_mode(mode, notes)
+    }
+
+    fn with_mode(mode: Mode, notes: Notes) -> Self {
+        let target = match mode {
+            Mode::Live => ProgressDrawTarget::stderr_with_hz(REDRAWS_PER_SECOND),
+            Mode::Lines | Mode::Quiet => ProgressDrawTarget::hidden(),
         };
         TerminalReporter {
-            interactive,
-            bars,
-            tasks: Mutex::new(BTreeMap::new()),
-            total: Mutex::new(None),
+            mode,
+            bars: MultiProgress::with_draw_target(target),
+            region: Mutex::new(Region::default()),
             notes,
         }
     }
@@ -151,95 +189,150 @@ impl TerminalReporter {
             .with_key(
                 "rate",
                 |state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
-                    let _ = write!(out, "{:.0}/s", state.per_sec());
+                    let _ = write!(out, "{}/s", HumanCount(state.per_sec() as u64));
                 },
             )
             .progress_chars("=> ")
     }
 
-    fn total_bar(&self) -> Option<ProgressBar> {
-        let mut total = self.total.lock().ok()?;
-        if total.is_none() {
-            let bar = self.bars.add(ProgressBar::new(0));
-            bar.set_style(Self::style(
-                "{prefix:>20.bold} [{bar:30}] {human_pos}/{human_len} {rate} ETA {eta}",
-            ));
-            bar.set_prefix("total");
-            *total = Some(bar);
+    /// A line above the live region (or on stderr without one).
+    fn line(&self, text: &str) {
+        match self.mode {
+            Mode::Live => {
+                let _ = self.bars.println(text);
+            }
+            Mode::Lines => eprintln!("{text}"),
+            Mode::Quiet => {}
         }
-        total.clone()
     }
 
-    /// Removes every bar (before printing a final table).
+    /// Removes the live region (before printing a final table): nothing of it stays on
+    /// screen.
     pub fn clear(&self) {
-        if let Ok(tasks) = self.tasks.lock() {
-            for bar in tasks.values() {
-                bar.finish_and_clear();
+        if let Ok(mut region) = self.region.lock() {
+            for (_, shown) in std::mem::take(&mut region.tasks) {
+                shown.bar.finish_and_clear();
+                self.bars.remove(&shown.bar);
+            }
+            if let Some(total) = region.total.take() {
+                total.finish_and_clear();
+                self.bars.remove(&total);
             }
         }
-        if let Ok(total) = self.total.lock()
-            && let Some(bar) = total.as_ref()
-        {
-            bar.finish_and_clear();
-        }
+        let _ = self.bars.clear();
+    }
+}
+
+/// What a finished task leaves: its name, what it counted and how long it took, e.g.
+/// `                Task 400,000 in 4.3s`.
+fn finished_line(task: &str, counted: u64, seconds: f64) -> String {
+    if counted == 0 {
+        format!("{task:>20} done in {seconds:.1}s")
+    } else {
+        format!("{task:>20} {} in {seconds:.1}s", HumanCount(counted))
     }
 }
 
 impl Reporter for TerminalReporter {
     fn started(&self, task: &str, total: Option<u64>) {
+        let Ok(mut region) = self.region.lock() else {
+            return;
+        };
+        // Built hidden and drawn only through the region: a bar that drew itself once before
+        // joining it would leave a stray line the region never clears (every later redraw
+        // then lands one line off, stacking copies of the region).
         let bar = match total {
             Some(length) => {
-                let bar = ProgressBar::new(length);
+                let bar = ProgressBar::with_draw_target(Some(length), ProgressDrawTarget::hidden());
                 bar.set_style(Self::style(
                     "{prefix:>20} [{bar:30}] {human_pos}/{human_len} {rate} ETA {eta}",
                 ));
                 bar
             }
             None => {
-                let bar = ProgressBar::new_spinner();
+                let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
                 bar.set_style(Self::style("{prefix:>20} {spinner} {human_pos} {rate}"));
                 bar
             }
         };
         bar.set_prefix(task.to_owned());
-        if let Some(total_bar) = self.total_bar() {
-            total_bar.inc_length(total.unwrap_or(0));
+        // Tasks above, the total last: a new task's bar goes just above the total.
+        let bar = match &region.total {
+            Some(total_bar) => self.bars.insert_before(total_bar, bar),
+            None => self.bars.add(bar),
+        };
+        if total.is_none() && self.mode == Mode::Live {
+            // A spinner spins only while its task runs, and is cleared when it ends.
+            bar.enable_steady_tick(Duration::from_millis(100));
         }
-        let bar = self.bars.add(bar);
-        if let Ok(mut tasks) = self.tasks.lock() {
-            tasks.insert(task.to_owned(), bar);
+        if let Some(length) = total.filter(|length| *length > 0) {
+            match &region.total {
+                Some(total_bar) => total_bar.inc_length(length),
+                None => {
+                    let total_bar =
+                        ProgressBar::with_draw_target(Some(length), ProgressDrawTarget::hidden());
+                    total_bar.set_style(Self::style(
+                        "{prefix:>20.bold} [{bar:30}] {human_pos}/{human_len} {rate} ETA {eta}",
+                    ));
+                    total_bar.set_prefix("total");
+                    region.total = Some(self.bars.add(total_bar));
+                }
+            }
+        }
+        let shown = Shown {
+            bar,
+            started: Instant::now(),
+        };
+        // A task started again (a second pass) replaces its bar.
+        if let Some(old) = region.tasks.insert(task.to_owned(), shown) {
+            old.bar.finish_and_clear();
+            self.bars.remove(&old.bar);
         }
     }
 
     fn advanced(&self, task: &str, amount: u64) {
-        if let Ok(tasks) = self.tasks.lock()
-            && let Some(bar) = tasks.get(task)
-        {
-            bar.inc(amount);
-        }
-        if let Ok(total) = self.total.lock()
-            && let Some(bar) = total.as_ref()
-        {
-            bar.inc(amount);
+        if let Ok(region) = self.region.lock() {
+            if let Some(shown) = region.tasks.get(task) {
+                shown.bar.inc(amount);
+            }
+            if let Some(total) = &region.total {
+                total.inc(amount);
+            }
         }
     }
 
     fn finished(&self, task: &str) {
-        if let Ok(tasks) = self.tasks.lock()
-            && let Some(bar) = tasks.get(task)
-        {
-            bar.finish();
+        let removed = self
+            .region
+            .lock()
+            .ok()
+            .and_then(|mut region| region.tasks.remove(task));
+        let Some(shown) = removed else {
+            return;
+        };
+        let counted = shown.bar.position();
+        shown.bar.finish_and_clear();
+        self.bars.remove(&shown.bar);
+        // Live, a task that counted nothing (a step) just goes; elsewhere every finished
+        // step is a line.
+        if counted > 0 || self.mode == Mode::Lines {
+            self.line(&finished_line(
+                &printable(task),
+                counted,
+                shown.started.elapsed().as_secs_f64(),
+            ));
         }
     }
 
     fn message(&self, text: &str) {
-        // Above the bars on a terminal; plain lines on stderr otherwise (logs, cron, CI).
+        // Above the region on a terminal; plain lines on stderr otherwise (logs, cron, CI).
         let text = printable(text);
         self.notes.keep(&text);
-        if self.interactive {
-            let _ = self.bars.println(format!("note: {text}"));
-        } else {
-            eprintln!("note: {text}");
+        match self.mode {
+            Mode::Live => {
+                let _ = self.bars.println(format!("note: {text}"));
+            }
+            Mode::Lines | Mode::Quiet => eprintln!("note: {text}"),
         }
     }
 }

@@ -616,14 +616,16 @@ fn record_diff(
     }
 }
 
-/// Writes `reports/diff-data.md` and `reports/diff-data.json`.
+/// Writes `reports/diff-data.md` and `reports/diff-data.json`, and the page
+/// `reports/index.html`.
 pub fn write_reports(workspace: &Workspace, diff: &DataDiff) -> Result<(), PipelineError> {
     let folder = workspace.reports_dir();
     workspace.write_json(&folder.join("diff-data.json"), diff)?;
     crate::workspace::files::write_atomic(
         &folder.join("diff-data.md"),
         data_diff_report(diff).as_bytes(),
-    )
+    )?;
+    crate::page::write_index(workspace)
 }
 
 /// `reports/diff-data.md`: a table of counts per entity, then each difference by id.

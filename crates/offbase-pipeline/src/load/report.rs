@@ -132,13 +132,17 @@ impl LoadSummary {
     }
 }
 
-/// Writes `reports/load.md` and `reports/load.json`.
+/// Writes `reports/load.md` and `reports/load.json`, and the page `reports/index.html`.
 pub fn write_reports(workspace: &Workspace, summary: &LoadSummary) -> Result<(), PipelineError> {
     let folder = workspace.reports_dir();
     let mut json = serde_json::to_string_pretty(summary).unwrap_or_default();
     json.push('\n');
     crate::workspace::files::write_atomic(&folder.join("load.json"), json.as_bytes())?;
-    crate::workspace::files::write_atomic(&folder.join("load.md"), load_report(summary).as_bytes())
+    crate::workspace::files::write_atomic(
+        &folder.join("load.md"),
+        load_report(summary).as_bytes(),
+    )?;
+    crate::page::write_index(workspace)
 }
 
 /// The human report of a load.

@@ -663,7 +663,8 @@ fn write_report(workspace: &Workspace, report: &CutoverReport) -> Result<(), Pip
     }
     workspace.write_json(&json_path, report)?;
     let path = folder.join(format!("{stem}.md"));
-    crate::workspace::files::write_atomic(&path, cutover_report(report).as_bytes())
+    crate::workspace::files::write_atomic(&path, cutover_report(report).as_bytes())?;
+    crate::page::write_index(workspace)
 }
 
 /// Values named in the file gate's figure.

@@ -1,0 +1,324 @@
+//! The screen a person watches: `offbase load` and `offbase pull` run in a real terminal
+//! (tmux, 120×30), the screen captured while they run and once they are done. The live region must be redrawn in
+//! place: no stacked copies of a bar, no spinner left behind, every finished entity once, and
+//! nothing of the region left on the final screen. The final screens are snapshots.
+//!
+//! Skipped (said on stderr) without tmux; `OFFBASE_REQUIRE_CORPUS=1` (CI) makes it mandatory.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use support::{database_url, forget, samples, text};
+
+const REQUIRE: &str = "OFFBASE_REQUIRE_CORPUS";
+/// Printed by the shell once the command is done: the capture loop's end.
+const DONE: &str = "OFFBASE-TERMINAL-DONE";
+/// The spinner's frames (indicatif's default).
+const SPINNER: &str = "⠁⠂⠄⡀⢀⠠⠐⠈";
+
+/// A tmux server of this test's own (its own socket), killed when dropped.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start_or_skip(test: &str, width: u16, height: u16) -> Option<Tmux> {
+        // A server per test: the tests of this file run at once.
+        let name: String = test
+            .chars()
+            .filter(|character| character.is_ascii_alphanumeric() || *character == '_')
+            .collect();
+        let socket = format!("offbase-terminal-{}-{name}", std::process::id());
+        let started = Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "main",
+            ])
+            .args(["-x", &width.to_string(), "-y", &height.to_string()])
+            .env("TERM", "xterm-256color")
+            .stdin(Stdio::null())
+            .output();
+        match started {
+            Ok(output) if output.status.success() => Some(Tmux { socket }),
+            other => {
+                let why = match other {
+                    Ok(output) => text(&output.stderr),
+                    Err(error) => error.to_string(),
+                };
+                if std::env::var(REQUIRE).is_ok_and(|value| value == "1") {
+                    panic!(
+                        "{test}: tmux could not start ({why}) and {REQUIRE}=1 makes it mandatory"
+                    );
+                }
+                eprintln!("{test}: skipped: tmux could not start ({why})");
+                None
+            }
+        }
+    }
+
+    fn tmux(&self, arguments: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(arguments)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|error| panic!("tmux {arguments:?}: {error}"))
+    }
+
+    fn type_line(&self, line: &str) {
+        let output = self.tmux(&["send-keys", "-t", "main", "-l", line]);
+        assert!(
+            output.status.success(),
+            "send-keys: {}",
+            text(&output.stderr)
+        );
+        self.tmux(&["send-keys", "-t", "main", "Enter"]);
+    }
+
+    /// The visible screen, trailing blanks trimmed.
+    fn screen(&self) -> Vec<String> {
+        let output = self.tmux(&["capture-pane", "-p", "-t", "main"]);
+        text(&output.stdout)
+            .lines()
+            .map(|line| line.trim_end().to_owned())
+            .collect()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+/// What is wrong with one capture of the screen while the region is live or after: a bar or
+/// a finished line shown twice (a region that did not redraw in place).
+fn torn(screen: &[String]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for line in screen.iter().filter(|line| !line.trim().is_empty()) {
+        let bar = line.contains(" [") && line.contains("] ");
+        let finished = line.trim_start().split(' ').nth(1).is_some() && line.contains(" in ");
+        if (bar || finished)
+            && !seen.insert(line.split('[').next().unwrap_or(line).trim().to_owned())
+        {
+            problems.push(format!("shown twice: {line:?}"));
+        }
+    }
+    problems
+}
+
+/// The final screen with what varies between runs replaced.
+fn redact(screen: &[String], workspace: &Path, schema: &str) -> String {
+    let mut lines = Vec::new();
+    for line in screen {
+        let mut line = line.replace(&workspace.display().to_string(), "[WORKSPACE]");
+        line = line.replace(&database_url(), "[DATABASE_URL]");
+        line = line.replace(schema, "[SCHEMA]");
+        let words: Vec<String> = line
+            .split(' ')
+            .map(|word| {
+                let bare = word.trim_end_matches(['s', '.', ',']);
+                if bare.contains('.')
+                    && bare.replace('.', "").chars().all(|c| c.is_ascii_digit())
+                    && !bare.is_empty()
+                {
+                    "[SECS]".to_owned()
+                } else {
+                    word.to_owned()
+                }
+            })
+            .collect();
+        line = words.join(" ");
+        // The summary table's rate column, after its seconds; the widths of both vary with
+        // the figures, so the row's blanks are collapsed.
+        let mut words: Vec<&str> = line.split_whitespace().collect();
+        let numeric = words
+            .last()
+            .is_some_and(|word| word.chars().all(|c| c.is_ascii_digit()));
+        if words.len() > 2
+            && words[words.len() - 2] == "[SECS]"
+            && numeric
+            && let Some(rate) = words.last_mut()
+        {
+            *rate = "[RATE]";
+        }
+        if words.len() > 2 && words.contains(&"[SECS]") && !line.ends_with(" in [SECS]") {
+            line = words.join(" ");
+        }
+        lines.push(line);
+    }
+    while lines.last().is_some_and(|line| line.is_empty()) {
+        lines.pop();
+    }
+    // Tasks that run at once finish in any order: each run of finished lines is sorted.
+    let mut sorted = Vec::new();
+    let mut run: Vec<String> = Vec::new();
+    for line in lines {
+        if line.ends_with(" in [SECS]") {
+            run.push(line);
+        } else {
+            run.sort();
+            sorted.append(&mut run);
+            sorted.push(line);
+        }
+    }
+    run.sort();
+    sorted.append(&mut run);
+    sorted.join("\n")
+}
+
+/// What a command left in the terminal once done (checked for a stale spinner or bar).
+struct Watched {
+    output: Vec<String>,
+}
+
+/// Runs `command` in `tmux`'s shell (screen cleared first), capturing the screen every 40 ms
+/// until it is done; asserts the region was redrawn in place throughout and left nothing.
+fn watch(tmux: &Tmux, what: &str, command: &str, expect_a_bar: bool) -> Watched {
+    tmux.type_line(&format!(
+        "export PS1='$ ' NO_COLOR=1; clear; {command}; echo; echo {DONE}"
+    ));
+    let started = Instant::now();
+    let mut captures = 0;
+    let mut live_problems = Vec::new();
+    let mut saw_a_bar = false;
+    let last = loop {
+        let screen = tmux.screen();
+        captures += 1;
+        if screen.iter().any(|line| line == DONE) {
+            break screen;
+        }
+        saw_a_bar |= screen
+            .iter()
+            .any(|line| line.contains("] ") && line.contains("ETA"));
+        live_problems.extend(torn(&screen));
+        assert!(
+            started.elapsed() < Duration::from_secs(240),
+            "{what} did not end:\n{}",
+            screen.join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(40));
+    };
+    if expect_a_bar {
+        assert!(
+            captures > 1,
+            "{what}: the screen was captured only once it was over"
+        );
+        assert!(saw_a_bar, "{what}: no bar was ever on screen");
+    }
+    assert!(
+        live_problems.is_empty(),
+        "{what}, while it ran: {live_problems:#?}"
+    );
+    let output: Vec<String> = last
+        .iter()
+        .skip_while(|line| line.trim().is_empty())
+        .take_while(|line| line.as_str() != DONE)
+        .cloned()
+        .collect();
+    assert!(
+        torn(&output).is_empty(),
+        "{what}, final screen: {:#?}",
+        torn(&output)
+    );
+    for line in &output {
+        assert!(
+            !line.chars().any(|c| SPINNER.contains(c)),
+            "{what}: a spinner stayed: {line:?}"
+        );
+        assert!(
+            !line.contains("ETA"),
+            "{what}: a bar stayed on the final screen: {line:?}"
+        );
+    }
+    Watched { output }
+}
+
+#[test]
+fn load_redraws_one_region_in_place_and_leaves_a_clean_screen() {
+    let Some(tmux) = Tmux::start_or_skip("load_redraws_one_region_in_place", 120, 30) else {
+        return;
+    };
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("temporary folder: {error}"));
+    let workspace = folder.path().join("ws");
+    let generated = Command::new(env!("CARGO_BIN_EXE_offbase"))
+        .args(["generate", "--schema-from"])
+        .arg(samples().join("tasks"))
+        .args([
+            "--records",
+            "50",
+            "--records-for",
+            "Task=150000",
+            "--seed",
+            "18",
+            "--workspace",
+        ])
+        .arg(&workspace)
+        .output()
+        .unwrap_or_else(|error| panic!("offbase generate: {error}"));
+    assert!(
+        generated.status.success(),
+        "generate: {}",
+        text(&generated.stderr)
+    );
+    let schema = format!("terminal_{}", std::process::id());
+    forget(&schema);
+    let command = format!(
+        "{} load --workspace {} --database-url {} --pg-schema {}",
+        env!("CARGO_BIN_EXE_offbase"),
+        workspace.display(),
+        database_url(),
+        schema
+    );
+    let watched = watch(&tmux, "offbase load", &command, true);
+    forget(&schema);
+    insta::assert_snapshot!(redact(&watched.output, &workspace, &schema));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_leaves_a_clean_screen() {
+    let Some(tmux) = Tmux::start_or_skip("pull_leaves_a_clean_screen", 120, 30) else {
+        return;
+    };
+    let key = "terminal-test-key";
+    let app = samples().join("crm");
+    let emulator = support::start_emulator(
+        &app,
+        key,
+        offbase_emulator::RateLimits::Off,
+        offbase_emulator::Faults::none(),
+        None,
+    )
+    .await;
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("temporary folder: {error}"));
+    let workspace = folder.path().join("ws");
+    let command = format!(
+        "BASE44_API_KEY={key} {} pull --api-url {} --app-id {} --schema-from {} --workspace {}",
+        env!("CARGO_BIN_EXE_offbase"),
+        emulator.api_url(),
+        emulator.app_id(),
+        app.display(),
+        workspace.display(),
+    );
+    // The watch blocks: off the runtime's threads, so the emulator keeps answering.
+    let watched = tokio::task::spawn_blocking(move || {
+        let watched = watch(&tmux, "offbase pull", &command, false);
+        (watched.output, tmux)
+    })
+    .await
+    .unwrap_or_else(|error| panic!("the watch: {error}"));
+    let (output, _tmux) = watched;
+    let mut redacted = redact(&output, &workspace, "-");
+    redacted = redacted.replace(&emulator.api_url(), "[API_URL]");
+    redacted = redacted.replace(&app.display().to_string(), "[APP]");
+    insta::assert_snapshot!(redacted);
+}
