@@ -9,6 +9,7 @@
 use offbase_pipeline::compare::diff::{diff_data, write_reports};
 use offbase_pipeline::load::LoadOptions;
 use offbase_pipeline::migrate::{Destination, MigrateOptions, MigrateSource, migrate};
+use offbase_pipeline::page::grouped;
 use offbase_pipeline::progress::{NoProgress, Reporter};
 use offbase_pipeline::workspace::Workspace;
 use offbase_tests::browser::{Browser, png_size};
@@ -140,7 +141,7 @@ async fn the_page_of_every_sample_shows_what_its_json_reports_say() {
             for key in ["read", "loaded", "rejected"] {
                 let shown = format!(
                     "<td class=\"n\">{}</td>",
-                    group(entity[key].as_u64().unwrap_or_default())
+                    grouped(entity[key].as_u64().unwrap_or_default())
                 );
                 assert!(row.contains(&shown), "{name}: {entity_name} {key}: {row}");
             }
@@ -220,17 +221,4 @@ async fn the_page_of_every_sample_shows_what_its_json_reports_say() {
             "{name}: no chart"
         );
     }
-}
-
-/// `1234` as `1,234`, as the page writes figures.
-fn group(value: u64) -> String {
-    let digits = value.to_string();
-    let mut out = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
 }

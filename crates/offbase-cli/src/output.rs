@@ -124,7 +124,8 @@ enum Mode {
     Quiet,
 }
 
-/// A task being shown: its bar (hidden unless live), when it started, what it counted.
+/// A task being shown: its bar (drawn only when live; it counts either way) and when it
+/// started.
 #[derive(Debug)]
 struct Shown {
     bar: ProgressBar,

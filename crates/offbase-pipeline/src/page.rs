@@ -439,8 +439,8 @@ fn bars(id: &str, items: &[(String, u64)], colour: &str) -> String {
     svg
 }
 
-/// `1234567` as `1,234,567`.
-fn grouped(value: u64) -> String {
+/// `1234567` as `1,234,567`: how the page writes a count.
+pub fn grouped(value: u64) -> String {
     let digits = value.to_string();
     let mut out = String::new();
     for (index, digit) in digits.chars().enumerate() {
