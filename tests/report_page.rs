@@ -1,7 +1,8 @@
-//! `reports/index.html`, the page people look at: after `migrate` and `diff data` of every
-//! sample it exists, its figures equal the JSON reports beside it (the page is rendered from
-//! them), and headless Chromium (Debian's `chromium`, network off) renders it with its
-//! sections: a screenshot taken and checked, the rendered DOM read back.
+//! `reports/index.html`, the page people look at: after `migrate` (from the emulator serving
+//! the sample), `diff data`, two sync passes and `cutover --dry-run` of every sample it exists,
+//! its figures equal the JSON reports beside it (the page is rendered from them), and headless
+//! Chromium (Debian's `chromium`, network off) renders it with its sections: a screenshot
+//! taken and checked, the rendered DOM read back.
 //!
 //! The Chromium part is skipped (said on stderr) without Chromium; `OFFBASE_REQUIRE_CORPUS=1`
 //! (CI) makes it mandatory.
@@ -11,9 +12,11 @@ use offbase_pipeline::load::LoadOptions;
 use offbase_pipeline::migrate::{Destination, MigrateOptions, MigrateSource, migrate};
 use offbase_pipeline::page::grouped;
 use offbase_pipeline::progress::{NoProgress, Reporter};
+use offbase_pipeline::sync::cutover::{CutoverOptions, cutover};
+use offbase_pipeline::sync::{SyncOptions, sync_once};
 use offbase_pipeline::workspace::Workspace;
 use offbase_tests::browser::{Browser, png_size};
-use offbase_tests::{TestSchema, database_url, sample};
+use offbase_tests::{TestSchema, database_url, emulator_client, sample, start_emulator};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -61,24 +64,26 @@ fn length(value: &Value) -> u64 {
         .unwrap_or_default()
 }
 
-/// Migrates and diffs `name`; returns the workspace's folder (kept alive) and the workspace.
-async fn migrated_and_diffed(name: &str) -> (tempfile::TempDir, Workspace) {
+/// Migrates `name` from the emulator serving it, diffs it, syncs once and rehearses the
+/// cutover; returns the workspace's folder (kept alive) and the workspace.
+async fn migrated_diffed_and_rehearsed(name: &str) -> (tempfile::TempDir, Workspace) {
     let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
     let workspace = Workspace::new(folder.path().join("workspace"));
     let schema = TestSchema::new(&format!("page_{name}")).await;
+    let emulator = start_emulator(&sample(name), None).await;
     let load = LoadOptions::new(database_url(), &schema.name);
     let options = MigrateOptions {
         files: None,
-        source: MigrateSource::Folder {
-            folder: sample(name),
-            schema_from: None,
+        source: MigrateSource::Api {
+            client: Box::new(emulator_client(&emulator)),
+            schema_from: sample(name),
         },
         workspace: workspace.clone(),
         mappings: None,
         destination: Destination::Database(load.clone()),
     };
     let reporter: Arc<dyn Reporter> = Arc::new(NoProgress);
-    migrate(&options, reporter)
+    migrate(&options, Arc::clone(&reporter))
         .await
         .unwrap_or_else(|error| panic!("{name}: migrate: {error}"));
     assert!(
@@ -89,6 +94,22 @@ async fn migrated_and_diffed(name: &str) -> (tempfile::TempDir, Workspace) {
         .await
         .unwrap_or_else(|error| panic!("{name}: diff: {error}"));
     write_reports(&workspace, &diff).unwrap_or_else(|error| panic!("{name}: reports: {error}"));
+    let client = emulator_client(&emulator);
+    let mut settings = CutoverOptions::new(SyncOptions::for_target(&load.target));
+    // Two passes: a line on the lag chart.
+    for _ in 0..2 {
+        sync_once(&workspace, &client, &settings.sync, &NoProgress)
+            .await
+            .unwrap_or_else(|error| panic!("{name}: sync: {error}"));
+    }
+    settings.dry_run = true;
+    settings.freeze_confirmed = true;
+    settings.rejects_reviewed = true;
+    settings.orphans_acknowledged = true;
+    cutover(&workspace, &client, &settings, reporter)
+        .await
+        .unwrap_or_else(|error| panic!("{name}: cutover --dry-run: {error}"));
+    emulator.shutdown().await;
     schema.drop().await;
     (folder, workspace)
 }
@@ -97,7 +118,7 @@ async fn migrated_and_diffed(name: &str) -> (tempfile::TempDir, Workspace) {
 async fn the_page_of_every_sample_shows_what_its_json_reports_say() {
     let mut pages = Vec::new();
     for name in SAMPLES {
-        let (folder, workspace) = migrated_and_diffed(name).await;
+        let (folder, workspace) = migrated_diffed_and_rehearsed(name).await;
         let reports = workspace.reports_dir();
         let page = std::fs::read_to_string(reports.join("index.html"))
             .unwrap_or_else(|error| panic!("{name}: index.html: {error}"));
@@ -147,10 +168,53 @@ async fn the_page_of_every_sample_shows_what_its_json_reports_say() {
             }
         }
         assert!(page.contains("<section id=\"load\">") && page.contains("<section id=\"diff\">"));
-        assert!(
-            !page.contains("http://") && !page.contains("https://"),
-            "{name}: the page links out"
+        // The sync's passes, and a line per entity that has a lag.
+        let lag = std::fs::read_to_string(reports.join("sync-lag.jsonl"))
+            .unwrap_or_else(|error| panic!("{name}: sync-lag.jsonl: {error}"));
+        assert_eq!(
+            figure(&page, "sync-passes"),
+            lag.lines().count().to_string()
         );
+        for entity in load["entities"].as_array().into_iter().flatten() {
+            let entity_name = entity["entity"].as_str().unwrap_or_default();
+            if lag.contains(&format!("\"{entity_name}\":")) {
+                assert!(
+                    page.contains(&format!("<polyline data-entity=\"{entity_name}\"")),
+                    "{name}: no lag line for {entity_name}"
+                );
+            }
+        }
+        // The rehearsal: its verdict and every gate as `cutover-dry-run.json` has them.
+        let rehearsal = json(&reports.join("cutover-dry-run.json"));
+        let go = if rehearsal["go"] == true {
+            "GO"
+        } else {
+            "NO GO"
+        };
+        assert_eq!(figure(&page, "go"), go, "{name}");
+        let gates = rehearsal["gates"].as_array().cloned().unwrap_or_default();
+        assert!(gates.len() >= 5, "{name}: {rehearsal}");
+        for gate in &gates {
+            let result = if gate["passed"] == true {
+                "passed"
+            } else {
+                "failed"
+            };
+            let row = format!(
+                "<tr><td>{}</td><td class=\"{}\">{result}</td>",
+                gate["name"].as_str().unwrap_or_default(),
+                if gate["passed"] == true { "ok" } else { "bad" }
+            );
+            assert!(page.contains(&row), "{name}: no gate row {row}");
+        }
+        // Nothing is fetched: no link, image, style or script from elsewhere (a gate's figure
+        // may quote a file's old URL as text).
+        for outside in ["href=\"http", "src=\"http", "url(http", "@import"] {
+            assert!(
+                !page.contains(outside),
+                "{name}: the page links out ({outside})"
+            );
+        }
         pages.push((name, folder, reports));
     }
 
@@ -210,7 +274,7 @@ async fn the_page_of_every_sample_shows_what_its_json_reports_say() {
             .output()
             .unwrap_or_else(|error| panic!("chromium: {error}"));
         let rendered = String::from_utf8_lossy(&dom.stdout);
-        for section in ["summary", "load", "diff", "cutover"] {
+        for section in ["summary", "load", "diff", "sync-lag", "cutover"] {
             assert!(
                 rendered.contains(&format!("id=\"{section}\"")),
                 "{name}: Chromium rendered no {section} section"

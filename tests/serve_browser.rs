@@ -19,22 +19,18 @@
 //!
 //! `OFFBASE_KEEP_SCREENSHOTS=<folder>` keeps the screenshots there to look at.
 
-use offbase_pipeline::load::LoadOptions;
-use offbase_pipeline::migrate::{Destination, MigrateOptions, MigrateSource, migrate};
-use offbase_pipeline::progress::NoProgress;
-use offbase_pipeline::workspace::Workspace;
 use offbase_serve::{FilesSettings, ServeConfig, TokenSecret};
 use offbase_tests::browser::{Browser, png, png_size};
 use offbase_tests::sdk::Sdk;
 use offbase_tests::staging::{
-    NINA, NINA_ID, NINA_PASSWORD, export_users, psql_file, read_text, stage_tasks, write_text,
+    NINA, NINA_ID, NINA_PASSWORD, export_users, migrate_staged, psql_file, read_text, stage_tasks,
+    write_text,
 };
 use offbase_tests::{TestSchema, database_url};
 use serde_json::{Value, json};
 use sqlx::Row;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 const APP_ID: &str = "browser-tasks";
@@ -114,19 +110,7 @@ async fn a_built_frontend_signs_in_lists_writes_and_uploads_through_offbase_serv
     stage_app(&app);
 
     let mut schema = TestSchema::new("serve_browser").await;
-    let options = MigrateOptions {
-        files: None,
-        source: MigrateSource::Folder {
-            folder: app.clone(),
-            schema_from: None,
-        },
-        workspace: Workspace::new(&workspace),
-        mappings: None,
-        destination: Destination::Database(LoadOptions::new(database_url(), &schema.name)),
-    };
-    if let Err(error) = migrate(&options, Arc::new(NoProgress)).await {
-        panic!("migrate the staged sample: {error}");
-    }
+    migrate_staged(&app, &workspace, &schema.name).await;
     psql_file(&export_users(&workspace, &schema.name).await);
     browser.build_frontend(&dist, APP_ID).await;
     let prepared = began.elapsed();

@@ -15,21 +15,14 @@
 
 use offbase_emulator::{DEFAULT_CREATED_BY, EMULATOR_USER_ID};
 use offbase_pipeline::compare::canonical::platform_timestamp;
-use offbase_pipeline::load::LoadOptions;
-use offbase_pipeline::migrate::{Destination, MigrateOptions, MigrateSource, migrate};
-use offbase_pipeline::progress::NoProgress;
-use offbase_pipeline::workspace::Workspace;
-use offbase_serve::{ServeConfig, TokenSecret};
+use offbase_tests::EMULATOR_KEY;
 use offbase_tests::sdk::{
-    ReadIds, Sdk, WriteIds, auth_call, by_label, entity_call, task_reads, task_writes,
+    ReadIds, Sdk, WriteIds, auth_call, by_label, entity_call, file_argument, task_reads,
+    task_writes,
 };
-use offbase_tests::staging::{
-    ADA_ID, NINA, NINA_ID, NINA_PASSWORD, drop_rejected, export_users, psql_file, stage_tasks,
-};
-use offbase_tests::{EMULATOR_KEY, TestSchema, database_url, start_emulator};
+use offbase_tests::staging::{ADA_ID, NINA, NINA_ID, NINA_PASSWORD, TasksOnBoth};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 const TOKEN_SECRET: &[u8] = b"serve-sdk-test-secret";
 const MISSING: &str = "000000000000000000000000";
@@ -174,40 +167,8 @@ async fn the_sdk_gets_the_same_answers_from_offbase_serve_as_from_the_platform()
         return;
     };
     let _ = TEST_START.set(offbase_model::time::format_stored(chrono::Utc::now()));
-    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
-    let app = folder.path().join("app");
-    let workspace = folder.path().join("workspace");
-    stage_tasks(&app);
-    let schema = TestSchema::new("serve_sdk").await;
-    let options = MigrateOptions {
-        files: None,
-        source: MigrateSource::Folder {
-            folder: app.clone(),
-            schema_from: None,
-        },
-        workspace: Workspace::new(&workspace),
-        mappings: None,
-        destination: Destination::Database(LoadOptions::new(database_url(), &schema.name)),
-    };
-    if let Err(error) = migrate(&options, Arc::new(NoProgress)).await {
-        panic!("migrate the staged sample: {error}");
-    }
-    drop_rejected(&app, &workspace);
-    // Nina's password, carried by the users export into the server's users table.
-    psql_file(&export_users(&workspace, &schema.name).await);
-    let emulator = start_emulator(&app, None).await;
-    let secret = TokenSecret::new(TOKEN_SECRET);
-    let server = offbase_serve::start(
-        ServeConfig {
-            app_id: Some(emulator.app_id().to_owned()),
-            token_secret: Some(secret.clone()),
-            service_key: Some(EMULATOR_KEY.to_owned()),
-            ..ServeConfig::new(&database_url(), &schema.name, &workspace)
-        },
-        "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!()),
-    )
-    .await
-    .unwrap_or_else(|error| panic!("start offbase serve: {error}"));
+    let both = TasksOnBoth::start("serve_sdk", TOKEN_SECRET, None).await;
+    let (emulator, server, secret) = (&both.emulator, &both.server, &both.secret);
     let app_id = emulator.app_id().to_owned();
 
     // Ids from the data: a task Nina reads (hers), one she does not, and writes' targets.
@@ -333,6 +294,53 @@ async fn the_sdk_gets_the_same_answers_from_offbase_serve_as_from_the_platform()
             json!([{"status": "todo", "priority": 3}, {"$set": {"status": "in_progress"}, "$inc": {"estimateHours": 1}}]),
             service,
         ));
+        // `importEntities(file)`: a CSV whose columns pair with fields by name (case, spaces
+        // and punctuation aside), then two files the import refuses, all or nothing. Its two
+        // records share their creation instant, so the second is one `delete many` removes
+        // (the order of equal timestamps is each server's own).
+        let csv = format!(
+            "Title;Status;Priority;Due Date;Estimate Hours;tags;id\n\
+             Imported in round {round};todo;2;2026-03-01;1.5;\"[\"\"csv\"\"]\";ignored\n\
+             Bulk two;in_progress;;;;\"[\"\"a;b\"\"]\";\n"
+        );
+        calls.push(entity_call(
+            "import",
+            "Task",
+            "importEntities",
+            json!([file_argument("tasks.csv", &csv, "text/csv")]),
+            service,
+        ));
+        calls.push(entity_call(
+            "import bad value",
+            "Task",
+            "importEntities",
+            json!([file_argument(
+                "tasks.csv",
+                "title,priority\nFine,1\nNot fine,high\n",
+                "text/csv"
+            )]),
+            service,
+        ));
+        calls.push(entity_call(
+            "import without title",
+            "Task",
+            "importEntities",
+            json!([file_argument("tasks.csv", "status\ntodo\n", "text/csv")]),
+            service,
+        ));
+        // Under the write rule of `Project` (its owner or an admin): one record it refuses
+        // refuses the whole file.
+        calls.push(entity_call(
+            "import project",
+            "Project",
+            "importEntities",
+            json!([file_argument(
+                "projects.csv",
+                &format!("Name,Owner Email\nImported {round},owner@example.com\n"),
+                "text/csv"
+            )]),
+            service,
+        ));
         calls.push(entity_call(
             "delete many",
             "Task",
@@ -439,6 +447,24 @@ async fn the_sdk_gets_the_same_answers_from_offbase_serve_as_from_the_platform()
             "{who:?}: {again}"
         );
         assert_eq!(answers["upsert bad key"]["error"]["status"], 400);
+        let imported = &answers["import"]["ok"];
+        assert_eq!(imported["status"], "success", "{who:?}: {imported}");
+        assert_eq!(
+            imported["details"],
+            "Successfully imported 2 entities with RLS enforcement"
+        );
+        assert_eq!(
+            imported["output"][0]["title"],
+            format!("Imported in round {round}")
+        );
+        assert_eq!(imported["output"][0]["tags"], json!(["csv"]));
+        assert_eq!(imported["output"][0]["estimateHours"], json!(1.5));
+        assert_eq!(imported["output"][1]["tags"], json!(["a;b"]));
+        assert_eq!(
+            answers["import bad value"]["ok"],
+            json!({"status": "error", "details": "tasks.csv:3: column `priority` (field `priority`): expected an integer: `high`", "output": null})
+        );
+        assert_eq!(answers["import without title"]["ok"]["status"], "error");
         assert_eq!(answers["login wrong"]["error"]["status"], 401);
         assert_eq!(answers["login"]["ok"]["user"]["email"], NINA, "{who:?}");
         assert_eq!(answers["me after login"]["ok"]["id"], NINA_ID, "{who:?}");
@@ -449,7 +475,17 @@ async fn the_sdk_gets_the_same_answers_from_offbase_serve_as_from_the_platform()
                 format!("Renamed in round {round}")
             );
         }
+        let project_import = match who {
+            Who::Service | Who::Ada => json!("success"),
+            Who::Nina | Who::Anonymous => json!(null),
+        };
+        assert_eq!(
+            answers["import project"]["ok"]["status"], project_import,
+            "{who:?}: {}",
+            answers["import project"]
+        );
         if who == Who::Nina {
+            assert_eq!(answers["import project"]["error"]["status"], 403);
             assert_eq!(answers["project update"]["error"]["status"], 403);
             assert_eq!(answers["get hidden"]["error"]["status"], 404);
         }
@@ -499,6 +535,5 @@ async fn the_sdk_gets_the_same_answers_from_offbase_serve_as_from_the_platform()
         message.contains("other records still refer to it"),
         "{message}"
     );
-    server.shutdown().await;
-    schema.drop().await;
+    both.stop().await;
 }

@@ -5,8 +5,9 @@
 //   {"server_url": "http://127.0.0.1:PORT", "app_id": "...", "token": null | "...",
 //    "service_token": null | "...", "timeout_ms": 20000 (optional, per call),
 //    "calls": [{"entity": "Task", "method": "filter", "args": [...], "service": false},
-//              {"auth": "me", "args": []}, ...]}
-// Any other key of a call (e.g. "label") is ignored.
+//              {"auth": "me", "args": []}, {"users": "inviteUser", "args": [...]}, ...]}
+// Any other key of a call (e.g. "label") is ignored. An argument {"$file": {"name", "text",
+// "type"}} is passed as a File of that name, text and type (`importEntities(file)`).
 // stdout: one JSON document, {"results": [{"ok": value} | {"error": {"status", "message",
 //   "code", "data"}}, ...]}, one result per call, in call order. Calls run one after another;
 //   `auth.loginViaEmailPassword` sets the token it gets on the client, as the SDK does, for
@@ -22,7 +23,20 @@ process.env.NODE_ENV = "production";
 console.log = (...args) => console.error(...args);
 console.info = (...args) => console.error(...args);
 
-const AUTH_METHODS = new Set(["me", "updateMe", "loginViaEmailPassword", "isAuthenticated"]);
+const AUTH_METHODS = new Set([
+  "me",
+  "updateMe",
+  "loginViaEmailPassword",
+  "isAuthenticated",
+  "register",
+  "verifyOtp",
+  "resendOtp",
+  "resetPasswordRequest",
+  "resetPassword",
+  "changePassword",
+  "inviteUser",
+]);
+const USERS_METHODS = new Set(["inviteUser"]);
 const REDACTED = "<redacted>";
 
 function fail(message) {
@@ -63,13 +77,31 @@ function describeError(error) {
   return { status: null, message: `${name}: ${message}`, code: null, data: null };
 }
 
+// An argument as the SDK takes it: {"$file": {...}} becomes a File.
+function argument(value) {
+  if (value && typeof value === "object" && !Array.isArray(value) && "$file" in value) {
+    const file = value.$file ?? {};
+    return new File([String(file.text ?? "")], String(file.name ?? "file"), {
+      type: String(file.type ?? "application/octet-stream"),
+    });
+  }
+  return value;
+}
+
 async function runCall(client, call) {
   if (typeof call !== "object" || call === null) {
     throw new Error("a call must be a JSON object");
   }
-  const args = call.args ?? [];
-  if (!Array.isArray(args)) {
+  if (!Array.isArray(call.args ?? [])) {
     throw new Error("`args` must be an array");
+  }
+  const args = (call.args ?? []).map(argument);
+  if (typeof call.users === "string") {
+    if (!USERS_METHODS.has(call.users)) {
+      throw new Error(`unknown users call \`${call.users}\` (known: ${[...USERS_METHODS].join(", ")})`);
+    }
+    // The SDK has `users` on the user's client only (the service role has none).
+    return client.users[call.users](...args);
   }
   if (typeof call.auth === "string") {
     if (!AUTH_METHODS.has(call.auth)) {
@@ -78,7 +110,7 @@ async function runCall(client, call) {
     return client.auth[call.auth](...args);
   }
   if (typeof call.entity !== "string" || typeof call.method !== "string") {
-    throw new Error("a call names `entity` and `method`, or `auth`");
+    throw new Error("a call names `entity` and `method`, or `auth`, or `users`");
   }
   const modules = call.service ? client.asServiceRole : client;
   const handler = modules.entities[call.entity];

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub mod browser;
+pub mod python;
 pub mod sdk;
+pub mod smtp;
 pub mod staging;
 
 /// The repository root.

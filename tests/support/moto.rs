@@ -7,13 +7,15 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpStream;
+use std::process::Child;
+
+#[path = "python.rs"]
+mod python;
 
 /// The variable that makes a missing moto fail the test instead of skipping it (`.ci/run` sets
 /// it, and installs moto).
-pub const REQUIRE: &str = "OFFBASE_REQUIRE_CORPUS";
+pub const REQUIRE: &str = python::REQUIRE;
 
 /// Credentials moto accepts (it checks no signature); the secret is distinctive so that tests
 /// can look for it in what offbase prints.
@@ -35,52 +37,21 @@ impl Moto {
     /// A moto server on a free port, or `None` after saying on stderr that `test` skipped,
     /// when moto is not installed; with `OFFBASE_REQUIRE_CORPUS=1` a missing moto fails.
     pub fn start_or_skip(test: &str) -> Option<Moto> {
-        let installed = Command::new("python3")
-            .args(["-c", "import moto.server"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success());
-        if !installed {
-            if std::env::var(REQUIRE).is_ok_and(|value| value == "1") {
-                panic!(
-                    "{test}: moto is not installed (pip install 'moto[server]==5.1.5') and {REQUIRE}=1 makes it mandatory"
-                );
-            }
-            let _ = writeln!(
-                std::io::stderr(),
-                "{test}: skipped: moto is not installed (pip install 'moto[server]==5.1.5'; CI makes it mandatory: {REQUIRE}=1)"
-            );
+        if !python::installed_or_skip(test, "moto.server", "moto[server]==5.1.5") {
             return None;
         }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|address| address.port())
-            .unwrap_or_else(|error| panic!("a free port: {error}"));
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| panic!("{test}: starting moto: {error}"));
-        let moto = Moto { child, port };
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "{test}: moto did not answer on port {port} within 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Some(moto)
+        let port = python::free_port();
+        let arguments = [
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ]
+        .map(str::to_owned);
+        let child = python::start_server(test, "moto", &arguments, port);
+        Some(Moto { child, port })
     }
 
     /// `http://127.0.0.1:PORT`.

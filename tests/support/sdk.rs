@@ -233,6 +233,16 @@ pub fn auth_call(label: &str, method: &str, args: Value) -> Value {
     json!({"label": label, "auth": method, "args": args})
 }
 
+/// One `users` call (the SDK's `users.inviteUser`).
+pub fn users_call(label: &str, method: &str, args: Value) -> Value {
+    json!({"label": label, "users": method, "args": args})
+}
+
+/// A file argument: the runner passes it to the SDK as a `File` of this name, text and type.
+pub fn file_argument(name: &str, text: &str, content_type: &str) -> Value {
+    json!({"$file": {"name": name, "text": text, "type": content_type}})
+}
+
 /// The filter of the `filter in gte` read: `status` `$in` two values and `priority` `$gte` 2.
 pub fn in_gte_query() -> Value {
     json!({"status": {"$in": ["todo", "in_progress"]}, "priority": {"$gte": 2}})

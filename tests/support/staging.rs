@@ -123,3 +123,93 @@ pub async fn export_users(workspace: &Path, pg_schema: &str) -> PathBuf {
         .map(|file| PathBuf::from(&file.path))
         .unwrap_or_else(|| panic!("the users export wrote no users.sql: {:?}", summary.files))
 }
+
+/// Migrates the app staged in `app` (its schemas and `data/`) through `workspace` into the
+/// PostgreSQL schema `pg_schema`, as `offbase migrate --from app` does.
+pub async fn migrate_staged(app: &Path, workspace: &Path, pg_schema: &str) {
+    use offbase_pipeline::load::LoadOptions;
+    use offbase_pipeline::migrate::{Destination, MigrateOptions, MigrateSource, migrate};
+    let options = MigrateOptions {
+        files: None,
+        source: MigrateSource::Folder {
+            folder: app.to_path_buf(),
+            schema_from: None,
+        },
+        workspace: Workspace::new(workspace),
+        mappings: None,
+        destination: Destination::Database(LoadOptions::new(database_url(), pg_schema)),
+    };
+    if let Err(error) = migrate(&options, std::sync::Arc::new(NoProgress)).await {
+        panic!("migrate the staged app: {error}");
+    }
+}
+
+/// The staged `tasks` sample served twice: by the emulator, and by `offbase serve` over its
+/// migration into a fresh schema (the records the load rejected taken out of the emulator's
+/// copy, the users export's table applied), with one service key and the same app id.
+pub struct TasksOnBoth {
+    /// Holds the staged app (`app/`) and the workspace (`workspace/`).
+    pub folder: tempfile::TempDir,
+    pub schema: crate::TestSchema,
+    pub emulator: offbase_emulator::RunningEmulator,
+    pub server: offbase_serve::RunningServer,
+    /// What signs the server's user tokens.
+    pub secret: offbase_serve::TokenSecret,
+}
+
+impl std::fmt::Debug for TasksOnBoth {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("TasksOnBoth")
+            .field("schema", &self.schema.name)
+            .field("emulator", &self.emulator.api_url())
+            .field("server", &self.server.api_url())
+            .finish()
+    }
+}
+
+impl TasksOnBoth {
+    /// Stages, migrates and starts both; the server mails through `smtp` when given.
+    pub async fn start(
+        label: &str,
+        token_secret: &[u8],
+        smtp: Option<offbase_serve::SmtpSettings>,
+    ) -> TasksOnBoth {
+        let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+        let app = folder.path().join("app");
+        let workspace = folder.path().join("workspace");
+        stage_tasks(&app);
+        let schema = crate::TestSchema::new(label).await;
+        migrate_staged(&app, &workspace, &schema.name).await;
+        drop_rejected(&app, &workspace);
+        // Nina's password, carried by the users export into the server's users table.
+        psql_file(&export_users(&workspace, &schema.name).await);
+        let emulator = crate::start_emulator(&app, None).await;
+        let secret = offbase_serve::TokenSecret::new(token_secret);
+        let server = offbase_serve::start(
+            offbase_serve::ServeConfig {
+                app_id: Some(emulator.app_id().to_owned()),
+                token_secret: Some(secret.clone()),
+                service_key: Some(crate::EMULATOR_KEY.to_owned()),
+                smtp,
+                ..offbase_serve::ServeConfig::new(&database_url(), &schema.name, &workspace)
+            },
+            "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!()),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("start offbase serve: {error}"));
+        TasksOnBoth {
+            folder,
+            schema,
+            emulator,
+            server,
+            secret,
+        }
+    }
+
+    /// Stops the server and drops the schema.
+    pub async fn stop(self) {
+        self.server.shutdown().await;
+        self.schema.drop().await;
+    }
+}

@@ -20,6 +20,9 @@
 //!   ([`csv_export`]) and the CLI's seed files ([`seed`]);
 //! - [`files`]: which URLs point at the platform's file storage, in every shape, and the key a
 //!   copy of each is kept under;
+//! - [`accounts`]: the account calls' rules and texts (code lifetimes and allowances, password
+//!   and address checks, the requests, answers and refusals), which `offbase serve` and the
+//!   emulator both answer by;
 //! - [`corpus`] and [`har`]: behaviour corpora of entity reads, written by hand or taken from a
 //!   browser's HAR capture;
 //! - `client` (feature `client`, off by default): the HTTP client of the entity API, with its
@@ -28,6 +31,7 @@
 //!
 //! Everything but `client` is pure or reads local files only.
 
+pub mod accounts;
 pub mod aggregate;
 pub mod api;
 #[cfg(feature = "client")]

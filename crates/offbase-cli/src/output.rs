@@ -1,7 +1,8 @@
 //! Terminal output: progress bars on stderr when it is a terminal (quiet otherwise), results and
 //! JSON on stdout; [`printable`], which every note and error goes through: the secrets this run
 //! holds redacted, control characters escaped, whatever the text's source; [`Notes`], which keeps
-//! every note shown on stderr for the `--json` output too.
+//! every note shown on stderr for the `--json` output too; how much a run says ([`Verbosity`],
+//! `-q`/`-v`) and whether it colors (`--color`, `NO_COLOR`).
 
 use indicatif::{HumanCount, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use offbase_pipeline::progress::Reporter;
@@ -9,7 +10,71 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
+
+/// How much a run says: set once from `-q`/`-v` before the command runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    /// `-q`: errors and each command's final line only (no progress, no notes).
+    Quiet,
+    Normal,
+    /// `-v`: a line for every finished step, and lists in full where they are cut short.
+    Verbose,
+}
+
+static VERBOSITY: AtomicU8 = AtomicU8::new(1);
+
+pub fn set_verbosity(verbosity: Verbosity) {
+    VERBOSITY.store(verbosity as u8, Ordering::Relaxed);
+}
+
+pub fn verbosity() -> Verbosity {
+    match VERBOSITY.load(Ordering::Relaxed) {
+        0 => Verbosity::Quiet,
+        1 => Verbosity::Normal,
+        _ => Verbosity::Verbose,
+    }
+}
+
+/// Whether the output is colored: `--color always|never`, or, with `auto`, where the stream is
+/// a terminal and `NO_COLOR` is unset or empty (no-color.org). The bars' colors follow it too.
+pub fn configure_colors(choice: crate::cli::ColorChoice) {
+    use crate::cli::ColorChoice;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+    let (stdout, stderr) = match choice {
+        ColorChoice::Always => (true, true),
+        ColorChoice::Never => (false, false),
+        ColorChoice::Auto if no_color => (false, false),
+        ColorChoice::Auto => (
+            std::io::stdout().is_terminal(),
+            std::io::stderr().is_terminal(),
+        ),
+    };
+    console::set_colors_enabled(stdout);
+    console::set_colors_enabled_stderr(stderr);
+}
+
+/// A note on stderr outside a reporter (a command that draws no progress), left out with `-q`.
+pub fn note(text: &str) {
+    if verbosity() != Verbosity::Quiet {
+        eprintln!("{} {}", note_label(), printable(text));
+    }
+}
+
+/// `error:`, red when stderr is colored.
+pub fn error_label() -> String {
+    console::style("error:")
+        .for_stderr()
+        .red()
+        .bold()
+        .to_string()
+}
+
+/// `note:`, yellow when stderr is colored.
+pub fn note_label() -> String {
+    console::style("note:").for_stderr().yellow().to_string()
+}
 
 /// The secrets this run holds (the API key, a database password): never printed.
 static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -120,7 +185,8 @@ enum Mode {
     /// stderr is a file, a pipe or a CI log: one plain line per finished task and per note,
     /// no control characters.
     Lines,
-    /// `--json` (the document on stdout says it all): notes only, kept for the document.
+    /// `--json` (the document on stdout says it all) or `-q`: notes only (none with `-q`),
+    /// kept for the document.
     Quiet,
 }
 
@@ -154,8 +220,9 @@ pub struct TerminalReporter {
 const REDRAWS_PER_SECOND: u8 = 10;
 
 impl TerminalReporter {
-    pub fn new(quiet: bool, notes: Notes) -> Self {
-        let mode = if quiet {
+    /// Bars on a terminal; none with `--json` (`json`) or `-q`.
+    pub fn new(json: bool, notes: Notes) -> Self {
+        let mode = if json || verbosity() == Verbosity::Quiet {
             Mode::Quiet
         } else if std::io::stderr().is_terminal() {
             Mode::Live
@@ -273,7 +340,7 @@ impl Reporter for TerminalReporter {
                     let total_bar =
                         ProgressBar::with_draw_target(Some(length), ProgressDrawTarget::hidden());
                     total_bar.set_style(Self::style(
-                        "{prefix:>20.bold} [{bar:30}] {human_pos}/{human_len} {rate} ETA {eta}",
+                        "{prefix:>20.bold} [{bar:30.cyan}] {human_pos}/{human_len} {rate} ETA {eta}",
                     ));
                     total_bar.set_prefix("total");
                     region.total = Some(self.bars.add(total_bar));
@@ -316,7 +383,7 @@ impl Reporter for TerminalReporter {
         self.bars.remove(&shown.bar);
         // Live, a task that counted nothing (a step) just goes; elsewhere every finished
         // step is a line.
-        if counted > 0 || self.mode == Mode::Lines {
+        if counted > 0 || self.mode == Mode::Lines || verbosity() == Verbosity::Verbose {
             self.line(&finished_line(
                 &printable(task),
                 counted,
@@ -329,11 +396,14 @@ impl Reporter for TerminalReporter {
         // Above the region on a terminal; plain lines on stderr otherwise (logs, cron, CI).
         let text = printable(text);
         self.notes.keep(&text);
+        if verbosity() == Verbosity::Quiet {
+            return;
+        }
         match self.mode {
             Mode::Live => {
-                let _ = self.bars.println(format!("note: {text}"));
+                let _ = self.bars.println(format!("{} {text}", note_label()));
             }
-            Mode::Lines | Mode::Quiet => eprintln!("note: {text}"),
+            Mode::Lines | Mode::Quiet => eprintln!("{} {text}", note_label()),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::cli::{Cli, Command, CorpusCommand, DiffCommand, FilesCommand, UsersCommand};
 use crate::commands::{self, Context};
+use crate::output::Verbosity;
 use clap::{CommandFactory, FromArgMatches};
 use std::process::ExitCode;
 
@@ -11,6 +12,14 @@ pub fn run() -> ExitCode {
     register_passwords();
     let matches = Cli::command().get_matches();
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    crate::output::configure_colors(cli.color);
+    crate::output::set_verbosity(if cli.quiet {
+        Verbosity::Quiet
+    } else if cli.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    });
     let result = crate::project::apply(&mut cli, &matches).and_then(|project_file| {
         let context = Context { project_file };
         dispatch(cli.command, &context)
@@ -18,7 +27,11 @@ pub fn run() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {}", crate::output::printable(&format!("{error:#}")));
+            eprintln!(
+                "{} {}",
+                crate::output::error_label(),
+                crate::output::printable(&format!("{error:#}"))
+            );
             ExitCode::from(2)
         }
     }

@@ -161,7 +161,7 @@ async fn sync_after_cutover_go_took_the_foreign_keys_off_and_deleted_new_rows() 
         &workspace_text,
         "--pg-schema",
         &pg_schema,
-        "--quiet",
+        "--quiet-period",
         "1s",
         "--rejects-reviewed",
         "--orphans-acknowledged",

@@ -1,7 +1,9 @@
-//! The screen a person watches: `offbase load` and `offbase pull` run in a real terminal
-//! (tmux, 120×30), the screen captured while they run and once they are done. The live region must be redrawn in
-//! place: no stacked copies of a bar, no spinner left behind, every finished entity once, and
-//! nothing of the region left on the final screen. The final screens are snapshots.
+//! The screen a person watches: `offbase load`, `offbase pull` and `offbase sync` run in a real
+//! terminal (tmux, 120×30), the screen captured while they run and once they are done. The
+//! live region must be redrawn in place: no stacked copies of a bar, no spinner left behind,
+//! every finished entity once, and nothing of the region left on the final screen; the sync's
+//! table is redrawn over itself pass after pass. The final screens of load and pull are
+//! snapshots.
 //!
 //! Skipped (said on stderr) without tmux; `OFFBASE_REQUIRE_CORPUS=1` (CI) makes it mandatory.
 
@@ -321,4 +323,118 @@ async fn pull_leaves_a_clean_screen() {
     redacted = redacted.replace(&emulator.api_url(), "[API_URL]");
     redacted = redacted.replace(&app.display().to_string(), "[APP]");
     insta::assert_snapshot!(redacted);
+}
+
+/// What is wrong with one capture of `sync`'s table: a table printed below the last instead of
+/// over it (its header, or an entity's row, shown twice).
+fn stacked_table(screen: &[String], entities: &[&str]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let headers = screen
+        .iter()
+        .filter(|line| line.starts_with("pass "))
+        .count();
+    if headers > 1 {
+        problems.push(format!("{headers} table headers on one screen"));
+    }
+    for entity in entities {
+        let rows = screen
+            .iter()
+            .filter(|line| line.split_whitespace().next() == Some(*entity))
+            .count();
+        if rows > 1 {
+            problems.push(format!("{entity}: {rows} rows on one screen"));
+        }
+    }
+    problems
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_redraws_its_table_in_place() {
+    let Some(tmux) = Tmux::start_or_skip("sync_redraws_its_table_in_place", 120, 30) else {
+        return;
+    };
+    let key = "terminal-sync-key";
+    let app = samples().join("crm");
+    // Writes while the sync runs, so each pass has something to show.
+    let emulator = support::start_emulator(
+        &app,
+        key,
+        offbase_emulator::RateLimits::Off,
+        offbase_emulator::Faults::none(),
+        Some(offbase_emulator::WriterConfig {
+            rate_per_second: 20,
+            duration: Duration::from_secs(20),
+            seed: 18,
+        }),
+    )
+    .await;
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("temporary folder: {error}"));
+    let workspace = folder.path().join("ws");
+    let workspace_text = workspace.display().to_string();
+    let schema = format!("terminal_sync_{}", std::process::id());
+    forget(&schema);
+    support::migrate_from_api(&emulator, key, &app, &workspace_text, &schema);
+    let command = format!(
+        "BASE44_API_KEY={key} {} sync --workspace {workspace_text} --database-url {} --pg-schema {schema} --interval 200ms --requests-per-minute 0",
+        env!("CARGO_BIN_EXE_offbase"),
+        database_url(),
+    );
+    let entities = ["Activity", "Company", "Contact", "Deal"];
+    // The watch blocks: off the runtime's threads, so the emulator keeps answering.
+    let (passes, problems, last) = tokio::task::spawn_blocking(move || {
+        tmux.type_line(&format!(
+            "export PS1='$ ' NO_COLOR=1; clear; {command}; echo; echo {DONE}"
+        ));
+        let mut passes = std::collections::BTreeSet::new();
+        let mut problems = Vec::new();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(4) {
+            let screen = tmux.screen();
+            passes.extend(
+                screen
+                    .iter()
+                    .filter_map(|line| line.strip_prefix("pass "))
+                    .filter_map(|rest| rest.split(' ').next().map(str::to_owned)),
+            );
+            problems.extend(stacked_table(&screen, &entities));
+            std::thread::sleep(Duration::from_millis(40));
+        }
+        tmux.tmux(&["send-keys", "-t", "main", "C-c"]);
+        let last = loop {
+            let screen = tmux.screen();
+            if screen.iter().any(|line| line == DONE) {
+                break screen;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "sync did not stop on Ctrl-C:\n{}",
+                screen.join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(40));
+        };
+        (passes, problems, last)
+    })
+    .await
+    .unwrap_or_else(|error| panic!("the watch: {error}"));
+    forget(&schema);
+    assert!(
+        passes.len() >= 3,
+        "the table was redrawn for {} passes only: {passes:?}",
+        passes.len()
+    );
+    assert!(problems.is_empty(), "while it ran: {problems:#?}");
+    assert_eq!(
+        stacked_table(&last, &entities),
+        Vec::<String>::new(),
+        "the final screen:\n{}",
+        last.join("\n")
+    );
+    for entity in entities {
+        assert!(
+            last.iter()
+                .any(|line| line.split_whitespace().next() == Some(entity)),
+            "no row for {entity} on the final screen:\n{}",
+            last.join("\n")
+        );
+    }
 }

@@ -6,10 +6,12 @@
 //!
 //! `POST /api/apps/{app_id}/auth/login` with `{email, password}` answers the same shape for a
 //! user whose `User` record keeps a bcrypt `password_hash` (as the apps that keep their own
-//! credentials do): the emulator has no password store of its own, so this field stands in
-//! for the platform's, and it is the hash `offbase users export` carries to the new sign-in,
-//! so a migrated app signs the same people in on both. Any other user, a wrong password or an
-//! unknown email is 401 `invalid email or password`; a disabled user 403.
+//! credentials do): the platform exports no passwords, so this field stands in for its
+//! password store, and it is the hash `offbase users export` carries to the new sign-in, so a
+//! migrated app signs the same people in on both. A password the account calls set
+//! (`accounts`: verify-otp, reset, change) is kept in memory beside the record (`ledger` says
+//! why) and is checked instead of the field. Any other user, a wrong password or an unknown
+//! email is 401 `invalid email or password`; a disabled user 403.
 
 use crate::error::{ApiError, json_response};
 use crate::routes::unauthorized;
@@ -139,11 +141,15 @@ async fn sign_in(state: &SharedState, app_id: &str, body: &Bytes) -> Result<Valu
     let Some(user) = user else {
         return Err(invalid());
     };
-    let Some(hash) = user
-        .get("password_hash")
+    let set_by_accounts = user
+        .get("id")
         .and_then(Value::as_str)
-        .map(str::to_owned)
-    else {
+        .and_then(|id| state.accounts.password_hash(id));
+    let Some(hash) = set_by_accounts.or_else(|| {
+        user.get("password_hash")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }) else {
         return Err(invalid());
     };
     // bcrypt is slow on purpose: off the request threads.

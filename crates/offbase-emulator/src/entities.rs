@@ -31,7 +31,7 @@ use serde_json::{Map, Value};
 use std::cmp::Ordering;
 
 type Params = Query<Vec<(String, String)>>;
-type EntityPath = Path<(String, String)>;
+pub(crate) type EntityPath = Path<(String, String)>;
 type RecordPath = Path<(String, String, String)>;
 
 fn respond(result: Result<Value, ApiError>) -> Response {
@@ -63,7 +63,7 @@ fn read_body(body: &Bytes) -> Result<Value, ApiError> {
 
 /// A record the platform has just written, with the timestamps it set in the fresh form
 /// (`...sssZ`); the stored copy keeps the stored form, which later reads return.
-fn fresh(mut record: Record, now: DateTime<Utc>, fields: &[&str]) -> Value {
+pub(crate) fn fresh(mut record: Record, now: DateTime<Utc>, fields: &[&str]) -> Value {
     for field in fields {
         if record.contains_key(*field) {
             record.insert((*field).to_owned(), Value::String(format_fresh(now)));
@@ -385,7 +385,7 @@ fn record_id(caller: &Caller, entity: &str, id: &str) -> Result<String, ApiError
 
 /// Who a create by `caller` is made for: `None` (the emulator's own `created_by`) for the
 /// service role; the user's email and id; `anonymous` and `null` for an anonymous visitor.
-fn creator(caller: &Caller) -> Option<Creator> {
+pub(crate) fn creator(caller: &Caller) -> Option<Creator> {
     match caller {
         Caller::Service => None,
         Caller::User(user) => Some(Creator {
@@ -400,7 +400,7 @@ fn creator(caller: &Caller) -> Option<Creator> {
 }
 
 /// The checks of `operation` on `entity` for `caller`.
-fn writer(
+pub(crate) fn writer(
     state: &SharedState,
     store: &Store,
     caller: &Caller,
@@ -418,7 +418,7 @@ fn writer(
 }
 
 /// The timestamps a create sets.
-const CREATE_STAMPS: [&str; 2] = ["created_date", "updated_date"];
+pub(crate) const CREATE_STAMPS: [&str; 2] = ["created_date", "updated_date"];
 /// The timestamp an update sets.
 const UPDATE_STAMPS: [&str; 1] = ["updated_date"];
 

@@ -26,7 +26,14 @@
 //! - `entities`: the entity API's handlers;
 //! - `aggregate`: the SDK's `aggregate(spec)` over the records the caller may read
 //!   (`offbase_base44::aggregate` computes it);
+//! - `import`: the SDK's `importEntities(file)`, a CSV file's records created as by a bulk
+//!   create (`offbase_base44::exports::csv::parse_import` reads it);
 //! - `auth`: issuing user tokens for tests;
+//! - `accounts`: the SDK's account calls (register and its codes, password resets and changes,
+//!   invitations and their sign-in links), answering as `offbase serve` does, and the outbox
+//!   route where tests read the mails they "sent";
+//! - `ledger`: what the account calls remember, in memory: codes and tokens, the passwords they
+//!   set, the outbox ([`OutboxMail`]);
 //! - `files`: file hosting and [`local_file_url`];
 //! - `uploads`: `Core.UploadFile` / `Core.UploadPrivateFile`, the uploaded bytes in memory and
 //!   served back;
@@ -36,13 +43,15 @@
 //! - [`stats`]: counters for tests.
 //!
 //! Dependencies between them run one way (no module imports one that imports it back):
-//! this root → `routes` → {`entities`, `aggregate`, `uploads`, `files`, `auth`} → `state` →
-//! {`session`, `store`, `limits`, `faults`, `stats`, `config`}; `entities` → {`access`,
+//! this root → `routes` → {`entities`, `import`, `aggregate`, `uploads`, `files`, `auth`, `accounts`} → `state` →
+//! {`session`, `store`, `ledger`, `limits`, `faults`, `stats`, `config`}; `entities` → {`access`,
 //! `listing`} → `store` → `error`; `aggregate` → `access`; `access` → `session` → `store`;
-//! `auth` → `routes` (its 401 answer); `uploads` → `files`; `faults` → `connection`;
-//! `writer` → {`store`, `stats`, `config`}; `config` → `error`.
+//! `auth` → `routes` (its 401 answer); `import` → {`entities`, `uploads`}; `uploads` → `files`; `faults` → `connection`;
+//! `accounts` → {`ledger`, `session`, `store`}; `writer` → {`store`, `stats`, `config`};
+//! `config` → `error`.
 
 mod access;
+mod accounts;
 mod aggregate;
 mod auth;
 pub mod config;
@@ -51,6 +60,8 @@ mod entities;
 mod error;
 mod faults;
 mod files;
+mod import;
+mod ledger;
 mod limits;
 mod listing;
 mod routes;
@@ -67,12 +78,14 @@ pub use config::{
 };
 pub use error::EmulatorError;
 pub use files::{file_bytes, file_bytes_of_length, local_file_url};
+pub use ledger::{MailKind, OutboxMail};
 pub use offbase_base44::rls::BareKeys;
 pub use session::user_token;
 pub use stats::{Route, Stats};
 pub use store::{BULK_UPDATE_MAX, EMULATOR_USER_ID, Record, StoreError, StoreHandle};
 
 use crate::connection::{Connection, EmulatorListener};
+use crate::ledger::AccountLedger;
 use crate::session::SessionKey;
 use crate::state::{AppState, RuleSettings};
 use crate::stats::StatsRecorder;
@@ -126,12 +139,14 @@ pub async fn start(
 
     let stats = Arc::new(StatsRecorder::default());
     let rules = Arc::new(RuleSettings::default());
+    let accounts = Arc::new(AccountLedger::new(format!("http://{address}")));
     let state = Arc::new(AppState::new(
         &config,
         app_id.clone(),
         store.clone(),
         Arc::clone(&stats),
         Arc::clone(&rules),
+        Arc::clone(&accounts),
     ));
     let uploads = Arc::new(uploads::Uploads::new(&config));
     let service =
@@ -155,6 +170,7 @@ pub async fn start(
         store,
         stats,
         rules,
+        accounts,
         stop: Some(stop),
         server: Some(server),
         writer,
@@ -172,6 +188,7 @@ pub struct RunningEmulator {
     stats: Arc<StatsRecorder>,
     sessions: SessionKey,
     rules: Arc<RuleSettings>,
+    accounts: Arc<AccountLedger>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     writer: Option<JoinHandle<()>>,
@@ -211,6 +228,13 @@ impl RunningEmulator {
     /// The live data, for inspection and changes from tests.
     pub fn store(&self) -> StoreHandle {
         self.store.clone()
+    }
+
+    /// Every mail the account calls "sent" so far (verification codes, reset tokens,
+    /// invitation links), in send order: what `GET /api/apps/{app_id}/emulator/outbox`
+    /// answers. The emulator sends no real mail.
+    pub fn outbox(&self) -> Vec<OutboxMail> {
+        self.accounts.outbox()
     }
 
     /// Resolves once the background writer has stopped (at once when there is none).

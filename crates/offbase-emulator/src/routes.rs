@@ -1,11 +1,13 @@
 //! The HTTP surface: the route table and the two middlewares every answer passes through (the
-//! state they share is in `state`, the handlers in `entities`, `files`, `uploads` and `auth`). The entity
-//! gate runs on entity API routes only, in this order: authentication (the [`Caller`]: the API
-//! key, a user's token, or nobody; 401 for credentials that are neither), the app id (404), the
-//! rate limit of the operation class (429 with `retry-after`), then the injected faults
-//! (latency, 5xx, 429, truncated body, dropped connection); the handler gets the caller. The
-//! stats recorder counts every answer by [`Route`] and status.
+//! state they share is in `state`, the handlers in `entities`, `files`, `uploads`, `auth` and
+//! `accounts`; the routes of the last two have no gate, no rate limit and no faults). The
+//! entity gate runs on entity API routes only, in this order: authentication (the [`Caller`]:
+//! the API key, a user's token, or nobody; 401 for credentials that are neither), the app id
+//! (404), the rate limit of the operation class (429 with `retry-after`), then the injected
+//! faults (latency, 5xx, 429, truncated body, dropped connection); the handler gets the
+//! caller. The stats recorder counts every answer by [`Route`] and status.
 
+use crate::accounts;
 use crate::aggregate;
 use crate::auth;
 use crate::connection::Connection;
@@ -13,6 +15,7 @@ use crate::entities;
 use crate::error::ApiError;
 use crate::faults;
 use crate::files;
+use crate::import;
 use crate::limits::Operation;
 use crate::session::{Caller, Credentials, credentials, signed_in};
 use crate::state::{AppState, SharedState, tagged};
@@ -30,6 +33,7 @@ const ENTITY: &str = "/api/apps/{app_id}/entities/{entity}";
 const ENTITY_BULK: &str = "/api/apps/{app_id}/entities/{entity}/bulk";
 const ENTITY_UPDATE_MANY: &str = "/api/apps/{app_id}/entities/{entity}/update-many";
 const ENTITY_UPSERT: &str = "/api/apps/{app_id}/entities/{entity}/upsert";
+const ENTITY_IMPORT: &str = "/api/apps/{app_id}/entities/{entity}/import";
 const ENTITY_V2_LIST: &str = "/api/apps/{app_id}/entities/{entity}/v2/list";
 const ENTITY_COUNT: &str = "/api/apps/{app_id}/entities/{entity}/count";
 const ENTITY_AGGREGATE: &str = "/api/apps/{app_id}/entities/{entity}/aggregate";
@@ -46,6 +50,16 @@ const UPLOAD_FILE: &str = "/api/apps/{app_id}/integration-endpoints/Core/UploadF
 const UPLOAD_PRIVATE_FILE: &str = "/api/apps/{app_id}/integration-endpoints/Core/UploadPrivateFile";
 const USER_TOKEN: &str = "/api/apps/{app_id}/auth/test-token";
 const LOGIN: &str = "/api/apps/{app_id}/auth/login";
+const REGISTER: &str = "/api/apps/{app_id}/auth/register";
+const VERIFY_OTP: &str = "/api/apps/{app_id}/auth/verify-otp";
+const RESEND_OTP: &str = "/api/apps/{app_id}/auth/resend-otp";
+const RESET_PASSWORD_REQUEST: &str = "/api/apps/{app_id}/auth/reset-password-request";
+const RESET_PASSWORD: &str = "/api/apps/{app_id}/auth/reset-password";
+const CHANGE_PASSWORD: &str = "/api/apps/{app_id}/auth/change-password";
+const LOGIN_TOKEN: &str = "/api/apps/{app_id}/auth/login-token";
+const INVITE_USER: &str = "/api/apps/{app_id}/users/invite-user";
+const RUNTIME_INVITE_USER: &str = "/api/apps/{app_id}/runtime/users/invite-user";
+const OUTBOX: &str = "/api/apps/{app_id}/emulator/outbox";
 
 /// The emulator's routes. Every entity route and method is gated separately, so the gate
 /// knows which [`Route`] (and rate-limit class) it is guarding. Uploads are gated like entity
@@ -79,6 +93,13 @@ pub(crate) fn router(state: SharedState, uploads: Arc<Uploads>) -> Router {
             gated(Route::UpdateMany, patch(entities::update_many)),
         )
         .route(ENTITY_UPSERT, gated(Route::Upsert, post(entities::upsert)))
+        .route(
+            ENTITY_IMPORT,
+            gated(
+                Route::Import,
+                post(import::import).layer(DefaultBodyLimit::disable()),
+            ),
+        )
         .route(ENTITY_V2_LIST, gated(Route::ListV2, get(entities::list_v2)))
         .route(ENTITY_COUNT, gated(Route::Count, get(entities::count)))
         .route(
@@ -141,6 +162,19 @@ pub(crate) fn router(state: SharedState, uploads: Arc<Uploads>) -> Router {
         )
         .route(USER_TOKEN, post(auth::test_token))
         .route(LOGIN, post(auth::login))
+        .route(REGISTER, post(accounts::register))
+        .route(VERIFY_OTP, post(accounts::verify_otp))
+        .route(RESEND_OTP, post(accounts::resend_otp))
+        .route(
+            RESET_PASSWORD_REQUEST,
+            post(accounts::reset_password_request),
+        )
+        .route(RESET_PASSWORD, post(accounts::reset_password))
+        .route(CHANGE_PASSWORD, post(accounts::change_password))
+        .route(LOGIN_TOKEN, get(accounts::login_token))
+        .route(INVITE_USER, post(accounts::invite_user))
+        .route(RUNTIME_INVITE_USER, post(accounts::invite_user))
+        .route(OUTBOX, get(accounts::outbox))
         .fallback(unmatched)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -157,7 +191,9 @@ impl Route {
                 Some(Operation::List)
             }
             Route::Get => Some(Operation::Get),
-            Route::Create | Route::BulkCreate | Route::Upsert => Some(Operation::Create),
+            Route::Create | Route::BulkCreate | Route::Upsert | Route::Import => {
+                Some(Operation::Create)
+            }
             Route::Update | Route::BulkUpdate | Route::UpdateMany | Route::Restore => {
                 Some(Operation::Update)
             }
@@ -168,6 +204,15 @@ impl Route {
             | Route::PrivateFile
             | Route::UserToken
             | Route::Login
+            | Route::Register
+            | Route::VerifyOtp
+            | Route::ResendOtp
+            | Route::ResetPasswordRequest
+            | Route::ResetPassword
+            | Route::ChangePassword
+            | Route::InviteUser
+            | Route::LoginToken
+            | Route::Outbox
             | Route::Unmatched => None,
         }
     }

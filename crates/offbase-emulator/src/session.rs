@@ -9,6 +9,7 @@
 
 use crate::store::Store;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use offbase_base44::accounts::same_bytes;
 pub(crate) use offbase_base44::api::Credentials;
 use offbase_base44::rls::User;
 use serde_json::Value;
@@ -170,16 +171,6 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     outer.update(block.map(|byte| byte ^ 0x5c));
     outer.update(inner);
     outer.finalize().into()
-}
-
-/// Equality that takes the same time whatever the first differing byte.
-fn same_bytes(left: &[u8], right: &[u8]) -> bool {
-    left.len() == right.len()
-        && left
-            .iter()
-            .zip(right)
-            .fold(0u8, |difference, (left, right)| difference | (left ^ right))
-            == 0
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -1,11 +1,13 @@
 //! What the HTTP layer shares: the axum state every handler and middleware reaches (the app id
-//! and key, the user-token key, how access rules are read, the store, the rate limiter, the
-//! fault injector and the stats recorder), how a run builds it from its config, and the
-//! [`Route`] tag a handler puts on its answer for the stats middleware. The route table and the
-//! handlers both depend on this module; it depends on neither.
+//! and key, the user-token key, how access rules are read, the store, what the account calls
+//! remember, the rate limiter, the fault injector and the stats recorder), how a run builds it
+//! from its config, and the [`Route`] tag a handler puts on its answer for the stats
+//! middleware. The route table and the handlers both depend on this module; it depends on
+//! neither.
 
 use crate::config::EmulatorConfig;
 use crate::faults::FaultInjector;
+use crate::ledger::AccountLedger;
 use crate::limits::RateLimiter;
 use crate::session::SessionKey;
 use crate::stats::{Route, StatsRecorder};
@@ -25,6 +27,9 @@ pub(crate) struct AppState {
     /// How access rules are read, shared with the [`crate::RunningEmulator`].
     pub(crate) rules: Arc<RuleSettings>,
     pub(crate) store: StoreHandle,
+    /// The account calls' codes, tokens, passwords and outbox, shared with the
+    /// [`crate::RunningEmulator`] (which reads the outbox).
+    pub(crate) accounts: Arc<AccountLedger>,
     pub(crate) limiter: RateLimiter,
     pub(crate) faults: FaultInjector,
     pub(crate) stats: Arc<StatsRecorder>,
@@ -45,6 +50,7 @@ impl AppState {
         store: StoreHandle,
         stats: Arc<StatsRecorder>,
         rules: Arc<RuleSettings>,
+        accounts: Arc<AccountLedger>,
     ) -> Self {
         AppState {
             sessions: SessionKey::new(&config.api_key, &app_id),
@@ -52,6 +58,7 @@ impl AppState {
             app_id,
             api_key: config.api_key.clone(),
             store,
+            accounts,
             limiter: RateLimiter::new(config.rate_limits),
             faults: FaultInjector::new(config.faults.clone()),
             stats,

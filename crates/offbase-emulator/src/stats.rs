@@ -30,6 +30,8 @@ pub enum Route {
     UpdateMany,
     /// `POST .../entities/{Entity}/upsert`: `upsert(records, {key})`.
     Upsert,
+    /// `POST .../entities/{Entity}/import`: `importEntities(file)`, a CSV file.
+    Import,
     /// `DELETE .../entities/{Entity}/{id}`
     Delete,
     /// `DELETE .../entities/{Entity}` with the query as the body: `deleteMany(query)`.
@@ -53,6 +55,24 @@ pub enum Route {
     UserToken,
     /// `POST /api/apps/{app_id}/auth/login`: sign-in with a password.
     Login,
+    /// `POST .../auth/register`: an account and a code mailed.
+    Register,
+    /// `POST .../auth/verify-otp`: a code spent, signed in.
+    VerifyOtp,
+    /// `POST .../auth/resend-otp`: a new code.
+    ResendOtp,
+    /// `POST .../auth/reset-password-request`: a reset token mailed.
+    ResetPasswordRequest,
+    /// `POST .../auth/reset-password`: a reset token spent, the password set.
+    ResetPassword,
+    /// `POST .../auth/change-password`: the signed-in user's own.
+    ChangePassword,
+    /// `POST .../users/invite-user` and `.../runtime/users/invite-user`.
+    InviteUser,
+    /// `GET .../auth/login-token`: an invitation's link, signing in once.
+    LoginToken,
+    /// `GET .../emulator/outbox`: the mails the account calls "sent".
+    Outbox,
     /// Anything else (answered 404 or 405).
     Unmatched,
 }
@@ -72,6 +92,7 @@ impl Route {
             Route::BulkUpdate => "bulk_update",
             Route::UpdateMany => "update_many",
             Route::Upsert => "upsert",
+            Route::Import => "import",
             Route::Delete => "delete",
             Route::DeleteMany => "delete_many",
             Route::Trash => "trash",
@@ -83,6 +104,15 @@ impl Route {
             Route::PrivateFile => "private_file",
             Route::UserToken => "user_token",
             Route::Login => "login",
+            Route::Register => "register",
+            Route::VerifyOtp => "verify_otp",
+            Route::ResendOtp => "resend_otp",
+            Route::ResetPasswordRequest => "reset_password_request",
+            Route::ResetPassword => "reset_password",
+            Route::ChangePassword => "change_password",
+            Route::InviteUser => "invite_user",
+            Route::LoginToken => "login_token",
+            Route::Outbox => "outbox",
             Route::Unmatched => "unmatched",
         }
     }

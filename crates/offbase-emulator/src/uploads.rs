@@ -196,15 +196,15 @@ fn host(headers: &HeaderMap) -> &str {
 
 /// The file part of an upload.
 #[derive(Debug)]
-struct Received {
-    name: String,
+pub(crate) struct Received {
+    pub(crate) name: String,
     content_type: Option<String>,
-    bytes: Bytes,
+    pub(crate) bytes: Bytes,
 }
 
 /// The `file` part of a multipart request (else the first part with a file name), at most
 /// `max` bytes; the answer to give otherwise.
-async fn receive(request: Request, max: usize) -> Result<Received, Response> {
+pub(crate) async fn receive(request: Request, max: usize) -> Result<Received, Response> {
     let mut multipart = Multipart::from_request(request, &()).await.map_err(|_| {
         ApiError::bad_request(
             "an upload is `multipart/form-data` with the file in a part named `file` (the \

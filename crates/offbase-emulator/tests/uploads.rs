@@ -7,27 +7,10 @@
 
 mod common;
 
-use common::{Answer, Api, KEY, config, sample, sample_records, start};
+use common::{Answer, Api, BOUNDARY, KEY, config, multipart, sample, sample_records, start};
 use offbase_emulator::{Route, file_bytes};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-const BOUNDARY: &str = "offbase-test-boundary-5b7e2c";
-
-/// A multipart body with one file part named `field`, as a browser's FormData sends it.
-fn multipart(field: &str, file_name: &str, content_type: &str, bytes: &[u8]) -> Vec<u8> {
-    let mut body = Vec::new();
-    body.extend_from_slice(
-        format!(
-            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; \
-             filename=\"{file_name}\"\r\nContent-Type: {content_type}\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    body
-}
 
 /// Deterministic bytes that are not text.
 fn some_bytes(length: usize, seed: u64) -> Vec<u8> {

@@ -1,11 +1,13 @@
 //! `reports/index.html`: one self-contained page (no script, no network) that shows what the
 //! JSON reports of a workspace say: the load (records per entity, rejects by reason, foreign
-//! keys and orphans), the data diff, the cutover's gates and timings. Rendered from the JSON
-//! documents themselves, as written (`load.json`, `diff-data.json`, `cutover.json` or
-//! `cutover-dry-run.json`), so the page and the JSON never disagree. [`render`] is pure;
+//! keys and orphans), the data diff, the sync's lag over time, the cutover's gates and timings.
+//! Rendered from the reports themselves, as written (`load.json`, `diff-data.json`,
+//! `sync-lag.jsonl`, `cutover.json` or `cutover-dry-run.json`), so the page and the reports
+//! never disagree. [`render`] is pure;
 //! [`write_index`] reads the documents and writes the page, and runs after every report.
 
 use crate::error::PipelineError;
+use crate::sync::lag::{LagPoint, lag_file, read_lag};
 use crate::workspace::Workspace;
 use serde_json::Value;
 use std::fmt::Write;
@@ -16,6 +18,8 @@ pub struct Documents {
     pub load: Option<Value>,
     pub diff: Option<Value>,
     pub cutover: Option<Value>,
+    /// The sync's passes, oldest first (none before a sync).
+    pub lag: Vec<LagPoint>,
 }
 
 /// Reads the workspace's JSON reports and writes `reports/index.html`.
@@ -31,6 +35,7 @@ pub fn write_index(workspace: &Workspace) -> Result<(), PipelineError> {
         load: read("load.json")?,
         diff: read("diff-data.json")?,
         cutover,
+        lag: read_lag(&lag_file(workspace))?,
     };
     crate::workspace::files::write_atomic(&folder.join("index.html"), render(&documents).as_bytes())
 }
@@ -56,6 +61,11 @@ pub fn render(documents: &Documents) -> String {
     match &documents.diff {
         Some(diff) => page.push_str(&diff_section(diff)),
         None => page.push_str(&absent("diff", "offbase diff data")),
+    }
+    if documents.lag.is_empty() {
+        page.push_str(&absent("sync-lag", "offbase sync"));
+    } else {
+        page.push_str(&lag_section(&documents.lag));
     }
     match &documents.cutover {
         Some(cutover) => page.push_str(&cutover_section(cutover)),
@@ -134,6 +144,7 @@ fn heading(section: &str) -> &'static str {
     match section {
         "load" => "Load",
         "diff" => "Data diff",
+        "sync-lag" => "Sync lag",
         _ => "Cutover",
     }
 }
@@ -401,6 +412,133 @@ fn cutover_section(cutover: &Value) -> String {
     section
 }
 
+/// The sync's lag over time: how many passes, the newest lag of each entity, and a line per
+/// entity (seconds behind the source, pass after pass).
+fn lag_section(points: &[LagPoint]) -> String {
+    let mut section = String::from("<section id=\"sync-lag\"><h2>Sync lag</h2>\n");
+    let (first, last) = match (points.first(), points.last()) {
+        (Some(first), Some(last)) => (first, last),
+        _ => return String::new(),
+    };
+    let newest: Vec<String> = last
+        .lag_seconds
+        .iter()
+        .map(|(entity, seconds)| format!("{} {seconds:.1} s", escape(entity)))
+        .collect();
+    let _ = writeln!(
+        section,
+        "<p><b data-figure=\"sync-passes\">{}</b> passes from {} to {}; the newest: {}.</p>",
+        grouped(points.len() as u64),
+        escape(&first.at),
+        escape(&last.at),
+        if newest.is_empty() {
+            "no entity synced yet".to_owned()
+        } else {
+            newest.join(", ")
+        }
+    );
+    section.push_str(&lag_chart(points));
+    section.push_str("</section>\n");
+    section
+}
+
+/// A line chart as inline SVG: time across, seconds of lag up, a line per entity.
+fn lag_chart(points: &[LagPoint]) -> String {
+    const WIDTH: f64 = 640.0;
+    const HEIGHT: f64 = 200.0;
+    const LEFT: f64 = 60.0;
+    const LEGEND: f64 = 170.0;
+    const COLOURS: [&str; 6] = [
+        "#3b6fb6", "#d9822b", "#16794c", "#b3261e", "#7d4fb3", "#5b6473",
+    ];
+    let instants: Vec<f64> = points
+        .iter()
+        .map(|point| {
+            offbase_model::time::parse_timestamp(&point.at)
+                .map(|instant| instant.timestamp_millis() as f64 / 1000.0)
+                .unwrap_or_default()
+        })
+        .collect();
+    let start = instants.first().copied().unwrap_or_default();
+    let span = (instants.last().copied().unwrap_or_default() - start).max(1.0);
+    let highest = points
+        .iter()
+        .flat_map(|point| point.lag_seconds.values().copied())
+        .fold(0.0_f64, f64::max)
+        .max(1.0);
+    let x = |instant: f64| LEFT + (instant - start) / span * WIDTH;
+    let y = |seconds: f64| 10.0 + HEIGHT - seconds / highest * HEIGHT;
+    let entities: std::collections::BTreeSet<&String> = points
+        .iter()
+        .flat_map(|point| point.lag_seconds.keys())
+        .collect();
+    let total_width = LEFT + WIDTH + LEGEND;
+    let mut svg = format!(
+        "<svg id=\"chart-lag\" role=\"img\" width=\"{total_width}\" height=\"{}\" viewBox=\"0 0 {total_width} {}\">\n",
+        HEIGHT + 40.0,
+        HEIGHT + 40.0
+    );
+    let _ = writeln!(
+        svg,
+        "<line x1=\"{LEFT}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#aab2bf\"/><line x1=\"{LEFT}\" y1=\"10\" x2=\"{LEFT}\" y2=\"{}\" stroke=\"#aab2bf\"/>",
+        y(0.0),
+        LEFT + WIDTH,
+        y(0.0),
+        y(0.0)
+    );
+    let _ = writeln!(
+        svg,
+        "<text x=\"{}\" y=\"14\" text-anchor=\"end\">{highest:.1} s</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">0</text><text x=\"{LEFT}\" y=\"{}\">{}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
+        LEFT - 6.0,
+        LEFT - 6.0,
+        y(0.0) + 4.0,
+        y(0.0) + 22.0,
+        escape(
+            points
+                .first()
+                .map(|point| point.at.as_str())
+                .unwrap_or_default()
+        ),
+        LEFT + WIDTH,
+        y(0.0) + 22.0,
+        escape(
+            points
+                .last()
+                .map(|point| point.at.as_str())
+                .unwrap_or_default()
+        ),
+    );
+    for (index, entity) in entities.iter().enumerate() {
+        let colour = COLOURS[index % COLOURS.len()];
+        let line: Vec<String> = points
+            .iter()
+            .zip(&instants)
+            .filter_map(|(point, instant)| {
+                let seconds = point.lag_seconds.get(*entity)?;
+                Some(format!("{:.1},{:.1}", x(*instant), y(*seconds)))
+            })
+            .collect();
+        let _ = writeln!(
+            svg,
+            "<polyline data-entity=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" points=\"{}\"/>",
+            escape(entity),
+            line.join(" ")
+        );
+        let legend_y = 20.0 + index as f64 * 18.0;
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"3\" fill=\"{colour}\"/><text x=\"{}\" y=\"{}\">{}</text>",
+            LEFT + WIDTH + 16.0,
+            legend_y - 4.0,
+            LEFT + WIDTH + 34.0,
+            legend_y,
+            escape(entity)
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
 /// A horizontal bar chart as inline SVG (a bar per item, its figure beside it).
 fn bars(id: &str, items: &[(String, u64)], colour: &str) -> String {
     const ROW: usize = 22;
@@ -497,10 +635,17 @@ mod tests {
         let cutover = json!({"pg_schema": "crm", "dry_run": true, "go": false, "cut_over": false,
             "gates": [{"name": "rejects", "passed": false, "figure": "3 records rejected", "remedy": "fix them"}],
             "timings": [["final sync", 0.5]]});
+        let lag = (0..3)
+            .map(|pass| LagPoint {
+                at: format!("2026-12-05T10:00:0{pass}.000Z"),
+                lag_seconds: [("Deal<b>".to_owned(), 1.0 + f64::from(pass))].into(),
+            })
+            .collect();
         let page = render(&Documents {
             load: Some(load),
             diff: None,
             cutover: Some(cutover),
+            lag,
         });
         assert!(page.contains("data-figure=\"loaded\">1,257<"));
         assert!(page.contains("data-figure=\"rejected\" class=\"bad\">3<"));
@@ -512,6 +657,13 @@ mod tests {
         assert!(page.contains("data-figure=\"go\" class=\"bad\">NO GO<"));
         assert!(page.contains("No report yet: <code>offbase diff data</code>"));
         assert!(page.contains("<svg id=\"chart-rejects\""));
+        assert!(page.contains("data-figure=\"sync-passes\">3<"));
+        assert!(page.contains("the newest: Deal&lt;b&gt; 3.0 s."));
+        assert!(page.contains(
+            "<polyline data-entity=\"Deal&lt;b&gt;\" fill=\"none\" stroke=\"#3b6fb6\" stroke-width=\"1.5\" points=\"60.0,143.3 380.0,76.7 700.0,10.0\"/>"
+        ));
+        let without = render(&Documents::default());
+        assert!(without.contains("No report yet: <code>offbase sync</code>"));
         assert_eq!(grouped(0), "0");
         assert_eq!(grouped(1_234_567), "1,234,567");
     }

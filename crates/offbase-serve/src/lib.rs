@@ -16,7 +16,8 @@
 //! - `token`: the sign-in tokens (JWT, HS256);
 //! - `caller`: who a request is from, and its transaction in the caller's shoes;
 //! - `params`: the reads' query parameters and `fields` projection;
-//! - `reads`, `writes` (and `upsert`), `auth`: the handlers;
+//! - `reads`, `writes` (and `upsert`, and `import`: the SDK's `importEntities(file)`, a CSV
+//!   file created as a bulk create), `auth`: the handlers;
 //! - `writer`: one entity's write context and the row writes `writes` and `upsert` share;
 //! - `aggregate`: the SDK's `aggregate(spec)`, one grouped `SELECT` as the caller;
 //! - `pages`: the cursor list (`v2/list`): keyset pages and their cursor;
@@ -35,6 +36,7 @@ mod caller;
 mod error;
 mod files;
 mod frontend;
+mod import;
 mod login_page;
 mod mail;
 mod pages;

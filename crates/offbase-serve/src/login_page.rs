@@ -13,7 +13,9 @@
 //!
 //! `from_url` is a path on this site (`/page`), or an absolute `http`/`https` URL of this
 //! origin (the request's `Host`, or the configured public URL's); anything else is refused
-//! with 400 before any page or redirect, so the server is no open redirect.
+//! with 400 before any page or redirect, so the server is no open redirect. The check is the
+//! one the account calls' `auth/login-token` link makes, shared with the emulator
+//! (`offbase_base44::accounts::return_to`).
 
 use crate::error::ApiError;
 use crate::routes::SharedState;
@@ -22,96 +24,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
+use offbase_base44::accounts::{parameter, return_to};
 use serde_json::json;
 
-/// Where the browser goes when no `from_url` is given.
-const DEFAULT_RETURN: &str = "/";
+/// The origin of the configured public URL, as the sign-ins compare it.
+pub(crate) use offbase_base44::accounts::origin_of;
 
 type Params = Query<Vec<(String, String)>>;
-
-/// The last value of parameter `name` (as the reads take a repeated parameter).
-fn parameter<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .rev()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.as_str())
-}
-
-/// `scheme://authority` of an absolute `http`/`https` URL, lowercased; `None` for anything
-/// else (another scheme, user information, no host).
-pub(crate) fn origin_of(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "http" && scheme != "https" {
-        return None;
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.is_empty() || authority.contains('@') {
-        return None;
-    }
-    Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
-}
-
-/// Where a sign-in may send the browser back to: `from_url` when it is a path of this site or
-/// a URL of this origin (`host`: the request's `Host`; `public_origin`: the configured public
-/// URL's), `/` when none is given; 400 otherwise.
-pub(crate) fn return_to(
-    from_url: Option<&str>,
-    host: Option<&str>,
-    public_origin: Option<&str>,
-) -> Result<String, ApiError> {
-    let Some(from_url) = from_url.map(str::trim).filter(|url| !url.is_empty()) else {
-        return Ok(DEFAULT_RETURN.to_owned());
-    };
-    let refused = || {
-        ApiError::bad_request(
-            "`from_url` must be a path on this site (`/page`) or a URL of this site's own \
-             origin: sign-in never sends a browser elsewhere",
-        )
-    };
-    if from_url.len() > 2048
-        || from_url
-            .chars()
-            .any(|character| character.is_control() || character == '\\' || character == ' ')
-    {
-        return Err(refused());
-    }
-    if from_url.starts_with('/') {
-        // `//host` is another origin to a browser.
-        return if from_url.starts_with("//") {
-            Err(refused())
-        } else {
-            Ok(from_url.to_owned())
-        };
-    }
-    let origin = origin_of(from_url).ok_or_else(refused)?;
-    let authority = origin.split_once("://").map(|(_, authority)| authority);
-    let same_host = host
-        .map(|host| host.trim().to_ascii_lowercase())
-        .is_some_and(|host| Some(host.as_str()) == authority);
-    let same_public = public_origin.is_some_and(|public| public == origin);
-    if same_host || same_public {
-        Ok(from_url.to_owned())
-    } else {
-        Err(refused())
-    }
-}
-
-/// `url` with `access_token=token` added to its query (before any fragment).
-pub(crate) fn with_token(url: &str, token: &str) -> String {
-    let (base, fragment) = match url.split_once('#') {
-        Some((base, fragment)) => (base, Some(fragment)),
-        None => (url, None),
-    };
-    let separator = if base.contains('?') { '&' } else { '?' };
-    let mut target = format!("{base}{separator}access_token={token}");
-    if let Some(fragment) = fragment {
-        target.push('#');
-        target.push_str(fragment);
-    }
-    target
-}
 
 /// A redirect (303) to `location`, never cached, never telling where it came from.
 pub(crate) fn redirect(location: &str) -> Response {
@@ -158,7 +77,7 @@ pub(crate) async fn page(
         state.accounts.public_origin.as_deref(),
     ) {
         Ok(back) => back,
-        Err(error) => return error.into_response(),
+        Err(refusal) => return ApiError::from(refusal).into_response(),
     };
     let nonce = STANDARD_NO_PAD.encode(rand::random::<[u8; 18]>());
     let html = render(&state.app_id, &back, &nonce);
@@ -205,7 +124,7 @@ pub(crate) async fn logout(
         state.accounts.public_origin.as_deref(),
     ) {
         Ok(back) => redirect(&back),
-        Err(error) => error.into_response(),
+        Err(refusal) => ApiError::from(refusal).into_response(),
     }
 }
 
@@ -339,51 +258,6 @@ button[type=submit] { background: #1f2328; color: #fff; border-color: #1f2328; c
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const HOST: Option<&str> = Some("app.example.com");
-
-    #[test]
-    fn from_url_stays_on_this_origin() {
-        let ok = |url: &str| return_to(Some(url), HOST, None);
-        assert_eq!(return_to(None, HOST, None).ok().as_deref(), Some("/"));
-        assert_eq!(return_to(Some(" "), HOST, None).ok().as_deref(), Some("/"));
-        assert_eq!(ok("/tasks?id=1").ok().as_deref(), Some("/tasks?id=1"));
-        assert!(ok("https://app.example.com/tasks").is_ok());
-        assert!(ok("http://APP.example.com/").is_ok());
-        for refused in [
-            "https://evil.example/",
-            "//evil.example/",
-            "/\\evil.example",
-            "https://app.example.com@evil.example/",
-            "https://app.example.com.evil.example/",
-            "javascript:alert(1)",
-            "data:text/html,hi",
-            "tasks",
-            "/tasks\nSet-Cookie: a=b",
-            "ftp://app.example.com/",
-        ] {
-            assert!(ok(refused).is_err(), "{refused}");
-        }
-        // Without a Host, only paths and the public URL's origin.
-        assert!(return_to(Some("https://app.example.com/"), None, None).is_err());
-        assert!(
-            return_to(
-                Some("https://app.example.com/x"),
-                Some("127.0.0.1:8044"),
-                Some("https://app.example.com")
-            )
-            .is_ok()
-        );
-    }
-
-    #[test]
-    fn the_token_goes_into_the_query_before_the_fragment() {
-        assert_eq!(with_token("/", "t.o.k"), "/?access_token=t.o.k");
-        assert_eq!(
-            with_token("https://a.b/p?x=1#top", "t"),
-            "https://a.b/p?x=1&access_token=t#top"
-        );
-    }
 
     #[test]
     fn the_page_embeds_its_settings_as_inert_json() {

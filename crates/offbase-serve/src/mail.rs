@@ -125,7 +125,10 @@ fn send_failure(error: &lettre::transport::smtp::Error) -> String {
     }
 }
 
-/// `true` when `text` reads as one mail address (`a@b.c`, nothing around it).
+/// `true` when `text` reads as one mail address (`a@b.c`, nothing around it) to lettre, which
+/// sends the mails: the accounts' shared rules (`offbase_base44::accounts::is_address`) are
+/// checked against it.
+#[cfg(test)]
 pub(crate) fn is_address(text: &str) -> bool {
     text.len() <= 254
         && !text.contains(['<', '>', ' ', '\t', '\r', '\n', ','])

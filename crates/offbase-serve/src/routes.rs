@@ -13,9 +13,11 @@ use crate::reads;
 use crate::token::TokenSecret;
 use crate::writes;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post, put};
+use offbase_base44::exports::csv::IMPORT_BODY_MAX;
 use offbase_copy::convert::Relax;
 use offbase_model::{App, Entity, Table, TargetSchema};
 use offbase_sql::RlsMode;
@@ -94,6 +96,10 @@ pub(crate) fn router(state: SharedState) -> Router {
         .route(ENTITY_AGGREGATE, post(crate::aggregate::aggregate))
         .route(ENTITY_UPDATE_MANY, patch(writes::update_many))
         .route(ENTITY_UPSERT, post(crate::upsert::upsert))
+        .route(
+            "/api/apps/{app_id}/entities/{entity}/import",
+            post(crate::import::import).layer(DefaultBodyLimit::max(IMPORT_BODY_MAX)),
+        )
         .route(
             RECORD,
             get(reads::get_record)

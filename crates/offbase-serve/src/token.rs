@@ -4,6 +4,10 @@
 //! role and whether they are disabled are read from the User table on every request, so a
 //! role change or a disabled user takes effect at once.
 
+/// Equality that takes the same time whatever the first differing byte (the signatures here,
+/// the service key and file URLs' signatures elsewhere), shared with the account codes.
+pub(crate) use offbase_base44::accounts::same_bytes;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
@@ -116,16 +120,6 @@ fn unix_seconds(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map(|elapsed| elapsed.as_secs())
         .unwrap_or_default()
-}
-
-/// Equality that takes the same time whatever the first differing byte.
-pub(crate) fn same_bytes(left: &[u8], right: &[u8]) -> bool {
-    left.len() == right.len()
-        && left
-            .iter()
-            .zip(right)
-            .fold(0u8, |difference, (left, right)| difference | (left ^ right))
-            == 0
 }
 
 #[cfg(test)]

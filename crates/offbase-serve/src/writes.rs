@@ -172,7 +172,8 @@ async fn create_records(
     body: &Bytes,
     bulk: bool,
 ) -> Result<Value, ApiError> {
-    let writer = Writer::new(state, app_id, name)?;
+    // The entity first: an unknown one is a 404 whatever the body.
+    Writer::new(state, app_id, name)?;
     let body = read_body(body)?;
     let items: Vec<&Record> = if bulk {
         as_array(&body, "a bulk create")?
@@ -183,12 +184,34 @@ async fn create_records(
     } else {
         vec![as_record(&body, "a new record")?]
     };
+    let mut answers = create_new(state, headers, app_id, name, &items)
+        .await?
+        .into_iter();
+    if bulk {
+        Ok(Value::Array(answers.collect()))
+    } else {
+        answers
+            .next()
+            .ok_or_else(|| not_found(name, "(just created)"))
+    }
+}
+
+/// Creates `items` in `name` in one transaction, as the caller: the records as created, in
+/// the fresh form (a bulk create's answer, an import's output).
+pub(crate) async fn create_new(
+    state: &AppState,
+    headers: &HeaderMap,
+    app_id: &str,
+    name: &str,
+    items: &[&Record],
+) -> Result<Vec<Value>, ApiError> {
+    let writer = Writer::new(state, app_id, name)?;
     let mut connection = connection(state).await?;
     let mut request = begin(state, &mut connection, headers).await?;
     guard_users(state, writer.declared, &request.caller)?;
     let now = now_millis();
     let records: Vec<Record> = items
-        .into_iter()
+        .iter()
         .map(|fields| writer.new_record(fields, now, &request.caller))
         .collect();
     let written = match writer.insert(&mut request, &records).await? {
@@ -200,16 +223,10 @@ async fn create_records(
         }
     };
     commit(request).await?;
-    let mut answers = written
+    Ok(written
         .into_iter()
-        .map(|record| fresh(record, now, &CREATE_STAMPS));
-    if bulk {
-        Ok(Value::Array(answers.collect()))
-    } else {
-        answers
-            .next()
-            .ok_or_else(|| not_found(name, "(just created)"))
-    }
+        .map(|record| fresh(record, now, &CREATE_STAMPS))
+        .collect())
 }
 
 /// `PUT .../{Entity}/{id}`: merges a flat object into the record and bumps `updated_date`.

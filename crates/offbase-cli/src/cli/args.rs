@@ -391,7 +391,7 @@ pub struct CutoverArgs {
     pub freeze_confirmed: bool,
     /// How long the source must have taken no write to count as frozen.
     #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse::duration)]
-    pub quiet: Duration,
+    pub quiet_period: Duration,
     /// How long to wait for that quiet before giving up (no-go).
     #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = parse::duration)]
     pub freeze_timeout: Duration,

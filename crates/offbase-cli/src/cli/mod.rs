@@ -34,8 +34,41 @@ pub struct Cli {
         display_order = 900
     )]
     pub config: Option<PathBuf>,
+    /// Less output: errors and each command's final line only (no progress, no notes).
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        display_order = 901
+    )]
+    pub quiet: bool,
+    /// More output: a line for every finished step, and lists in full where they are cut
+    /// short.
+    #[arg(short, long, global = true, display_order = 902)]
+    pub verbose: bool,
+    /// When to color the output: auto (on a terminal, unless NO_COLOR is set), always or
+    /// never.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t = ColorChoice::Auto,
+        value_name = "WHEN",
+        display_order = 903
+    )]
+    pub color: ColorChoice,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// When the output is colored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,15 +127,21 @@ pub enum Command {
         after_help = "Examples:\n  OFFBASE_EMULATOR_KEY=dev-key offbase emulate samples/crm --port 4444\n  BASE44_API_KEY=dev-key offbase pull --api-url http://127.0.0.1:4444 --app-id <printed id> --schema-from samples/crm --workspace ws\n  offbase emulate samples/crm --fail-rate 0.1 --truncate-rate 0.05 --write-rate 50 --write-for 60"
     )]
     Emulate(EmulateArgs),
-    /// Serve a migrated app's entity reads from PostgreSQL, as the Base44 API answers them.
+    /// Serve the Base44 API from PostgreSQL, so the app's frontend runs with only its server
+    /// changed.
     ///
-    /// Answers GET /api/apps/{app_id}/entities/{Entity} (q, sort, limit, skip, fields), .../{id}
-    /// and .../count from the tables `offbase load` made in --pg-schema, with the records in the
-    /// platform's shape, so the app's client can point here instead of the platform. Only reads
-    /// are served so far: writes, authentication, v2/list, the trash and files answer 501. Runs
-    /// until Ctrl-C.
+    /// Answers what the published @base44/sdk calls, from the tables `offbase load` made in
+    /// --pg-schema, in the platform's record shape: entity reads (list, filter, get, count,
+    /// v2/list, aggregate) and writes (create, update, delete, bulk, updateMany, deleteMany,
+    /// upsert, importEntities); sign-in, User/me, registration, codes, password resets and
+    /// invitations (mailed through --smtp-url); uploads and signed URLs (--files-dir); the
+    /// public-settings bootstrap and the login page. Every request runs as its caller, so the
+    /// access rules the load turned into row level security decide what each one sees.
+    /// Backend functions, other integrations, agents and realtime answer 501 naming what is
+    /// missing. With --frontend, the built app is served on the same origin. Runs until
+    /// Ctrl-C. See docs/serve.md.
     #[command(
-        after_help = "Examples:\n  offbase migrate --from samples/tasks --workspace ws --database-url postgres://localhost/app --pg-schema tasks\n  offbase serve --database-url postgres://localhost/app --pg-schema tasks --workspace ws --app-id tasks-app\n  curl 'http://127.0.0.1:8044/api/apps/tasks-app/entities/Task?sort=-created_date&limit=5'"
+        after_help = "Examples:\n  offbase migrate --from samples/tasks --workspace ws --database-url postgres://localhost/app --pg-schema tasks\n  offbase serve --database-url postgres://localhost/app --pg-schema tasks --workspace ws --app-id tasks-app\n  OFFBASE_SERVE_SMTP_URL=smtp://localhost:25 offbase serve --database-url postgres://localhost/app --pg-schema tasks --workspace ws --frontend dist --files-dir files --mail-from 'Tasks <no-reply@example.com>'\n  curl 'http://127.0.0.1:8044/api/apps/tasks-app/entities/Task?sort=-created_date&limit=5'"
     )]
     Serve(ServeArgs),
     /// Load a workspace into PostgreSQL with COPY: resumable, every record loaded or rejected.
@@ -195,8 +234,8 @@ pub enum Command {
     /// Switch to PostgreSQL safely: gates first, then the write freeze, a final sync and a
     /// final verification.
     ///
-    /// Gates: every entity synced recently (--max-lag); the source quiet for --quiet (the
-    /// write freeze; or --freeze-confirmed); after a final sync pass, the target equal to a
+    /// Gates: every entity synced recently (--max-lag); the source quiet for --quiet-period
+    /// (the write freeze; or --freeze-confirmed); after a final sync pass, the target equal to a
     /// fresh pull of the source (counts and content hashes per entity); no unreviewed rejects
     /// (--rejects-reviewed); foreign-key orphans acknowledged (--orphans-acknowledged); no
     /// loaded value still pointing at Base44's file storage (run `offbase files copy` and

@@ -2,6 +2,7 @@
 
 use super::Context;
 use crate::cli::AssessArgs;
+use crate::print::{outcome, say};
 use offbase_assess::{Kind, assess as assess_app, assessment_markdown};
 use offbase_pipeline::workspace::files::write_atomic;
 use std::process::ExitCode;
@@ -29,7 +30,7 @@ pub fn assess(arguments: AssessArgs, context: &Context) -> anyhow::Result<ExitCo
         return Ok(ExitCode::SUCCESS);
     }
     let count = |kind: Kind| assessment.of_kind(kind).count();
-    println!(
+    outcome!(
         "{}: {} files read, {} parsed as code{}",
         assessment.app,
         assessment.files.read,
@@ -43,34 +44,34 @@ pub fn assess(arguments: AssessArgs, context: &Context) -> anyhow::Result<ExitCo
             )
         }
     );
-    println!(
+    say!(
         "  entities      {} entities, {} call sites ({} dynamic), {} reads offbase can replay",
         assessment.entities.len(),
         count(Kind::Entity),
         count(Kind::DynamicEntity),
         assessment.literal_reads.len()
     );
-    println!(
+    say!(
         "  sign-in       {} auth and {} user management call sites",
         count(Kind::Auth),
         count(Kind::Users)
     );
-    println!(
+    say!(
         "  functions     {} backend functions, {} invocations",
         assessment.backend_functions.len(),
         count(Kind::Function)
     );
-    println!(
+    say!(
         "  integrations  {} integration and {} agent call sites",
         count(Kind::Integration),
         count(Kind::Agent)
     );
-    println!(
+    say!(
         "  hard-coded    {} Base44 hosts, {} file URLs",
         count(Kind::Host),
         count(Kind::FileUrl)
     );
-    println!(
+    say!(
         "Report: {} (and {}, {})",
         markdown.display(),
         data.display(),

@@ -34,16 +34,16 @@ pub fn serve(arguments: ServeArgs) -> anyhow::Result<ExitCode> {
         )
     };
     if config.token_secret.is_none() {
-        eprintln!(
-            "note: {} is not set: sign-in tokens are signed with a random secret and end when \
-             the server stops",
+        crate::output::note(&format!(
+            "{} is not set: sign-in tokens are signed with a random secret and end when the \
+             server stops",
             arguments.token_secret_env
-        );
+        ));
     }
     if config.smtp.is_none() {
-        eprintln!(
-            "note: no --smtp-url: registration, password resets and invitations answer 501 \
-             (they send mails)"
+        crate::output::note(
+            "no --smtp-url: registration, password resets and invitations answer 501 (they send \
+             mails)",
         );
     }
     let address = std::net::SocketAddr::new(arguments.host, arguments.port);

@@ -117,7 +117,10 @@ pub fn sync(arguments: SyncArgs, context: &Context) -> anyhow::Result<ExitCode> 
                 println!("{line}");
             } else if let Ok(mut table) = table.lock() {
                 table.record(&outcome.summary, Some(outcome));
-                table.print(live);
+                // With -q the table is not shown: the summary after the last pass is.
+                if crate::output::verbosity() != crate::output::Verbosity::Quiet {
+                    table.print(live);
+                }
             }
         };
         run(
@@ -131,6 +134,16 @@ pub fn sync(arguments: SyncArgs, context: &Context) -> anyhow::Result<ExitCode> 
         )
         .await
     })?;
+    // The page's lag chart up to the last pass (the sync refreshes it only every 60 passes).
+    if let Err(error) = offbase_pipeline::page::write_index(&workspace) {
+        reporter.message(&format!("reports/index.html was not written: {error}"));
+    }
+    if !json
+        && crate::output::verbosity() == crate::output::Verbosity::Quiet
+        && let Ok(table) = table.lock()
+    {
+        println!("{}", table.totals_line());
+    }
     if let SyncEnd::CutOver(mark) = ended {
         let text = format!(
             "schema {:?} was cut over at {} (by {}): the sync stops; nothing was written after the switch",
@@ -160,7 +173,7 @@ pub fn cutover(arguments: CutoverArgs, context: &Context) -> anyhow::Result<Exit
     let mut options = CutoverOptions::new(SyncOptions::for_target(&target));
     options.dry_run = arguments.dry_run;
     options.freeze_confirmed = arguments.freeze_confirmed;
-    options.quiet = arguments.quiet;
+    options.quiet = arguments.quiet_period;
     options.freeze_timeout = arguments.freeze_timeout;
     options.max_lag = arguments.max_lag;
     options.rejects_reviewed = arguments.rejects_reviewed;

@@ -1,5 +1,6 @@
 //! `diff data`, `diff behaviour` and what `corpus from-har` kept and skipped.
 
+use super::listed;
 use offbase_base44::har::HarExtract;
 use offbase_pipeline::compare::behaviour::{BehaviourDiff, Verdict, comparison_word, verdict_word};
 use offbase_pipeline::compare::diff::DataDiff;
@@ -7,12 +8,17 @@ use std::path::Path;
 
 /// The table of `diff data`, then the verdict and where the report is.
 pub fn diff_data(diff: &DataDiff, report: &Path) {
-    println!(
+    say!(
         "{:<24} {:>9} {:>18} {:>10} {:>18} {:>10}",
-        "entity", "same", "missing in target", "rejected", "missing in source", "different"
+        "entity",
+        "same",
+        "missing in target",
+        "rejected",
+        "missing in source",
+        "different"
     );
     for entity in &diff.entities {
-        println!(
+        say!(
             "{:<24} {:>9} {:>18} {:>10} {:>18} {:>10}   ({} range queries, {} hashes and {} rows read)",
             entity.entity,
             entity.same,
@@ -24,8 +30,8 @@ pub fn diff_data(diff: &DataDiff, report: &Path) {
             entity.hashes_fetched,
             entity.rows_fetched
         );
-        for record in entity.different.iter().take(3) {
-            println!(
+        for record in entity.different.iter().take(listed(3)) {
+            say!(
                 "  {} {}: {}",
                 entity.entity,
                 record.id,
@@ -33,7 +39,7 @@ pub fn diff_data(diff: &DataDiff, report: &Path) {
             );
         }
     }
-    println!(
+    outcome!(
         "{} Report: {}",
         if diff.clean() {
             "Same: every record matches (rejected records aside)."
@@ -51,15 +57,15 @@ pub fn diff_behaviour(diff: &BehaviourDiff, report: &Path) {
         .iter()
         .filter(|outcome| outcome.verdict != Verdict::Match)
     {
-        println!(
+        say!(
             "#{:<4} {:<8} {}",
             outcome.number,
             verdict_word(outcome.verdict),
             outcome.label
         );
         match (&outcome.error, outcome.comparison) {
-            (Some(error), _) => println!("       {error}"),
-            (None, Some(comparison)) => println!(
+            (Some(error), _) => say!("       {error}"),
+            (None, Some(comparison)) => say!(
                 "       old: {}; new: {} (compared {})",
                 outcome.old,
                 outcome.new,
@@ -70,7 +76,7 @@ pub fn diff_behaviour(diff: &BehaviourDiff, report: &Path) {
     }
     for write in diff.writes.iter().filter(|write| !write.matches()) {
         let word = |allowed: bool| if allowed { "allowed" } else { "denied" };
-        println!(
+        say!(
             "write    {} {} of {}: old backend {}, PostgreSQL {}",
             write.operation.key(),
             write.id,
@@ -84,7 +90,7 @@ pub fn diff_behaviour(diff: &BehaviourDiff, report: &Path) {
         );
     }
     if !diff.writes.is_empty() {
-        println!(
+        say!(
             "{} writes tried as {}: {} alike, {} differing",
             diff.writes.len(),
             diff.as_user.as_deref().unwrap_or_default(),
@@ -92,7 +98,7 @@ pub fn diff_behaviour(diff: &BehaviourDiff, report: &Path) {
             diff.writes_differing
         );
     }
-    println!(
+    outcome!(
         "{} requests{}: {} match, {} mismatch, {} error; match rate {:.1}%. Report: {}",
         diff.requests.len(),
         diff.as_user

@@ -5,9 +5,12 @@ use offbase_pipeline::files::rewrite::RewriteSummary;
 use offbase_pipeline::files::scan::ScanSummary;
 
 pub fn files_scan(summary: &ScanSummary) {
-    println!(
+    outcome!(
         "{} files on Base44's storage ({} private): {} references in records, {} in code.",
-        summary.files, summary.private_files, summary.record_references, summary.code_references
+        summary.files,
+        summary.private_files,
+        summary.record_references,
+        summary.code_references
     );
     if !summary.fields.is_empty() {
         let entity_width = summary
@@ -24,22 +27,28 @@ pub fn files_scan(summary: &ScanSummary) {
             .max()
             .unwrap_or(5)
             .max(5);
-        println!(
+        say!(
             "{:<entity_width$}  {:<field_width$}  {:>10}  {:>6}",
-            "entity", "field", "references", "files"
+            "entity",
+            "field",
+            "references",
+            "files"
         );
         for field in &summary.fields {
-            println!(
+            say!(
                 "{:<entity_width$}  {:<field_width$}  {:>10}  {:>6}",
-                field.entity, field.field, field.references, field.files
+                field.entity,
+                field.field,
+                field.references,
+                field.files
             );
         }
     }
-    println!("Manifest: {}", summary.manifest);
+    say!("Manifest: {}", summary.manifest);
 }
 
 pub fn files_copy(summary: &CopySummary) {
-    println!(
+    outcome!(
         "{} files to {}: {} copied ({} bytes), {} already there, {} rejected, {} private not copied, in {}.",
         summary.files,
         summary.destination,
@@ -51,15 +60,15 @@ pub fn files_copy(summary: &CopySummary) {
         super::human_seconds(summary.seconds)
     );
     if let Some(path) = &summary.url_map {
-        println!("URL map (old URL → the copy's): {path}");
+        say!("URL map (old URL → the copy's): {path}");
     }
     if let Some(path) = &summary.rejects_file {
-        println!("Rejected files, with the records that point at them: {path}");
+        say!("Rejected files, with the records that point at them: {path}");
     }
 }
 
 pub fn files_rewrite(summary: &RewriteSummary) {
-    println!(
+    outcome!(
         "{} {} URLs in {} values of schema {} through a map of {} URLs{}.",
         if summary.dry_run {
             "Would rewrite"
@@ -86,19 +95,19 @@ pub fn files_rewrite(summary: &RewriteSummary) {
         .max()
         .unwrap_or(6)
         .max(6);
-    println!("{:<column_width$}  {:>6}  {:>6}", "column", "rows", "URLs");
+    say!("{:<column_width$}  {:>6}  {:>6}", "column", "rows", "URLs");
     for column in &summary.columns {
-        println!(
+        say!(
             "{:<column_width$}  {:>6}  {:>6}",
             format!("{}.{}", column.table, column.column),
             column.rows,
             column.urls
         );
     }
-    println!("For example:");
+    say!("For example:");
     for column in &summary.columns {
         for example in &column.examples {
-            println!(
+            say!(
                 "  {}.{} of {}: {} → {}",
                 column.table,
                 column.column,
@@ -114,7 +123,7 @@ pub fn files_rewrite(summary: &RewriteSummary) {
         .map(|column| column.changed_meanwhile)
         .sum();
     if changed > 0 {
-        println!(
+        say!(
             "{changed} values changed while they were rewritten and were left alone: run it again."
         );
     }

@@ -1,6 +1,6 @@
 //! `load`, `migrate` (its load or bundle and verification), `reseal` and `status`.
 
-use super::human_seconds;
+use super::{human_seconds, listed};
 use offbase_pipeline::compare::verify::VerifySummary;
 use offbase_pipeline::load::{LoadStatus, LoadSummary};
 use offbase_pipeline::migrate::MigrateSummary;
@@ -10,18 +10,24 @@ use std::path::Path;
 
 pub fn load(summary: &LoadSummary) {
     if summary.status == LoadStatus::AlreadyLoaded {
-        println!(
+        say!(
             "Schema {:?} already holds a finished load of this workspace: nothing to do (--replace loads it again).",
             summary.pg_schema
         );
     }
-    println!(
+    say!(
         "{:<24} {:>10} {:>10} {:>9} {:>12} {:>8} {:>10}",
-        "entity", "read", "loaded", "rejected", "bytes", "seconds", "records/s"
+        "entity",
+        "read",
+        "loaded",
+        "rejected",
+        "bytes",
+        "seconds",
+        "records/s"
     );
     for entity in &summary.entities {
         match &entity.table {
-            Some(_) => println!(
+            Some(_) => say!(
                 "{:<24} {:>10} {:>10} {:>9} {:>12} {:>8.2} {:>10}",
                 entity.entity,
                 entity.read,
@@ -35,26 +41,35 @@ pub fn load(summary: &LoadSummary) {
                     "-".to_owned()
                 }
             ),
-            None => println!(
+            None => say!(
                 "{:<24} {:>10} {:>10} {:>9} {:>12} {:>8} {:>10}  skipped by the mapping",
-                entity.entity, entity.staged, 0, 0, 0, "-", "-"
+                entity.entity,
+                entity.staged,
+                0,
+                0,
+                0,
+                "-",
+                "-"
             ),
         }
     }
     let read: u64 = summary.entities.iter().map(|entity| entity.read).sum();
     let loaded: u64 = summary.entities.iter().map(|entity| entity.loaded).sum();
     let rejected = summary.rejected();
-    println!(
+    say!(
         "{:<24} {:>10} {:>10} {:>9}",
-        "total", read, loaded, rejected
+        "total",
+        read,
+        loaded,
+        rejected
     );
     if summary.balanced() {
-        println!("Every staged record is loaded or rejected (read = loaded + rejected).");
+        say!("Every staged record is loaded or rejected (read = loaded + rejected).");
     } else {
-        println!("Some staged records are not accounted for: see reports/load.md.");
+        say!("Some staged records are not accounted for: see reports/load.md.");
     }
     if rejected > 0 {
-        println!(
+        say!(
             "{rejected} rejected records, each with its reason, in {}.",
             summary.rejects_folder
         );
@@ -65,12 +80,12 @@ pub fn load(summary: &LoadSummary) {
         .filter(|key| !key.validated)
         .collect();
     let validated = summary.foreign_keys.len() - orphaned.len();
-    println!(
+    say!(
         "Foreign keys: {validated} validated, {} left NOT VALID because of orphans.",
         orphaned.len()
     );
-    for key in orphaned.iter().take(10) {
-        println!(
+    for key in orphaned.iter().take(listed(10)) {
+        say!(
             "  {}.{} → {}: {} orphans (e.g. {})",
             key.table,
             key.column,
@@ -95,21 +110,26 @@ pub fn load(summary: &LoadSummary) {
                     .map(move |(field, count)| format!("{}.{field} {count}", entity.entity))
             })
             .collect();
-        println!(
+        say!(
             "File URLs rewritten to their copies: {rewritten} ({}).",
             fields.join(", ")
         );
     }
     for relaxed in summary.relaxed.iter().filter(|relaxed| !relaxed.restored) {
-        println!(
+        say!(
             "Relaxed: {}.{} keeps no {:?} constraint ({} rows break it).",
-            relaxed.table, relaxed.column, relaxed.kind, relaxed.rows
+            relaxed.table,
+            relaxed.column,
+            relaxed.kind,
+            relaxed.rows
         );
     }
-    println!(
-        "Schema {:?} of {} in {:.1}s. Report: {}/reports/load.md",
-        summary.pg_schema, summary.database, summary.seconds, summary.workspace
+    outcome!(
+        "Loaded {loaded} of {read} records ({rejected} rejected) into schema {:?} in {:.1}s.",
+        summary.pg_schema,
+        summary.seconds
     );
+    say!("Report: {}/reports/load.md", summary.workspace);
 }
 
 pub fn migrate(summary: &MigrateSummary) {
@@ -122,11 +142,13 @@ pub fn migrate(summary: &MigrateSummary) {
     if let Some(bundle) = &summary.bundle {
         let records: u64 = bundle.entities.iter().map(|entity| entity.loaded).sum();
         let rejected: u64 = bundle.entities.iter().map(|entity| entity.rejected).sum();
-        println!(
+        outcome!(
             "No database given: wrote {} ({} bytes, {records} records, {rejected} rejected into {}/reports/rejects).",
-            bundle.bundle, bundle.bytes, summary.workspace
+            bundle.bundle,
+            bundle.bytes,
+            summary.workspace
         );
-        println!(
+        say!(
             "Apply it with: psql -v ON_ERROR_STOP=1 -f {}",
             bundle.bundle
         );
@@ -134,13 +156,13 @@ pub fn migrate(summary: &MigrateSummary) {
     if let Some(verify_summary) = &summary.verify {
         verify(verify_summary);
     }
-    println!("Plan and mapping report: {}", summary.plan_files.join(", "));
+    say!("Plan and mapping report: {}", summary.plan_files.join(", "));
 }
 
 fn verify(summary: &VerifySummary) {
     for entity in &summary.entities {
         if !entity.matches() {
-            println!(
+            outcome!(
                 "verify: {} differs: workspace {} rows (hash {}), PostgreSQL {} rows (hash {})",
                 entity.entity,
                 entity.expected_rows,
@@ -151,7 +173,7 @@ fn verify(summary: &VerifySummary) {
         }
     }
     if summary.matches() {
-        println!(
+        say!(
             "Verified: {} tables hold exactly the workspace's loaded records (counts and content hashes).",
             summary.entities.len()
         );
@@ -160,11 +182,11 @@ fn verify(summary: &VerifySummary) {
 
 pub fn reseal(changed: &[ResealedPart], manifest: &Path) {
     if changed.is_empty() {
-        println!("Every part matches the manifest: nothing to reseal.");
+        outcome!("Every part matches the manifest: nothing to reseal.");
         return;
     }
     for part in changed {
-        println!(
+        say!(
             "{}: {} records → {}, {} bytes → {}, SHA-256 {} → {}",
             part.file,
             part.records_before,
@@ -175,7 +197,7 @@ pub fn reseal(changed: &[ResealedPart], manifest: &Path) {
             part.sha256_after.get(..12).unwrap_or(&part.sha256_after)
         );
     }
-    println!(
+    outcome!(
         "Resealed {} parts in {}: the load takes them as they are now.",
         changed.len(),
         manifest.display()
@@ -183,22 +205,23 @@ pub fn reseal(changed: &[ResealedPart], manifest: &Path) {
 }
 
 pub fn status(status: &SyncStatus) {
-    println!(
+    outcome!(
         "Schema {:?}: load {}",
         status.pg_schema,
         status.load_phase.as_deref().unwrap_or("not started")
     );
     if let Some(mark) = &status.cut_over {
-        println!(
+        say!(
             "Cut over at {} (by {}): no sync writes into this schema any more.",
-            mark.at, mark.by
+            mark.at,
+            mark.by
         );
     }
     if status.entities.is_empty() {
-        println!("No sync pass yet.");
+        say!("No sync pass yet.");
         return;
     }
-    println!(
+    say!(
         "{:<24} {:<28} {:>7} {:>10} {:>10} {:>9} {:>9} {:>9} {:>8}",
         "entity",
         "cursor",
@@ -216,7 +239,7 @@ pub fn status(status: &SyncStatus) {
             .unwrap_or_else(|| "never".to_owned())
     };
     for entity in &status.entities {
-        println!(
+        say!(
             "{:<24} {:<28} {:>7} {:>10} {:>10} {:>9} {:>9} {:>9} {:>8}",
             entity.entity,
             entity.cursor.as_deref().unwrap_or("-"),

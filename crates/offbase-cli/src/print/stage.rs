@@ -1,12 +1,13 @@
 //! `plan`, `pull` (from the API, CSV exports or seeds) and `generate`.
 
+use super::listed;
 use offbase_pipeline::plan::PlanSummary;
 use offbase_pipeline::stage::generate::GenerateSummary;
 use offbase_pipeline::stage::import::ImportSummary;
 use offbase_pipeline::stage::pull::PullSummary;
 
 pub fn plan(summary: &PlanSummary) {
-    println!(
+    outcome!(
         "Planned {}: {} entities → {} tables, {} columns, {} foreign keys, {} array references, {} indexes.",
         summary.app,
         summary.entities,
@@ -17,41 +18,50 @@ pub fn plan(summary: &PlanSummary) {
         summary.indexes
     );
     if !summary.warnings.is_empty() {
-        println!(
+        say!(
             "{} warnings (all of them in the mapping report):",
             summary.warnings.len()
         );
-        for note in summary.warnings.iter().take(10) {
+        for note in summary.warnings.iter().take(listed(10)) {
             let subject = match (&note.entity, &note.field) {
                 (Some(entity), Some(field)) => format!("{entity}.{field}: "),
                 (Some(entity), None) => format!("{entity}: "),
                 _ => String::new(),
             };
-            println!("  - {subject}{}", note.message);
+            say!("  - {subject}{}", note.message);
         }
-        if summary.warnings.len() > 10 {
-            println!("  ... and {} more", summary.warnings.len() - 10);
+        if summary.warnings.len() > listed(10) {
+            say!(
+                "  ... and {} more (-v lists them all)",
+                summary.warnings.len() - 10
+            );
         }
     }
-    println!(
+    say!(
         "{} decisions explained in the mapping report.",
         summary.decisions
     );
     for file in &summary.files {
-        println!("Wrote {file}");
+        say!("Wrote {file}");
     }
     if let Some(applied) = &summary.applied {
-        println!(
+        say!(
             "Applied {} statements ({} tables) to schema {:?} in one transaction.",
-            applied.statements, applied.tables, applied.schema
+            applied.statements,
+            applied.tables,
+            applied.schema
         );
     }
 }
 
 pub fn pull(summary: &PullSummary) {
-    println!(
+    say!(
         "{:<24} {:>10} {:>10} {:>12} {:>8}  count check",
-        "entity", "records", "source", "bytes", "seconds"
+        "entity",
+        "records",
+        "source",
+        "bytes",
+        "seconds"
     );
     for entity in &summary.entities {
         let source = entity
@@ -71,13 +81,17 @@ pub fn pull(summary: &PullSummary) {
         } else {
             ""
         };
-        println!(
+        say!(
             "{:<24} {:>10} {:>10} {:>12} {:>8.1}  {check}{note}",
-            entity.entity, entity.records, source, entity.bytes, entity.seconds
+            entity.entity,
+            entity.records,
+            source,
+            entity.bytes,
+            entity.seconds
         );
     }
     let records: u64 = summary.entities.iter().map(|entity| entity.records).sum();
-    println!(
+    outcome!(
         "Pulled {records} records of {} entities into {} in {:.1}s ({} requests, {} retried, {} throttled).",
         summary.entities.len(),
         summary.workspace,
@@ -91,14 +105,17 @@ pub fn pull(summary: &PullSummary) {
 /// `pull --from-csv` and `pull --from-seed`.
 pub fn import(summary: &ImportSummary) {
     for warning in &summary.warnings {
-        println!("warning: {warning}");
+        say!("warning: {warning}");
     }
-    println!(
+    say!(
         "{:<24} {:>10} {:>12} {:>8}  schema",
-        "entity", "records", "bytes", "flagged"
+        "entity",
+        "records",
+        "bytes",
+        "flagged"
     );
     for entity in &summary.entities {
-        println!(
+        say!(
             "{:<24} {:>10} {:>12} {:>8}  {}",
             entity.entity,
             entity.records,
@@ -116,7 +133,7 @@ pub fn import(summary: &ImportSummary) {
         .iter()
         .map(|entity| entity.flagged_records)
         .sum();
-    println!(
+    outcome!(
         "Imported {} records of {} entities into {}.",
         summary
             .entities
@@ -127,7 +144,7 @@ pub fn import(summary: &ImportSummary) {
         summary.workspace
     );
     if flagged > 0 {
-        println!(
+        say!(
             "{flagged} records hold values that did not convert: they are kept as they were and will be rejected at load with the reason."
         );
     }
@@ -135,13 +152,18 @@ pub fn import(summary: &ImportSummary) {
 
 pub fn generate(summary: &GenerateSummary) {
     for entity in &summary.entities {
-        println!(
+        say!(
             "{:<24} {:>10} records {:>12} bytes",
-            entity.entity, entity.records, entity.bytes
+            entity.entity,
+            entity.records,
+            entity.bytes
         );
     }
-    println!(
+    outcome!(
         "Generated {} records (seed {}) into {} in {:.1}s.",
-        summary.records, summary.seed, summary.workspace, summary.seconds
+        summary.records,
+        summary.seed,
+        summary.workspace,
+        summary.seconds
     );
 }

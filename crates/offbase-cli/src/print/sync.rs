@@ -45,6 +45,9 @@ impl Reporter for SyncReporter {
     fn message(&self, text: &str) {
         let text = &printable(text);
         self.notes.keep(text);
+        if crate::output::verbosity() == crate::output::Verbosity::Quiet {
+            return;
+        }
         if self.live
             && let Ok(mut table) = self.table.lock()
         {
@@ -53,7 +56,7 @@ impl Reporter for SyncReporter {
         } else if self.json {
             eprintln!("{}", serde_json::json!({ "note": text }));
         } else {
-            eprintln!("note: {text}");
+            eprintln!("{} {text}", crate::output::note_label());
         }
     }
 }
@@ -61,7 +64,7 @@ impl Reporter for SyncReporter {
 /// `sync --reapply FILE`: per entity, what was re-read and written.
 pub fn reapply(summary: &SyncSummary, records: &RepairList, file: &Path) {
     for entity in &summary.entities {
-        println!(
+        say!(
             "{:<24} {} records re-read: {} written with the source's version, {} deleted (gone from the source), {} rejected",
             entity.entity,
             entity.fetched + entity.deleted,
@@ -70,7 +73,7 @@ pub fn reapply(summary: &SyncSummary, records: &RepairList, file: &Path) {
             entity.rejected
         );
     }
-    println!(
+    outcome!(
         "Reapplied {} records from {}.",
         records.values().map(|ids| ids.len()).sum::<usize>(),
         file.display()
@@ -80,14 +83,18 @@ pub fn reapply(summary: &SyncSummary, records: &RepairList, file: &Path) {
 /// The gates, then the verdict and where the report is.
 pub fn cutover(report: &CutoverReport, report_file: &Path) {
     for gate in &report.gates {
-        println!(
+        say!(
             "{:<22} {:<6} {}",
             gate.name,
-            if gate.passed { "ok" } else { "NO" },
+            if gate.passed {
+                console::style("ok").green()
+            } else {
+                console::style("NO").red().bold()
+            },
             gate.figure
         );
         if let Some(remedy) = &gate.remedy {
-            println!("{:<29} → {remedy}", "");
+            say!("{:<29} → {remedy}", "");
         }
     }
     let verdict = match (report.go, report.cut_over) {
@@ -99,12 +106,17 @@ pub fn cutover(report: &CutoverReport, report_file: &Path) {
         (true, false) => "GO (rehearsal: nothing was switched).".to_owned(),
         (false, _) => "NO-GO: fix the gates marked NO and run again.".to_owned(),
     };
-    println!("{verdict} Report: {}", report_file.display());
+    let verdict = if report.go {
+        console::style(verdict).green().bold()
+    } else {
+        console::style(verdict).red().bold()
+    };
+    outcome!("{verdict} Report: {}", report_file.display());
 }
 
 /// `cutover --undo` done.
 pub fn undone(report: &UndoReport, schema: &str) {
-    println!(
+    outcome!(
         "Schema {schema:?} is no longer marked as cut over (the switch at {} by {} is kept in offbase.cutovers as undone). `offbase sync` may run again.{}",
         report.switched_at,
         report.switched_by,
@@ -167,6 +179,19 @@ impl SyncTable {
                 self.pending.push(message.clone());
             }
         }
+    }
+
+    /// The run in one line: passes and totals (what `-q` prints when the sync ends).
+    pub fn totals_line(&self) -> String {
+        let sum = |value: fn(&SyncRow) -> u64| self.rows.values().map(value).sum::<u64>();
+        format!(
+            "Synced {} passes: {} fetched, {} upserted, {} deleted, {} rejected.",
+            self.passes,
+            sum(|row| row.fetched),
+            sum(|row| row.upserted),
+            sum(|row| row.deleted),
+            sum(|row| row.rejected)
+        )
     }
 
     pub fn print(&mut self, live: bool) {

@@ -6,7 +6,7 @@ use offbase_pipeline::users::references::IdShape;
 
 pub fn users_export(summary: &ExportSummary) {
     let shown = |text: &str| crate::output::printable(text);
-    println!(
+    say!(
         "Exported {} of {} users to {}.",
         summary.exported,
         summary.users,
@@ -18,13 +18,13 @@ pub fn users_export(summary: &ExportSummary) {
             Carries::PasswordHashes => " (holds password hashes: keep it private)",
             Carries::LoginTokens => " (login tokens in the clear: hand out, then delete)",
         };
-        println!("  {}: {} users{holds}", shown(&file.path), file.users);
+        say!("  {}: {} users{holds}", shown(&file.path), file.users);
     }
     let ids = &summary.ids;
     if ids.kept {
-        println!("Ids: kept (the Base44 id).");
+        say!("Ids: kept (the Base44 id).");
     } else {
-        println!(
+        say!(
             "Ids: new, {}{}.",
             ids.scheme,
             ids.app_id
@@ -33,9 +33,9 @@ pub fn users_export(summary: &ExportSummary) {
                 .unwrap_or_default()
         );
     }
-    println!("Id map: {}", shown(&ids.map));
+    say!("Id map: {}", shown(&ids.map));
     if let Some(written) = &ids.user_map {
-        println!(
+        say!(
             "  and {} rows in offbase.user_map of {} (schema {}).",
             written.rows,
             shown(&written.database),
@@ -43,9 +43,12 @@ pub fn users_export(summary: &ExportSummary) {
         );
     }
     let sign_in = &summary.sign_in;
-    println!(
+    say!(
         "Sign-in: {} keep their password (bcrypt hash carried), {} need a reset or magic link; {} verified, {} disabled.",
-        sign_in.keep_password, sign_in.need_reset_or_link, sign_in.verified, sign_in.disabled
+        sign_in.keep_password,
+        sign_in.need_reset_or_link,
+        sign_in.verified,
+        sign_in.disabled
     );
     if !summary.secret_fields.is_empty() {
         let names: Vec<String> = summary
@@ -53,7 +56,7 @@ pub fn users_export(summary: &ExportSummary) {
             .iter()
             .map(|field| shown(&field.field))
             .collect();
-        println!(
+        say!(
             "Secret-looking fields (values never shown): {}.",
             names.join(", ")
         );
@@ -68,11 +71,11 @@ pub fn users_export(summary: &ExportSummary) {
     let fields = references().count();
     let values: u64 = references().map(|counts| counts.users).sum();
     match &ids.rewrite_plan {
-        Some(plan) => println!(
+        Some(plan) => say!(
             "References by id: {values} values in {fields} fields name a user; rewrite them with {} (review it, then psql -v ON_ERROR_STOP=1 -f it after the last sync).",
             shown(plan)
         ),
-        None => println!("References by id: {values} values in {fields} fields, kept as they are."),
+        None => say!("References by id: {values} values in {fields} fields, kept as they are."),
     }
     let email_values: u64 = summary
         .references_by_email
@@ -84,15 +87,15 @@ pub fn users_export(summary: &ExportSummary) {
         .iter()
         .map(|counts| counts.ignoring_case)
         .sum();
-    println!(
+    say!(
         "References by email: {email_values} values in {} fields, kept as they are ({ignoring_case} match a user only ignoring case).",
         summary.references_by_email.len()
     );
     if !summary.not_exported.is_empty() {
-        println!(
+        say!(
             "Not exported: {} (see the report).",
             summary.not_exported.len()
         );
     }
-    println!("Report: {}", shown(&summary.report));
+    outcome!("Report: {}", shown(&summary.report));
 }

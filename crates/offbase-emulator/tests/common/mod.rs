@@ -11,6 +11,24 @@ use std::path::{Path, PathBuf};
 
 pub const KEY: &str = "emulator-test-key-5f1c9a";
 
+/// The boundary of the multipart bodies [`multipart`] writes.
+pub const BOUNDARY: &str = "offbase-test-boundary-5b7e2c";
+
+/// A multipart body with one file part named `field`, as a browser's FormData sends it.
+pub fn multipart(field: &str, file_name: &str, content_type: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; \
+             filename=\"{file_name}\"\r\nContent-Type: {content_type}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
 pub fn sample(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../samples")

@@ -578,7 +578,7 @@ async fn wait_for_quiet(
                 name: "write freeze".into(),
                 passed: false,
                 figure: format!(
-                    "the last write was {quiet_for:.1} s ago (needs {} s of quiet)",
+                    "the last write was {quiet_for:.1} s ago (needs {} s of quiet: --quiet-period)",
                     options.quiet.as_secs()
                 ),
                 remedy: Some(

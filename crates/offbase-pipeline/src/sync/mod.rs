@@ -21,6 +21,7 @@ pub mod continuous;
 pub mod cutover;
 mod deletes;
 mod entity;
+pub mod lag;
 mod state;
 mod status;
 mod undo;
@@ -54,8 +55,29 @@ pub async fn sync_once(
     offbase_pg::cutover::refuse_if_cut_over(&mut connection, &options.target.pg_schema).await?;
     crate::lock::lock_target(&mut connection, &options.target.pg_schema, "sync", reporter).await?;
     let summary = sync_pass(workspace, client, options, &mut connection, reporter).await;
-    release(&mut connection, &options.target.pg_schema, summary).await
+    let summary = release(&mut connection, &options.target.pg_schema, summary).await?;
+    keep_lag(workspace, &summary, reporter);
+    Ok(summary)
 }
+
+/// Adds the pass to the lag the report page charts, and refreshes the page on the first pass
+/// and every [`PAGE_EVERY`] after (not every pass: a sync may run one a second for days). A
+/// report that cannot be written is said, and the sync goes on: the pass itself is committed.
+fn keep_lag(workspace: &Workspace, summary: &SyncSummary, reporter: &dyn Reporter) {
+    let at = offbase_model::time::format_fresh(chrono::Utc::now());
+    let written = lag::record_pass(workspace, summary, &at).and_then(|held| {
+        if held == 1 || held % PAGE_EVERY == 0 {
+            crate::page::write_index(workspace)?;
+        }
+        Ok(())
+    });
+    if let Err(error) = written {
+        reporter.message(&format!("the sync's lag report was not written: {error}"));
+    }
+}
+
+/// How many passes apart the sync refreshes the report page.
+const PAGE_EVERY: usize = 60;
 
 /// Releases the target lock after a run, keeping the run's own error when it failed (closing
 /// the connection releases the lock in any case).

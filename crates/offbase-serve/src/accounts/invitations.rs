@@ -2,25 +2,27 @@
 //! invited account has no password and is mailed a link) and `auth/login-token`, the link that
 //! signs in once with an invitation's token or the users export's one-time login token.
 
-use super::checks::{
-    address, ambiguous, check_app, disabled, mailer, read_body, text, too_many, users_ready,
-};
-use super::codes::{CODES_PER_HOUR, INVITE, INVITE_LIFETIME, issue, new_token};
+use super::checks::{ambiguous, check_app, mailer, users_ready};
+use super::codes::{INVITE, issue};
 use super::mails::invite_mail;
 use super::store::{
-    DEFAULT_ROLE, account_by_id, accounts_by_email, begin, commit, create_account, mark_verified,
-    own_role, signed_in,
+    account_by_id, accounts_by_email, begin, commit, create_account, mark_verified, own_role,
+    signed_in,
 };
 use crate::caller::{self, Credentials};
 use crate::error::ApiError;
-use crate::login_page::{host, return_to, with_token};
+use crate::login_page::host;
 use crate::routes::{AppState, connection};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
+use offbase_base44::accounts::{
+    self, CODES_PER_HOUR, INVITE_LIFETIME, Invitation, LoginLink, Refusal, new_token, token_digest,
+    with_token,
+};
 use offbase_model::BuiltIn;
 use offbase_pg::serve::NewCode;
-use offbase_pipeline::users::formats::postgres::{TABLE as USERS_TABLE, token_digest};
-use serde_json::{Value, json};
+use offbase_pipeline::users::formats::postgres::TABLE as USERS_TABLE;
+use serde_json::Value;
 use sqlx::{Postgres, Transaction};
 
 pub(super) async fn invite(
@@ -31,27 +33,7 @@ pub(super) async fn invite(
 ) -> Result<Value, ApiError> {
     check_app(state, app_id)?;
     let credentials = state.credentials(headers);
-    let body = read_body(body)?;
-    let email = address(
-        &body,
-        "user_email",
-        "inviting takes `{\"user_email\": ..., \"role\": ...}`",
-    )?;
-    let role = match text(&body, "role").trim() {
-        "" => DEFAULT_ROLE,
-        role if role.len() <= 64
-            && role
-                .chars()
-                .all(|character| character.is_ascii_alphanumeric() || "_-".contains(character)) =>
-        {
-            role
-        }
-        _ => {
-            return Err(ApiError::bad_request(
-                "`role` is a role name: letters, digits, `_` and `-` (e.g. `user` or `admin`)",
-            ));
-        }
-    };
+    let Invitation { email, role } = Invitation::read(body)?;
     let mut connection = connection(state).await?;
     let mut transaction = begin(&mut connection).await?;
     inviter(state, &mut transaction, &credentials).await?;
@@ -59,12 +41,9 @@ pub(super) async fn invite(
     users_ready(state)?;
     let accounts = accounts_by_email(state, &mut transaction, &email).await?;
     let id = match accounts.as_slice() {
-        [] => create_account(state, &mut transaction, &email, None, role).await?,
+        [] => create_account(state, &mut transaction, &email, None, &role).await?,
         [account] if account.password_hash.is_some() => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                format!("{email} already has an account with a password: they can sign in"),
-            ));
+            return Err(Refusal::already_signs_in(&email).into());
         }
         // Invited again: a new link; the account keeps its role.
         [account] => account.id.clone(),
@@ -81,12 +60,12 @@ pub(super) async fn invite(
             code_sha256: &digest,
             pending_password_hash: None,
             lifetime_seconds: INVITE_LIFETIME,
-            max_per_hour: CODES_PER_HOUR,
+            max_per_hour: i32::from(CODES_PER_HOUR),
         },
     )
     .await?;
     if !issued {
-        return Err(too_many(&email));
+        return Err(Refusal::too_many(&email).into());
     }
     commit(transaction).await?;
     mailer
@@ -101,12 +80,7 @@ pub(super) async fn invite(
                 ),
             )
         })?;
-    Ok(json!({
-        "success": true,
-        "user_email": email,
-        "role": role,
-        "expires_in": INVITE_LIFETIME,
-    }))
+    Ok(accounts::invited(&email, &role))
 }
 
 /// Who may invite: the service role, or a signed-in admin.
@@ -115,20 +89,11 @@ async fn inviter(
     transaction: &mut Transaction<'_, Postgres>,
     credentials: &Credentials,
 ) -> Result<(), ApiError> {
-    let only = "only an admin or the service role may invite users";
     let token = match credentials {
         Credentials::Service => return Ok(()),
         Credentials::Token(token) => token,
-        Credentials::Nothing => {
-            return Err(caller::unauthorized(format!(
-                "{only}: send an admin's token (Authorization: Bearer <token>) or the service key"
-            )));
-        }
-        Credentials::Invalid => {
-            return Err(caller::unauthorized(
-                "the credentials sent are neither this app's service key nor a bearer token",
-            ));
-        }
+        Credentials::Nothing => return Err(Refusal::inviter_unknown().into()),
+        Credentials::Invalid => return Err(Refusal::unknown_credentials().into()),
     };
     let id = state
         .auth
@@ -147,10 +112,7 @@ async fn inviter(
         ));
     }
     if user.role.as_deref() != Some("admin") {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            format!("{only}; user {} is not an admin", user.email),
-        ));
+        return Err(Refusal::inviter_not_admin(&user.email).into());
     }
     Ok(())
 }
@@ -163,32 +125,13 @@ pub(super) async fn sign_in_with_link(
 ) -> Result<String, ApiError> {
     check_app(state, app_id)?;
     users_ready(state)?;
-    let parameter = |name: &str| {
-        pairs
-            .iter()
-            .rev()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    };
-    // Where to go is checked before the token is spent.
-    let back = return_to(
-        parameter("from_url"),
+    let LoginLink { token, back } = LoginLink::read(
+        pairs,
         host(headers),
         state.accounts.public_origin.as_deref(),
     )?;
-    let token = parameter("token").map(str::trim).unwrap_or_default();
-    if token.is_empty() {
-        return Err(ApiError::bad_request(
-            "a sign-in link carries its one-time `token`",
-        ));
-    }
-    let refused = || {
-        caller::unauthorized(
-            "this sign-in link is invalid, used or expired: ask for a new one, or reset the \
-             password (auth/reset-password-request)",
-        )
-    };
-    let digest = token_digest(token);
+    let refused = || ApiError::from(Refusal::wrong_link());
+    let digest = token_digest(&token);
     let mut connection = connection(state).await?;
     let mut transaction = begin(&mut connection).await?;
     let invited = offbase_pg::serve::use_token(&mut transaction, &state.pg_schema, INVITE, &digest)
@@ -211,7 +154,7 @@ pub(super) async fn sign_in_with_link(
         .await?
         .ok_or_else(refused)?;
     if account.disabled {
-        return Err(disabled());
+        return Err(Refusal::disabled().into());
     }
     if by_invitation {
         // The mailed link proves the address.

@@ -1,14 +1,11 @@
 //! The mails the account calls send: a code, a reset link, an invitation; and the sending in
 //! the background for the calls whose answer must not tell whether a mail went out.
 
-use super::codes::{INVITE_LIFETIME, OTP_LIFETIME, RESET_LIFETIME};
 use crate::mail::{Mail, Mailer};
 use crate::routes::AppState;
-
-/// `link_base` + `path`.
-fn link(state: &AppState, path: &str) -> String {
-    format!("{}{path}", state.accounts.link_base)
-}
+use offbase_base44::accounts::{
+    CODE_LIFETIME, INVITE_LIFETIME, RESET_LIFETIME, invite_link, reset_link,
+};
 
 pub(super) fn code_mail(state: &AppState, email: &str, code: &str) -> Mail {
     Mail {
@@ -18,7 +15,7 @@ pub(super) fn code_mail(state: &AppState, email: &str, code: &str) -> Mail {
             "Your verification code for {app}:\n\n    {code}\n\nIt works for {minutes} minutes. \
              If you did not ask for it, ignore this mail.\n",
             app = state.accounts.app_name,
-            minutes = OTP_LIFETIME / 60,
+            minutes = CODE_LIFETIME / 60,
         ),
     }
 }
@@ -36,7 +33,7 @@ pub(super) fn reset_mail(state: &AppState, email: &str, token: &str) -> Mail {
              If you did not ask for it, ignore this mail: your password stays as it is.\n",
             app = state.accounts.app_name,
             hours = RESET_LIFETIME / 3600,
-            page = link(state, &format!("/login#reset_token={token}")),
+            page = reset_link(&state.accounts.link_base, token),
         ),
     }
 }
@@ -53,13 +50,7 @@ pub(super) fn invite_mail(state: &AppState, email: &str, token: &str) -> Mail {
              the sign-in page.\n",
             app = state.accounts.app_name,
             days = INVITE_LIFETIME / (24 * 3600),
-            url = link(
-                state,
-                &format!(
-                    "/api/apps/{}/auth/login-token?token={token}&from_url=/",
-                    state.app_id
-                )
-            ),
+            url = invite_link(&state.accounts.link_base, &state.app_id, token),
         ),
     }
 }

@@ -32,14 +32,17 @@
 //! runs off the request threads; codes compare in constant time, tokens are looked up by their
 //! SHA-256.
 //!
-//! The submodules, each owning one part:
-//! - `codes`: the codes and tokens mailed (made, issued with their life and tries);
+//! The emulator answers these calls too, and a test requires the same answers from both: the
+//! rules and texts they share (the numbers above, the requests' checks, the answers, the
+//! refusals, the codes' making and digest, the way back after a sign-in) are
+//! `offbase_base44::accounts`'. The submodules, each owning one part of the rest:
+//! - `codes`: the codes and tokens mailed, issued into the codes table;
 //! - `registration`: register, verify-otp and resend-otp;
-//! - `passwords`: their bounds and bcrypt hashes, reset (request and spend) and change;
+//! - `passwords`: bcrypt hashes, reset (request and spend) and change;
 //! - `invitations`: invite-user, and the login-token link that signs in once;
-//! - `store`: the accounts as stored (users row and User record), the transaction, a sign-in's
-//!   answer;
-//! - `checks`: what every call checks first (the app, SMTP, the users table, the body);
+//! - `store`: the accounts as stored (users row and User record), the transaction, a sign-in;
+//! - `checks`: what every call checks first (the app, SMTP, the users table, the caller), and
+//!   the shared refusals answered as serve's errors;
 //! - `mails`: the mails the calls send.
 
 mod checks;

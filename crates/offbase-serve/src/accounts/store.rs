@@ -15,11 +15,8 @@ use offbase_model::time::format_stored;
 use offbase_model::{BuiltIn, Table};
 use offbase_pg::serve::{Access, Account, NewAccount, WriteError};
 use offbase_pipeline::users::formats::postgres::TABLE as USERS_TABLE;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use sqlx::{PgConnection, Postgres, Transaction};
-
-/// The role of a registered user, and of an invited one by default.
-pub(super) const DEFAULT_ROLE: &str = "user";
 
 /// A read-write transaction in the server's own role (the users table is the server's, not
 /// the access rules' roles').
@@ -269,11 +266,7 @@ pub(super) async fn signed_in(
         })?;
     own_role(state, transaction).await?;
     let token = state.auth.secret.issue(&state.app_id, id);
-    Ok(json!({
-        "access_token": token,
-        "token_type": "Bearer",
-        "user": Value::Object(user.record),
-    }))
+    Ok(offbase_base44::accounts::signed_in(&token, user.record))
 }
 
 /// An ObjectId-like id, as a create makes one: 8 hex digits of the second, 16 random ones.

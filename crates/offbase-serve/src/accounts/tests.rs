@@ -1,34 +1,8 @@
-//! Unit tests of the codes, tokens, password bounds and account lookups.
+//! Unit tests of the account lookups and of what serve keeps that the shared rules must match
+//! (the shared codes, password bounds and addresses are tested in `offbase_base44::accounts`).
 
-use super::codes::{new_code, new_token};
-use super::passwords::check_new_password;
 use super::store::single;
 use offbase_pg::serve::Account;
-
-#[test]
-fn codes_are_six_digits_and_tokens_long() {
-    for _ in 0..200 {
-        let code = new_code();
-        assert_eq!(code.len(), 6, "{code}");
-        assert!(code.bytes().all(|byte| byte.is_ascii_digit()), "{code}");
-    }
-    let token = new_token();
-    assert_eq!(token.len(), 43);
-    assert_ne!(token, new_token());
-    assert!(
-        token
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
-    );
-}
-
-#[test]
-fn passwords_have_bounds() {
-    assert!(check_new_password("short").is_err());
-    assert!(check_new_password("long enough").is_ok());
-    assert!(check_new_password(&"x".repeat(73)).is_err());
-    assert!(check_new_password(&"x".repeat(72)).is_ok());
-}
 
 #[test]
 fn one_account_or_none() {
@@ -43,4 +17,32 @@ fn one_account_or_none() {
     assert_eq!(single(vec![account("a")]), Some(account("a")));
     assert_eq!(single(vec![account("a"), account("b")]), None);
     assert!(!format!("{:?}", account("a")).contains("secret"));
+}
+
+/// The shared address rules are lettre's (which sends the mails), but for the domains only
+/// its IDNA mapping makes valid: those are refused.
+#[test]
+fn addresses_are_taken_as_lettre_takes_them() {
+    for address in [
+        "ann@example.com",
+        "x+tag@sub.example.org",
+        "\"first.last\"@example.com",
+        "me@[127.0.0.1]",
+        "root@localhost",
+        "jörg@bücher.example",
+        "a@[]",
+        "a@::1",
+        "Ann <ann@example.com>",
+        "a..b@example.com",
+        "a@example.com,b@example.com",
+        "\"a\"b\"@example.com",
+    ] {
+        assert_eq!(
+            offbase_base44::accounts::is_address(address),
+            crate::mail::is_address(address),
+            "{address}"
+        );
+    }
+    assert!(crate::mail::is_address("a@☃.example"));
+    assert!(!offbase_base44::accounts::is_address("a@☃.example"));
 }

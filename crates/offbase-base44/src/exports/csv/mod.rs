@@ -58,9 +58,11 @@
 //! Where each part lives (this file uses the parts; no part uses this file): this file reads
 //! a file or a folder and the rows of a table into records; `read` splits the bytes into rows
 //! and names the columns (the CSV grammar); `typing` types each cell by its column's rule;
-//! `inference` guesses a schema when there is none; `outcome` holds what an import gives
+//! `inference` guesses a schema when there is none; `import` reads the file the SDK's
+//! `importEntities` sends (the same grammar and typing, the platform's pairing of columns); `outcome` holds what an import gives
 //! ([`CsvImport`], [`CellFlag`], [`CsvError`], [`INFERRED_KEY`]), re-exported here.
 
+mod import;
 mod inference;
 mod outcome;
 mod read;
@@ -70,6 +72,7 @@ mod typing;
 mod tests;
 
 pub use crate::schema::entity_schema_json;
+pub use import::{IMPORT_BODY_MAX, IMPORT_MAX_BYTES, ImportRefusal, import_answer, parse_import};
 /// The key under which a record carries the flags of its cells (an object `{field: reason}`):
 /// the importer's flags key of the model, re-exported where the CSV importer's users look.
 pub use offbase_model::record::FLAGS_KEY;

@@ -46,8 +46,18 @@ fn invalid_utf8(body: &[u8], file: &str) -> Option<CsvError> {
 /// reader flags them. A file whose header, or more than half of whose rows, are not UTF-8 was
 /// saved in another encoding: it stops at the first invalid byte, saying how to save it.
 pub(super) fn read_rows(bytes: &[u8], file: &str) -> Result<Vec<Row>, CsvError> {
+    read_rows_separated(bytes, file, b',')
+}
+
+/// [`read_rows`] with cells separated by `separator` (`,`, `;` or a tab: what the platform's
+/// import accepts).
+pub(super) fn read_rows_separated(
+    bytes: &[u8],
+    file: &str,
+    separator: u8,
+) -> Result<Vec<Row>, CsvError> {
     let body = offbase_model::record::strip_bom(bytes);
-    let rows = match split_rows(body, file) {
+    let rows = match split_rows_separated(body, file, separator) {
         Ok(rows) => rows,
         // In another encoding, the structure may look broken too: the encoding comes first.
         Err(error) => return Err(invalid_utf8(body, file).unwrap_or(error)),
@@ -73,7 +83,17 @@ fn count_newlines(bytes: &[u8]) -> u64 {
 /// no cell); a final line break does not start a row. The structure is all ASCII, so it splits
 /// text in any ASCII-compatible encoding the same way; each row is then decoded as UTF-8
 /// ([`Row::invalid`] when it is not).
+#[cfg(test)]
 pub(super) fn split_rows(body: &[u8], file: &str) -> Result<Vec<Row>, CsvError> {
+    split_rows_separated(body, file, b',')
+}
+
+/// [`split_rows`] with cells separated by `separator` instead of `,`.
+pub(super) fn split_rows_separated(
+    body: &[u8],
+    file: &str,
+    separator: u8,
+) -> Result<Vec<Row>, CsvError> {
     let malformed = |line: u64, message: &str| CsvError::Malformed {
         path: file.to_owned(),
         line,
@@ -118,7 +138,9 @@ pub(super) fn split_rows(body: &[u8], file: &str) -> Result<Vec<Row>, CsvError> 
                         }
                     }
                 }
-                if !matches!(peek(position), None | Some(b',' | b'\n' | b'\r')) {
+                if !matches!(peek(position), None | Some(b'\n' | b'\r'))
+                    && peek(position) != Some(separator)
+                {
                     return Err(malformed(
                         line,
                         "text follows the closing quote of a cell: quote the whole cell and \
@@ -127,7 +149,7 @@ pub(super) fn split_rows(body: &[u8], file: &str) -> Result<Vec<Row>, CsvError> 
                 }
             } else {
                 while let Some(byte) = peek(position) {
-                    if matches!(byte, b',' | b'\n' | b'\r') {
+                    if matches!(byte, b'\n' | b'\r') || byte == separator {
                         break;
                     }
                     cell.push(byte);
@@ -136,12 +158,12 @@ pub(super) fn split_rows(body: &[u8], file: &str) -> Result<Vec<Row>, CsvError> 
             }
             cells.push(cell);
             row_end = position;
-            let separator = peek(position);
-            if separator.is_some() {
+            let ending = peek(position);
+            if ending.is_some() {
                 position += 1;
             }
-            match separator {
-                Some(b',') => {}
+            match ending {
+                Some(byte) if byte == separator => {}
                 Some(b'\r') => {
                     if peek(position) == Some(b'\n') {
                         position += 1;

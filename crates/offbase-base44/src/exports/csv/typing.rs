@@ -275,7 +275,7 @@ fn type_cell(rule: &Rule<'_>, raw: &str) -> Typed {
     }
 }
 
-fn field_cell(field: &Field, raw: &str) -> Typed {
+pub(super) fn field_cell(field: &Field, raw: &str) -> Typed {
     match &field.kind {
         FieldKind::Boolean => boolean_cell(raw),
         FieldKind::Integer => integer_cell(raw),

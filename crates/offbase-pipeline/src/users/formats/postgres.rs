@@ -7,11 +7,13 @@
 
 use super::{Artefact, Carries, Rendered, Rendering, Skipped};
 use crate::users::user::User;
+/// The SHA-256 of a token, in hex, as the table keeps it (`encode(sha256(token::bytea),
+/// 'hex')` in SQL): the one digest the servers look one-time tokens up by.
+pub use offbase_base44::accounts::token_digest;
 use offbase_copy::Cell;
 use offbase_model::PgType;
 use offbase_model::names::quote_identifier;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 
 /// The SQL file.
@@ -60,15 +62,6 @@ fn types() -> Vec<PgType> {
         PgType::Jsonb,
         PgType::Text,
     ]
-}
-
-/// The SHA-256 of a token, in hex, as the table keeps it (`encode(sha256(token::bytea),
-/// 'hex')` in SQL).
-pub fn token_digest(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
 }
 
 fn text_cell(value: Option<&str>) -> Cell<'_> {
