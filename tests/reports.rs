@@ -100,6 +100,9 @@ async fn load_report_of_the_crm_sample() {
     let mut summary = summary;
     summary.workspace = "[workspace]".to_owned();
     summary.database = "[database]".to_owned();
+    for key in &mut summary.foreign_keys {
+        key.query = key.query.replace(&summary.pg_schema, "[schema]");
+    }
     summary.pg_schema = "[schema]".to_owned();
     summary.rejects_folder = "[workspace]/reports/rejects".to_owned();
     summary.seconds = 0.0;

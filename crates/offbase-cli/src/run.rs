@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 pub fn run() -> ExitCode {
     register_passwords();
-    let matches = Cli::command().get_matches();
+    let matches = with_literal_examples(Cli::command()).get_matches();
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     crate::output::configure_colors(cli.color);
     crate::output::set_verbosity(if cli.quiet {
@@ -30,11 +30,46 @@ pub fn run() -> ExitCode {
             eprintln!(
                 "{} {}",
                 crate::output::error_label(),
-                crate::output::printable(&format!("{error:#}"))
+                crate::output::printable(&in_words(&error))
             );
             ExitCode::from(2)
         }
     }
+}
+
+/// Every command whose help ends with `Examples:` prints them as written, one line each: clap
+/// wraps the text after the options to the terminal's width, which cut long commands in two
+/// where they could no longer be pasted. The examples move into the command's help template,
+/// whose literal text clap leaves alone.
+pub fn with_literal_examples(command: clap::Command) -> clap::Command {
+    let examples = command
+        .get_after_help()
+        .map(ToString::to_string)
+        .filter(|text| text.starts_with("Examples:"));
+    let command = match examples {
+        Some(examples) => command.after_help(None::<&str>).help_template(format!(
+            "{{before-help}}{{about-with-newline}}\n{{usage-heading}} {{usage}}\n\n{{all-args}}\n\n{examples}"
+        )),
+        None => command,
+    };
+    command.mut_subcommands(with_literal_examples)
+}
+
+/// The error and its causes, `: `-joined, each said once: a cause whose text the message
+/// already carries (many errors print their source) is not repeated.
+fn in_words(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let message = cause.to_string();
+        if message.is_empty() || text.contains(&message) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&message);
+    }
+    text
 }
 
 /// A database password given on the command line or in the environment is never printed.

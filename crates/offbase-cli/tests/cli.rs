@@ -633,3 +633,66 @@ fn assess_writes_the_report_and_the_corpus_and_summarises() {
         text(&missing.stderr)
     );
 }
+
+/// The subcommands `offbase <path> --help` lists, as paths (`["diff", "data"]`), recursively.
+fn command_paths(path: &[String]) -> Vec<Vec<String>> {
+    let mut arguments: Vec<&str> = path.iter().map(String::as_str).collect();
+    arguments.push("--help");
+    let help = text(&offbase(&arguments).stdout);
+    let mut paths = Vec::new();
+    for line in help
+        .lines()
+        .skip_while(|line| *line != "Commands:")
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+    {
+        let Some(name) = line.split_whitespace().next() else {
+            continue;
+        };
+        if name == "help" {
+            continue;
+        }
+        let mut child = path.to_vec();
+        child.push(name.to_owned());
+        paths.extend(command_paths(&child));
+        paths.push(child);
+    }
+    paths
+}
+
+#[test]
+fn help_examples_were_wrapped_mid_command() {
+    let mut examples = 0;
+    let mut longest = 0;
+    for path in command_paths(&[]) {
+        let mut arguments: Vec<&str> = path.iter().map(String::as_str).collect();
+        arguments.push("--help");
+        let help = text(&offbase(&arguments).stdout);
+        for line in help
+            .lines()
+            .skip_while(|line| *line != "Examples:")
+            .skip(1)
+            .filter(|line| !line.trim().is_empty())
+        {
+            // Each line one whole command: optional variables, then the program.
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let program = words
+                .iter()
+                .find(|word| !word.contains('='))
+                .copied()
+                .unwrap_or_default();
+            assert!(
+                line.starts_with("  ") && ["offbase", "curl", "psql"].contains(&program),
+                "{path:?}: an example line that is not a whole command: {line:?}"
+            );
+            examples += 1;
+            longest = longest.max(line.len());
+        }
+    }
+    assert!(examples > 40, "{examples} examples");
+    // Some examples are longer than the 100 columns help is wrapped to: they stay whole.
+    assert!(
+        longest > 100,
+        "the longest example has {longest} characters"
+    );
+}

@@ -566,3 +566,37 @@ fn migrate_exited_1_without_saying_why() {
         outcome.stderr
     );
 }
+
+#[test]
+fn quick_retries_of_a_failing_server_were_silent() {
+    // Two answers of 503, then an empty app: each retry waits well under a second, and each is
+    // still said as it happens.
+    let failing = |index: usize, request: &Request| {
+        if index < 2 {
+            Reply {
+                status: 503,
+                headers: Vec::new(),
+                body: "unavailable".to_owned(),
+            }
+        } else {
+            empty(request)
+        }
+    };
+    let folder = temporary_folder();
+    let server = Server::start(failing);
+    let outcome = run(
+        pull(&server, &folder.path().join("ws"), "retry-key", &[]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
+    let retries: Vec<&str> = outcome
+        .stderr
+        .lines()
+        .filter(|line| line.contains("the API answered HTTP 503; retrying (attempt"))
+        .collect();
+    assert_eq!(retries.len(), 2, "{}", outcome.stderr);
+    assert!(
+        retries[0].contains("(attempt 2 of ") && retries[1].contains("(attempt 3 of "),
+        "{retries:?}"
+    );
+}

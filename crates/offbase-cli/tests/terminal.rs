@@ -3,7 +3,7 @@
 //! live region must be redrawn in place: no stacked copies of a bar, no spinner left behind,
 //! every finished entity once, and nothing of the region left on the final screen; the sync's
 //! table is redrawn over itself pass after pass. The final screens of load and pull are
-//! snapshots.
+//! snapshots. And `load --replace` asks before it drops tables, on a terminal only.
 //!
 //! Skipped (said on stderr) without tmux; `OFFBASE_REQUIRE_CORPUS=1` (CI) makes it mandatory.
 
@@ -245,6 +245,23 @@ fn watch(tmux: &Tmux, what: &str, command: &str, expect_a_bar: bool) -> Watched 
     Watched { output }
 }
 
+/// `offbase generate` of the tasks sample's schemas into `workspace`, with `options`.
+fn generate_tasks(workspace: &Path, options: &[&str]) {
+    let generated = Command::new(env!("CARGO_BIN_EXE_offbase"))
+        .args(["generate", "--schema-from"])
+        .arg(samples().join("tasks"))
+        .args(options)
+        .arg("--workspace")
+        .arg(workspace)
+        .output()
+        .unwrap_or_else(|error| panic!("offbase generate: {error}"));
+    assert!(
+        generated.status.success(),
+        "generate: {}",
+        text(&generated.stderr)
+    );
+}
+
 #[test]
 fn load_redraws_one_region_in_place_and_leaves_a_clean_screen() {
     let Some(tmux) = Tmux::start_or_skip("load_redraws_one_region_in_place", 120, 30) else {
@@ -252,25 +269,16 @@ fn load_redraws_one_region_in_place_and_leaves_a_clean_screen() {
     };
     let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("temporary folder: {error}"));
     let workspace = folder.path().join("ws");
-    let generated = Command::new(env!("CARGO_BIN_EXE_offbase"))
-        .args(["generate", "--schema-from"])
-        .arg(samples().join("tasks"))
-        .args([
+    generate_tasks(
+        &workspace,
+        &[
             "--records",
             "50",
             "--records-for",
             "Task=150000",
             "--seed",
             "18",
-            "--workspace",
-        ])
-        .arg(&workspace)
-        .output()
-        .unwrap_or_else(|error| panic!("offbase generate: {error}"));
-    assert!(
-        generated.status.success(),
-        "generate: {}",
-        text(&generated.stderr)
+        ],
     );
     let schema = format!("terminal_{}", std::process::id());
     forget(&schema);
@@ -437,4 +445,81 @@ async fn sync_redraws_its_table_in_place() {
             last.join("\n")
         );
     }
+}
+
+/// Waits until a line of the screen contains `text`; the screen then.
+fn wait_for(tmux: &Tmux, text: &str) -> Vec<String> {
+    let started = Instant::now();
+    loop {
+        let screen = tmux.screen();
+        if screen.iter().any(|line| line.contains(text)) {
+            return screen;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no {text:?} on the screen:\n{}",
+            screen.join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(40));
+    }
+}
+
+#[test]
+fn replace_dropped_tables_without_asking() {
+    let Some(tmux) = Tmux::start_or_skip("replace_dropped_tables_without_asking", 120, 30) else {
+        return;
+    };
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("temporary folder: {error}"));
+    let workspace = folder.path().join("ws");
+    generate_tasks(&workspace, &["--records", "20", "--seed", "7"]);
+    let schema = format!("terminal_replace_{}", std::process::id());
+    forget(&schema);
+    let load = format!(
+        "{} load --workspace {} --database-url {} --pg-schema {schema}",
+        env!("CARGO_BIN_EXE_offbase"),
+        workspace.display(),
+        database_url(),
+    );
+    // Not a terminal: the flag is the answer, as scripts need.
+    for arguments in ["", " --replace"] {
+        let loaded = Command::new("sh")
+            .args(["-c", &format!("{load}{arguments}")])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|error| panic!("offbase load: {error}"));
+        assert!(loaded.status.success(), "{}", text(&loaded.stderr));
+    }
+    // On a terminal, it asks; anything but yes drops nothing.
+    tmux.type_line(&format!(
+        "export PS1='$ ' NO_COLOR=1; clear; {load} --replace; echo status $?"
+    ));
+    wait_for(&tmux, "Go on? [y/N]");
+    tmux.type_line("n");
+    let screen = wait_for(&tmux, "status ");
+    assert!(
+        screen
+            .iter()
+            .any(|line| line.contains("nothing dropped: --replace was not confirmed")),
+        "{}",
+        screen.join("\n")
+    );
+    assert!(
+        screen.iter().any(|line| line == "status 2"),
+        "{}",
+        screen.join("\n")
+    );
+    // With --yes it does not ask.
+    tmux.type_line(&format!("clear; {load} --replace --yes; echo done $?"));
+    let screen = wait_for(&tmux, "done ");
+    assert!(
+        !screen.iter().any(|line| line.contains("Go on?")),
+        "{}",
+        screen.join("\n")
+    );
+    assert!(
+        screen.iter().any(|line| line == "done 0"),
+        "{}",
+        screen.join("\n")
+    );
+    forget(&schema);
 }

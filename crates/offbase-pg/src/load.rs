@@ -665,6 +665,27 @@ pub async fn column_not_null(
     catalog_flag(connection, sql, [pg_schema, table, column]).await
 }
 
+/// The rows of `key`'s table that refer to no row of its target (its orphans), as the part of
+/// a query after the select list: `FROM ... child WHERE ...`.
+fn orphans_from(pg_schema: &str, key: &ForeignKey) -> String {
+    let schema = quote_identifier(pg_schema);
+    format!(
+        "FROM {schema}.{} child WHERE child.{} IS NOT NULL AND NOT EXISTS \
+         (SELECT 1 FROM {schema}.{} parent WHERE parent.{} = child.{})",
+        quote_identifier(&key.table),
+        quote_identifier(&key.column),
+        quote_identifier(&key.target_table),
+        quote_identifier(&key.target_column),
+        quote_identifier(&key.column),
+    )
+}
+
+/// The query that lists the orphans of `key`: the referencing rows whose reference matches no
+/// row, for people to read them (the load's report carries it).
+pub fn orphans_query(pg_schema: &str, key: &ForeignKey) -> String {
+    format!("SELECT child.* {};", orphans_from(pg_schema, key))
+}
+
 /// Orphans of a foreign key: how many rows reference a missing row, and up to `sample` of
 /// their ids (the referencing rows' first primary key column), smallest first.
 pub async fn count_orphans(
@@ -674,16 +695,7 @@ pub async fn count_orphans(
     id_column: &str,
     sample: i64,
 ) -> Result<(u64, Vec<String>), PgError> {
-    let schema = quote_identifier(pg_schema);
-    let from = format!(
-        "FROM {schema}.{} child WHERE child.{} IS NOT NULL AND NOT EXISTS \
-         (SELECT 1 FROM {schema}.{} parent WHERE parent.{} = child.{})",
-        quote_identifier(&key.table),
-        quote_identifier(&key.column),
-        quote_identifier(&key.target_table),
-        quote_identifier(&key.target_column),
-        quote_identifier(&key.column),
-    );
+    let from = orphans_from(pg_schema, key);
     let sql = format!(
         "SELECT (SELECT count(*) {from}) AS orphans, \
          ARRAY(SELECT child.{id}::text {from} ORDER BY 1 LIMIT $1) AS sample",

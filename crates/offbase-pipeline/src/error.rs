@@ -41,10 +41,14 @@ pub enum PipelineError {
     UserSession { user: String, message: String },
     /// The workspace was staged from another source.
     #[error(
-        "the workspace {} holds a pull from another source ({previous}): use another --workspace, or --fresh to start over",
+        "the workspace {} holds a pull of {previous}, not of {asked}: use another --workspace for {asked}, or add --fresh to drop what it holds and pull again",
         path.display()
     )]
-    OtherSource { path: PathBuf, previous: String },
+    OtherSource {
+        path: PathBuf,
+        previous: String,
+        asked: String,
+    },
     #[error("unknown entity {name:?}: the schemas have {known}")]
     UnknownEntity { name: String, known: String },
     /// A source that does not page by keyset.

@@ -59,23 +59,21 @@ impl Failure {
 }
 
 impl Client {
-    /// Sleeps `duration`, saying why (`what`) when it is a second or more, and again every
-    /// [`NOTICE_EVERY`] with the time left.
-    async fn wait(&self, duration: Duration, what: &str) {
+    /// Sleeps `duration`, saying why (`what`) when it is a second or more (or `always`: a retry
+    /// is said however short its wait, so a server that fails is never retried in silence),
+    /// and again every [`NOTICE_EVERY`] with the time left.
+    async fn wait(&self, duration: Duration, what: &str, always: bool) {
         let Some(notice) = self
             .notices
             .0
             .as_ref()
-            .filter(|_| duration >= Duration::from_secs(1))
+            .filter(|_| always || duration >= Duration::from_secs(1))
         else {
             tokio::time::sleep(duration).await;
             return;
         };
         let until = Instant::now() + duration;
-        notice(&format!(
-            "{what}: waiting {:.0} s",
-            duration.as_secs_f64().ceil()
-        ));
+        notice(&format!("{what}: waiting {}", human_wait(duration)));
         loop {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -129,6 +127,7 @@ impl Client {
                         "{entity}: pacing requests ({} a minute at most)",
                         self.config.requests_per_minute.unwrap_or_default()
                     ),
+                    false,
                 )
                 .await;
             }
@@ -183,7 +182,7 @@ impl Client {
                     ),
                 ),
             };
-            self.wait(delay, &what).await;
+            self.wait(delay, &what, true).await;
         }
     }
 

@@ -57,6 +57,14 @@ pub fn read_app(source: &Path) -> Result<ReadOutcome, SchemaError> {
     // Files were read but none was an entity schema (another format, sample records, ...):
     // planning only the platform `User` would look like success.
     if outcome.app.entities.is_empty() {
+        let apps = apps_within(source);
+        if !apps.is_empty() {
+            return Err(SchemaError::FolderOfApps {
+                path: source.display().to_string(),
+                example: source.join(&apps[0]).display().to_string(),
+                apps: apps.join(", "),
+            });
+        }
         let why = match outcome.warnings.as_slice() {
             [] => "no schema file".to_owned(),
             [only] => format!("the only candidate was skipped: {only}"),
@@ -72,6 +80,27 @@ pub fn read_app(source: &Path) -> Result<ReadOutcome, SchemaError> {
     }
     refuse_control_characters(&outcome)?;
     Ok(outcome)
+}
+
+/// The subfolders of `folder` that hold an app of their own (a `base44/entities`,
+/// `src/entities` or `entities` folder), sorted: `offbase plan samples/` was given a folder of
+/// apps, not an app.
+fn apps_within(folder: &Path) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(folder) else {
+        return Vec::new();
+    };
+    let mut apps: Vec<String> = entries
+        .flatten()
+        .filter(|entry| {
+            let path = entry.path();
+            ["base44/entities", "src/entities", "entities"]
+                .iter()
+                .any(|inner| path.join(inner).is_dir())
+        })
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    apps.sort();
+    apps
 }
 
 /// Refuses entity and field names holding control characters (a newline, an escape, a NUL):

@@ -87,6 +87,12 @@ pub enum SchemaError {
         "{path}: no Base44 entity schema found ({why}): give a code-export root, a base44/entities, src/entities or entities folder, or one schema file"
     )]
     NoEntitySchema { path: String, why: String },
+    #[error("{path} holds several apps ({apps}), not one: give one app's folder, e.g. {example}")]
+    FolderOfApps {
+        path: String,
+        apps: String,
+        example: String,
+    },
     #[error(
         "entity `{name}` is defined twice in one folder, in {first} and in {second}: remove one of the two files"
     )]

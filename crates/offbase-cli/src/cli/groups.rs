@@ -113,8 +113,9 @@ pub struct ApiSourceArgs {
     /// The Base44 API origin, e.g. https://app.base44.com (or an emulator's URL).
     #[arg(long, value_name = "URL")]
     pub api_url: Option<String>,
-    /// The app id (24 hex characters, in the app's URL or base44/.app.jsonc).
-    #[arg(long, value_name = "ID")]
+    /// The app id (24 hex characters, in the app's URL; default: a code export's
+    /// base44/.app.jsonc under --schema-from).
+    #[arg(long, env = "BASE44_APP_ID", value_name = "ID")]
     pub app_id: Option<String>,
     #[command(flatten)]
     pub key: ApiKeyArgs,
@@ -167,9 +168,13 @@ pub struct LoadTuning {
     /// added back after the load when no row breaks it, and reported.
     #[arg(long, value_name = "required,enums", default_value = "")]
     pub relax: String,
-    /// Drop the tables of an earlier load into the same schema and load again.
+    /// Drop the tables of an earlier load into the same schema and load again (on a terminal
+    /// it asks first, unless --yes).
     #[arg(long)]
     pub replace: bool,
+    /// Do not ask before --replace drops tables (scripts, CI).
+    #[arg(long, requires = "replace")]
+    pub yes: bool,
     /// Records per batch; each batch is one transaction with its checkpoint.
     #[arg(long, default_value_t = 50_000, value_name = "N")]
     pub batch_records: usize,

@@ -7,6 +7,7 @@ use crate::cli::{
 };
 use anyhow::{Context as _, bail};
 use offbase_base44::client::{Client, ClientConfig};
+use offbase_pipeline::progress::Reporter;
 use offbase_pipeline::target::{MappingFile, Target};
 use std::process::ExitCode;
 
@@ -33,13 +34,18 @@ pub fn diff_data(arguments: DiffDataArgs, context: &Context) -> anyhow::Result<E
                     config.requests_per_minute = arguments.requests_per_minute;
                     Client::new(config)?
                 }
-                (None, None) => workspace_client(
-                    &workspace,
-                    &api.key.api_key_env,
-                    arguments.requests_per_minute,
-                )?,
-                _ => bail!(
-                    "--api-url and --app-id go together (or give neither: the API the workspace was pulled from)"
+                (None, app_id) => {
+                    if let Some(app_id) = app_id {
+                        super::same_app_as_workspace(&workspace, app_id)?;
+                    }
+                    workspace_client(
+                        &workspace,
+                        &api.key.api_key_env,
+                        arguments.requests_per_minute,
+                    )?
+                }
+                (Some(_), None) => bail!(
+                    "--api-url needs --app-id (or BASE44_APP_ID); or give neither: the API the workspace was pulled from"
                 ),
             };
             runtime()?.block_on(offbase_pipeline::compare::api_source::diff_data_api(
@@ -52,6 +58,24 @@ pub fn diff_data(arguments: DiffDataArgs, context: &Context) -> anyhow::Result<E
         }
     };
     offbase_pipeline::compare::diff::write_reports(&workspace, &diff)?;
+    // Against the workspace, after a sync: the target holds the changes made in Base44 since
+    // the pull, which are differences from the workspace and none from the app.
+    if !diff.clean() && matches!(arguments.source, DiffDataSource::Workspace) {
+        let synced = runtime()?
+            .block_on(offbase_pipeline::sync::status(
+                &target.database_url,
+                &target.pg_schema,
+            ))
+            .map(|status| status.entities.iter().any(|entity| entity.state.passes > 0))
+            .unwrap_or(false);
+        if synced {
+            reporter.message(
+                "the target was synced after the workspace was pulled: differences from the \
+                 workspace may be the sync's own changes. Compare with the app itself: offbase \
+                 diff data --source api",
+            );
+        }
+    }
     reporter.clear();
     if json {
         println!("{}", reporter.json(&diff)?);

@@ -91,14 +91,15 @@ fn private_files_client(
             let config = ClientConfig::new(api_url.clone(), app_id.clone(), api_key(key_env)?);
             Ok(Some(announced(Client::new(config)?, reporter)))
         }
-        (Some(_), None) | (None, Some(_)) => {
-            anyhow::bail!("--api-url and --app-id go together")
-        }
-        (None, None) if std::env::var_os(key_env).is_some() => {
+        (Some(_), None) => anyhow::bail!("--api-url needs --app-id (or BASE44_APP_ID)"),
+        (None, app_id) if std::env::var_os(key_env).is_some() => {
+            if let Some(app_id) = app_id {
+                super::same_app_as_workspace(workspace, app_id)?;
+            }
             Ok(workspace_client(workspace, key_env, None)
                 .ok()
                 .map(|client| announced(client, reporter)))
         }
-        (None, None) => Ok(None),
+        (None, _) => Ok(None),
     }
 }

@@ -1,7 +1,7 @@
 //! Into PostgreSQL and what stands there: `offbase load`, `offbase migrate` (stage, plan, load
 //! or bundle, verify), `offbase reseal` (the workspace's manifest) and `offbase status`.
 
-use super::{Context, announced, api_key, runtime};
+use super::{Context, announced, api_key, app_id_for, runtime};
 use crate::cli::{LoadArgs, LoadTuning, MigrateArgs, ResealArgs, StatusArgs};
 use anyhow::bail;
 use offbase_base44::client::{Client, ClientConfig};
@@ -31,12 +31,33 @@ fn load_options(mut target: Target, tuning: &LoadTuning) -> anyhow::Result<LoadO
     let mut options = LoadOptions::new(target.database_url.clone(), target.pg_schema.clone());
     options.target = target;
     options.existing = if tuning.replace {
+        confirm_replace(&options.target.pg_schema, tuning.yes)?;
         Existing::Replace
     } else {
         Existing::Resume
     };
     options.batch_records = tuning.batch_records;
     Ok(options)
+}
+
+/// `--replace` drops tables: on a terminal it asks first (`--yes` does not); elsewhere (a
+/// script, CI) the flag itself is the answer.
+fn confirm_replace(pg_schema: &str, yes: bool) -> anyhow::Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if yes || !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Ok(());
+    }
+    eprint!(
+        "--replace drops the tables an earlier load made in schema {pg_schema:?} and loads again. Go on? [y/N] "
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+        Ok(())
+    } else {
+        bail!("nothing dropped: --replace was not confirmed (--yes skips the question)")
+    }
 }
 
 pub fn load(arguments: LoadArgs, context: &Context) -> anyhow::Result<ExitCode> {
@@ -75,11 +96,10 @@ pub fn migrate(arguments: MigrateArgs, context: &Context) -> anyhow::Result<Exit
             schema_from: arguments.schema_from.clone(),
         },
         (None, Some(api_url)) => {
-            let (Some(app_id), Some(schema_from)) =
-                (api.app_id.clone(), arguments.schema_from.clone())
-            else {
-                bail!("--api-url needs --app-id and --schema-from");
+            let Some(schema_from) = arguments.schema_from.clone() else {
+                bail!("--api-url needs --schema-from: the app's code export (its entity schemas)");
             };
+            let app_id = app_id_for(api.app_id.clone(), Some(&schema_from), &*reporter)?;
             let mut config =
                 ClientConfig::new(api_url.clone(), app_id, api_key(&api.key.api_key_env)?);
             config.max_retry_wait = arguments.max_retry_wait;

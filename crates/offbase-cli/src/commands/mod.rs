@@ -85,6 +85,56 @@ fn announced(client: Client, reporter: &Arc<TerminalReporter>) -> Client {
     client.with_wait_notice(Arc::new(move |text: &str| reporter.message(text)))
 }
 
+/// The app to read from the API: `--app-id` (or `BASE44_APP_ID`), else the id in the code
+/// export's `base44/.app.jsonc` under `--schema-from`, as the Base44 CLI reads it (said in a
+/// note, so a wrong folder is seen at once).
+fn app_id_for(
+    given: Option<String>,
+    schema_from: Option<&std::path::Path>,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<String> {
+    if let Some(app_id) = given {
+        return Ok(app_id);
+    }
+    let from_export = schema_from.and_then(|folder| {
+        offbase_base44::schema::read_app(folder)
+            .ok()
+            .and_then(|outcome| outcome.app.app_id)
+            .map(|app_id| (folder, app_id))
+    });
+    match from_export {
+        Some((folder, app_id)) => {
+            reporter.message(&format!(
+                "app {app_id}, from {}'s base44/.app.jsonc",
+                folder.display()
+            ));
+            Ok(app_id)
+        }
+        None => bail!(
+            "which app? give --app-id (or BASE44_APP_ID): the 24 hex characters in the app's \
+             URL; a code export's base44/.app.jsonc under --schema-from gives it too"
+        ),
+    }
+}
+
+/// `--app-id` (or `BASE44_APP_ID`) without `--api-url` names the app the workspace was pulled
+/// from, whose API is then used: refused when it names another.
+fn same_app_as_workspace(workspace: &Workspace, app_id: &str) -> anyhow::Result<()> {
+    use offbase_pipeline::workspace::{Manifest, SourceInfo};
+    let manifest: Option<Manifest> = workspace.read_json(&workspace.manifest_path())?;
+    match manifest.and_then(|manifest| manifest.source) {
+        Some(SourceInfo::Api {
+            app_id: pulled,
+            api_url,
+        }) if pulled != app_id => bail!(
+            "{} was pulled from app {pulled} at {api_url}, not from app {app_id} (--app-id or \
+             BASE44_APP_ID): give --api-url with the app id to read another app",
+            workspace.root().display()
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// A client of the API the workspace was pulled from, paced at `requests_per_minute` when given.
 fn workspace_client(
     workspace: &Workspace,

@@ -1,7 +1,7 @@
 //! Staging records into a workspace: `offbase pull` (from the API, or `--from-csv` and
 //! `--from-seed` imports) and `offbase generate`.
 
-use super::{Context, announced, api_key, exit_code, runtime};
+use super::{Context, announced, api_key, app_id_for, exit_code, runtime};
 use crate::cli::{GenerateArgs, PullArgs};
 use crate::output::TerminalReporter;
 use anyhow::{Context as _, bail};
@@ -28,11 +28,10 @@ pub fn pull(arguments: PullArgs, context: &Context) -> anyhow::Result<ExitCode> 
     let Some(api_url) = arguments.api.api_url.clone() else {
         bail!("give a source: --api-url, --from-csv or --from-seed");
     };
-    let (Some(app_id), Some(schema_from)) =
-        (arguments.api.app_id.clone(), arguments.schema_from.clone())
-    else {
-        bail!("--api-url needs --app-id and --schema-from");
+    let Some(schema_from) = arguments.schema_from.clone() else {
+        bail!("--api-url needs --schema-from: the app's code export (its entity schemas)");
     };
+    let app_id = app_id_for(arguments.api.app_id.clone(), Some(&schema_from), &*reporter)?;
     let key = api_key(&arguments.api.key.api_key_env)?;
     let outcome = offbase_base44::schema::read_app(&schema_from)?;
     for warning in &outcome.warnings {

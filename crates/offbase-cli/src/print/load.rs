@@ -86,12 +86,20 @@ pub fn load(summary: &LoadSummary) {
     );
     for key in orphaned.iter().take(listed(10)) {
         say!(
-            "  {}.{} → {}: {} orphans (e.g. {})",
+            "  {}.{} → {}: {} orphans, rows of {} that refer to no {} (e.g. {})",
             key.table,
             key.column,
             key.target_table,
             key.orphans,
+            key.table,
+            key.target_table,
             key.sample.join(", ")
+        );
+    }
+    if !orphaned.is_empty() {
+        say!(
+            "The query that lists each key's orphans is in {}/reports/load.md.",
+            summary.workspace
         );
     }
     let rewritten: u64 = summary

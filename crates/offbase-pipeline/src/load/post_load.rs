@@ -264,6 +264,11 @@ pub(crate) async fn add_foreign_key(
         orphans,
         sample,
         validated,
+        query: if orphans > 0 {
+            pg_load::orphans_query(pg_schema, key)
+        } else {
+            String::new()
+        },
     })
 }
 

@@ -85,6 +85,9 @@ pub struct ForeignKeyReport {
     /// Ids of referencing rows whose reference matches nothing (at most five).
     pub sample: Vec<String>,
     pub validated: bool,
+    /// The query that lists every orphan (empty when there is none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub query: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -232,7 +235,7 @@ pub fn load_report(summary: &LoadSummary) -> String {
         }
     }
     if !summary.foreign_keys.is_empty() {
-        out.push_str("\n## Foreign keys\n\n| key | reference | orphans | sample ids | state |\n|---|---|---:|---|---|\n");
+        out.push_str("\n## Foreign keys\n\nOrphans are rows of the referencing table whose reference matches no row of its target; the sample ids are theirs.\n\n| key | reference | orphans | sample ids (referencing rows) | state |\n|---|---|---:|---|---|\n");
         for key in &summary.foreign_keys {
             out.push_str(&format!(
                 "| {} | {}.{} → {} | {} | {} | {} |\n",
@@ -247,6 +250,16 @@ pub fn load_report(summary: &LoadSummary) -> String {
                 } else {
                     "NOT VALID: resolve the orphans, then VALIDATE"
                 }
+            ));
+        }
+        for key in summary
+            .foreign_keys
+            .iter()
+            .filter(|key| !key.query.is_empty())
+        {
+            out.push_str(&format!(
+                "\nThe {} orphans of `{}.{}`:\n\n```sql\n{}\n```\n",
+                key.orphans, key.table, key.column, key.query
             ));
         }
     }

@@ -144,7 +144,8 @@ pub async fn pull(
     {
         return Err(PipelineError::OtherSource {
             path: workspace.root().to_path_buf(),
-            previous: format!("{previous:?}"),
+            previous: previous.to_string(),
+            asked: source.to_string(),
         });
     }
     state.format = crate::workspace::FORMAT;

@@ -604,19 +604,26 @@ fn count_rejects(workspace: &Workspace) -> Result<u64, PipelineError> {
     let Ok(entries) = std::fs::read_dir(&folder) else {
         return Ok(0);
     };
-    let mut count = 0;
+    // Records, not lines: one the load rejected and each sync pass rejected again (its line
+    // in `<Entity>.jsonl` and in `sync-<Entity>.jsonl`) is one record to review. A line
+    // without an id counts alone.
+    let mut records = std::collections::BTreeSet::new();
+    let mut without_id = 0;
     for entry in entries.flatten() {
         let path = entry.path();
         if path
             .extension()
             .is_some_and(|extension| extension == "jsonl")
         {
-            let text =
-                std::fs::read_to_string(&path).map_err(|error| PipelineError::io(&path, error))?;
-            count += text.lines().filter(|line| !line.trim().is_empty()).count() as u64;
+            crate::workspace::rejects::read_rejects(&path, |reject| match reject.id {
+                Some(id) => {
+                    records.insert((reject.entity, id));
+                }
+                None => without_id += 1,
+            })?;
         }
     }
-    Ok(count)
+    Ok(records.len() as u64 + without_id)
 }
 
 /// Where a cutover's report goes: `reports/cutover.*` for real runs, `reports/cutover-dry-run.*`
@@ -760,4 +767,35 @@ pub fn cutover_report(report: &CutoverReport) -> String {
         text.push_str(&format!("| {step} | {seconds:.2} |\n"));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_rejected_again_by_the_sync_was_counted_twice() {
+        let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+        let workspace = Workspace::new(folder.path());
+        let rejects = workspace.rejects_dir();
+        std::fs::create_dir_all(&rejects).unwrap_or_else(|error| panic!("{error}"));
+        let line = |entity: &str, id: Option<&str>| {
+            let line = serde_json::json!({"entity": entity, "id": id, "reason": "enum",
+                "message": "not in the enum", "source": "sync"});
+            format!("{line}\n")
+        };
+        // The load rejected t1 and t2; two sync passes rejected t1 again; one line has no id.
+        let load = line("Task", Some("t1")) + &line("Task", Some("t2")) + &line("Task", None);
+        let sync = line("Task", Some("t1")) + &line("Task", Some("t1"));
+        let note = line("Note", Some("t1"));
+        for (file, text) in [
+            ("Task.jsonl", load),
+            ("sync-Task.jsonl", sync),
+            ("Note.jsonl", note),
+        ] {
+            std::fs::write(rejects.join(file), text).unwrap_or_else(|error| panic!("{error}"));
+        }
+        // Task t1, Task t2, the line without an id, Note t1.
+        assert_eq!(count_rejects(&workspace).ok(), Some(4));
+    }
 }

@@ -56,6 +56,21 @@ pub enum SourceInfo {
     },
 }
 
+/// In words, for messages: `app 6989... at https://app.base44.com`.
+impl std::fmt::Display for SourceInfo {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SourceInfo::Api { api_url, app_id } => write!(formatter, "app {app_id} at {api_url}"),
+            SourceInfo::Csv { folder } => write!(formatter, "the CSV exports in {folder}"),
+            SourceInfo::Seed { folder } => write!(formatter, "the seed files in {folder}"),
+            SourceInfo::Sample { folder } => write!(formatter, "the app folder {folder}"),
+            SourceInfo::Generated { seed } => {
+                write!(formatter, "records generated with seed {seed}")
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntityManifest {
     pub records: u64,

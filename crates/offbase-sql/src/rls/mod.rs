@@ -238,6 +238,19 @@ pub fn access_rules(
         notes: Vec::new(),
     };
     if !access.enforced() {
+        // Rules the plan leaves out are a warning like any rule it cannot hold: with
+        // `--rls off`, whoever may query a table reads and writes every row of it.
+        if has_rules {
+            for entity in app.entities.iter().filter(|entity| {
+                entity.rls.is_some() || entity.fields.iter().any(|field| field.rls.is_some())
+            }) {
+                access.notes.push(Note::warning(
+                    Some(&entity.name),
+                    None,
+                    "access rules not enforced (planned with --rls off): whoever may query the table reads and writes every row; plan without --rls off to enforce them",
+                ));
+            }
+        }
         return access;
     }
     let bare_keys = rules.options.rls_bare_keys;
