@@ -280,3 +280,56 @@ fn unenforced_access_rules_counted_no_warning() {
         text(&output.stdout)
     );
 }
+
+#[test]
+fn plan_sql_needed_a_migrate_up_line_added_by_hand_for_dbmate() {
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let out = folder.path().join("app-repo");
+    for (format, file) in [
+        ("dbmate", "db/migrations/20261205000000_offbase_tasks.sql"),
+        ("sqlx", "migrations/20261205000000_offbase_tasks.sql"),
+        (
+            "supabase",
+            "supabase/migrations/20261205000000_offbase_tasks.sql",
+        ),
+    ] {
+        let output = offbase(
+            &[
+                "plan",
+                &samples().join("tasks").display().to_string(),
+                "--format",
+                format,
+                "--migration-version",
+                "20261205000000",
+                "--pg-schema",
+                "app",
+                "--out",
+                &out.display().to_string(),
+            ],
+            &[],
+        );
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let migration = std::fs::read_to_string(out.join(file))
+            .unwrap_or_else(|error| panic!("{format}: {file}: {error}"));
+        assert_eq!(
+            migration.starts_with("-- migrate:up\n"),
+            format == "dbmate",
+            "{format}: {migration}"
+        );
+        assert!(migration.contains("SET LOCAL search_path TO \"app\";"));
+        assert!(text(&output.stdout).contains(&format!("Wrote {}", out.join(file).display())));
+    }
+    let refused = offbase(
+        &[
+            "plan",
+            &samples().join("tasks").display().to_string(),
+            "--format",
+            "sqlx",
+            "--migration-version",
+            "2026-12-05",
+        ],
+        &[],
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(text(&refused.stderr).contains("--migration-version"));
+}

@@ -6,6 +6,7 @@ pub mod files;
 pub mod load;
 pub mod lock;
 pub mod migrate;
+pub mod migrations;
 pub mod page;
 pub mod plan;
 pub mod progress;

@@ -30,6 +30,15 @@ pub struct PlanArgs {
     /// Where to write plan.sql and mapping-report.md.
     #[arg(long, default_value = "offbase-plan", value_name = "DIR")]
     pub out: PathBuf,
+    /// How to write the plan: `plain` (plan.sql, for psql), or a migration the tool applies as
+    /// is, into --pg-schema: `dbmate` (OUT/db/migrations/), `sqlx` (OUT/migrations/),
+    /// `supabase` (OUT/supabase/migrations/).
+    #[arg(long, value_enum, default_value = "plain", value_name = "FORMAT")]
+    pub format: PlanFormat,
+    /// The migration's version (its file name's prefix): digits, default the UTC time now
+    /// (20261205081500). Give it for files that must come out the same every time.
+    #[arg(long, value_name = "DIGITS")]
+    pub migration_version: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
     /// Also apply the plan to PostgreSQL, in one transaction. Refuses if its tables exist.
@@ -39,6 +48,15 @@ pub struct PlanArgs {
     pub target: TargetArgs,
     #[command(flatten)]
     pub rls: RlsArgs,
+}
+
+/// The values of `plan --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    Plain,
+    Dbmate,
+    Sqlx,
+    Supabase,
 }
 
 /// One source is given: the API, CSV exports or seeds (the API's URL may come from a project

@@ -82,7 +82,7 @@ pub enum Command {
     /// reviewed in pull requests. With --apply, the plan is also run against PostgreSQL in one
     /// transaction.
     #[command(
-        after_help = "Examples:\n  offbase plan samples/crm\n  offbase plan ./my-app --mappings my-app.toml --out review/\n  offbase plan ./my-app --apply --database-url postgres://me@localhost/app --pg-schema staging"
+        after_help = "Examples:\n  offbase plan samples/crm\n  offbase plan ./my-app --mappings my-app.toml --out review/\n  offbase plan ./my-app --format dbmate --pg-schema app --out .   # then: dbmate up\n  offbase plan ./my-app --apply --database-url postgres://me@localhost/app --pg-schema staging"
     )]
     Plan(PlanArgs),
     /// Read an exported app's code and list what in it still depends on Base44.
