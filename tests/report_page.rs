@@ -168,6 +168,27 @@ async fn the_page_of_every_sample_shows_what_its_json_reports_say() {
             }
         }
         assert!(page.contains("<section id=\"load\">") && page.contains("<section id=\"diff\">"));
+        // The plan's warnings and decisions, as `plan/notes.json` counts them.
+        let notes = json(&workspace.plan_dir().join("notes.json"));
+        let level = |wanted: &str| {
+            notes
+                .as_array()
+                .map(|notes| notes.iter().filter(|note| note["level"] == wanted).count())
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert_eq!(figure(&page, "plan-warnings"), level("warning"), "{name}");
+        assert_eq!(figure(&page, "plan-decisions"), level("decision"), "{name}");
+        // The first rejects of every entity that has some.
+        for entity in load["entities"].as_array().into_iter().flatten() {
+            if entity["rejected"].as_u64().unwrap_or_default() > 0 {
+                let entity_name = entity["entity"].as_str().unwrap_or_default();
+                assert!(
+                    page.contains(&format!("<tr><td>{entity_name}</td><td><code>")),
+                    "{name}: no reject example of {entity_name}"
+                );
+            }
+        }
         // The sync's passes, and a line per entity that has a lag.
         let lag = std::fs::read_to_string(reports.join("sync-lag.jsonl"))
             .unwrap_or_else(|error| panic!("{name}: sync-lag.jsonl: {error}"));
@@ -274,7 +295,7 @@ async fn the_page_of_every_sample_shows_what_its_json_reports_say() {
             .output()
             .unwrap_or_else(|error| panic!("chromium: {error}"));
         let rendered = String::from_utf8_lossy(&dom.stdout);
-        for section in ["summary", "load", "diff", "sync-lag", "cutover"] {
+        for section in ["summary", "plan", "load", "diff", "sync-lag", "cutover"] {
             assert!(
                 rendered.contains(&format!("id=\"{section}\"")),
                 "{name}: Chromium rendered no {section} section"

@@ -53,9 +53,15 @@ fn written_files_are_the_planned_text() {
         std::fs::read_to_string(folder.path().join("mapping-report.md")).unwrap_or_default();
     assert_eq!(plan, output.plan_file);
     assert_eq!(report, output.report);
+    // The notes the report page shows, as the plan holds them.
+    let notes: Vec<offbase_model::Note> = serde_json::from_str(
+        &std::fs::read_to_string(folder.path().join("notes.json")).unwrap_or_default(),
+    )
+    .unwrap_or_else(|error| panic!("notes.json: {error}"));
+    assert_eq!(notes, output.target.notes);
     // Nothing else (no temporary files) is left behind.
     let entries = std::fs::read_dir(folder.path())
         .map(|entries| entries.count())
         .unwrap_or(0);
-    assert_eq!(entries, 2);
+    assert_eq!(entries, 3);
 }

@@ -217,12 +217,20 @@ pub fn plan_with_rls(
     })
 }
 
-/// Writes `plan.sql` and `mapping-report.md` into `out`, atomically. Returns their paths.
+/// The plan's warnings and decisions as JSON, beside the report (the report page shows them).
+pub const NOTES_FILE: &str = "notes.json";
+
+/// Writes `plan.sql`, `mapping-report.md` and `notes.json` into `out`, atomically. Returns the
+/// paths of the first two (what people read; the notes are for the report page).
 pub fn write_plan(output: &PlanOutput, out: &Path) -> Result<Vec<PathBuf>, PipelineError> {
     let plan_path = out.join("plan.sql");
     let report_path = out.join("mapping-report.md");
     write_atomic(&plan_path, output.plan_file.as_bytes())?;
     write_atomic(&report_path, output.report.as_bytes())?;
+    let mut notes = serde_json::to_string_pretty(&output.target.notes)
+        .map_err(|error| PipelineError::io(out.join(NOTES_FILE), std::io::Error::other(error)))?;
+    notes.push('\n');
+    write_atomic(&out.join(NOTES_FILE), notes.as_bytes())?;
     Ok(vec![plan_path, report_path])
 }
 

@@ -1,6 +1,7 @@
 //! `reports/index.html`: one self-contained page (no script, no network) that shows what the
 //! JSON reports of a workspace say: the load (records per entity, rejects by reason, foreign
-//! keys and orphans), the data diff, the sync's lag over time, the cutover's gates and timings.
+//! keys and orphans, examples of rejected records), the plan's warnings and decisions, the data
+//! diff, the sync's lag over time, the cutover's gates and timings.
 //! Rendered from the reports themselves, as written (`load.json`, `diff-data.json`,
 //! `sync-lag.jsonl`, `cutover.json` or `cutover-dry-run.json`), so the page and the reports
 //! never disagree. [`render`] is pure;
@@ -9,8 +10,12 @@
 use crate::error::PipelineError;
 use crate::sync::lag::{LagPoint, lag_file, read_lag};
 use crate::workspace::Workspace;
+use charts::{bars, lag_section};
 use serde_json::Value;
 use std::fmt::Write;
+
+mod charts;
+mod plan;
 
 /// The JSON reports the page shows (each when the workspace has it).
 #[derive(Debug, Default, Clone)]
@@ -20,6 +25,11 @@ pub struct Documents {
     pub cutover: Option<Value>,
     /// The sync's passes, oldest first (none before a sync).
     pub lag: Vec<LagPoint>,
+    /// The plan's warnings and decisions (`plan/notes.json`).
+    pub notes: Vec<offbase_model::Note>,
+    /// The first rejects of each entity that has any.
+    pub reject_examples:
+        std::collections::BTreeMap<String, Vec<crate::workspace::rejects::RejectLine>>,
 }
 
 /// Reads the workspace's JSON reports and writes `reports/index.html`.
@@ -36,6 +46,25 @@ pub fn write_index(workspace: &Workspace) -> Result<(), PipelineError> {
         diff: read("diff-data.json")?,
         cutover,
         lag: read_lag(&lag_file(workspace))?,
+        notes: workspace
+            .read_json(&workspace.plan_dir().join(crate::plan::NOTES_FILE))?
+            .unwrap_or_default(),
+        reject_examples: Default::default(),
+    };
+    let entities: Vec<String> = documents
+        .load
+        .as_ref()
+        .map(|load| {
+            entities(load)
+                .iter()
+                .filter(|entity| number(entity, "rejected") > 0)
+                .map(|entity| text(entity, "entity").to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let documents = Documents {
+        reject_examples: plan::reject_examples(workspace, &entities),
+        ..documents
     };
     crate::workspace::files::write_atomic(&folder.join("index.html"), render(&documents).as_bytes())
 }
@@ -54,8 +83,11 @@ pub fn render(documents: &Documents) -> String {
         schema = escape(schema)
     );
     page.push_str(&summary(documents));
+    if !documents.notes.is_empty() {
+        page.push_str(&plan::plan_section(&documents.notes));
+    }
     match &documents.load {
-        Some(load) => page.push_str(&load_section(load)),
+        Some(load) => page.push_str(&load_section(load, &documents.reject_examples)),
         None => page.push_str(&absent("load", "offbase load (or migrate)")),
     }
     match &documents.diff {
@@ -197,7 +229,10 @@ fn diff_totals(diff: &Value) -> u64 {
         .sum()
 }
 
-fn load_section(load: &Value) -> String {
+fn load_section(
+    load: &Value,
+    examples: &std::collections::BTreeMap<String, Vec<crate::workspace::rejects::RejectLine>>,
+) -> String {
     let mut section = String::from("<section id=\"load\"><h2>Load</h2>\n");
     let _ = writeln!(
         section,
@@ -262,6 +297,7 @@ fn load_section(load: &Value) -> String {
             escape(text(load, "rejects_folder"))
         );
     }
+    section.push_str(&plan::examples_table(examples));
     let keys = load
         .get("foreign_keys")
         .and_then(Value::as_array)
@@ -412,171 +448,6 @@ fn cutover_section(cutover: &Value) -> String {
     section
 }
 
-/// The sync's lag over time: how many passes, the newest lag of each entity, and a line per
-/// entity (seconds behind the source, pass after pass).
-fn lag_section(points: &[LagPoint]) -> String {
-    let mut section = String::from("<section id=\"sync-lag\"><h2>Sync lag</h2>\n");
-    let (first, last) = match (points.first(), points.last()) {
-        (Some(first), Some(last)) => (first, last),
-        _ => return String::new(),
-    };
-    let newest: Vec<String> = last
-        .lag_seconds
-        .iter()
-        .map(|(entity, seconds)| format!("{} {seconds:.1} s", escape(entity)))
-        .collect();
-    let _ = writeln!(
-        section,
-        "<p><b data-figure=\"sync-passes\">{}</b> passes from {} to {}; the newest: {}.</p>",
-        grouped(points.len() as u64),
-        escape(&first.at),
-        escape(&last.at),
-        if newest.is_empty() {
-            "no entity synced yet".to_owned()
-        } else {
-            newest.join(", ")
-        }
-    );
-    section.push_str(&lag_chart(points));
-    section.push_str("</section>\n");
-    section
-}
-
-/// A line chart as inline SVG: time across, seconds of lag up, a line per entity.
-fn lag_chart(points: &[LagPoint]) -> String {
-    const WIDTH: f64 = 640.0;
-    const HEIGHT: f64 = 200.0;
-    const LEFT: f64 = 60.0;
-    const LEGEND: f64 = 170.0;
-    const COLOURS: [&str; 6] = [
-        "#3b6fb6", "#d9822b", "#16794c", "#b3261e", "#7d4fb3", "#5b6473",
-    ];
-    let instants: Vec<f64> = points
-        .iter()
-        .map(|point| {
-            offbase_model::time::parse_timestamp(&point.at)
-                .map(|instant| instant.timestamp_millis() as f64 / 1000.0)
-                .unwrap_or_default()
-        })
-        .collect();
-    let start = instants.first().copied().unwrap_or_default();
-    let span = (instants.last().copied().unwrap_or_default() - start).max(1.0);
-    let highest = points
-        .iter()
-        .flat_map(|point| point.lag_seconds.values().copied())
-        .fold(0.0_f64, f64::max)
-        .max(1.0);
-    let x = |instant: f64| LEFT + (instant - start) / span * WIDTH;
-    let y = |seconds: f64| 10.0 + HEIGHT - seconds / highest * HEIGHT;
-    let entities: std::collections::BTreeSet<&String> = points
-        .iter()
-        .flat_map(|point| point.lag_seconds.keys())
-        .collect();
-    let total_width = LEFT + WIDTH + LEGEND;
-    let mut svg = format!(
-        "<svg id=\"chart-lag\" role=\"img\" width=\"{total_width}\" height=\"{}\" viewBox=\"0 0 {total_width} {}\">\n",
-        HEIGHT + 40.0,
-        HEIGHT + 40.0
-    );
-    let _ = writeln!(
-        svg,
-        "<line x1=\"{LEFT}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#aab2bf\"/><line x1=\"{LEFT}\" y1=\"10\" x2=\"{LEFT}\" y2=\"{}\" stroke=\"#aab2bf\"/>",
-        y(0.0),
-        LEFT + WIDTH,
-        y(0.0),
-        y(0.0)
-    );
-    let _ = writeln!(
-        svg,
-        "<text x=\"{}\" y=\"14\" text-anchor=\"end\">{highest:.1} s</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">0</text><text x=\"{LEFT}\" y=\"{}\">{}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
-        LEFT - 6.0,
-        LEFT - 6.0,
-        y(0.0) + 4.0,
-        y(0.0) + 22.0,
-        escape(
-            points
-                .first()
-                .map(|point| point.at.as_str())
-                .unwrap_or_default()
-        ),
-        LEFT + WIDTH,
-        y(0.0) + 22.0,
-        escape(
-            points
-                .last()
-                .map(|point| point.at.as_str())
-                .unwrap_or_default()
-        ),
-    );
-    for (index, entity) in entities.iter().enumerate() {
-        let colour = COLOURS[index % COLOURS.len()];
-        let line: Vec<String> = points
-            .iter()
-            .zip(&instants)
-            .filter_map(|(point, instant)| {
-                let seconds = point.lag_seconds.get(*entity)?;
-                Some(format!("{:.1},{:.1}", x(*instant), y(*seconds)))
-            })
-            .collect();
-        let _ = writeln!(
-            svg,
-            "<polyline data-entity=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" points=\"{}\"/>",
-            escape(entity),
-            line.join(" ")
-        );
-        let legend_y = 20.0 + index as f64 * 18.0;
-        let _ = writeln!(
-            svg,
-            "<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"3\" fill=\"{colour}\"/><text x=\"{}\" y=\"{}\">{}</text>",
-            LEFT + WIDTH + 16.0,
-            legend_y - 4.0,
-            LEFT + WIDTH + 34.0,
-            legend_y,
-            escape(entity)
-        );
-    }
-    svg.push_str("</svg>\n");
-    svg
-}
-
-/// A horizontal bar chart as inline SVG (a bar per item, its figure beside it).
-fn bars(id: &str, items: &[(String, u64)], colour: &str) -> String {
-    const ROW: usize = 22;
-    const LABEL: usize = 170;
-    const WIDTH: usize = 420;
-    let largest = items
-        .iter()
-        .map(|(_, value)| *value)
-        .max()
-        .unwrap_or(0)
-        .max(1);
-    let height = ROW * items.len() + 4;
-    let mut svg = format!(
-        "<svg id=\"{id}\" role=\"img\" width=\"{}\" height=\"{height}\" viewBox=\"0 0 {} {height}\">\n",
-        LABEL + WIDTH + 110,
-        LABEL + WIDTH + 110
-    );
-    for (index, (label, value)) in items.iter().enumerate() {
-        let y = index * ROW;
-        let length = ((*value as f64 / largest as f64) * WIDTH as f64).round() as usize;
-        let _ = writeln!(
-            svg,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text><rect x=\"{LABEL}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{colour}\"/><text x=\"{}\" y=\"{}\">{}</text>",
-            LABEL - 8,
-            y + 15,
-            escape(label),
-            y + 4,
-            length.max(1),
-            ROW - 6,
-            LABEL + length.max(1) + 6,
-            y + 15,
-            grouped(*value)
-        );
-    }
-    svg.push_str("</svg>\n");
-    svg
-}
-
 /// `1234567` as `1,234,567`: how the page writes a count.
 pub fn grouped(value: u64) -> String {
     let digits = value.to_string();
@@ -599,7 +470,7 @@ fn plain(value: &Value) -> String {
 }
 
 /// Text made safe for HTML: an app's names and values are data, never markup.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for character in text.chars() {
         match character {
@@ -641,11 +512,21 @@ mod tests {
                 lag_seconds: [("Deal<b>".to_owned(), 1.0 + f64::from(pass))].into(),
             })
             .collect();
+        let notes = vec![
+            offbase_model::Note::warning(Some("Deal"), Some("stage"), "enum <i>not</i> enforced"),
+            offbase_model::Note::decision(Some("Deal"), None, "table deal"),
+        ];
+        let reject: crate::workspace::rejects::RejectLine = serde_json::from_value(json!({
+            "entity": "Deal<script>", "id": "d9", "field": "stage", "reason": "enum",
+            "message": "`won<b>` is not in the enum", "source": "part-00001.jsonl:3"}))
+        .unwrap_or_else(|error| panic!("{error}"));
         let page = render(&Documents {
             load: Some(load),
             diff: None,
             cutover: Some(cutover),
             lag,
+            notes,
+            reject_examples: [("Deal<script>".to_owned(), vec![reject])].into(),
         });
         assert!(page.contains("data-figure=\"loaded\">1,257<"));
         assert!(page.contains("data-figure=\"rejected\" class=\"bad\">3<"));
@@ -662,7 +543,14 @@ mod tests {
         assert!(page.contains(
             "<polyline data-entity=\"Deal&lt;b&gt;\" fill=\"none\" stroke=\"#3b6fb6\" stroke-width=\"1.5\" points=\"60.0,143.3 380.0,76.7 700.0,10.0\"/>"
         ));
+        assert!(page.contains("data-figure=\"plan-warnings\">1<"));
+        assert!(page.contains("data-figure=\"plan-decisions\">1<"));
+        assert!(page.contains("enum &lt;i&gt;not&lt;/i&gt; enforced"));
+        assert!(page.contains(
+            "<tr><td>Deal&lt;script&gt;</td><td><code>d9</code></td><td>stage</td><td>enum</td><td>`won&lt;b&gt;` is not in the enum</td></tr>"
+        ));
         let without = render(&Documents::default());
+        assert!(!without.contains("id=\"plan\""));
         assert!(without.contains("No report yet: <code>offbase sync</code>"));
         assert_eq!(grouped(0), "0");
         assert_eq!(grouped(1_234_567), "1,234,567");
