@@ -294,6 +294,21 @@ fn load_redraws_one_region_in_place_and_leaves_a_clean_screen() {
     insta::assert_snapshot!(redact(&watched.output, &workspace, &schema));
 }
 
+/// The emulator serving the crm sample with `key`, no limits, no faults, and `writer`.
+async fn crm_emulator(
+    key: &str,
+    writer: Option<offbase_emulator::WriterConfig>,
+) -> offbase_emulator::RunningEmulator {
+    support::start_emulator(
+        &samples().join("crm"),
+        key,
+        offbase_emulator::RateLimits::Off,
+        offbase_emulator::Faults::none(),
+        writer,
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pull_leaves_a_clean_screen() {
     let Some(tmux) = Tmux::start_or_skip("pull_leaves_a_clean_screen", 120, 30) else {
@@ -301,14 +316,7 @@ async fn pull_leaves_a_clean_screen() {
     };
     let key = "terminal-test-key";
     let app = samples().join("crm");
-    let emulator = support::start_emulator(
-        &app,
-        key,
-        offbase_emulator::RateLimits::Off,
-        offbase_emulator::Faults::none(),
-        None,
-    )
-    .await;
+    let emulator = crm_emulator(key, None).await;
     let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("temporary folder: {error}"));
     let workspace = folder.path().join("ws");
     let command = format!(
@@ -364,11 +372,8 @@ async fn sync_redraws_its_table_in_place() {
     let key = "terminal-sync-key";
     let app = samples().join("crm");
     // Writes while the sync runs, so each pass has something to show.
-    let emulator = support::start_emulator(
-        &app,
+    let emulator = crm_emulator(
         key,
-        offbase_emulator::RateLimits::Off,
-        offbase_emulator::Faults::none(),
         Some(offbase_emulator::WriterConfig {
             rate_per_second: 20,
             duration: Duration::from_secs(20),
