@@ -1,6 +1,6 @@
 //! `offbase plan --format`: the plan of every sample written as a migration and applied by
-//! the tool it is written for, as that tool applies it: dbmate (the published binary, pinned
-//! in `tests/sdk/package.json`), sqlx's migrator (the crate's own, as `sqlx migrate run` runs
+//! the tool it is written for, as that tool applies it: dbmate (its published Linux x64 binary,
+//! pinned in `tests/sdk/package.json`), sqlx's migrator (the crate's own, as `sqlx migrate run` runs
 //! it), and `psql -1` for the plain `plan.sql` and the Supabase CLI's file (plain SQL the CLI
 //! runs in one transaction). Each lands in its own schema with exactly the plan's tables.
 //!
@@ -53,7 +53,7 @@ fn psql_once(file: &Path, pg_schema: Option<&str>) {
 
 /// The dbmate binary of `tests/sdk`, or `None` after saying the test skipped it.
 fn dbmate_or_skip() -> Option<PathBuf> {
-    let dbmate = repo_root().join("tests/sdk/node_modules/.bin/dbmate");
+    let dbmate = repo_root().join("tests/sdk/node_modules/@dbmate/linux-x64/bin/dbmate");
     if dbmate.is_file() {
         return Some(dbmate);
     }
