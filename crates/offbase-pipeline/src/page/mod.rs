@@ -41,18 +41,9 @@ pub fn write_index(workspace: &Workspace) -> Result<(), PipelineError> {
         Some(real) => Some(real),
         None => read("cutover-dry-run.json")?,
     };
-    let documents = Documents {
-        load: read("load.json")?,
-        diff: read("diff-data.json")?,
-        cutover,
-        lag: read_lag(&lag_file(workspace))?,
-        notes: workspace
-            .read_json(&workspace.plan_dir().join(crate::plan::NOTES_FILE))?
-            .unwrap_or_default(),
-        reject_examples: Default::default(),
-    };
-    let entities: Vec<String> = documents
-        .load
+    let load = read("load.json")?;
+    // The reject examples of the entities the load says rejected something.
+    let rejecting: Vec<String> = load
         .as_ref()
         .map(|load| {
             entities(load)
@@ -63,8 +54,14 @@ pub fn write_index(workspace: &Workspace) -> Result<(), PipelineError> {
         })
         .unwrap_or_default();
     let documents = Documents {
-        reject_examples: plan::reject_examples(workspace, &entities),
-        ..documents
+        reject_examples: plan::reject_examples(workspace, &rejecting),
+        load,
+        diff: read("diff-data.json")?,
+        cutover,
+        lag: read_lag(&lag_file(workspace))?,
+        notes: workspace
+            .read_json(&workspace.plan_dir().join(crate::plan::NOTES_FILE))?
+            .unwrap_or_default(),
     };
     crate::workspace::files::write_atomic(&folder.join("index.html"), render(&documents).as_bytes())
 }

@@ -606,21 +606,34 @@ fn count_rejects(workspace: &Workspace) -> Result<u64, PipelineError> {
     };
     // Records, not lines: one the load rejected and each sync pass rejected again (its line
     // in `<Entity>.jsonl` and in `sync-<Entity>.jsonl`) is one record to review. A line
-    // without an id counts alone.
+    // without an id, or one that does not read as a reject (an edited file), counts alone:
+    // nothing in the folder goes uncounted.
     let mut records = std::collections::BTreeSet::new();
     let mut without_id = 0;
     for entry in entries.flatten() {
         let path = entry.path();
         if path
             .extension()
-            .is_some_and(|extension| extension == "jsonl")
+            .is_none_or(|extension| extension != "jsonl")
         {
-            crate::workspace::rejects::read_rejects(&path, |reject| match reject.id {
-                Some(id) => {
-                    records.insert((reject.entity, id));
+            continue;
+        }
+        let file = std::fs::File::open(&path).map_err(|error| PipelineError::io(&path, error))?;
+        for line in std::io::BufRead::lines(std::io::BufReader::new(file)) {
+            let line = line.map_err(|error| PipelineError::io(&path, error))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<crate::workspace::rejects::RejectLine>(&line) {
+                Ok(crate::workspace::rejects::RejectLine {
+                    entity,
+                    id: Some(id),
+                    ..
+                }) => {
+                    records.insert((entity, id));
                 }
-                None => without_id += 1,
-            })?;
+                _ => without_id += 1,
+            }
         }
     }
     Ok(records.len() as u64 + without_id)

@@ -20,10 +20,10 @@ fn a_record_rejected_again_by_the_sync_was_counted_twice() {
     for (file, text) in [
         ("Task.jsonl", load),
         ("sync-Task.jsonl", sync),
-        ("Note.jsonl", note),
+        ("Note.jsonl", note + "not a reject line\n"),
     ] {
         std::fs::write(rejects.join(file), text).unwrap_or_else(|error| panic!("{error}"));
     }
-    // Task t1, Task t2, the line without an id, Note t1.
-    assert_eq!(count_rejects(&workspace).ok(), Some(4));
+    // Task t1, Task t2, the line without an id, Note t1, the line that is no reject.
+    assert_eq!(count_rejects(&workspace).ok(), Some(5));
 }
