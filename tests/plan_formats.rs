@@ -2,17 +2,25 @@
 //! the tool it is written for, as that tool applies it: dbmate (its published Linux x64 binary,
 //! pinned in `tests/sdk/package.json`), sqlx's migrator (the crate's own, as `sqlx migrate run` runs
 //! it), and `psql -1` for the plain `plan.sql` and the Supabase CLI's file (plain SQL the CLI
-//! runs in one transaction). Each lands in its own schema with exactly the plan's tables.
+//! runs in one transaction). Each lands in its own schema with exactly the plan's tables;
+//! then the sample's records are loaded into those tables (`--adopt`) and `diff data` finds
+//! the target equal to the workspace.
 //!
 //! dbmate is skipped (said on stderr) without `npm ci --prefix tests/sdk`;
 //! `OFFBASE_REQUIRE_CORPUS=1` (CI) makes it mandatory.
 
+use offbase_pipeline::compare::diff::diff_data;
+use offbase_pipeline::load::{LoadOptions, load};
+use offbase_pipeline::migrate::{Destination, MigrateOptions, MigrateSource, migrate};
 use offbase_pipeline::migrations::{MigrationFormat, migration_name, write_migration};
 use offbase_pipeline::plan::write_plan;
+use offbase_pipeline::progress::{NoProgress, Reporter};
+use offbase_pipeline::workspace::Workspace;
 use offbase_tests::{REQUIRE_CORPUS, TestSchema, database_url, plan_app, repo_root, sample};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 
 const SAMPLES: [&str; 3] = ["crm", "marketplace", "tasks"];
 const VERSION: &str = "20261205000000";
@@ -88,6 +96,23 @@ async fn every_samples_plan_applies_with_dbmate_sqlx_and_psql() {
         schema_for(&mut schema, &plain).await;
         psql_once(&written[0], Some(&plain));
         assert_eq!(tables(&mut schema, &plain).await, expected, "{name} plain");
+        // The sample staged and loaded into the tables psql made.
+        let workspace = Workspace::new(folder.path().join("workspace"));
+        let options = MigrateOptions {
+            files: None,
+            source: MigrateSource::Folder {
+                folder: sample(name),
+                schema_from: None,
+            },
+            workspace: workspace.clone(),
+            mappings: None,
+            destination: Destination::Database(adopting(&plain)),
+        };
+        let reporter: Arc<dyn Reporter> = Arc::new(NoProgress);
+        if let Err(error) = migrate(&options, reporter).await {
+            panic!("{name}: migrate --adopt into the plain plan's tables: {error}");
+        }
+        assert_clean(&workspace, &plain, name).await;
 
         // Supabase: its migration as the CLI runs it, in one transaction.
         let supabase = format!("{base}_supabase");
@@ -99,6 +124,7 @@ async fn every_samples_plan_applies_with_dbmate_sqlx_and_psql() {
             expected,
             "{name} supabase"
         );
+        load_adopting(&workspace, &supabase, name).await;
 
         // sqlx: its migrator over the folder, its bookkeeping in a schema of its own.
         let sqlx = format!("{base}_sqlx");
@@ -124,6 +150,7 @@ async fn every_samples_plan_applies_with_dbmate_sqlx_and_psql() {
             .unwrap_or_else(|error| panic!("{name}: sqlx migrate run: {error}"));
         pool.close().await;
         assert_eq!(tables(&mut schema, &sqlx).await, expected, "{name} sqlx");
+        load_adopting(&workspace, &sqlx, name).await;
 
         // dbmate: `dbmate up` over the folder, as its users run it.
         if let Some(dbmate) = &dbmate {
@@ -148,6 +175,8 @@ async fn every_samples_plan_applies_with_dbmate_sqlx_and_psql() {
                 expected,
                 "{name} dbmate"
             );
+            load_adopting(&workspace, &target, name).await;
+            forget(&mut schema, &target).await;
             drop_schema(&mut schema, &target).await;
             let _ = sqlx::query(&format!(
                 "DROP TABLE IF EXISTS public.\"{target}_migrations\""
@@ -157,8 +186,45 @@ async fn every_samples_plan_applies_with_dbmate_sqlx_and_psql() {
         }
         for created in [&plain, &supabase, &sqlx, &bookkeeping] {
             drop_schema(&mut schema, created).await;
+            forget(&mut schema, created).await;
         }
         schema.drop().await;
+    }
+}
+
+/// A load into `pg_schema` that adopts the tables a migration made there.
+fn adopting(pg_schema: &str) -> LoadOptions {
+    let mut options = LoadOptions::new(database_url(), pg_schema);
+    options.adopt = true;
+    options
+}
+
+/// Loads `workspace` into the tables a migration made in `pg_schema`, then diffs.
+async fn load_adopting(workspace: &Workspace, pg_schema: &str, name: &str) {
+    if let Err(error) = load(workspace, &adopting(pg_schema), &NoProgress).await {
+        panic!("{name}: load --adopt into {pg_schema}: {error}");
+    }
+    assert_clean(workspace, pg_schema, name).await;
+}
+
+/// `diff data` of `workspace` against `pg_schema` is clean, over every record.
+async fn assert_clean(workspace: &Workspace, pg_schema: &str, name: &str) {
+    let target = adopting(pg_schema).target;
+    let diff = diff_data(workspace, &target, &NoProgress)
+        .await
+        .unwrap_or_else(|error| panic!("{name}: diff data of {pg_schema}: {error}"));
+    assert!(diff.clean(), "{name}: {pg_schema}: {:#?}", diff.entities);
+    let same: u64 = diff.entities.iter().map(|entity| entity.same).sum();
+    assert!(same > 100, "{name}: only {same} records compared");
+}
+
+/// Forgets offbase's load state of `pg_schema`.
+async fn forget(schema: &mut TestSchema, pg_schema: &str) {
+    for table in ["load_checkpoints", "load_runs"] {
+        let _ = sqlx::query(&format!("DELETE FROM offbase.{table} WHERE pg_schema = $1"))
+            .bind(pg_schema)
+            .execute(&mut schema.connection)
+            .await;
     }
 }
 

@@ -2,13 +2,14 @@
 //! asked for although the code export holds it, a workspace of another app refused in debug
 //! text, an error repeating its cause, a folder of apps taken for an app, help examples cut in
 //! two (see `cli.rs`), retries made in silence (see `misbehaving_server.rs`), and a diff after
-//! a sync that did not say why it differed.
+//! a sync that did not say why it differed, and tables a migration made from the plan refused by
+//! the load (now adopted with `--adopt` when empty and the plan's).
 
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use support::{database_url, forget, samples, start_emulator, text};
+use support::{database_url, forget, psql, samples, start_emulator, text};
 
 const KEY: &str = "first-contact-key";
 /// The app id of the staged export's `base44/.app.jsonc`.
@@ -332,4 +333,156 @@ fn plan_sql_needed_a_migrate_up_line_added_by_hand_for_dbmate() {
     );
     assert_eq!(refused.status.code(), Some(2));
     assert!(text(&refused.stderr).contains("--migration-version"));
+}
+
+#[test]
+fn tables_a_migration_made_from_the_plan_were_refused_by_the_load() {
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let schema = format!("first_contact_adopt_{}", std::process::id());
+    forget(&schema);
+    let app = samples().join("tasks").display().to_string();
+    let repo = folder.path().join("app-repo");
+    let planned = offbase(
+        &[
+            "plan",
+            &app,
+            "--format",
+            "sqlx",
+            "--migration-version",
+            "20261205000000",
+            "--pg-schema",
+            &schema,
+            "--out",
+            &repo.display().to_string(),
+        ],
+        &[],
+    );
+    assert_eq!(planned.status.code(), Some(0), "{}", text(&planned.stderr));
+    // The migration as a tool applies it: in one transaction.
+    let migration = repo.join("migrations/20261205000000_offbase_tasks.sql");
+    let applied = Command::new("psql")
+        .arg(database_url())
+        .args(["-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f"])
+        .arg(&migration)
+        .output()
+        .unwrap_or_else(|error| panic!("psql: {error}"));
+    assert!(applied.status.success(), "{}", text(&applied.stderr));
+
+    let url = database_url();
+    let workspace = folder.path().join("ws").display().to_string();
+    let migrate = |extra: &[&str]| {
+        let arguments = [
+            &[
+                "migrate",
+                "--from",
+                &app,
+                "--workspace",
+                &workspace,
+                "--database-url",
+                &url,
+                "--pg-schema",
+                &schema,
+            ][..],
+            extra,
+        ]
+        .concat();
+        offbase(&arguments, &[])
+    };
+    // Without --adopt: refused, and the refusal names the way in.
+    let refused = migrate(&[]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stdout));
+    let stderr = text(&refused.stderr);
+    assert!(
+        stderr.contains("already has tables or types this load creates")
+            && stderr.contains("--adopt"),
+        "{stderr}"
+    );
+    // A table that is not the plan's (a column added after the migration) is refused by name,
+    // and nothing of the schema changes.
+    psql(&format!(
+        "ALTER TABLE \"{schema}\".task ADD COLUMN note text"
+    ));
+    let differs = migrate(&["--adopt"]);
+    assert_eq!(differs.status.code(), Some(2), "{}", text(&differs.stdout));
+    let stderr = text(&differs.stderr);
+    assert!(
+        stderr.contains("cannot be adopted")
+            && stderr.contains("table task, column note: not in the plan (text)"),
+        "{stderr}"
+    );
+    let keys = format!(
+        "SELECT count(*) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace \
+         WHERE n.nspname = '{schema}' AND c.contype IN ('p', 'f')"
+    );
+    let before = psql(&keys);
+    assert_ne!(before, "0");
+    psql(&format!("ALTER TABLE \"{schema}\".task DROP COLUMN note"));
+
+    let adopted = migrate(&["--adopt"]);
+    assert_eq!(
+        adopted.status.code(),
+        Some(0),
+        "{}{}",
+        text(&adopted.stdout),
+        text(&adopted.stderr)
+    );
+    assert!(text(&adopted.stderr).contains("--adopt: loading into the 4 empty tables"));
+    // The keys the load took off during the data are back, and the data is the workspace's.
+    assert_eq!(psql(&keys), before);
+    let diffed = offbase(
+        &[
+            "diff",
+            "data",
+            "--workspace",
+            &workspace,
+            "--database-url",
+            &url,
+            "--pg-schema",
+            &schema,
+        ],
+        &[],
+    );
+    assert_eq!(
+        diffed.status.code(),
+        Some(0),
+        "{}{}",
+        text(&diffed.stdout),
+        text(&diffed.stderr)
+    );
+    // Tables that hold rows are never adopted.
+    forget(&schema);
+    let applied = Command::new("psql")
+        .arg(database_url())
+        .args(["-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f"])
+        .arg(&migration)
+        .output()
+        .unwrap_or_else(|error| panic!("psql: {error}"));
+    assert!(applied.status.success(), "{}", text(&applied.stderr));
+    psql(&format!(
+        "INSERT INTO \"{schema}\".project (id, name) VALUES ('kept-by-hand', 'kept')"
+    ));
+    let holding = offbase(
+        &[
+            "load",
+            "--workspace",
+            &workspace,
+            "--database-url",
+            &url,
+            "--pg-schema",
+            &schema,
+            "--adopt",
+        ],
+        &[],
+    );
+    assert_eq!(holding.status.code(), Some(2), "{}", text(&holding.stdout));
+    assert!(
+        text(&holding.stderr).contains("it loads only into empty tables, and project holds rows"),
+        "{}",
+        text(&holding.stderr)
+    );
+    assert_eq!(
+        psql(&format!("SELECT id FROM \"{schema}\".project")),
+        "kept-by-hand"
+    );
+    forget(&schema);
 }

@@ -46,6 +46,7 @@ pub async fn apply_plan(
         pg_schema,
         &target.relation_names(),
         "tables or types this plan creates",
+        "",
     )
     .await?;
     for statement in &sql.statements {

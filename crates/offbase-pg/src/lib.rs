@@ -1,6 +1,7 @@
 //! PostgreSQL I/O for offbase: connecting (with errors that never show a password), applying a
 //! plan in one transaction, and reading a schema back from the catalog.
 
+pub mod adopt;
 mod apply;
 mod catalog;
 mod connect;
@@ -67,13 +68,19 @@ pub enum PgError {
     )]
     InvalidUrl { message: String },
     #[error(
-        "schema {schema:?} already has {what}: {names}\n  offbase will not overwrite them: drop them first, or choose another schema with --pg-schema"
+        "schema {schema:?} already has {what}: {names}\n  offbase will not overwrite them: drop them first, or choose another schema with --pg-schema{way_out}"
     )]
     AlreadyExists {
         schema: String,
         what: &'static str,
         names: String,
+        /// Another way out where the caller has one (starts with its own separator).
+        way_out: &'static str,
     },
+    #[error(
+        "schema {schema:?} cannot be adopted by the load: {why}\n  --adopt loads into tables a migration made from this plan (offbase plan --format) only while they are empty and exactly the plan's: apply the plan's migration unchanged, or load into another schema with --pg-schema"
+    )]
+    NotAdoptable { schema: String, why: String },
     #[error(
         "schema {schema:?} was cut over to PostgreSQL at {at} (by {by}): nothing syncs into it any more\n  The app's writes now go to PostgreSQL; a sync would overwrite or delete them. To roll back on purpose, see `offbase cutover --undo` in docs/runbook.md"
     )]

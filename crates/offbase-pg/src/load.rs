@@ -178,6 +178,7 @@ pub(crate) async fn refuse_existing(
     pg_schema: &str,
     names: &[String],
     what: &'static str,
+    way_out: &'static str,
 ) -> Result<(), PgError> {
     let sql = "SELECT c.relname::text AS name FROM pg_class c \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -209,6 +210,7 @@ pub(crate) async fn refuse_existing(
         schema: pg_schema.to_owned(),
         what,
         names: listed,
+        way_out,
     })
 }
 
@@ -239,6 +241,7 @@ pub async fn begin_run(
         pg_schema,
         names,
         "tables or types this load creates",
+        "; if a migration made them from this plan (offbase plan --format) and they are empty, load into them with --adopt",
     )
     .await?;
     execute(
@@ -249,6 +252,20 @@ pub async fn begin_run(
     for statement in tables {
         execute(&mut transaction, statement).await?;
     }
+    record_run(&mut transaction, pg_schema, digest, settings).await?;
+    transaction
+        .commit()
+        .await
+        .map_err(|error| statement_error("COMMIT", error))
+}
+
+/// Records the run of a load that starts (its tables made or adopted), in the data phase.
+pub(crate) async fn record_run(
+    connection: &mut PgConnection,
+    pg_schema: &str,
+    digest: &str,
+    settings: &Value,
+) -> Result<(), PgError> {
     let sql = "INSERT INTO offbase.load_runs (pg_schema, digest, phase, settings) \
                VALUES ($1, $2, $3, $4)";
     sqlx::query(sql)
@@ -256,13 +273,10 @@ pub async fn begin_run(
         .bind(digest)
         .bind(LoadPhase::Data.as_str())
         .bind(settings)
-        .execute(&mut *transaction)
+        .execute(&mut *connection)
         .await
-        .map_err(|error| statement_error(sql, error))?;
-    transaction
-        .commit()
-        .await
-        .map_err(|error| statement_error("COMMIT", error))
+        .map(|_| ())
+        .map_err(|error| statement_error(sql, error))
 }
 
 /// Moves the run of `pg_schema` to `phase`, storing `report` when given.

@@ -175,6 +175,12 @@ pub struct LoadTuning {
     /// Do not ask before --replace drops tables (scripts, CI).
     #[arg(long, requires = "replace")]
     pub yes: bool,
+    /// Load into the plan's tables a migration already made (`offbase plan --format
+    /// dbmate|sqlx|supabase`, applied by that tool), instead of refusing them: they must be
+    /// empty and exactly the plan's. Their keys, indexes and foreign keys are taken off during
+    /// the data and put back after it, as in any load.
+    #[arg(long, conflicts_with = "replace")]
+    pub adopt: bool,
     /// Records per batch; each batch is one transaction with its checkpoint.
     #[arg(long, default_value_t = 50_000, value_name = "N")]
     pub batch_records: usize,

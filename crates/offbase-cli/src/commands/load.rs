@@ -37,6 +37,7 @@ fn load_options(mut target: Target, tuning: &LoadTuning) -> anyhow::Result<LoadO
         Existing::Resume
     };
     options.batch_records = tuning.batch_records;
+    options.adopt = tuning.adopt;
     Ok(options)
 }
 

@@ -10,6 +10,7 @@
 //! One file: the reading thread (`produce`), the loading task and the isolation of a batch
 //! PostgreSQL refuses share `EntityContext` and `Batch`, whose fields move between them.
 
+mod adopt;
 pub mod bundle;
 mod post_load;
 mod report;
@@ -65,6 +66,10 @@ pub struct LoadOptions {
     pub batch_records: usize,
     /// Encoded bytes per batch.
     pub batch_bytes: usize,
+    /// A load that starts loads into the plan's tables already in the schema (made by a
+    /// migration tool from `plan --format`) once they prove empty and the plan's, instead of
+    /// refusing them.
+    pub adopt: bool,
 }
 
 impl LoadOptions {
@@ -74,6 +79,7 @@ impl LoadOptions {
             existing: Existing::Resume,
             batch_records: 50_000,
             batch_bytes: 4 << 20,
+            adopt: false,
         }
     }
 }
@@ -224,15 +230,27 @@ pub async fn load(
     };
     if starts {
         clear_rejects(&rejects_folder)?;
-        pg_load::begin_run(
-            &mut connection,
-            &options.target.pg_schema,
-            &digest,
-            &options.target.settings(),
-            &names,
-            &load_sql.tables,
-        )
-        .await?;
+        if options.adopt {
+            adopt::adopt(
+                &mut connection,
+                options,
+                &output,
+                &load_sql,
+                &digest,
+                reporter,
+            )
+            .await?;
+        } else {
+            pg_load::begin_run(
+                &mut connection,
+                &options.target.pg_schema,
+                &digest,
+                &options.target.settings(),
+                &names,
+                &load_sql.tables,
+            )
+            .await?;
+        }
     }
 
     let enum_oids = pg_load::enum_type_oids(&mut connection, &options.target.pg_schema).await?;
