@@ -1,13 +1,14 @@
 //! `offbase plan --format`: the plan of every sample written as a migration and applied by
 //! the tool it is written for, as that tool applies it: dbmate (its published Linux x64 binary,
-//! pinned in `tests/sdk/package.json`), sqlx's migrator (the crate's own, as `sqlx migrate run` runs
-//! it), and `psql -1` for the plain `plan.sql` and the Supabase CLI's file (plain SQL the CLI
-//! runs in one transaction). Each lands in its own schema with exactly the plan's tables;
+//! pinned in `tests/sdk/package.json`), `sqlx migrate run` (sqlx-cli 0.8.6, installed by
+//! `.ci/run`; without it, the crate's migrator the command runs), and `psql -1` for the plain
+//! `plan.sql` and the Supabase CLI's file (plain SQL the CLI runs in one transaction). Each lands in its own schema with exactly the plan's tables;
 //! then the sample's records are loaded into those tables (`--adopt`) and `diff data` finds
 //! the target equal to the workspace.
 //!
-//! dbmate is skipped (said on stderr) without `npm ci --prefix tests/sdk`;
-//! `OFFBASE_REQUIRE_CORPUS=1` (CI) makes it mandatory.
+//! dbmate is skipped (said on stderr) without `npm ci --prefix tests/sdk`, sqlx-cli replaced
+//! by the crate without `target/tools/bin/sqlx`; `OFFBASE_REQUIRE_CORPUS=1` (CI) makes both
+//! mandatory.
 
 use offbase_pipeline::compare::diff::diff_data;
 use offbase_pipeline::load::{LoadOptions, load};
@@ -77,6 +78,7 @@ fn dbmate_or_skip() -> Option<PathBuf> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_samples_plan_applies_with_dbmate_sqlx_and_psql() {
     let dbmate = dbmate_or_skip();
+    let sqlx_cli = sqlx_cli_or_migrator();
     for name in SAMPLES {
         let output = plan_app(&sample(name), None);
         let expected: BTreeSet<String> = output
@@ -126,29 +128,60 @@ async fn every_samples_plan_applies_with_dbmate_sqlx_and_psql() {
         );
         load_adopting(&workspace, &supabase, name).await;
 
-        // sqlx: its migrator over the folder, its bookkeeping in a schema of its own.
+        // sqlx: `sqlx migrate run` over the folder (sqlx-cli, installed by .ci/run), else the
+        // crate's migrator, which the command runs; its bookkeeping in a schema of its own.
         let sqlx = format!("{base}_sqlx");
         migration(&output, folder.path(), MigrationFormat::Sqlx, &sqlx);
         let bookkeeping = format!("{base}_sqlx_state");
         schema_for(&mut schema, &bookkeeping).await;
-        let migrator =
-            sqlx::migrate::Migrator::new(folder.path().join("sqlx/migrations").as_path())
-                .await
-                .unwrap_or_else(|error| panic!("{name}: sqlx reads the folder: {error}"));
-        let options: sqlx::postgres::PgConnectOptions = database_url()
-            .parse::<sqlx::postgres::PgConnectOptions>()
-            .unwrap_or_else(|error| panic!("{error}"))
-            .options([("search_path", bookkeeping.as_str())]);
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .unwrap_or_else(|error| panic!("{error}"));
-        migrator
-            .run(&pool)
-            .await
-            .unwrap_or_else(|error| panic!("{name}: sqlx migrate run: {error}"));
-        pool.close().await;
+        let migrations = folder.path().join("sqlx/migrations");
+        match &sqlx_cli {
+            Some(cli) => {
+                let url = format!(
+                    "{}&options=-c%20search_path%3D{bookkeeping}",
+                    with_ssl_off(&database_url())
+                );
+                let applied = Command::new(cli)
+                    .args(["migrate", "run", "--source"])
+                    .arg(&migrations)
+                    .args(["--database-url", &url])
+                    .stdin(Stdio::null())
+                    .output()
+                    .unwrap_or_else(|error| panic!("sqlx: {error}"));
+                assert!(
+                    applied.status.success(),
+                    "{name}: sqlx migrate run: {}{}",
+                    String::from_utf8_lossy(&applied.stdout),
+                    String::from_utf8_lossy(&applied.stderr)
+                );
+            }
+            None => {
+                let migrator = sqlx::migrate::Migrator::new(migrations.as_path())
+                    .await
+                    .unwrap_or_else(|error| panic!("{name}: sqlx reads the folder: {error}"));
+                let options: sqlx::postgres::PgConnectOptions = database_url()
+                    .parse::<sqlx::postgres::PgConnectOptions>()
+                    .unwrap_or_else(|error| panic!("{error}"))
+                    .options([("search_path", bookkeeping.as_str())]);
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(options)
+                    .await
+                    .unwrap_or_else(|error| panic!("{error}"));
+                migrator
+                    .run(&pool)
+                    .await
+                    .unwrap_or_else(|error| panic!("{name}: sqlx migrate run: {error}"));
+                pool.close().await;
+            }
+        }
+        let recorded: i64 = sqlx::query_scalar(&format!(
+            "SELECT count(*) FROM \"{bookkeeping}\"._sqlx_migrations WHERE success"
+        ))
+        .fetch_one(&mut schema.connection)
+        .await
+        .unwrap_or_else(|error| panic!("{name}: sqlx's record: {error}"));
+        assert_eq!(recorded, 1, "{name}: sqlx recorded the migration");
         assert_eq!(tables(&mut schema, &sqlx).await, expected, "{name} sqlx");
         load_adopting(&workspace, &sqlx, name).await;
 
@@ -190,6 +223,28 @@ async fn every_samples_plan_applies_with_dbmate_sqlx_and_psql() {
         }
         schema.drop().await;
     }
+}
+
+/// sqlx-cli's `sqlx` (`.ci/run` installs it into `target/tools`; `SQLX_CLI` names another),
+/// or `None` after saying the crate's migrator stands in for it.
+fn sqlx_cli_or_migrator() -> Option<PathBuf> {
+    let cli = std::env::var_os("SQLX_CLI")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/tools/bin/sqlx"));
+    if cli.is_file() {
+        return Some(cli);
+    }
+    if std::env::var(REQUIRE_CORPUS).is_ok_and(|value| value == "1") {
+        panic!(
+            "sqlx-cli is not installed ({}; .ci/run installs it) and {REQUIRE_CORPUS}=1 makes it mandatory",
+            cli.display()
+        );
+    }
+    eprintln!(
+        "plan_formats: sqlx-cli not installed ({}): sqlx's migrator crate, which `sqlx migrate run` runs, stands in",
+        cli.display()
+    );
+    None
 }
 
 /// A load into `pg_schema` that adopts the tables a migration made there.

@@ -4,9 +4,10 @@
 
 use crate::PipelineError;
 use crate::progress::Reporter;
+use crate::workspace::sorter::OrderedStager;
 use crate::workspace::{
     EntityManifest, PartWriter, SourceInfo, Workspace, WriterPosition, canonical_record,
-    entity_manifest, pull_order, record_key, with_flags,
+    entity_manifest, with_flags,
 };
 use offbase_base44::csv_export::{entity_schema_json, read_csv_folder};
 use offbase_base44::seed::read_seed_folder;
@@ -33,13 +34,29 @@ pub struct ImportSummary {
     pub warnings: Vec<String>,
 }
 
-/// One entity's records from a local source, before they are written.
-struct Batch {
+/// A record from a local source with the importer's flags for it (kept apart: a source field
+/// of the flags' name must not pass for them).
+type SourceRecord = (Map<String, Value>, Option<Value>);
+
+/// One entity's records from a local source, read as they are written.
+struct Batch<'a> {
     entity: Entity,
     inferred: bool,
-    /// Each record as the source holds it, with the importer's flags for it (kept apart: a
-    /// source field of the flags' name must not pass for them).
-    records: Vec<(Map<String, Value>, Option<Value>)>,
+    /// How many records there are, when known before reading them.
+    total: Option<u64>,
+    records: Box<dyn Iterator<Item = Result<SourceRecord, PipelineError>> + 'a>,
+}
+
+impl<'a> Batch<'a> {
+    /// A batch of records already in memory.
+    fn of(entity: Entity, inferred: bool, records: Vec<SourceRecord>) -> Batch<'a> {
+        Batch {
+            entity,
+            inferred,
+            total: Some(records.len() as u64),
+            records: Box::new(records.into_iter().map(Ok)),
+        }
+    }
 }
 
 /// Imports every `<Entity>_export.csv` of `folder`. With `schemas`, values are typed by them;
@@ -87,16 +104,19 @@ pub fn import_csv(
                 (record, flags)
             })
             .collect();
-        batches.push(Batch {
-            entity,
-            inferred,
-            records,
-        });
+        batches.push(Batch::of(entity, inferred, records));
     }
     let source = SourceInfo::Csv {
         folder: folder.display().to_string(),
     };
-    write_batches(batches, workspace, part_records, source, warnings, reporter)
+    write_batches(
+        batches.into_iter().map(Ok),
+        workspace,
+        part_records,
+        source,
+        warnings,
+        reporter,
+    )
 }
 
 /// Imports every seed file of `folder` (`base44/seed/<Entity>.jsonc`).
@@ -128,16 +148,23 @@ pub fn import_seed(
             .enumerate()
             .map(|(index, record)| (record, flagged.remove(&index).map(Value::Object)))
             .collect();
-        batches.push(Batch {
-            entity: declared.unwrap_or_else(|| bare_entity(&import.entity)),
+        batches.push(Batch::of(
+            declared.unwrap_or_else(|| bare_entity(&import.entity)),
             inferred,
             records,
-        });
+        ));
     }
     let source = SourceInfo::Seed {
         folder: folder.display().to_string(),
     };
-    write_batches(batches, workspace, part_records, source, warnings, reporter)
+    write_batches(
+        batches.into_iter().map(Ok),
+        workspace,
+        part_records,
+        source,
+        warnings,
+        reporter,
+    )
 }
 
 /// An entity known by name only.
@@ -156,8 +183,8 @@ fn bare_entity(name: &str) -> Entity {
     }
 }
 
-fn write_batches(
-    batches: Vec<Batch>,
+fn write_batches<'a>(
+    batches: impl IntoIterator<Item = Result<Batch<'a>, PipelineError>>,
     workspace: &Workspace,
     part_records: u64,
     source: SourceInfo,
@@ -169,43 +196,9 @@ fn write_batches(
     manifest.source = Some(source);
     let mut summaries = Vec::new();
     for batch in batches {
-        let name = batch.entity.name.clone();
-        reporter.started(&name, Some(batch.records.len() as u64));
-        let folder = workspace.entity_dir(&name);
-        if folder.exists() {
-            std::fs::remove_dir_all(&folder).map_err(|error| PipelineError::io(&folder, error))?;
-        }
-        let schema_path = workspace.schema_path(&name);
-        workspace.write_json(&schema_path, &entity_schema_json(&batch.entity))?;
-        let mut records: Vec<Map<String, Value>> = batch
-            .records
-            .into_iter()
-            .map(|(record, flags)| with_flags(canonical_record(record, &batch.entity), flags))
-            .collect();
-        // The pull order, so a CSV import and an API pull of the same records match line by line.
-        records.sort_by_cached_key(pull_order);
-        let mut writer =
-            PartWriter::resume(workspace, &name, part_records, WriterPosition::default())?;
-        writer.append(&records)?;
-        let position = writer.sync()?;
-        let entry: EntityManifest = entity_manifest(
-            workspace,
-            &name,
-            &position,
-            Some(records.len() as u64),
-            records.first().and_then(record_key),
-            records.last().and_then(record_key),
-        )?;
-        reporter.advanced(&name, records.len() as u64);
-        reporter.finished(&name);
-        summaries.push(EntityImportSummary {
-            entity: name.clone(),
-            records: entry.records,
-            bytes: entry.bytes,
-            flagged_records: entry.flagged_records,
-            inferred_schema: batch.inferred,
-        });
-        manifest.entities.insert(name, entry);
+        let (summary, entry) = write_batch(batch?, workspace, part_records, reporter)?;
+        manifest.entities.insert(summary.entity.clone(), entry);
+        summaries.push(summary);
     }
     workspace.write_json(&workspace.manifest_path(), &manifest)?;
     summaries.sort_by(|left, right| left.entity.cmp(&right.entity));
@@ -214,6 +207,56 @@ fn write_batches(
         entities: summaries,
         warnings,
     })
+}
+
+/// Writes one entity's records in the pull order (so a CSV import and an API pull of the same
+/// records match line by line), through an external sort: memory stays bounded whatever the
+/// entity's size.
+fn write_batch(
+    batch: Batch<'_>,
+    workspace: &Workspace,
+    part_records: u64,
+    reporter: &dyn Reporter,
+) -> Result<(EntityImportSummary, EntityManifest), PipelineError> {
+    let name = batch.entity.name.clone();
+    reporter.started(&name, batch.total);
+    let folder = workspace.entity_dir(&name);
+    if folder.exists() {
+        std::fs::remove_dir_all(&folder).map_err(|error| PipelineError::io(&folder, error))?;
+    }
+    let schema_path = workspace.schema_path(&name);
+    workspace.write_json(&schema_path, &entity_schema_json(&batch.entity))?;
+    let mut stager = OrderedStager::new(workspace, &name)?;
+    let mut read = 0u64;
+    for record in batch.records {
+        let (record, flags) = record?;
+        stager.push(&with_flags(canonical_record(record, &batch.entity), flags))?;
+        read += 1;
+        if read % 10_000 == 0 {
+            reporter.advanced(&name, 10_000);
+        }
+    }
+    reporter.advanced(&name, read % 10_000);
+    let mut writer = PartWriter::resume(workspace, &name, part_records, WriterPosition::default())?;
+    let sorted = stager.finish(&mut writer)?;
+    let position = writer.sync()?;
+    let entry: EntityManifest = entity_manifest(
+        workspace,
+        &name,
+        &position,
+        Some(sorted.records),
+        sorted.first,
+        sorted.last,
+    )?;
+    reporter.finished(&name);
+    let summary = EntityImportSummary {
+        entity: name,
+        records: entry.records,
+        bytes: entry.bytes,
+        flagged_records: entry.flagged_records,
+        inferred_schema: batch.inferred,
+    };
+    Ok((summary, entry))
 }
 
 /// One line of a sample data file as a record and the importer's flags for it (see
@@ -275,7 +318,7 @@ pub fn import_records(
         .collect();
     files.sort();
     let mut warnings = Vec::new();
-    let mut batches = Vec::new();
+    let mut named = Vec::new();
     for path in files {
         let Some(name) = path
             .file_stem()
@@ -283,48 +326,91 @@ pub fn import_records(
         else {
             continue;
         };
-        let bytes = std::fs::read(&path).map_err(|error| PipelineError::io(&path, error))?;
-        let mut records = Vec::new();
-        let lines = offbase_model::record::strip_bom(&bytes).split(|byte| *byte == b'\n');
-        for (index, line) in lines.enumerate() {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            records.push(sample_record(
-                line,
-                &format!("{}:{}", path.display(), index + 1),
-            ));
-        }
         let declared = schemas.entity(&name).cloned();
         if declared.is_none() {
             warnings.push(format!(
                 "{name}: data/{name}.jsonl has no schema: its records are staged with an empty schema (every field goes to _extra)"
             ));
         }
-        batches.push(Batch {
-            inferred: declared.is_none(),
-            entity: declared.unwrap_or_else(|| bare_entity(&name)),
-            records,
-        });
+        named.push((name, path, declared));
     }
     // An entity with a schema and no data file has no records, not no table: say so and stage
     // it empty, so the load creates its table like the others.
+    let mut empty = Vec::new();
     for entity in &schemas.entities {
-        if !batches.iter().any(|batch| batch.entity.name == entity.name) {
+        if !named.iter().any(|(name, _, _)| *name == entity.name) {
             warnings.push(format!(
                 "{}: has a schema but no data/{}.jsonl: staged with no records (its table is created empty)",
                 entity.name, entity.name
             ));
-            batches.push(Batch {
-                inferred: false,
-                entity: entity.clone(),
-                records: Vec::new(),
-            });
+            empty.push(Batch::of(entity.clone(), false, Vec::new()));
         }
     }
+    // Each file is read as it is written, a line at a time.
+    let batches = named
+        .into_iter()
+        .map(|(name, path, declared)| {
+            let lines = SampleLines::open(&path)?;
+            Ok(Batch {
+                inferred: declared.is_none(),
+                entity: declared.unwrap_or_else(|| bare_entity(&name)),
+                total: None,
+                records: Box::new(lines),
+            })
+        })
+        .chain(empty.into_iter().map(Ok));
     let source = SourceInfo::Sample {
         folder: folder.display().to_string(),
     };
     write_batches(batches, workspace, part_records, source, warnings, reporter)
+}
+
+/// The records of a sample data file, a line at a time: a byte order mark before the first
+/// line is no part of it, blank lines are skipped, a line that is not a record is kept flagged
+/// ([`sample_record`]).
+struct SampleLines {
+    path: std::path::PathBuf,
+    reader: std::io::BufReader<std::fs::File>,
+    line: Vec<u8>,
+    number: u64,
+}
+
+impl SampleLines {
+    fn open(path: &Path) -> Result<SampleLines, PipelineError> {
+        let file = std::fs::File::open(path).map_err(|error| PipelineError::io(path, error))?;
+        Ok(SampleLines {
+            path: path.to_path_buf(),
+            reader: std::io::BufReader::with_capacity(1 << 20, file),
+            line: Vec::new(),
+            number: 0,
+        })
+    }
+}
+
+impl Iterator for SampleLines {
+    type Item = Result<SourceRecord, PipelineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        use std::io::BufRead;
+        loop {
+            self.line.clear();
+            match self.reader.read_until(b'\n', &mut self.line) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(error) => return Some(Err(PipelineError::io(&self.path, error))),
+            }
+            self.number += 1;
+            let mut line: &[u8] = &self.line;
+            if self.number == 1 {
+                line = offbase_model::record::strip_bom(line);
+            }
+            let line = line.strip_suffix(b"\n").unwrap_or(line);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let place = format!("{}:{}", self.path.display(), self.number);
+            return Some(Ok(sample_record(line, &place)));
+        }
+    }
 }

@@ -19,6 +19,7 @@ pub mod parts;
 mod record;
 pub mod rejects;
 pub mod reseal;
+pub mod sorter;
 mod writer;
 
 use crate::PipelineError;

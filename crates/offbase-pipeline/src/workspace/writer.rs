@@ -40,7 +40,12 @@ pub struct PartWriter {
     part_records: u64,
     position: WriterPosition,
     file: File,
+    /// Lines given one at a time ([`PartWriter::append_line`]), written in slices.
+    pending: Vec<u8>,
 }
+
+/// Bytes of single lines gathered before they are written.
+const PENDING_BYTES: usize = 1 << 20;
 
 impl PartWriter {
     /// Opens the writer at `position` (a checkpoint), cutting anything written after it and
@@ -96,6 +101,7 @@ impl PartWriter {
             part_records: part_records.max(1),
             position,
             file,
+            pending: Vec::new(),
         };
         writer.seek_end()?;
         Ok(writer)
@@ -118,6 +124,7 @@ impl PartWriter {
     /// Appends records (already in canonical form), rotating parts as they fill. The data is
     /// not durable until [`PartWriter::sync`].
     pub fn append(&mut self, records: &[Map<String, Value>]) -> Result<(), PipelineError> {
+        self.flush_pending()?;
         let mut buffer = Vec::with_capacity(records.len() * 256);
         for record in records {
             if self.position.current_records >= self.part_records {
@@ -139,6 +146,34 @@ impl PartWriter {
             }
         }
         self.flush_buffer(&mut buffer)
+    }
+
+    /// Appends one record already serialized (one line, without its newline), rotating parts
+    /// as they fill; `flagged` says it carries the importer's flags. Not durable until
+    /// [`PartWriter::sync`].
+    pub fn append_line(&mut self, line: &[u8], flagged: bool) -> Result<(), PipelineError> {
+        if self.position.current_records >= self.part_records {
+            self.flush_pending()?;
+            self.rotate()?;
+        }
+        self.pending.extend_from_slice(line);
+        self.pending.push(b'\n');
+        self.position.current_records += 1;
+        self.position.current_bytes += line.len() as u64 + 1;
+        if flagged {
+            self.position.flagged_records += 1;
+        }
+        if self.pending.len() >= PENDING_BYTES {
+            self.flush_pending()?;
+        }
+        Ok(())
+    }
+
+    fn flush_pending(&mut self) -> Result<(), PipelineError> {
+        let mut pending = std::mem::take(&mut self.pending);
+        let flushed = self.flush_buffer(&mut pending);
+        self.pending = pending;
+        flushed
     }
 
     fn flush_buffer(&mut self, buffer: &mut Vec<u8>) -> Result<(), PipelineError> {
@@ -179,6 +214,7 @@ impl PartWriter {
 
     /// Makes every appended byte durable and returns the position a checkpoint may record.
     pub fn sync(&mut self) -> Result<WriterPosition, PipelineError> {
+        self.flush_pending()?;
         let path = self.current_path();
         self.file
             .sync_all()
