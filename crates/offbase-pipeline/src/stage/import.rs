@@ -9,7 +9,7 @@ use crate::workspace::{
     EntityManifest, PartWriter, SourceInfo, Workspace, WriterPosition, canonical_record,
     entity_manifest, with_flags,
 };
-use offbase_base44::csv_export::{entity_schema_json, read_csv_folder};
+use offbase_base44::csv_export::{entity_schema_json, list_csv_folder};
 use offbase_base44::seed::read_seed_folder;
 use offbase_model::{App, Entity, Field, SchemaSource, SourceLayout};
 use serde::Serialize;
@@ -38,13 +38,24 @@ pub struct ImportSummary {
 /// of the flags' name must not pass for them).
 type SourceRecord = (Map<String, Value>, Option<Value>);
 
+/// Hands each record of a source to the sink given, as it is read; returns the warnings found
+/// while reading.
+type Feed<'a> = Box<
+    dyn FnOnce(
+            &mut dyn FnMut(SourceRecord) -> Result<(), PipelineError>,
+        ) -> Result<Vec<String>, PipelineError>
+        + 'a,
+>;
+
 /// One entity's records from a local source, read as they are written.
 struct Batch<'a> {
     entity: Entity,
     inferred: bool,
     /// How many records there are, when known before reading them.
     total: Option<u64>,
-    records: Box<dyn Iterator<Item = Result<SourceRecord, PipelineError>> + 'a>,
+    records: Feed<'a>,
+    /// Warnings that go after those of reading.
+    notes_after: Vec<String>,
 }
 
 impl<'a> Batch<'a> {
@@ -54,13 +65,21 @@ impl<'a> Batch<'a> {
             entity,
             inferred,
             total: Some(records.len() as u64),
-            records: Box::new(records.into_iter().map(Ok)),
+            records: Box::new(move |sink| {
+                for record in records {
+                    sink(record)?;
+                }
+                Ok(Vec::new())
+            }),
+            notes_after: Vec::new(),
         }
     }
 }
 
 /// Imports every `<Entity>_export.csv` of `folder`. With `schemas`, values are typed by them;
-/// without, each entity's schema is inferred from its values and saved, marked inferred.
+/// without, each entity's schema is inferred from its values and saved, marked inferred. Each
+/// file is read twice as it streams (the header, the encoding and, without a schema, the types;
+/// then the records), never held whole.
 pub fn import_csv(
     folder: &Path,
     schemas: Option<&App>,
@@ -69,52 +88,65 @@ pub fn import_csv(
     reporter: &dyn Reporter,
 ) -> Result<ImportSummary, PipelineError> {
     let _workspace_lock = crate::lock::lock_workspace(workspace, "pull --from-csv")?;
-    let imports = read_csv_folder(folder, schemas)?;
-    let mut warnings = Vec::new();
-    let mut batches = Vec::new();
-    for import in imports {
-        warnings.extend(
-            import
-                .warnings
-                .iter()
-                .map(|warning| format!("{}: {warning}", import.entity)),
-        );
-        let declared = schemas.and_then(|app| app.entity(&import.entity)).cloned();
-        let (entity, inferred) = match (declared, import.inferred) {
+    let (files, skipped) = list_csv_folder(folder, schemas)?;
+    // Every file's first pass before any is written: a file that cannot be read (its
+    // structure, its encoding) stops the import before the workspace changes.
+    let exports = files
+        .into_iter()
+        .map(|file| Ok((file.open(schemas)?, file)))
+        .collect::<Result<Vec<_>, PipelineError>>()?;
+    // The notes about files that are no exports go first, under the first entity.
+    let mut skipped = Some(skipped);
+    let batches = exports.into_iter().map(move |(mut export, file)| {
+        let name = export.entity.clone();
+        let mut before: Vec<String> = skipped.take().unwrap_or_default();
+        before.append(&mut export.warnings);
+        let declared = file.schema(schemas).cloned();
+        let mut notes_after = Vec::new();
+        let (entity, inferred) = match (declared, export.inferred.clone()) {
             (Some(entity), _) => (entity, false),
             (None, Some(entity)) => {
                 // With schemas given, the reader has already said this entity has none.
                 if schemas.is_none() {
-                    warnings.push(format!(
-                        "{}: no schema given: the schema was inferred from the values and saved as schemas/{}.json (marked inferred); review it",
-                        import.entity, import.entity
+                    notes_after.push(format!(
+                        "{name}: no schema given: the schema was inferred from the values and saved as schemas/{name}.json (marked inferred); review it"
                     ));
                 }
                 (entity, true)
             }
-            (None, None) => (bare_entity(&import.entity), true),
+            (None, None) => (bare_entity(&name), true),
         };
-        // The CSV reader puts its own flags in the record, and reads a column of that name
-        // as `_column_N`: whatever is under the key is the reader's.
-        let records = import
-            .records
-            .into_iter()
-            .map(|mut record| {
+        let typed_by = entity.clone();
+        let records: Feed<'_> = Box::new(move |sink| {
+            // The CSV reader puts its own flags in the record, and reads a column of that
+            // name as `_column_N`: whatever is under the key is the reader's.
+            export.records(&typed_by, |mut record| {
                 let flags = record.remove(crate::workspace::FLAGS_KEY);
-                (record, flags)
-            })
-            .collect();
-        batches.push(Batch::of(entity, inferred, records));
-    }
+                sink((record, flags))
+            })?;
+            Ok(before
+                .into_iter()
+                .chain(export.warnings)
+                .map(|warning| format!("{name}: {warning}"))
+                .collect())
+        });
+        Ok(Batch {
+            entity,
+            inferred,
+            total: None,
+            records,
+            notes_after,
+        })
+    });
     let source = SourceInfo::Csv {
         folder: folder.display().to_string(),
     };
     write_batches(
-        batches.into_iter().map(Ok),
+        batches,
         workspace,
         part_records,
         source,
-        warnings,
+        Vec::new(),
         reporter,
     )
 }
@@ -188,7 +220,7 @@ fn write_batches<'a>(
     workspace: &Workspace,
     part_records: u64,
     source: SourceInfo,
-    warnings: Vec<String>,
+    mut warnings: Vec<String>,
     reporter: &dyn Reporter,
 ) -> Result<ImportSummary, PipelineError> {
     let mut manifest = workspace.manifest()?;
@@ -196,7 +228,8 @@ fn write_batches<'a>(
     manifest.source = Some(source);
     let mut summaries = Vec::new();
     for batch in batches {
-        let (summary, entry) = write_batch(batch?, workspace, part_records, reporter)?;
+        let (summary, entry, found) = write_batch(batch?, workspace, part_records, reporter)?;
+        warnings.extend(found);
         manifest.entities.insert(summary.entity.clone(), entry);
         summaries.push(summary);
     }
@@ -217,7 +250,7 @@ fn write_batch(
     workspace: &Workspace,
     part_records: u64,
     reporter: &dyn Reporter,
-) -> Result<(EntityImportSummary, EntityManifest), PipelineError> {
+) -> Result<(EntityImportSummary, EntityManifest, Vec<String>), PipelineError> {
     let name = batch.entity.name.clone();
     reporter.started(&name, batch.total);
     let folder = workspace.entity_dir(&name);
@@ -228,14 +261,16 @@ fn write_batch(
     workspace.write_json(&schema_path, &entity_schema_json(&batch.entity))?;
     let mut stager = OrderedStager::new(workspace, &name)?;
     let mut read = 0u64;
-    for record in batch.records {
-        let (record, flags) = record?;
-        stager.push(&with_flags(canonical_record(record, &batch.entity), flags))?;
+    let entity = &batch.entity;
+    let mut warnings = (batch.records)(&mut |(record, flags)| {
+        stager.push(&with_flags(canonical_record(record, entity), flags))?;
         read += 1;
-        if read % 10_000 == 0 {
+        if read.is_multiple_of(10_000) {
             reporter.advanced(&name, 10_000);
         }
-    }
+        Ok(())
+    })?;
+    warnings.extend(batch.notes_after);
     reporter.advanced(&name, read % 10_000);
     let mut writer = PartWriter::resume(workspace, &name, part_records, WriterPosition::default())?;
     let sorted = stager.finish(&mut writer)?;
@@ -256,7 +291,7 @@ fn write_batch(
         flagged_records: entry.flagged_records,
         inferred_schema: batch.inferred,
     };
-    Ok((summary, entry))
+    Ok((summary, entry, warnings))
 }
 
 /// One line of a sample data file as a record and the importer's flags for it (see
@@ -351,11 +386,18 @@ pub fn import_records(
         .into_iter()
         .map(|(name, path, declared)| {
             let lines = SampleLines::open(&path)?;
+            let records: Feed<'_> = Box::new(move |sink| {
+                for record in lines {
+                    sink(record?)?;
+                }
+                Ok(Vec::new())
+            });
             Ok(Batch {
                 inferred: declared.is_none(),
                 entity: declared.unwrap_or_else(|| bare_entity(&name)),
                 total: None,
-                records: Box::new(lines),
+                records,
+                notes_after: Vec::new(),
             })
         })
         .chain(empty.into_iter().map(Ok));

@@ -97,17 +97,16 @@ pub fn for_each_kept_line(
 }
 
 /// Scans an entity's parts for ids that occur more than once and decides which copy loads:
-/// the newest `updated_date` (as an instant), then the later line. Memory: 8 bytes per record
-/// for the first pass, then only the repeated ids.
+/// the newest `updated_date` (as an instant), then the later line. Memory: at most a chunk of
+/// the ids' hashes for the first pass (runs on disk past it), then only the repeated ids.
 pub fn find_duplicates(
     workspace: &Workspace,
     parts: &[ManifestPart],
     part_files: &[String],
 ) -> Result<Duplicates, PipelineError> {
-    // Sized from the manifest: growing by doubling would briefly hold one and a half times as
-    // much.
+    // At most a chunk of hashes in memory, whatever the entity's size (see `repeated`).
     let expected: u64 = parts.iter().map(|part| part.records).sum();
-    let mut hashes: Vec<u64> = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
+    let mut hashes = super::repeated::Repeated::new(expected);
     // The same pass checks every part against what the manifest recorded when it was staged
     // (lines, bytes, SHA-256), before any of its rows go in: a part edited, cut or swapped
     // since is refused, not loaded as it is. The SHA-256 is computed on a second thread while
@@ -132,7 +131,7 @@ pub fn find_duplicates(
                     continue;
                 }
                 if let Some(id) = line_id(&buffer) {
-                    hashes.push(hash_id(&id));
+                    hashes.push(hash_id(&id))?;
                 }
             }
             Ok::<(), PipelineError>(())
@@ -149,13 +148,7 @@ pub fn find_duplicates(
     for (index, (seal, sha256)) in seals.iter().zip(&hashed).enumerate() {
         seal.check(workspace, parts, index, sha256)?;
     }
-    hashes.sort_unstable();
-    let repeated: HashSet<u64> = hashes
-        .windows(2)
-        .filter(|pair| pair.first() == pair.get(1))
-        .filter_map(|pair| pair.first().copied())
-        .collect();
-    drop(hashes);
+    let repeated: HashSet<u64> = hashes.finish()?;
     if repeated.is_empty() {
         return Ok(Duplicates::default());
     }

@@ -18,6 +18,7 @@ mod manifest;
 pub mod parts;
 mod record;
 pub mod rejects;
+mod repeated;
 pub mod reseal;
 pub mod sorter;
 mod writer;

@@ -16,9 +16,9 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Bytes of records held in memory before a run is written.
-pub const DEFAULT_BUDGET: usize = 32 << 20;
-/// Runs merged at once (each holds a read buffer of [`RUN_BUFFER`]).
-pub const FAN_IN: usize = 64;
+pub const DEFAULT_BUDGET: usize = 16 << 20;
+/// Runs merged at once (each holds a read buffer of [`RUN_BUFFER`]: 8 MiB in all).
+pub const FAN_IN: usize = 128;
 const RUN_BUFFER: usize = 64 << 10;
 
 /// One serialized record and its place in the order.

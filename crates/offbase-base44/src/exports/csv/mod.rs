@@ -55,17 +55,26 @@
 //!   program writes numbers, so zip codes (`02134`), phone numbers (`+49...`) and ids beyond 64
 //!   bits stay text; enums are never guessed.
 //!
-//! Where each part lives (this file uses the parts; no part uses this file): this file reads
-//! a file or a folder and the rows of a table into records; `read` splits the bytes into rows
-//! and names the columns (the CSV grammar); `typing` types each cell by its column's rule;
-//! `inference` guesses a schema when there is none; `import` reads the file the SDK's
-//! `importEntities` sends (the same grammar and typing, the platform's pairing of columns); `outcome` holds what an import gives
+//! Reading streams: an export file is read twice, a row at a time, in the memory of its largest
+//! row whatever its size: a first pass checks the encoding and infers the schema, a second types
+//! each row and hands its record on ([`list_csv_folder`], [`open_csv_export`],
+//! [`CsvExport::records`]). The readers that return whole [`CsvImport`]s ([`parse_csv_export`],
+//! [`read_csv_export`], [`read_csv_folder`]) are the same two passes with the records collected.
+//!
+//! Where each part lives (this file uses the parts; no part uses this file but for
+//! [`entity_name_from_file`]): this file reads bytes, a file or a folder into whole imports;
+//! `stream` lists a folder's exports and runs the two passes over one; `read` splits bytes into
+//! rows as they are read and names the columns (the CSV grammar, and the encoding check);
+//! `typing` types each cell by its column's rule; `inference` guesses a schema when there is
+//! none, a row at a time; `import` reads the file the SDK's `importEntities` sends (the same
+//! grammar and typing, the platform's pairing of columns); `outcome` holds what an import gives
 //! ([`CsvImport`], [`CellFlag`], [`CsvError`], [`INFERRED_KEY`]), re-exported here.
 
 mod import;
 mod inference;
 mod outcome;
 mod read;
+mod stream;
 mod typing;
 
 #[cfg(test)]
@@ -77,17 +86,12 @@ pub use import::{IMPORT_BODY_MAX, IMPORT_MAX_BYTES, ImportRefusal, import_answer
 /// the importer's flags key of the model, re-exported where the CSV importer's users look.
 pub use offbase_model::record::FLAGS_KEY;
 pub use outcome::{CellFlag, CsvError, CsvImport, INFERRED_KEY};
+pub use stream::{CsvExport, CsvFile, list_csv_folder, open_csv_export, open_csv_source};
 
-use super::{find_entity, list_files, system_fields};
-use inference::infer_entity;
-use offbase_model::record::{LINE_BASE64_KEY, LINE_KEY, not_utf8_line};
 use offbase_model::{App, Entity};
-use read::{InvalidRow, Row, column_keys, read_rows};
-use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashSet};
-use std::fs;
+use std::collections::BTreeMap;
 use std::path::Path;
-use typing::{Column, Rule, plan_columns, read_row, row_length_warning, schema_warnings};
+use stream::{first_pass, folder_files, import_of, skipped_notes};
 
 /// How a dashboard export file name ends (compared without regard to case).
 const EXPORT_SUFFIX: &str = "_export.csv";
@@ -120,168 +124,14 @@ pub fn parse_csv_export(
     entity: &str,
     schema: Option<&Entity>,
 ) -> Result<CsvImport, CsvError> {
-    let rows = read_rows(bytes, file)?;
-    let is_user = entity == "User" || schema.is_some_and(Entity::is_user);
-    let system = system_fields(is_user);
-    let mut warnings = Vec::new();
-
-    let Some((header, data)) = rows.split_first() else {
-        let inferred = match schema {
-            Some(_) => None,
-            None => {
-                let what = if bytes.is_empty() {
-                    "the file is empty (0 bytes)"
-                } else {
-                    "the file has no header row"
-                };
-                warnings.push(format!(
-                    "{file}: {what}: no records, and no columns to infer a schema from: the \
-                     inferred entity `{entity}` has no fields"
-                ));
-                Some(infer_entity(entity, file, &[], &system, &[]))
-            }
-        };
-        return Ok(CsvImport {
-            entity: entity.to_owned(),
-            records: Vec::new(),
-            flags: Vec::new(),
-            inferred,
-            warnings,
-        });
-    };
-
-    let keys = column_keys(header, file, &mut warnings);
-    let table = Table {
-        file,
-        header_line: header.line,
-        keys: &keys,
-        data,
-    };
-    let (inferred, (records, flags)) = match schema {
-        Some(schema) => {
-            let columns = plan_columns(&keys, schema, is_user);
-            schema_warnings(file, header.line, &columns, schema, &system, &mut warnings);
-            (None, table.read(&columns, &mut warnings))
-        }
-        None => {
-            let inferred = infer_entity(entity, file, &keys, &system, data);
-            let columns = plan_columns(&keys, &inferred, is_user);
-            let read = table.read(&columns, &mut warnings);
-            (Some(inferred), read)
-        }
-    };
-
-    Ok(CsvImport {
-        entity: entity.to_owned(),
-        records,
-        flags,
-        inferred,
-        warnings,
-    })
-}
-
-/// The rows of one file below its header, with what is needed to read them.
-#[derive(Debug)]
-struct Table<'a> {
-    file: &'a str,
-    header_line: u64,
-    keys: &'a [String],
-    data: &'a [Row],
-}
-
-impl Table<'_> {
-    /// Every data row as a record, with the flags of its cells.
-    fn read(
-        &self,
-        columns: &[Column<'_>],
-        warnings: &mut Vec<String>,
-    ) -> (Vec<Map<String, Value>>, Vec<CellFlag>) {
-        let file = self.file;
-        let has_id_column = columns.iter().any(|column| matches!(column.rule, Rule::Id));
-        if !has_id_column {
-            warnings.push(format!(
-                "{file}:{}: no `id` column: every record is kept without an id and flagged",
-                self.header_line
-            ));
-        }
-        let header_keys: HashSet<&str> = self.keys.iter().map(String::as_str).collect();
-        let id_column = columns
-            .iter()
-            .position(|column| matches!(column.rule, Rule::Id));
-        let mut records = Vec::with_capacity(self.data.len());
-        let mut flags = Vec::new();
-        let mut not_utf8 = 0;
-        for row in self.data {
-            if let Some(invalid) = &row.invalid {
-                let (record, flag) = not_utf8_record(file, row, invalid, id_column);
-                not_utf8 += 1;
-                flags.push(flag);
-                records.push(record);
-                continue;
-            }
-            let (record, row_flags) = read_row(row, columns, &header_keys, has_id_column);
-            if row.cells.len() != columns.len() {
-                warnings.push(row_length_warning(file, row, columns.len(), &record));
-            }
-            flags.extend(row_flags);
-            records.push(record);
-        }
-        if not_utf8 > 0 {
-            warnings.push(format!(
-                "{file}: {not_utf8} of {} rows are not UTF-8 text: each is kept as it is (its \
-                 bytes in `{LINE_BASE64_KEY}`) and flagged, so the load rejects it naming its \
-                 line; if the file was saved in another encoding, save it as UTF-8 (\"CSV \
-                 UTF-8\" in a spreadsheet) and import it again",
-                self.data.len()
-            ));
-        }
-        (records, flags)
-    }
-}
-
-/// The record of a row that is not UTF-8 (see [`not_utf8_line`]), flagged on `_line` with its
-/// file and line; its id when the id cell lost nothing to the invalid bytes.
-fn not_utf8_record(
-    file: &str,
-    row: &Row,
-    invalid: &InvalidRow,
-    id_column: Option<usize>,
-) -> (Map<String, Value>, CellFlag) {
-    let id = id_column
-        .and_then(|index| row.cells.get(index))
-        .filter(|id| !id.is_empty() && !id.contains('\u{FFFD}'))
-        .cloned();
-    let place = format!("{file}:{}", invalid.line);
-    let (mut record, flags) = not_utf8_line(&invalid.bytes, id.clone(), &place, &invalid.error);
-    let reason = flags
-        .get(LINE_KEY)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let raw = record
-        .get(LINE_KEY)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    record.insert(FLAGS_KEY.to_owned(), flags);
-    let flag = CellFlag {
-        line: row.line,
-        id,
-        field: LINE_KEY.to_owned(),
-        raw,
-        reason,
-    };
-    (record, flag)
+    let first = first_pass(bytes, file, entity, schema)?;
+    import_of(bytes, first, file, entity, schema)
 }
 
 /// Reads one export file. The entity is the schema's name when a schema is given, otherwise the
 /// name in the file name (`Task_export.csv` → `Task`), otherwise the file stem (with a warning).
 pub fn read_csv_export(path: &Path, schema: Option<&Entity>) -> Result<CsvImport, CsvError> {
     let file = path.display().to_string();
-    let bytes = fs::read(path).map_err(|source| CsvError::Io {
-        path: file.clone(),
-        source,
-    })?;
     let file_name = path
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
@@ -302,7 +152,7 @@ pub fn read_csv_export(path: &Path, schema: Option<&Entity>) -> Result<CsvImport
             (stem, Some(warning))
         }
     };
-    let mut import = parse_csv_export(&bytes, &file, &entity, schema)?;
+    let mut import = open_csv_export(path, &entity, schema)?.into_import(schema)?;
     if let Some(warning) = warning {
         import.warnings.insert(0, warning);
     }
@@ -316,68 +166,26 @@ pub fn read_csv_export(path: &Path, schema: Option<&Entity>) -> Result<CsvImport
 /// typed by an inferred schema, with a warning. Other files are skipped, each with a warning
 /// attached to the first import (hidden files are ignored). No export at all is an error.
 pub fn read_csv_folder(dir: &Path, schemas: Option<&App>) -> Result<Vec<CsvImport>, CsvError> {
-    let folder = dir.display().to_string();
-    let names = list_files(dir).map_err(|source| CsvError::Io {
-        path: folder.clone(),
-        source,
-    })?;
-
-    let mut skipped = Vec::new();
+    let (files, skipped) = folder_files(dir, schemas)?;
+    // Each file is read before the next one's entity is checked against the others, so a
+    // folder with a broken file and two files of one entity fails on whichever comes first.
     let mut imports: BTreeMap<String, (String, CsvImport)> = BTreeMap::new();
-    for name in names {
-        let Some(from_file) = entity_name_from_file(&name) else {
-            skipped.push(name);
-            continue;
-        };
-        let path = dir.join(&name);
-        let file = path.display().to_string();
-        let schema = schemas.and_then(|app| find_entity(app, &from_file));
-        let entity = schema.map_or(from_file, |schema| schema.name.clone());
-        let bytes = fs::read(&path).map_err(|source| CsvError::Io {
-            path: file.clone(),
-            source,
-        })?;
-        let mut import = parse_csv_export(&bytes, &file, &entity, schema)?;
-        if schemas.is_some() && schema.is_none() {
-            import.warnings.insert(
-                0,
-                format!(
-                    "{file}: the app has no schema for entity `{entity}`: column types inferred \
-                     from the data"
-                ),
-            );
-        }
-        if let Some((first, _)) = imports.get(&entity) {
+    for file in files {
+        let import = file.open(schemas)?.into_import(file.schema(schemas))?;
+        let shown = file.path.display().to_string();
+        if let Some((first, _)) = imports.get(&file.entity) {
             return Err(CsvError::DuplicateEntity {
-                entity,
+                entity: file.entity,
                 first: first.clone(),
-                second: file,
+                second: shown,
             });
         }
-        imports.insert(entity, (file, import));
+        imports.insert(file.entity, (shown, import));
     }
-
+    let notes = skipped_notes(dir, !imports.is_empty(), &skipped)?;
     let mut imports: Vec<CsvImport> = imports.into_values().map(|(_, import)| import).collect();
-    match imports.first_mut() {
-        None => {
-            let found = if skipped.is_empty() {
-                String::new()
-            } else {
-                format!(" (found only: {})", skipped.join(", "))
-            };
-            return Err(CsvError::NotFound {
-                path: folder,
-                found,
-            });
-        }
-        Some(first) => {
-            let notes = skipped.iter().map(|name| {
-                format!(
-                    "{folder}: `{name}` is not a dashboard export (`<Entity>_export.csv`): skipped"
-                )
-            });
-            first.warnings.splice(0..0, notes);
-        }
+    if let Some(first) = imports.first_mut() {
+        first.warnings.splice(0..0, notes);
     }
     Ok(imports)
 }
