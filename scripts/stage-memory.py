@@ -4,7 +4,7 @@
     python3 scripts/stage-memory.py [--no-diff] [N ...]     (default: 100000 1000000)
 
 For each N: `offbase generate` writes N Task records of scripts/bench-app (and 1,000
-Projects); they are written out as an app folder's data/<Entity>.jsonl (lines in reverse
+Projects); they are written out as an app folder's data/<Entity>.jsonl (parts in reverse
 order, so the import sorts) and as dashboard CSV exports of the same records. Then, each as
 a separate process of the release build, its peak resident size read with wait4:
 - import data/<Entity>.jsonl: `offbase migrate --from APP --bundle FILE` (the import, the plan,
@@ -54,7 +54,7 @@ def timed(arguments):
 
 
 def app_folder(folder, count):
-    """The generated records as data/<Entity>.jsonl (reversed) and as CSV exports."""
+    """The generated records as data/<Entity>.jsonl (parts reversed) and as CSV exports."""
     generated = os.path.join(folder, "generated")
     subprocess.run([BINARY, "generate", "--schema-from", os.path.join(ROOT, "scripts/bench-app"),
                     "--records-for", f"Task={count}", "--records-for", "Project=1000",
@@ -67,10 +67,12 @@ def app_folder(folder, count):
     for entity in ("Task", "Project"):
         parts_folder = os.path.join(generated, "data", entity)
         parts = sorted(os.listdir(parts_folder), reverse=True)
+        # Parts last first, each streamed: this process stays small, since a child's peak
+        # resident size counts the memory of the process it was forked from.
         with open(os.path.join(app, "data", f"{entity}.jsonl"), "wb") as out:
             for part in parts:
                 with open(os.path.join(parts_folder, part), "rb") as lines:
-                    out.writelines(reversed(lines.readlines()))
+                    shutil.copyfileobj(lines, out)
         columns = None
         with open(os.path.join(app, "data", f"{entity}.jsonl"), "rb") as lines, \
                 open(os.path.join(exports, f"{entity}_export.csv"), "w", newline="") as out:

@@ -33,14 +33,21 @@ impl TargetSchema {
 
     /// The names of the tables and enum types the plan creates.
     pub fn relation_names(&self) -> Vec<String> {
-        self.tables
+        let mut names = self.table_names();
+        names.extend(self.enum_type_names());
+        names
+    }
+
+    /// The tables' names, in the plan's order.
+    pub fn table_names(&self) -> Vec<String> {
+        self.tables.iter().map(|table| table.name.clone()).collect()
+    }
+
+    /// The enum types' names, in the plan's order.
+    pub fn enum_type_names(&self) -> Vec<String> {
+        self.enum_types
             .iter()
-            .map(|table| table.name.clone())
-            .chain(
-                self.enum_types
-                    .iter()
-                    .map(|enum_type| enum_type.name.clone()),
-            )
+            .map(|enum_type| enum_type.name.clone())
             .collect()
     }
 

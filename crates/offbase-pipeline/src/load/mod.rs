@@ -10,11 +10,11 @@
 //! One file: the reading thread (`produce`), the loading task and the isolation of a batch
 //! PostgreSQL refuses share `EntityContext` and `Batch`, whose fields move between them.
 
-mod adopt;
 pub mod bundle;
 mod post_load;
 mod report;
 pub mod rows;
+mod start;
 
 use post_load::post_load;
 pub(crate) use post_load::{add_foreign_key, referencing_id_column};
@@ -39,8 +39,7 @@ use offbase_copy::convert::{EntityConverter, RejectReason};
 use offbase_model::{Table, TargetSchema};
 use offbase_pg::PgConnection;
 use offbase_pg::load::{self as pg_load, BatchError, LoadPhase, LoadTransaction, copy_statement};
-use offbase_sql::{LoadSql, RlsMode, render_for_load};
-use sha2::{Digest, Sha256};
+use offbase_sql::{RlsMode, render_for_load};
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -111,7 +110,7 @@ pub async fn load(
         true => Some(Arc::new(crate::files::rewrite::read_url_map(workspace)?)),
         false => None,
     };
-    let digest = load_digest(
+    let digest = start::load_digest(
         &manifest_bytes,
         &load_sql,
         options.target.relax,
@@ -131,12 +130,7 @@ pub async fn load(
     // target schema (or its tables) by hand: then it is stale, and the load starts afresh.
     let run = match run {
         Some(run) => {
-            let table_names: Vec<String> = output
-                .target
-                .tables
-                .iter()
-                .map(|table| table.name.clone())
-                .collect();
+            let table_names = output.target.table_names();
             let presence =
                 pg_load::target_presence(&mut connection, &options.target.pg_schema, &table_names)
                     .await?;
@@ -187,20 +181,13 @@ pub async fn load(
                 "--replace: dropping the tables of the earlier load in schema {:?}",
                 options.target.pg_schema
             ));
-            let tables: Vec<String> = output
-                .target
-                .tables
-                .iter()
-                .map(|table| table.name.clone())
-                .collect();
-            let types: Vec<String> = output
-                .target
-                .enum_types
-                .iter()
-                .map(|enum_type| enum_type.name.clone())
-                .collect();
-            pg_load::discard_run(&mut connection, &options.target.pg_schema, &tables, &types)
-                .await?;
+            pg_load::discard_run(
+                &mut connection,
+                &options.target.pg_schema,
+                &output.target.table_names(),
+                &output.target.enum_type_names(),
+            )
+            .await?;
             true
         }
         Some(run) if run.digest != digest => {
@@ -229,9 +216,9 @@ pub async fn load(
         None => true,
     };
     if starts {
-        clear_rejects(&rejects_folder)?;
+        start::clear_rejects(&rejects_folder)?;
         if options.adopt {
-            adopt::adopt(
+            start::adopt(
                 &mut connection,
                 options,
                 &output,
@@ -346,41 +333,6 @@ pub async fn load(
     )
     .await?;
     Ok(summary)
-}
-
-fn clear_rejects(folder: &Path) -> Result<(), PipelineError> {
-    match fs::remove_dir_all(folder) {
-        Ok(()) => Ok(()),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(error) => Err(PipelineError::io(folder, error)),
-    }
-}
-
-/// Identifies what a load is of: the staged data (its manifest, which hashes every part), the
-/// DDL, the relax options and the URL map rewritten through. A resume must match it.
-fn load_digest(
-    manifest: &[u8],
-    load_sql: &LoadSql,
-    relax: Relax,
-    urls: Option<&UrlRewrite>,
-) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(manifest);
-    hasher.update(serde_json::to_vec(load_sql).unwrap_or_default());
-    hasher.update(serde_json::to_vec(&relax).unwrap_or_default());
-    if let Some(urls) = urls {
-        for (old, new) in urls.iter() {
-            hasher.update(old.as_bytes());
-            hasher.update(b"\0");
-            hasher.update(new.as_bytes());
-            hasher.update(b"\0");
-        }
-    }
-    hasher
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
 }
 
 /// Everything the reading thread of one entity needs, owned.
