@@ -1,11 +1,11 @@
 //! Memory that does not grow with the data: each stage run over the binary at two sizes
-//! (10,000 and 100,000 Task records of `scripts/bench-app`), its peak resident size read by
+//! (5,000 and 50,000 Task records of `scripts/bench-app`), its peak resident size read by
 //! `wait4` (through Python's `os.wait4`: the tests forbid unsafe code), and the larger run
 //! allowed a fixed margin over the smaller one, far below what holding the entity would
-//! take (the 90,000 more records are 50 MB of JSONL, several times that as parsed records).
+//! take (the 45,000 more records are 25 MB of JSONL, several times that as parsed records).
 //! Stages: the import of an app folder's `data/<Entity>.jsonl` (with the bundle it writes),
 //! the import of dashboard CSV exports, and the load. (`diff data` and the sync's
-//! reconciliation still hold an entry per record, about 80 bytes: docs/performance.md.)
+//! reconciliation still hold an entry per record, about 120 bytes: docs/performance.md.)
 //! The records arrive shuffled, so the import's sort into the pull order has work to do.
 
 mod support;
@@ -18,7 +18,7 @@ use support::{database_url, forget, text};
 /// How much more the larger run may hold than the smaller one: the import's sort buffer fills
 /// up to its budget (16 MiB of records) and stays there.
 const MARGIN_KIB: u64 = 24 * 1024;
-const SIZES: [u64; 2] = [10_000, 100_000];
+const SIZES: [u64; 2] = [5_000, 50_000];
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

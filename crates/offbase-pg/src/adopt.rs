@@ -50,11 +50,11 @@ pub async fn adopt_run(
         .begin()
         .await
         .map_err(|error| statement_error("BEGIN", error))?;
-    let actual = introspect(&mut transaction, pg_schema).await?;
+    let present = introspect(&mut transaction, pg_schema).await?;
     let missing: Vec<&str> = shape
         .tables
         .iter()
-        .filter(|table| !actual.tables.contains_key(*table))
+        .filter(|table| !present.tables.contains_key(*table))
         .map(String::as_str)
         .collect();
     if !missing.is_empty() {
@@ -96,6 +96,8 @@ pub async fn adopt_run(
             if holding.len() == 1 { "s" } else { "" }
         )));
     }
+    // Read again under the locks: nothing can change them from here to the commit.
+    let actual = introspect(&mut transaction, pg_schema).await?;
     let expected = scratch_catalog(&mut transaction, shape.plan).await?;
     let found = differences(&expected, &actual, shape.tables, shape.types);
     if !found.is_empty() {
