@@ -335,6 +335,17 @@ fn plan_sql_needed_a_migrate_up_line_added_by_hand_for_dbmate() {
     assert!(text(&refused.stderr).contains("--migration-version"));
 }
 
+/// Applies a migration as the tools apply it: in one transaction.
+fn apply_in_one_transaction(migration: &Path) {
+    let applied = Command::new("psql")
+        .arg(database_url())
+        .args(["-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f"])
+        .arg(migration)
+        .output()
+        .unwrap_or_else(|error| panic!("psql: {error}"));
+    assert!(applied.status.success(), "{}", text(&applied.stderr));
+}
+
 #[test]
 fn tables_a_migration_made_from_the_plan_were_refused_by_the_load() {
     let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
@@ -358,15 +369,8 @@ fn tables_a_migration_made_from_the_plan_were_refused_by_the_load() {
         &[],
     );
     assert_eq!(planned.status.code(), Some(0), "{}", text(&planned.stderr));
-    // The migration as a tool applies it: in one transaction.
     let migration = repo.join("migrations/20261205000000_offbase_tasks.sql");
-    let applied = Command::new("psql")
-        .arg(database_url())
-        .args(["-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f"])
-        .arg(&migration)
-        .output()
-        .unwrap_or_else(|error| panic!("psql: {error}"));
-    assert!(applied.status.success(), "{}", text(&applied.stderr));
+    apply_in_one_transaction(&migration);
 
     let url = database_url();
     let workspace = folder.path().join("ws").display().to_string();
@@ -451,13 +455,7 @@ fn tables_a_migration_made_from_the_plan_were_refused_by_the_load() {
     );
     // Tables that hold rows are never adopted.
     forget(&schema);
-    let applied = Command::new("psql")
-        .arg(database_url())
-        .args(["-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f"])
-        .arg(&migration)
-        .output()
-        .unwrap_or_else(|error| panic!("psql: {error}"));
-    assert!(applied.status.success(), "{}", text(&applied.stderr));
+    apply_in_one_transaction(&migration);
     psql(&format!(
         "INSERT INTO \"{schema}\".project (id, name) VALUES ('kept-by-hand', 'kept')"
     ));

@@ -105,8 +105,7 @@ pub fn find_duplicates(
     part_files: &[String],
 ) -> Result<Duplicates, PipelineError> {
     // At most a chunk of hashes in memory, whatever the entity's size (see `repeated`).
-    let expected: u64 = parts.iter().map(|part| part.records).sum();
-    let mut hashes = super::repeated::Repeated::new(expected);
+    let mut hashes = super::repeated::Repeated::new()?;
     // The same pass checks every part against what the manifest recorded when it was staged
     // (lines, bytes, SHA-256), before any of its rows go in: a part edited, cut or swapped
     // since is refused, not loaded as it is. The SHA-256 is computed on a second thread while

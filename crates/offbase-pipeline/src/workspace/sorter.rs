@@ -1,25 +1,23 @@
 //! Records put in the pull order (`created_date`, then id) whatever their number, in bounded
-//! memory: an external merge sort. Records are serialized as they arrive and buffered up to a
-//! byte budget; each full buffer is sorted and written to a run file under the workspace's
-//! `state/`; at the end the runs are merged (in rounds of at most [`FAN_IN`] files) straight
-//! into the part writer. Records with the same key keep the order they came in (each carries
-//! its arrival number), so a repeated id stays in its source order, as an in-memory stable sort
-//! would leave it.
+//! memory: records are serialized as they arrive and sorted by the external sort
+//! (`external_sort`: 16 MiB in memory, runs under the workspace's `state/sort-<Entity>/`),
+//! which hands them to the part writer in order. Records with the same key keep the order they
+//! came in (each carries its arrival number), so a repeated id stays in its source order, as
+//! an in-memory stable sort would leave it.
 
+use super::external_sort::{
+    ExternalSort, RunEntry, read_byte, read_bytes, read_text, read_u64, write_bytes,
+};
 use super::{FLAGS_KEY, PartWriter, RecordKey, Workspace, pull_order};
 use crate::PipelineError;
 use serde_json::{Map, Value};
-use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
-use std::fs::{self, File};
-use std::io::{BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::cmp::Ordering;
+use std::io::{Read, Write};
 
 /// Bytes of records held in memory before a run is written.
 pub const DEFAULT_BUDGET: usize = 16 << 20;
-/// Runs merged at once (each holds a read buffer of [`RUN_BUFFER`]: 8 MiB in all).
+/// Runs merged at once (each read through a 64 KiB buffer: 8 MiB in all).
 pub const FAN_IN: usize = 128;
-const RUN_BUFFER: usize = 64 << 10;
 
 /// One serialized record and its place in the order.
 #[derive(Debug)]
@@ -35,12 +33,83 @@ struct Entry {
 }
 
 impl Entry {
-    fn order(&self, other: &Entry) -> Ordering {
-        (self.instant, &self.id, self.sequence).cmp(&(other.instant, &other.id, other.sequence))
+    fn order_key(&self) -> (Option<i64>, &str, u64) {
+        (self.instant, &self.id, self.sequence)
     }
+}
 
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.order_key() == other.order_key()
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.order_key().cmp(&other.order_key())
+    }
+}
+
+impl RunEntry for Entry {
     fn size(&self) -> usize {
         self.line.len() + self.id.len() * 2 + 96
+    }
+
+    fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
+        match self.instant {
+            Some(instant) => {
+                out.write_all(&[1])?;
+                out.write_all(&instant.to_le_bytes())?;
+            }
+            None => out.write_all(&[0])?,
+        }
+        write_bytes(out, self.id.as_bytes())?;
+        out.write_all(&self.sequence.to_le_bytes())?;
+        match &self.key {
+            Some(key) => {
+                out.write_all(&[1])?;
+                write_bytes(out, key.created_date.as_bytes())?;
+                write_bytes(out, key.id.as_bytes())?;
+            }
+            None => out.write_all(&[0])?,
+        }
+        out.write_all(&[u8::from(self.flagged)])?;
+        write_bytes(out, &self.line)
+    }
+
+    fn read_from(reader: &mut impl Read) -> std::io::Result<Option<Self>> {
+        let mut tag = [0u8; 1];
+        if reader.read(&mut tag)? == 0 {
+            return Ok(None);
+        }
+        let instant = match tag[0] {
+            1 => Some(read_u64(reader)? as i64),
+            _ => None,
+        };
+        let id = read_text(reader)?;
+        let sequence = read_u64(reader)?;
+        let key = match read_byte(reader)? {
+            1 => Some(RecordKey {
+                created_date: read_text(reader)?,
+                id: read_text(reader)?,
+            }),
+            _ => None,
+        };
+        let flagged = read_byte(reader)? == 1;
+        let line = read_bytes(reader)?;
+        Ok(Some(Entry {
+            instant,
+            id,
+            sequence,
+            key,
+            flagged,
+            line,
+        }))
     }
 }
 
@@ -55,13 +124,7 @@ pub struct Sorted {
 /// Collects an entity's records and writes them in the pull order.
 #[derive(Debug)]
 pub struct OrderedStager {
-    folder: PathBuf,
-    budget: usize,
-    fan_in: usize,
-    buffer: Vec<Entry>,
-    buffered: usize,
-    runs: Vec<PathBuf>,
-    next_run: usize,
+    sort: ExternalSort<Entry>,
     sequence: u64,
 }
 
@@ -84,15 +147,8 @@ impl OrderedStager {
             .root()
             .join("state")
             .join(format!("sort-{}", offbase_model::names::file_stem(entity)));
-        remove_folder(&folder)?;
         Ok(OrderedStager {
-            folder,
-            budget: budget.max(1),
-            fan_in: fan_in.max(2),
-            buffer: Vec::new(),
-            buffered: 0,
-            runs: Vec::new(),
-            next_run: 0,
+            sort: ExternalSort::new(folder, budget, fan_in)?,
             sequence: 0,
         })
     }
@@ -101,7 +157,7 @@ impl OrderedStager {
     pub fn push(&mut self, record: &Map<String, Value>) -> Result<(), PipelineError> {
         let (instant, id) = pull_order(record);
         let line = serde_json::to_vec(record).map_err(|error| PipelineError::Workspace {
-            path: self.folder.clone(),
+            path: "a staged record".into(),
             message: error.to_string(),
         })?;
         let entry = Entry {
@@ -113,233 +169,23 @@ impl OrderedStager {
             line,
         };
         self.sequence += 1;
-        self.buffered += entry.size();
-        self.buffer.push(entry);
-        if self.buffered >= self.budget {
-            self.spill()?;
-        }
-        Ok(())
-    }
-
-    /// Sorts the buffer and writes it as a run.
-    fn spill(&mut self) -> Result<(), PipelineError> {
-        let mut entries = std::mem::take(&mut self.buffer);
-        self.buffered = 0;
-        entries.sort_unstable_by(Entry::order);
-        let path = self.run_path()?;
-        let file = File::create(&path).map_err(|error| PipelineError::io(&path, error))?;
-        let mut out = BufWriter::with_capacity(RUN_BUFFER, file);
-        for entry in &entries {
-            write_entry(&mut out, entry).map_err(|error| PipelineError::io(&path, error))?;
-        }
-        out.flush()
-            .map_err(|error| PipelineError::io(&path, error))?;
-        self.runs.push(path);
-        Ok(())
-    }
-
-    fn run_path(&mut self) -> Result<PathBuf, PipelineError> {
-        fs::create_dir_all(&self.folder).map_err(|error| PipelineError::io(&self.folder, error))?;
-        let path = self.folder.join(format!("run-{:06}", self.next_run));
-        self.next_run += 1;
-        Ok(path)
+        self.sort.push(entry)
     }
 
     /// Writes every record to `writer` in the pull order and removes the run files.
-    pub fn finish(mut self, writer: &mut PartWriter) -> Result<Sorted, PipelineError> {
+    pub fn finish(self, writer: &mut PartWriter) -> Result<Sorted, PipelineError> {
         let mut sorted = Sorted::default();
-        if self.runs.is_empty() {
-            let mut entries = std::mem::take(&mut self.buffer);
-            entries.sort_unstable_by(Entry::order);
-            for entry in entries {
-                emit(writer, &mut sorted, entry)?;
+        self.sort.finish(|entry| {
+            writer.append_line(&entry.line, entry.flagged)?;
+            if sorted.records == 0 {
+                sorted.first = entry.key.clone();
             }
-        } else {
-            if !self.buffer.is_empty() {
-                self.spill()?;
-            }
-            while self.runs.len() > self.fan_in {
-                let group: Vec<PathBuf> = self.runs.drain(..self.fan_in).collect();
-                let path = self.run_path()?;
-                let file = File::create(&path).map_err(|error| PipelineError::io(&path, error))?;
-                let mut out = BufWriter::with_capacity(RUN_BUFFER, file);
-                merge(&group, |entry| {
-                    write_entry(&mut out, &entry).map_err(|error| PipelineError::io(&path, error))
-                })?;
-                out.flush()
-                    .map_err(|error| PipelineError::io(&path, error))?;
-                for run in &group {
-                    fs::remove_file(run).map_err(|error| PipelineError::io(run, error))?;
-                }
-                self.runs.push(path);
-            }
-            let runs = std::mem::take(&mut self.runs);
-            merge(&runs, |entry| emit(writer, &mut sorted, entry))?;
-        }
-        remove_folder(&self.folder)?;
+            sorted.last = entry.key;
+            sorted.records += 1;
+            Ok(())
+        })?;
         Ok(sorted)
     }
-}
-
-impl Drop for OrderedStager {
-    fn drop(&mut self) {
-        // A stager dropped on an error leaves no runs behind (best effort: the next one clears
-        // the folder anyway).
-        let _ = fs::remove_dir_all(&self.folder);
-    }
-}
-
-fn remove_folder(folder: &Path) -> Result<(), PipelineError> {
-    match fs::remove_dir_all(folder) {
-        Ok(()) => Ok(()),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(error) => Err(PipelineError::io(folder, error)),
-    }
-}
-
-fn emit(writer: &mut PartWriter, sorted: &mut Sorted, entry: Entry) -> Result<(), PipelineError> {
-    writer.append_line(&entry.line, entry.flagged)?;
-    if sorted.records == 0 {
-        sorted.first = entry.key.clone();
-    }
-    sorted.last = entry.key;
-    sorted.records += 1;
-    Ok(())
-}
-
-/// A run being merged: its reader and its next entry.
-struct Head {
-    entry: Entry,
-    run: usize,
-}
-
-impl PartialEq for Head {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Head {}
-impl PartialOrd for Head {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Head {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.entry.order(&other.entry)
-    }
-}
-
-/// Merges sorted runs, handing each entry to `sink` in order.
-fn merge(
-    runs: &[PathBuf],
-    mut sink: impl FnMut(Entry) -> Result<(), PipelineError>,
-) -> Result<(), PipelineError> {
-    let mut readers = Vec::with_capacity(runs.len());
-    for path in runs {
-        let file = File::open(path).map_err(|error| PipelineError::io(path, error))?;
-        readers.push(BufReader::with_capacity(RUN_BUFFER, file));
-    }
-    let mut heap = BinaryHeap::with_capacity(runs.len());
-    for (run, reader) in readers.iter_mut().enumerate() {
-        if let Some(entry) =
-            read_entry(reader).map_err(|error| PipelineError::io(&runs[run], error))?
-        {
-            heap.push(Reverse(Head { entry, run }));
-        }
-    }
-    while let Some(Reverse(Head { entry, run })) = heap.pop() {
-        sink(entry)?;
-        if let Some(next) =
-            read_entry(&mut readers[run]).map_err(|error| PipelineError::io(&runs[run], error))?
-        {
-            heap.push(Reverse(Head { entry: next, run }));
-        }
-    }
-    Ok(())
-}
-
-fn write_bytes(out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
-    out.write_all(&(bytes.len() as u64).to_le_bytes())?;
-    out.write_all(bytes)
-}
-
-fn write_entry(out: &mut impl Write, entry: &Entry) -> std::io::Result<()> {
-    match entry.instant {
-        Some(instant) => {
-            out.write_all(&[1])?;
-            out.write_all(&instant.to_le_bytes())?;
-        }
-        None => out.write_all(&[0])?,
-    }
-    write_bytes(out, entry.id.as_bytes())?;
-    out.write_all(&entry.sequence.to_le_bytes())?;
-    match &entry.key {
-        Some(key) => {
-            out.write_all(&[1])?;
-            write_bytes(out, key.created_date.as_bytes())?;
-            write_bytes(out, key.id.as_bytes())?;
-        }
-        None => out.write_all(&[0])?,
-    }
-    out.write_all(&[u8::from(entry.flagged)])?;
-    write_bytes(out, &entry.line)
-}
-
-fn read_u64(reader: &mut impl Read) -> std::io::Result<u64> {
-    let mut bytes = [0u8; 8];
-    reader.read_exact(&mut bytes)?;
-    Ok(u64::from_le_bytes(bytes))
-}
-
-fn read_byte(reader: &mut impl Read) -> std::io::Result<u8> {
-    let mut byte = [0u8; 1];
-    reader.read_exact(&mut byte)?;
-    Ok(byte[0])
-}
-
-fn read_bytes(reader: &mut impl Read) -> std::io::Result<Vec<u8>> {
-    let length = usize::try_from(read_u64(reader)?)
-        .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error))?;
-    let mut bytes = vec![0u8; length];
-    reader.read_exact(&mut bytes)?;
-    Ok(bytes)
-}
-
-fn read_text(reader: &mut impl Read) -> std::io::Result<String> {
-    String::from_utf8(read_bytes(reader)?)
-        .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error))
-}
-
-/// The next entry of a run; `None` at its end.
-fn read_entry(reader: &mut impl Read) -> std::io::Result<Option<Entry>> {
-    let mut tag = [0u8; 1];
-    if reader.read(&mut tag)? == 0 {
-        return Ok(None);
-    }
-    let instant = match tag[0] {
-        1 => Some(read_u64(reader)? as i64),
-        _ => None,
-    };
-    let id = read_text(reader)?;
-    let sequence = read_u64(reader)?;
-    let key = match read_byte(reader)? {
-        1 => Some(RecordKey {
-            created_date: read_text(reader)?,
-            id: read_text(reader)?,
-        }),
-        _ => None,
-    };
-    let flagged = read_byte(reader)? == 1;
-    let line = read_bytes(reader)?;
-    Ok(Some(Entry {
-        instant,
-        id,
-        sequence,
-        key,
-        flagged,
-        line,
-    }))
 }
 
 #[cfg(test)]
@@ -347,6 +193,7 @@ mod tests {
     use super::*;
     use crate::workspace::WriterPosition;
     use serde_json::json;
+    use std::fs;
 
     fn record(value: Value) -> Map<String, Value> {
         match value {

@@ -40,11 +40,11 @@ pub struct PartWriter {
     part_records: u64,
     position: WriterPosition,
     file: File,
-    /// Lines given one at a time ([`PartWriter::append_line`]), written in slices.
+    /// Lines not written to the file yet, written in slices of [`PENDING_BYTES`].
     pending: Vec<u8>,
 }
 
-/// Bytes of single lines gathered before they are written.
+/// Bytes of lines gathered before they are written.
 const PENDING_BYTES: usize = 1 << 20;
 
 impl PartWriter {
@@ -124,42 +124,43 @@ impl PartWriter {
     /// Appends records (already in canonical form), rotating parts as they fill. The data is
     /// not durable until [`PartWriter::sync`].
     pub fn append(&mut self, records: &[Map<String, Value>]) -> Result<(), PipelineError> {
-        self.flush_pending()?;
-        let mut buffer = Vec::with_capacity(records.len() * 256);
         for record in records {
-            if self.position.current_records >= self.part_records {
-                self.flush_buffer(&mut buffer)?;
-                self.rotate()?;
-            }
-            let start = buffer.len();
-            serde_json::to_writer(&mut buffer, record).map_err(|error| {
-                PipelineError::Workspace {
+            let start = self.start_line()?;
+            if let Err(error) = serde_json::to_writer(&mut self.pending, record) {
+                self.pending.truncate(start);
+                return Err(PipelineError::Workspace {
                     path: self.current_path(),
                     message: error.to_string(),
-                }
-            })?;
-            buffer.push(b'\n');
-            self.position.current_records += 1;
-            self.position.current_bytes += (buffer.len() - start) as u64;
-            if record.contains_key(FLAGS_KEY) {
-                self.position.flagged_records += 1;
+                });
             }
+            self.end_line(start, record.contains_key(FLAGS_KEY))?;
         }
-        self.flush_buffer(&mut buffer)
+        self.flush_pending()
     }
 
     /// Appends one record already serialized (one line, without its newline), rotating parts
     /// as they fill; `flagged` says it carries the importer's flags. Not durable until
     /// [`PartWriter::sync`].
     pub fn append_line(&mut self, line: &[u8], flagged: bool) -> Result<(), PipelineError> {
+        let start = self.start_line()?;
+        self.pending.extend_from_slice(line);
+        self.end_line(start, flagged)
+    }
+
+    /// Rotates to the next part when this one is full; where the new line starts in `pending`.
+    fn start_line(&mut self) -> Result<usize, PipelineError> {
         if self.position.current_records >= self.part_records {
             self.flush_pending()?;
             self.rotate()?;
         }
-        self.pending.extend_from_slice(line);
+        Ok(self.pending.len())
+    }
+
+    /// Ends the line that started at `start` in `pending` and counts it.
+    fn end_line(&mut self, start: usize, flagged: bool) -> Result<(), PipelineError> {
         self.pending.push(b'\n');
         self.position.current_records += 1;
-        self.position.current_bytes += line.len() as u64 + 1;
+        self.position.current_bytes += (self.pending.len() - start) as u64;
         if flagged {
             self.position.flagged_records += 1;
         }
@@ -170,21 +171,13 @@ impl PartWriter {
     }
 
     fn flush_pending(&mut self) -> Result<(), PipelineError> {
-        let mut pending = std::mem::take(&mut self.pending);
-        let flushed = self.flush_buffer(&mut pending);
-        self.pending = pending;
-        flushed
-    }
-
-    fn flush_buffer(&mut self, buffer: &mut Vec<u8>) -> Result<(), PipelineError> {
-        if buffer.is_empty() {
+        if self.pending.is_empty() {
             return Ok(());
         }
-        let path = self.current_path();
         self.file
-            .write_all(buffer)
-            .map_err(|error| PipelineError::io(&path, error))?;
-        buffer.clear();
+            .write_all(&self.pending)
+            .map_err(|error| PipelineError::io(self.current_path(), error))?;
+        self.pending.clear();
         Ok(())
     }
 
