@@ -1,26 +1,66 @@
 #!/usr/bin/env python3
 """Load benchmark: offbase load of N generated Task records from a workspace, against
-`psql \\copy` of the same rows as CSV into the same table with its primary key, side by side.
+`psql \\copy` and pgloader of the same rows as CSV into the same table with its primary key,
+side by side.
 
     python3 scripts/load-benchmark.py [--rounds=3] [N ...]     (default: 100000 1000000)
 
-Needs PostgreSQL at DATABASE_URL (default postgres://root@127.0.0.1:5432/test) and psql; CHECKPOINT
-needs a superuser (the default URL's root is one). Each round runs offbase, then psql, each from
-a checkpointed, synced state. offbase's time is the whole `offbase load` command: tables, data,
-primary key, the plan's indexes, foreign keys, ANALYZE. psql's is `\\copy` into the same table
-with its primary key and nothing else. Prints a Markdown table: medians, their ratio, offbase's
-peak RSS.
+Needs PostgreSQL at DATABASE_URL (default postgres://root@127.0.0.1:5432/test), psql and pgloader
+(`apt-get install pgloader`; without either the script stops with exit code 2). CHECKPOINT needs
+a superuser (the default URL's root is one). Each round runs offbase, then psql, then pgloader,
+each from a checkpointed, synced state. offbase's time is the whole `offbase load` command:
+tables, data, primary key, the plan's indexes, foreign keys, ANALYZE. psql's is `\\copy` into the
+same table with its primary key and nothing else.
+
+pgloader loads the very CSV file psql reads (written once by psql's `\\copy ... TO ... CSV` from
+what offbase loaded) into its own schema, into the same table as psql's (created the same way,
+`LIKE` offbase's table with its defaults and constraints, then `ADD PRIMARY KEY`), fresh each
+round. Its command file (`LOAD CSV FROM ... INTO ... TARGET TABLE ... WITH ...`) is written to a
+temporary file. pgloader parses psql's CSV as it is, no separate file: `fields optionally
+enclosed by '"'`, `fields escaped by double-quote` and `csv escape mode quote` read psql's
+quoting (a quote inside a quoted field doubled), and pgloader's CSV reader already takes an
+unquoted empty field as NULL and a quoted one ("") as the empty string, which is psql's NULL
+convention, so no `null if` is set. `keep unquoted blanks` is needed: psql does not quote a
+value with leading or trailing spaces, and pgloader's default (`trim unquoted blanks`) would
+strip them (on the probe below, '  lead and trail  ' and ' ' lost their spaces). Checked once on a probe
+table (NULL and "" text, leading and trailing spaces, a lone space, embedded newlines, quotes,
+commas, tabs, backslashes, `\\.`, arrays, jsonb, NaN): every row came back identical. The script
+also checks it on the benchmark's data: after every round the table must hold every row (else
+the round fails, with pgloader's log), and after the first round pgloader's table and psql's
+must hold the same rows (`EXCEPT ALL` both ways).
+
+pgloader runs with its own defaults otherwise: it does not truncate (the table is new), does not
+drop or disable the primary key (it only warns that the index "could impact loading performance
+badly"), does not disable triggers and runs no ANALYZE. With its defaults it ran one reader
+thread (parsing the CSV and handing each row to the writer through a queue: about two futex
+calls a row) and one writer thread sending COPY batches of about 25,000 rows on its own
+connection, each batch its own transaction (a failing batch is retried row by row, its bad rows
+written to a reject file and the load goes on, exit code 0: hence the row count check). The
+reader is its bottleneck (at 100,000 rows: reader 12 s, batches sent in 1.7 s), and its
+hand-offs make it the contender most slowed by a busy machine: the progress lines on stderr give
+each contender's CPU seconds and the rounds list gives the load average. pgloader (SBCL) runs
+as one process with threads, no child process (checked with `strace -f`: clone with
+CLONE_THREAD only), so its peak RSS is wait4's of the process, as for offbase and psql; the
+script watches for child processes all the same and stops if one appears, since wait4 would
+then give the largest process of the tree, not its sum.
+
+Prints a Markdown table (per size and contender: median seconds, ratio to psql's median, largest
+peak RSS of the rounds), then each size's rounds.
 """
+import glob
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 URL = os.environ.get("DATABASE_URL", "postgres://root@127.0.0.1:5432/test")
 BINARY = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "offbase")
+CONTENDERS = ["offbase load", "psql \\copy", "pgloader"]
 
 
 def psql(sql):
@@ -28,15 +68,53 @@ def psql(sql):
                    stdout=subprocess.DEVNULL)
 
 
-def timed(command, env=None):
-    """Runs command; returns (seconds, peak RSS in MiB) of that child alone."""
+def psql_value(sql):
+    return subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql, URL], check=True,
+                          stdout=subprocess.PIPE, text=True).stdout.strip()
+
+
+def children_of(pid):
+    """The child processes of pid (of all its threads), from /proc."""
+    found = set()
+    for path in glob.glob(f"/proc/{pid}/task/*/children"):
+        try:
+            with open(path) as file:
+                found.update(int(word) for word in file.read().split())
+        except OSError:
+            pass
+    return found
+
+
+def timed(command, env=None, log=None):
+    """Runs command; returns (seconds, peak RSS in MiB, CPU seconds) of that child alone. Stops the script when
+    the child starts processes of its own (wait4's peak would then not be the tree's), or fails
+    (printing the tail of log, its stdout and stderr, when given)."""
     started = time.monotonic()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    output = open(log, "w") if log else None
+    process = subprocess.Popen(command, env=env, stdout=output or subprocess.DEVNULL, stderr=output)
+    done, forked = threading.Event(), set()
+
+    def watch():
+        while not done.wait(0.05):
+            forked.update(children_of(process.pid))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.monotonic() - started
+    done.set()
+    watcher.join()
+    if output:
+        output.close()
     if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"{command[0]} failed")
-    return seconds, usage.ru_maxrss / 1024
+        if log:
+            with open(log, errors="replace") as file:
+                sys.stderr.write("".join(file.readlines()[-40:]))
+        sys.exit(f"{command[0]} failed (exit status {os.waitstatus_to_exitcode(status)})")
+    if forked:
+        sys.exit(f"{command[0]} started {len(forked)} child process(es): its peak RSS from wait4 would be "
+                 "the largest process of the tree, not the tree's; measure the tree instead")
+    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def forget(schema):
@@ -47,14 +125,51 @@ def forget(schema):
          f"DELETE FROM offbase.load_runs WHERE pg_schema = '{schema}'; END IF; END $$")
 
 
+def reference_table(schema, like):
+    """The same table as offbase's (columns, NOT NULLs, CHECKs) with its primary key, empty."""
+    psql(f'CREATE SCHEMA "{schema}"')
+    psql(f'CREATE TABLE "{schema}".task (LIKE "{like}".task INCLUDING DEFAULTS INCLUDING CONSTRAINTS)')
+    psql(f'ALTER TABLE "{schema}".task ADD PRIMARY KEY (id)')
+
+
+def pgloader_command(csv, schema):
+    """pgloader's command file: psql's CSV as it is (see the docstring), into schema.task."""
+    url = "postgresql://" + URL.split("://", 1)[1] if URL.startswith("postgres://") else URL
+    return (f"LOAD CSV\n"
+            f"     FROM '{csv}' WITH ENCODING utf-8\n"
+            f"     INTO {url}\n"
+            f"     TARGET TABLE {schema}.task\n"
+            f"     WITH fields terminated by ',',\n"
+            f"          fields optionally enclosed by '\"',\n"
+            f"          fields escaped by double-quote,\n"
+            f"          csv escape mode quote,\n"
+            f"          keep unquoted blanks\n"
+            f";\n")
+
+
+def check_rows(schema, expected, who, log=None):
+    """Fails the round loudly unless schema.task holds expected rows."""
+    found = int(psql_value(f'SELECT count(*) FROM "{schema}".task'))
+    if found != expected:
+        if log:
+            with open(log, errors="replace") as file:
+                sys.stderr.write(file.read()[-6000:])
+        sys.exit(f"{who} loaded {found:,} rows of {expected:,} into {schema}.task: round failed"
+                 + (f" (its log: {log})" if log else ""))
+
+
 def main():
     args = sys.argv[1:]
     rounds = 3
     if args and args[0].startswith("--rounds="):
         rounds = int(args.pop(0).split("=", 1)[1])
     counts = [int(arg) for arg in args] or [100_000, 1_000_000]
+    for tool, package in [("psql", "postgresql-client"), ("pgloader", "pgloader")]:
+        if shutil.which(tool) is None:
+            print(f"{tool} is missing: apt-get install {package}", file=sys.stderr)
+            sys.exit(2)
     subprocess.run(["cargo", "build", "--release", "-p", "offbase-cli"], cwd=ROOT, check=True)
-    rows = []
+    results = []
     with tempfile.TemporaryDirectory() as folder:
         for count in counts:
             workspace = os.path.join(folder, f"ws-{count}")
@@ -63,41 +178,81 @@ def main():
                            check=True, stdout=subprocess.DEVNULL)
             staged = sum(os.path.getsize(os.path.join(path, name))
                          for path, _, names in os.walk(os.path.join(workspace, "data", "Task")) for name in names)
-            ours, theirs = f"bench_offbase_{count}", f"bench_psql_{count}"
+            ours, theirs, loader = f"bench_offbase_{count}", f"bench_psql_{count}", f"bench_pgloader_{count}"
             csv = os.path.join(folder, f"task-{count}.csv")
-            offbase_runs, psql_runs, rss_runs = [], [], []
+            command_file = os.path.join(folder, f"task-{count}.load")
+            with open(command_file, "w") as file:
+                file.write(pgloader_command(csv, loader))
+            pgloader_root = os.path.join(folder, "pgloader")
+            times = {name: [] for name in CONTENDERS}
+            rss = {name: [] for name in CONTENDERS}
+            cpu = {name: [] for name in CONTENDERS}
+            loads = []
             for round_number in range(rounds):
-                forget(ours)
-                forget(theirs)
+                for schema in (ours, theirs, loader):
+                    forget(schema)
+                loads.append(os.getloadavg()[0])
                 settle()
-                seconds, rss = timed([BINARY, "load", "--workspace", workspace, "--database-url", URL,
-                                      "--pg-schema", ours])
-                offbase_runs.append(seconds)
-                rss_runs.append(rss)
+                seconds, peak, used = timed([BINARY, "load", "--workspace", workspace, "--database-url", URL,
+                                       "--pg-schema", ours])
+                times["offbase load"].append(seconds)
+                rss["offbase load"].append(peak)
+                cpu["offbase load"].append(used)
                 if round_number == 0:
                     # The same rows as CSV, exported from what offbase loaded.
                     psql(f"\\copy (SELECT * FROM \"{ours}\".task) TO '{csv}' CSV")
-                # The same table (columns, NOT NULLs, CHECKs) with its primary key, empty.
-                psql(f'CREATE SCHEMA "{theirs}"')
-                psql(f'CREATE TABLE "{theirs}".task (LIKE "{ours}".task INCLUDING DEFAULTS INCLUDING CONSTRAINTS)')
-                psql(f'ALTER TABLE "{theirs}".task ADD PRIMARY KEY (id)')
+                check_rows(ours, count, "offbase load")
+                reference_table(theirs, ours)
+                reference_table(loader, ours)
                 forget(ours)
+
                 settle()
-                seconds, _ = timed(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
-                                    f"\\copy \"{theirs}\".task FROM '{csv}' CSV", URL])
-                psql_runs.append(seconds)
+                seconds, peak, used = timed(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
+                                       f"\\copy \"{theirs}\".task FROM '{csv}' CSV", URL])
+                times["psql \\copy"].append(seconds)
+                rss["psql \\copy"].append(peak)
+                cpu["psql \\copy"].append(used)
+                check_rows(theirs, count, "psql \\copy")
+
+                settle()
+                log = os.path.join(folder, f"pgloader-{count}-{round_number + 1}.log")
+                seconds, peak, used = timed(["pgloader", "--root-dir", pgloader_root,
+                                       "--logfile", os.path.join(pgloader_root, "pgloader.log"), command_file],
+                                      log=log)
+                times["pgloader"].append(seconds)
+                rss["pgloader"].append(peak)
+                cpu["pgloader"].append(used)
+                check_rows(loader, count, "pgloader", log)
+                if round_number == 0:
+                    for a, b in ((loader, theirs), (theirs, loader)):
+                        extra = int(psql_value(f'SELECT count(*) FROM (SELECT * FROM "{a}".task '
+                                               f'EXCEPT ALL SELECT * FROM "{b}".task) AS extra'))
+                        if extra:
+                            sys.exit(f"{a}.task holds {extra:,} rows {b}.task does not: pgloader read the "
+                                     "CSV differently from psql")
                 forget(theirs)
-                print(f"{count} round {round_number + 1}: offbase {offbase_runs[-1]:.2f} s, "
-                      f"psql {psql_runs[-1]:.2f} s, offbase RSS {rss_runs[-1]:.0f} MiB", file=sys.stderr)
-            rows.append((count, staged, os.path.getsize(csv), statistics.median(offbase_runs),
-                         statistics.median(psql_runs), max(rss_runs), offbase_runs, psql_runs))
-    print(f"Medians of {rounds} alternating rounds; peak RSS is the largest of the rounds.\n")
-    print("| Task records | staged JSONL | CSV | offbase load | psql \\copy | ratio | offbase peak RSS | all rounds (offbase / psql) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---|")
-    for count, staged, csv, ours, theirs, rss, ours_all, theirs_all in rows:
-        rounds_text = ", ".join(f"{a:.2f}/{b:.2f}" for a, b in zip(ours_all, theirs_all))
-        print(f"| {count:,} | {staged / 2**20:.0f} MiB | {csv / 2**20:.0f} MiB | {ours:.2f} s | {theirs:.2f} s "
-              f"| {ours / theirs:.2f} | {rss:.0f} MiB | {rounds_text} |")
+                forget(loader)
+                print(f"{count} round {round_number + 1}: "
+                      + ", ".join(f"{name} {times[name][-1]:.2f} s ({cpu[name][-1]:.2f} s CPU, {rss[name][-1]:.0f} MiB)"
+                                  for name in CONTENDERS) + f"; load average {loads[-1]:.1f}",
+                      file=sys.stderr)
+            results.append((count, staged, os.path.getsize(csv), times, rss, loads))
+    print(f"Medians of {rounds} alternating rounds (offbase, psql, pgloader in each); ratio = median / psql's "
+          "median; peak RSS is the largest of the rounds.\n")
+    print("| Task records | contender | median | ratio to psql \\copy | peak RSS |")
+    print("|---:|---|---:|---:|---:|")
+    for count, _, _, times, rss, _ in results:
+        reference = statistics.median(times["psql \\copy"])
+        for name in CONTENDERS:
+            median = statistics.median(times[name])
+            print(f"| {count:,} | {name} | {median:.2f} s | {median / reference:.2f} | {max(rss[name]):.0f} MiB |")
+    print()
+    for count, staged, csv, times, _, loads in results:
+        rounds_text = ", ".join("/".join(f"{times[name][i]:.2f}" for name in CONTENDERS) + f" ({loads[i]:.1f})"
+                                for i in range(rounds))
+        print(f"- {count:,} records (staged JSONL {staged / 2**20:.0f} MiB, CSV {csv / 2**20:.0f} MiB), "
+              f"rounds (offbase / psql / pgloader, s; in brackets the 1-minute load average as the round began): "
+              f"{rounds_text}")
 
 
 def settle():

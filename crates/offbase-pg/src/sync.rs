@@ -39,35 +39,40 @@ pub async fn read_sync_states(
     Ok(states)
 }
 
-/// The ids of a table's rows, with their `created_date` in microseconds since the Unix epoch
-/// (`None` when NULL).
-pub async fn target_ids(
+/// The ids of a table's rows in byte order (`COLLATE "C"` of their text, the order of Rust's
+/// `str` for UTF-8), each with its `created_date` in microseconds since the Unix epoch (`None`
+/// when NULL), handed to `each` as they arrive: one row in memory at a time, whatever the
+/// table's size. The first error, of PostgreSQL or of `each`, stops the read.
+pub async fn target_ids<E: From<PgError>>(
     connection: &mut PgConnection,
     pg_schema: &str,
     table: &str,
     id_column: &str,
     created_column: &str,
-) -> Result<Vec<(String, Option<i64>)>, PgError> {
+    mut each: impl FnMut(String, Option<i64>) -> Result<(), E>,
+) -> Result<(), E> {
+    use futures_util::TryStreamExt;
     let sql = format!(
         "SELECT {id}::text AS id, \
-         (extract(epoch FROM {created}) * 1000000)::bigint AS created FROM {schema}.{table}",
+         (extract(epoch FROM {created}) * 1000000)::bigint AS created FROM {schema}.{table} \
+         ORDER BY {id}::text COLLATE \"C\"",
         id = quote_identifier(id_column),
         created = quote_identifier(created_column),
         schema = quote_identifier(pg_schema),
         table = quote_identifier(table)
     );
-    let rows = sqlx::query(&sql)
-        .fetch_all(&mut *connection)
+    let mut rows = sqlx::query(&sql).fetch(&mut *connection);
+    while let Some(row) = rows
+        .try_next()
         .await
-        .map_err(|error| statement_error(&sql, error))?;
-    rows.iter()
-        .map(|row| {
-            Ok((
-                get::<String>(row, "id", &sql)?,
-                get::<Option<i64>>(row, "created", &sql)?,
-            ))
-        })
-        .collect()
+        .map_err(|error| statement_error(&sql, error))?
+    {
+        each(
+            get::<String>(&row, "id", &sql)?,
+            get::<Option<i64>>(&row, "created", &sql)?,
+        )?;
+    }
+    Ok(())
 }
 
 /// What an upsert writes into: the table, its columns in COPY order, its key, and the column

@@ -14,6 +14,7 @@ use crate::compare::canonical::{canonical_source_record, target_records};
 use crate::compare::diff::{
     DataDiff, DiffSource, EntityDiff, bisection_result, compare_records, id_column, sort_findings,
 };
+use crate::compare::sorted_rows::{SortedRows, row_sort};
 use crate::progress::Reporter;
 use crate::target::{Opened, Target};
 use crate::workspace::Workspace;
@@ -102,10 +103,16 @@ async fn diff_entity(
     let rows = rows?;
     let total = total?;
     let bisection = bisect(connection, &hashed, &rows, total.first().copied()).await?;
-    let mut result = bisection_result(workspace, entity, &table.name, &rows, &bisection)?;
+    let mut result = bisection_result(workspace, entity, &table.name, rows.len(), &bisection)?;
+    drop(rows);
     if !bisection.both.is_empty() {
+        let both: Vec<String> = bisection
+            .both
+            .iter()
+            .map(|row| row.id.to_string())
+            .collect();
         let mut source = BTreeMap::new();
-        for chunk in bisection.both.chunks(IDS_PER_REQUEST) {
+        for chunk in both.chunks(IDS_PER_REQUEST) {
             let records = client
                 .list(
                     entity,
@@ -124,7 +131,7 @@ async fn diff_entity(
                 }
             }
         }
-        let target = target_records(connection, &hashed, table, &bisection.both).await?;
+        let target = target_records(connection, &hashed, table, &both).await?;
         result.rows_fetched = target.len() as u64;
         compare_records(&mut result, &source, &target);
     }
@@ -155,16 +162,16 @@ fn key_table(table: &Table) -> Result<Table, PipelineError> {
 }
 
 /// Every id and `updated_date` the API serves for an entity, keyset-paged by id, as rows
-/// hashed like [`key_table`]'s columns, sorted by id.
+/// hashed like [`key_table`]'s columns, sorted by id on disk (one row an id).
 async fn list_keys(
     client: &Client,
     entity: &str,
     page_size: usize,
-) -> Result<Vec<SourceRow>, PipelineError> {
+) -> Result<SortedRows, PipelineError> {
     let id = BuiltIn::Id.field_name();
     let updated = BuiltIn::UpdatedDate.field_name();
     let types = [&PgType::Text, &PgType::Timestamptz];
-    let mut rows = Vec::new();
+    let (folder, mut rows) = row_sort()?;
     let mut after: Option<String> = None;
     loop {
         let page = client
@@ -208,7 +215,7 @@ async fn list_keys(
                 forced,
                 part: 0,
                 offset: 0,
-            });
+            })?;
             last = Some(key.to_owned());
         }
         match last {
@@ -216,7 +223,14 @@ async fn list_keys(
             _ => break,
         }
     }
-    rows.sort_unstable_by(|left, right| left.id.as_bytes().cmp(right.id.as_bytes()));
-    rows.dedup_by(|right, left| left.id == right.id);
-    Ok(rows)
+    let mut previous: Option<Box<str>> = None;
+    let unique = rows.into_sorted()?.filter(move |row| match row {
+        Ok(row) if previous.as_ref() == Some(&row.id) => false,
+        Ok(row) => {
+            previous = Some(row.id.clone());
+            true
+        }
+        Err(_) => true,
+    });
+    SortedRows::build(folder, unique)
 }

@@ -1,8 +1,10 @@
 //! The bisection of `diff data`: the id space split into ranges at source ids, and only the
 //! ranges whose counts or hash sums differ split again, level by level (one query a level),
-//! down to ranges small enough to compare by (id, hash) pairs.
+//! down to ranges small enough to compare by (id, hash) pairs. The source rows are read from
+//! disk ([`SortedRows`]): a range's count and sum cost two reads, never a scan.
 
 use crate::PipelineError;
+use crate::compare::sorted_rows::SortedRows;
 use offbase_pg::range_hash::{self, BucketHash, Buckets, HashedTable, IdRange};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,6 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub(crate) const LEAF_ROWS: usize = 128;
 /// A differing range is split into at most this many ranges a level.
 pub(crate) const FAN_OUT: usize = 64;
+/// Small ranges whose (id, hash) pairs are read in one query.
+const LEAVES_A_QUERY: usize = 256;
 
 /// One source record as the bisection sees it.
 #[derive(Debug, Clone)]
@@ -28,25 +32,14 @@ pub(crate) struct SourceRow {
 #[derive(Debug, Default)]
 pub(crate) struct Bisection {
     pub(crate) same: u64,
-    /// Ids on both sides whose hashes differ (or whose source record is forced).
-    pub(crate) both: Vec<String>,
-    /// Indexes into the source rows of the ids the target lacks.
-    pub(crate) source_only: Vec<usize>,
+    /// Rows on both sides whose hashes differ (or whose source record is forced).
+    pub(crate) both: Vec<SourceRow>,
+    /// The ids the target lacks.
+    pub(crate) source_only: Vec<String>,
     pub(crate) target_only: Vec<String>,
     pub(crate) target_rows: u64,
     pub(crate) range_queries: u64,
     pub(crate) hashes_fetched: u64,
-}
-
-/// The count and hash sum of source rows (a forced row makes the range differ).
-fn source_hash(rows: &[SourceRow]) -> (u64, i128, bool) {
-    let mut sum: i128 = 0;
-    let mut forced = false;
-    for row in rows {
-        sum += i128::from(row.hash);
-        forced |= row.forced;
-    }
-    (rows.len() as u64, sum, forced)
 }
 
 /// A range of ids, `lo <= id < hi` (`None`: unbounded), with the source rows in it
@@ -84,7 +77,7 @@ fn bucket_of(bounds: &[String], lo: Option<&str>) -> i32 {
 }
 
 /// Splits the source rows `from..to` into ranges at source ids.
-fn split(range: &Range, parts: usize, rows: &[SourceRow]) -> Vec<Range> {
+fn split(range: &Range, parts: usize, rows: &SortedRows) -> Result<Vec<Range>, PipelineError> {
     let length = range.to - range.from;
     let parts = parts.clamp(1, length.max(1));
     let mut children = Vec::with_capacity(parts);
@@ -95,10 +88,9 @@ fn split(range: &Range, parts: usize, rows: &[SourceRow]) -> Vec<Range> {
         if at <= from {
             continue;
         }
-        let Some(row) = rows.get(at) else {
+        let Some(bound) = rows.id_at(at)? else {
             continue;
         };
-        let bound = row.id.to_string();
         children.push(Range {
             lo: lo.clone(),
             hi: Some(bound.clone()),
@@ -116,7 +108,7 @@ fn split(range: &Range, parts: usize, rows: &[SourceRow]) -> Vec<Range> {
         to: range.to,
         target_rows: 0,
     });
-    children
+    Ok(children)
 }
 
 /// Finds the ids that differ between the sorted source rows and the table: ranges whose
@@ -125,7 +117,7 @@ fn split(range: &Range, parts: usize, rows: &[SourceRow]) -> Vec<Range> {
 pub(crate) async fn bisect(
     connection: &mut offbase_pg::PgConnection,
     table: &HashedTable<'_>,
-    rows: &[SourceRow],
+    rows: &SortedRows,
     total: Option<BucketHash>,
 ) -> Result<Bisection, PipelineError> {
     let mut result = Bisection {
@@ -138,9 +130,9 @@ pub(crate) async fn bisect(
         sum: 0,
     });
     result.target_rows = total.rows;
-    let (count, sum, forced) = source_hash(rows);
-    if !forced && count == total.rows && sum == total.sum {
-        result.same = count;
+    let whole = rows.summary(0, rows.len())?;
+    if !whole.forced && whole.rows == total.rows && whole.sum == total.sum {
+        result.same = whole.rows;
         return Ok(result);
     }
     let mut differing = vec![Range {
@@ -162,7 +154,7 @@ pub(crate) async fn bisect(
             } else {
                 let parts = largest.div_ceil(LEAF_ROWS).min(FAN_OUT);
                 within.push((range.lo.clone(), range.hi.clone()));
-                children.extend(split(&range, parts, rows));
+                children.extend(split(&range, parts, rows)?);
             }
         }
         if children.is_empty() {
@@ -189,10 +181,9 @@ pub(crate) async fn bisect(
                 rows: 0,
                 sum: 0,
             });
-            let (count, sum, forced) =
-                source_hash(rows.get(child.from..child.to).unwrap_or_default());
-            if !forced && count == target.rows && sum == target.sum {
-                result.same += count;
+            let source = rows.summary(child.from, child.to)?;
+            if !source.forced && source.rows == target.rows && source.sum == target.sum {
+                result.same += source.rows;
             } else {
                 child.target_rows = target.rows;
                 next.push(child);
@@ -200,17 +191,40 @@ pub(crate) async fn bisect(
         }
         differing = next;
     }
-    if leaves.is_empty() {
-        return Ok(result);
+    result.range_queries += leaves.len().div_ceil(LEAVES_A_QUERY) as u64;
+    let mut target_only = Vec::new();
+    for group in leaves.chunks(LEAVES_A_QUERY) {
+        compare_leaves(
+            connection,
+            table,
+            rows,
+            group,
+            &mut result,
+            &mut target_only,
+        )
+        .await?;
     }
-    let pairs = if leaves.len() == 1
-        && leaves
-            .iter()
-            .all(|leaf| leaf.lo.is_none() && leaf.hi.is_none())
+    target_only.sort();
+    result.target_only = target_only;
+    Ok(result)
+}
+
+/// Compares small ranges by their (id, hash) pairs.
+async fn compare_leaves(
+    connection: &mut offbase_pg::PgConnection,
+    table: &HashedTable<'_>,
+    rows: &SortedRows,
+    leaves: &[Range],
+    result: &mut Bisection,
+    target_only: &mut Vec<String>,
+) -> Result<(), PipelineError> {
+    let pairs = if let [leaf] = leaves
+        && leaf.lo.is_none()
+        && leaf.hi.is_none()
     {
         range_hash::row_hashes(connection, table, Buckets::All).await?
     } else {
-        let (bounds, wanted) = buckets_of(&leaves);
+        let (bounds, wanted) = buckets_of(leaves);
         let within: Vec<IdRange> = leaves
             .iter()
             .map(|leaf| (leaf.lo.clone(), leaf.hi.clone()))
@@ -226,21 +240,17 @@ pub(crate) async fn bisect(
         )
         .await?
     };
-    result.range_queries += 1;
-    result.hashes_fetched = pairs.len() as u64;
+    result.hashes_fetched += pairs.len() as u64;
     let mut target: BTreeMap<String, i64> = pairs.into_iter().collect();
-    for leaf in &leaves {
-        for index in leaf.from..leaf.to {
-            let Some(row) = rows.get(index) else {
-                continue;
-            };
+    for leaf in leaves {
+        for row in rows.rows(leaf.from, leaf.to)? {
             match target.remove(row.id.as_ref()) {
-                None => result.source_only.push(index),
+                None => result.source_only.push(row.id.into_string()),
                 Some(hash) if hash == row.hash && !row.forced => result.same += 1,
-                Some(_) => result.both.push(row.id.to_string()),
+                Some(_) => result.both.push(row),
             }
         }
     }
-    result.target_only = target.into_keys().collect();
-    Ok(result)
+    target_only.extend(target.into_keys());
+    Ok(())
 }

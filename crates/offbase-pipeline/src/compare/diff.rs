@@ -20,6 +20,7 @@ use crate::PipelineError;
 use crate::compare::bisect::{Bisection, SourceRow, bisect};
 pub use crate::compare::canonical::canonical_value;
 use crate::compare::canonical::{canonical_source_record, target_records};
+use crate::compare::sorted_rows::{SortedRows, row_sort};
 use crate::files::rewrite::{line_may_be_rewritten, rewrite_record};
 use crate::progress::Reporter;
 use crate::target::{Opened, Target};
@@ -212,15 +213,17 @@ async fn diff_entity(
     let total = total?;
     let bisection = bisect(connection, &hashed, &rows, total.first().copied()).await?;
 
-    let mut result = bisection_result(workspace, entity, &table.name, &rows, &bisection)?;
+    let mut result = bisection_result(workspace, entity, &table.name, rows.len(), &bisection)?;
+    drop(rows);
     if !bisection.both.is_empty() {
-        let wanted: BTreeSet<&str> = bisection.both.iter().map(String::as_str).collect();
-        let located: Vec<&SourceRow> = rows
+        let located: Vec<&SourceRow> = bisection.both.iter().collect();
+        let ids: Vec<String> = bisection
+            .both
             .iter()
-            .filter(|row| wanted.contains(row.id.as_ref()))
+            .map(|row| row.id.to_string())
             .collect();
         let source = source_records_at(workspace, entry, table, &located, destination.urls())?;
-        let target_rows = target_records(connection, &hashed, table, &bisection.both).await?;
+        let target_rows = target_records(connection, &hashed, table, &ids).await?;
         result.rows_fetched = target_rows.len() as u64;
         compare_records(&mut result, &source, &target_rows);
     }
@@ -234,24 +237,21 @@ pub(crate) fn bisection_result(
     workspace: &Workspace,
     entity: &str,
     table: &str,
-    rows: &[SourceRow],
+    source_rows: usize,
     bisection: &Bisection,
 ) -> Result<EntityDiff, PipelineError> {
     let mut result = EntityDiff::new(entity, table);
-    result.source_rows = rows.len() as u64;
+    result.source_rows = source_rows as u64;
     result.target_rows = bisection.target_rows;
     result.range_queries = bisection.range_queries;
     result.hashes_fetched = bisection.hashes_fetched;
     result.same = bisection.same;
     let rejected_ids = rejected_ids(workspace, entity)?;
-    for &index in &bisection.source_only {
-        if let Some(row) = rows.get(index) {
-            let id = row.id.to_string();
-            if rejected_ids.contains(&id) {
-                result.rejected.push(id.clone());
-            }
-            result.missing_in_target.push(id);
+    for id in &bisection.source_only {
+        if rejected_ids.contains(id) {
+            result.rejected.push(id.clone());
         }
+        result.missing_in_target.push(id.clone());
     }
     result.missing_in_source = bisection.target_only.clone();
     Ok(result)
@@ -302,7 +302,8 @@ pub(crate) fn id_column(table: &Table) -> Result<String, PipelineError> {
 }
 
 /// Reads an entity's staged records: per kept line, its id and row hash (the hash of the
-/// row a load writes from it), sorted by id. Of a duplicate id, the copy a load keeps.
+/// row a load writes from it), sorted by id on disk. Of a duplicate id, the copy a load
+/// keeps.
 fn read_source(
     workspace: &Workspace,
     entity: &str,
@@ -310,79 +311,153 @@ fn read_source(
     target: &TargetSchema,
     relax: Relax,
     urls: Option<&UrlRewrite>,
-) -> Result<Vec<SourceRow>, PipelineError> {
+) -> Result<SortedRows, PipelineError> {
+    let (folder, mut sort) = row_sort()?;
     let Some(table) = target.table_for_entity(entity) else {
-        return Ok(Vec::new());
+        return SortedRows::build(folder, std::iter::empty());
     };
     let refused = crate::compare::verify::database_refused(workspace, entity)?;
     let part_files: Vec<&str> = entry.parts.iter().map(|part| part.file.as_str()).collect();
-    let capacity = usize::try_from(entry.records).unwrap_or(0);
     let workers = std::thread::available_parallelism()
         .map(usize::from)
         .unwrap_or(1)
         .clamp(1, 4);
-    // One thread reads lines into batches; the workers parse, convert and hash them.
+    // One thread reads lines into batches; the workers parse, convert and hash them; this
+    // thread sorts what they hash (on disk past a budget).
     let (sender, receiver) = std::sync::mpsc::sync_channel::<LineBatch>(workers * 2);
-    let receiver = std::sync::Mutex::new(receiver);
-    let (mut rows, read) = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let converter = EntityConverter::new(target, table, relax);
-                    let types: Vec<&PgType> =
-                        table.columns.iter().map(|column| &column.pg_type).collect();
-                    let mut rows = Vec::with_capacity(capacity / workers + 1);
-                    loop {
-                        let batch = match receiver.lock() {
-                            Ok(guard) => guard.recv(),
-                            Err(_) => break,
+    let receiver = std::sync::Arc::new(std::sync::Mutex::new(receiver));
+    let (hashed_sender, hashed) = std::sync::mpsc::sync_channel::<Vec<SourceRow>>(workers * 2);
+    let (read, sorted) = std::thread::scope(|scope| {
+        for _ in 0..workers {
+            // Each worker holds the batches' receiver: when the last one stops, the reader's
+            // sends fail and it stops too.
+            let receiver = receiver.clone();
+            let hashed_sender = hashed_sender.clone();
+            let (refused, part_files) = (&refused, &part_files);
+            scope.spawn(move || {
+                let converter = EntityConverter::new(target, table, relax);
+                let types: Vec<&PgType> =
+                    table.columns.iter().map(|column| &column.pg_type).collect();
+                loop {
+                    let batch = match receiver.lock() {
+                        Ok(guard) => guard.recv(),
+                        Err(_) => break,
+                    };
+                    let Ok(batch) = batch else {
+                        break;
+                    };
+                    let mut rows = Vec::with_capacity(batch.lines.len());
+                    for line in &batch.lines {
+                        let text = batch.data.get(line.start..line.end).unwrap_or_default();
+                        let refused_line = !refused.is_empty()
+                            && refused.contains(&format!(
+                                "{}:{}",
+                                part_files.get(line.part as usize).copied().unwrap_or("?"),
+                                line.line + 1
+                            ));
+                        let Some((id, hash)) = hash_line(&converter, &types, text, urls) else {
+                            continue;
                         };
-                        let Ok(batch) = batch else {
-                            break;
-                        };
-                        for line in &batch.lines {
-                            let text = batch.data.get(line.start..line.end).unwrap_or_default();
-                            let refused_line = !refused.is_empty()
-                                && refused.contains(&format!(
-                                    "{}:{}",
-                                    part_files.get(line.part as usize).copied().unwrap_or("?"),
-                                    line.line + 1
-                                ));
-                            let Some((id, hash)) = hash_line(&converter, &types, text, urls) else {
-                                continue;
-                            };
-                            rows.push(SourceRow {
-                                id: id.into_boxed_str(),
-                                hash: hash.unwrap_or(0),
-                                forced: hash.is_none() || refused_line,
-                                part: line.part,
-                                offset: line.offset,
-                            });
-                        }
+                        rows.push(SourceRow {
+                            id: id.into_boxed_str(),
+                            hash: hash.unwrap_or(0),
+                            forced: hash.is_none() || refused_line,
+                            part: line.part,
+                            offset: line.offset,
+                        });
                     }
-                    rows
-                })
-            })
-            .collect();
-        let read = read_batches(workspace, entry, sender);
-        let mut rows: Vec<SourceRow> = Vec::with_capacity(capacity);
-        for handle in handles {
-            if let Ok(part) = handle.join() {
-                rows.extend(part);
+                    if hashed_sender.send(rows).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(receiver);
+        drop(hashed_sender);
+        let reader = scope.spawn(|| read_batches(workspace, entry, sender));
+        let mut sorted = Ok(());
+        for rows in hashed {
+            for row in rows {
+                if let Err(error) = sort.push(row) {
+                    sorted = Err(error);
+                    break;
+                }
+            }
+            if sorted.is_err() {
+                // Dropping the receiver stops the workers, then the reader.
+                break;
             }
         }
-        (rows, read)
+        let read = reader.join().unwrap_or_else(|_| {
+            Err(PipelineError::WorkerStopped {
+                what: format!("reading {entity}"),
+                why: "the reading thread stopped".to_owned(),
+                outcome: "the diff stopped".to_owned(),
+            })
+        });
+        (read, sorted)
     });
     read?;
-    rows.sort_unstable_by(|left, right| {
-        left.id
-            .as_bytes()
-            .cmp(right.id.as_bytes())
-            .then(left.part.cmp(&right.part))
-            .then(left.offset.cmp(&right.offset))
-    });
-    keep_newest_copies(workspace, entry, &mut rows)?;
-    Ok(rows)
+    sorted?;
+    let newest = NewestCopies {
+        workspace,
+        entry,
+        sorted: sort.into_sorted()?.peekable(),
+        kept: std::collections::VecDeque::new(),
+    };
+    SortedRows::build(folder, newest)
+}
+
+/// Sorted rows with only the copies a load keeps of an id staged more than once (the rule
+/// of [`crate::workspace::duplicates`]; copies arrive by id, then position).
+struct NewestCopies<'a, I: Iterator<Item = Result<SourceRow, PipelineError>>> {
+    workspace: &'a Workspace,
+    entry: &'a EntityManifest,
+    sorted: std::iter::Peekable<I>,
+    kept: std::collections::VecDeque<SourceRow>,
+}
+
+impl<I: Iterator<Item = Result<SourceRow, PipelineError>>> Iterator for NewestCopies<'_, I> {
+    type Item = Result<SourceRow, PipelineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(row) = self.kept.pop_front() {
+            return Some(Ok(row));
+        }
+        let first = match self.sorted.next()? {
+            Ok(row) => row,
+            Err(error) => return Some(Err(error)),
+        };
+        let mut copies = vec![first];
+        while let Some(Ok(next)) = self.sorted.peek() {
+            if copies.first().is_some_and(|first| first.id != next.id) {
+                break;
+            }
+            match self.sorted.next() {
+                Some(Ok(row)) => copies.push(row),
+                Some(Err(error)) => return Some(Err(error)),
+                None => break,
+            }
+        }
+        if copies.len() > 1 {
+            let located: Vec<&SourceRow> = copies.iter().collect();
+            let lines = match read_lines_at(self.workspace, self.entry, &located) {
+                Ok(lines) => lines,
+                Err(error) => return Some(Err(error)),
+            };
+            let mut ranked: Vec<(Option<i64>, (u32, u64))> = copies
+                .iter()
+                .zip(&lines)
+                .filter_map(|(row, line)| Some((copy_rank(line)?, (row.part, row.offset))))
+                .collect();
+            if let Some((_, lost)) = rank_copies(&mut ranked) {
+                let lost: HashSet<(u32, u64)> = lost.into_iter().collect();
+                copies.retain(|row| !lost.contains(&(row.part, row.offset)));
+            }
+        }
+        self.kept.extend(copies);
+        self.kept.pop_front().map(Ok)
+    }
 }
 
 /// Staged lines read in one go, for a worker.
@@ -399,13 +474,14 @@ struct BatchLine {
     end: usize,
 }
 
-/// Reads an entity's lines into batches of about 4,000 lines for the workers.
+/// Reads an entity's lines into batches of about 1,000 lines for the workers (small: the
+/// batches in flight are most of what the diff holds).
 fn read_batches(
     workspace: &Workspace,
     entry: &EntityManifest,
     sender: std::sync::mpsc::SyncSender<LineBatch>,
 ) -> Result<(), PipelineError> {
-    const BATCH_LINES: usize = 4096;
+    const BATCH_LINES: usize = 1024;
     let mut reader = PartReader::open(workspace, &entry.parts, Position::default())?;
     let mut buffer = Vec::new();
     let mut batch = LineBatch {
@@ -476,46 +552,6 @@ fn hash_line(
         .ok()
         .map(|converted| row_hash(&converted.row, types));
     Some((id, hash))
-}
-
-/// Of each id staged more than once, keeps the copy a load keeps (the rule of
-/// [`crate::workspace::duplicates`]; rows sorted by id, then position).
-fn keep_newest_copies(
-    workspace: &Workspace,
-    entry: &EntityManifest,
-    rows: &mut Vec<SourceRow>,
-) -> Result<(), PipelineError> {
-    let repeated = rows
-        .windows(2)
-        .any(|pair| matches!(pair, [left, right] if left.id == right.id));
-    if !repeated {
-        return Ok(());
-    }
-    let mut losers: HashSet<(u32, u64)> = HashSet::new();
-    let mut start = 0;
-    while start < rows.len() {
-        let mut end = start + 1;
-        while end < rows.len()
-            && rows.get(end).map(|row| &row.id) == rows.get(start).map(|row| &row.id)
-        {
-            end += 1;
-        }
-        if end - start > 1 {
-            let copies: Vec<&SourceRow> = rows.get(start..end).unwrap_or_default().iter().collect();
-            let lines = read_lines_at(workspace, entry, &copies)?;
-            let mut ranked: Vec<(Option<i64>, (u32, u64))> = copies
-                .iter()
-                .zip(&lines)
-                .filter_map(|(row, line)| Some((copy_rank(line)?, (row.part, row.offset))))
-                .collect();
-            if let Some((_, lost)) = rank_copies(&mut ranked) {
-                losers.extend(lost);
-            }
-        }
-        start = end;
-    }
-    rows.retain(|row| !losers.contains(&(row.part, row.offset)));
-    Ok(())
 }
 
 /// The lines that start where these rows say.

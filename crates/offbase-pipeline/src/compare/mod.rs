@@ -9,4 +9,5 @@ mod bisect;
 pub mod canonical;
 pub mod corpus;
 pub mod diff;
+mod sorted_rows;
 pub mod verify;

@@ -10,7 +10,7 @@ use crate::workspace::{
     entity_manifest, with_flags,
 };
 use offbase_base44::csv_export::{entity_schema_json, list_csv_folder};
-use offbase_base44::seed::read_seed_folder;
+use offbase_base44::seed::{SeedEvent, seed_folder};
 use offbase_model::{App, Entity, Field, SchemaSource, SourceLayout};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -151,7 +151,13 @@ pub fn import_csv(
     )
 }
 
-/// Imports every seed file of `folder` (`base44/seed/<Entity>.jsonc`).
+/// The warnings of one seed file kept for the summary; past them, a line says how many more.
+const SEED_WARNINGS: usize = 1_000;
+
+/// Imports every seed file of `folder` (`base44/seed/<Entity>.jsonc`). Every file is read once
+/// through first (its encoding, its JSONC, its shape), so one that cannot be read stops the
+/// import before the workspace changes; then each hands over its records one at a time, never
+/// held whole.
 pub fn import_seed(
     folder: &Path,
     schemas: Option<&App>,
@@ -160,41 +166,53 @@ pub fn import_seed(
     reporter: &dyn Reporter,
 ) -> Result<ImportSummary, PipelineError> {
     let _workspace_lock = crate::lock::lock_workspace(workspace, "pull --from-seed")?;
-    let imports = read_seed_folder(folder, schemas)?;
-    let mut warnings = Vec::new();
-    let mut batches = Vec::new();
-    for import in imports {
-        warnings.extend(
-            import
-                .warnings
-                .iter()
-                .map(|warning| format!("{}: {warning}", import.entity)),
-        );
+    let files = seed_folder(folder, schemas)?;
+    let batches = files.into_iter().map(|file| {
+        let name = file.entity().to_owned();
         // An entity without a schema is already in the reader's warnings.
-        let declared = schemas.and_then(|app| app.entity(&import.entity)).cloned();
+        let declared = schemas.and_then(|app| app.entity(&name)).cloned();
         let inferred = declared.is_none();
-        let mut flagged = import.flagged;
-        let records = import
-            .records
-            .into_iter()
-            .enumerate()
-            .map(|(index, record)| (record, flagged.remove(&index).map(Value::Object)))
-            .collect();
-        batches.push(Batch::of(
-            declared.unwrap_or_else(|| bare_entity(&import.entity)),
+        let entity = declared.unwrap_or_else(|| bare_entity(&name));
+        let total = Some(file.record_count());
+        let records: Feed<'_> = Box::new(move |sink| {
+            let mut warnings = Vec::new();
+            let mut unshown = 0u64;
+            file.read(|event| match event {
+                SeedEvent::Record { record, flags } => sink((record, flags.map(Value::Object))),
+                SeedEvent::Warning(warning) => {
+                    if warnings.len() < SEED_WARNINGS {
+                        warnings.push(format!("{name}: {warning}"));
+                    } else {
+                        unshown += 1;
+                    }
+                    Ok(())
+                }
+            })?;
+            if unshown > 0 {
+                warnings.push(format!(
+                    "{name}: {}: {unshown} more warnings like the ones above, not shown",
+                    file.file()
+                ));
+            }
+            Ok(warnings)
+        });
+        Ok(Batch {
+            entity,
             inferred,
+            total,
             records,
-        ));
-    }
+            notes_after: Vec::new(),
+        })
+    });
     let source = SourceInfo::Seed {
         folder: folder.display().to_string(),
     };
     write_batches(
-        batches.into_iter().map(Ok),
+        batches,
         workspace,
         part_records,
         source,
-        warnings,
+        Vec::new(),
         reporter,
     )
 }

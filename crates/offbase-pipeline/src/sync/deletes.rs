@@ -1,14 +1,23 @@
 //! Deletes: rows of records in the Base44 trash, then (when reconciling) rows whose record no
 //! longer exists in the source, deleted or soft-deleted in one transaction with the state.
+//!
+//! Reconciliation holds neither side whole: the source's live ids go through an external sort
+//! (4 MiB in memory by default, runs under the system's temporary folder past that), the target's ids
+//! come from PostgreSQL in the same byte order, and the two are merged ([`Reconcile`]). What
+//! stays in memory is the ids to delete.
 
 use super::entity::*;
 use super::state::*;
 use crate::PipelineError;
+use crate::workspace::external_sort::{ExternalSort, Sorted, memory_budget, temporary_folder};
 use offbase_base44::client::ListQuery;
 use offbase_model::BuiltIn;
 use offbase_pg::sync::{self as pg_sync, SyncTransaction};
 use serde_json::{Map, Value, json};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
+
+/// Runs merged at once.
+const LIVE_FAN_IN: usize = 64;
 
 impl EntitySync<'_> {
     /// Deletes rows of records in the trash, then, when asked, rows whose record no longer
@@ -57,20 +66,21 @@ impl EntitySync<'_> {
                 .map(|column| column.name.clone())
                 .unwrap_or_else(|| BuiltIn::CreatedDate.field_name().to_owned());
             let overlap = i64::try_from(self.options.overlap.as_micros()).unwrap_or(i64::MAX);
-            for (target_id, created) in pg_sync::target_ids(
+            let mut reconcile = Reconcile::new(
+                live,
+                began.saturating_sub(overlap),
+                &self.table.name,
+                &mut gone,
+            )?;
+            pg_sync::target_ids(
                 connection,
                 &self.options.target.pg_schema,
                 &self.table.name,
                 &id_column,
                 &created_column,
+                |target_id, created| reconcile.target(target_id, created),
             )
-            .await?
-            {
-                let settled = created.is_some_and(|created| created < began - overlap);
-                if settled && !live.contains(&target_id) {
-                    gone.insert(target_id);
-                }
-            }
+            .await?;
             state.last_reconcile = Some(began);
         }
         self.delete_rows(connection, state, gone.into_iter().collect())
@@ -118,11 +128,22 @@ impl EntitySync<'_> {
         Ok(())
     }
 
-    /// Every live id, by keyset on `created_date` (keys only).
-    async fn live_ids(&self) -> Result<BTreeSet<String>, PipelineError> {
+    /// Every live id, by keyset on `created_date` (keys only), in byte order; an id read on
+    /// two pages comes twice.
+    async fn live_ids(&self) -> Result<Sorted<String>, PipelineError> {
         let created = BuiltIn::CreatedDate.field_name();
         let id = BuiltIn::Id.field_name();
-        let mut ids = BTreeSet::new();
+        let mut ids = ExternalSort::<String>::new(
+            temporary_folder("offbase-live"),
+            // A quarter of the budget: full from about 100,000 ids on.
+            memory_budget() / 4,
+            LIVE_FAN_IN,
+        )?;
+        // The ids a page at `lower` can repeat: those read since `lower` last moved, with the
+        // page that moved it. A page `$gte lower` holds nothing from before that page (its
+        // records were all created at or before the bound before), so "no id outside these"
+        // is "no id not seen yet", in memory of about a page or two.
+        let mut recent: HashSet<String> = HashSet::new();
         let mut lower: Option<String> = None;
         loop {
             let page = self
@@ -141,11 +162,14 @@ impl EntitySync<'_> {
                 )
                 .await?;
             let full = page.len() >= self.options.page_size;
-            let before = ids.len();
-            for record in &page {
-                if let Some(id) = record.get(id).and_then(Value::as_str) {
-                    ids.insert(id.to_owned());
-                }
+            let page_ids: Vec<String> = page
+                .iter()
+                .filter_map(|record| record.get(id).and_then(Value::as_str))
+                .map(str::to_owned)
+                .collect();
+            let unseen = page_ids.iter().any(|id| !recent.contains(id));
+            for id in &page_ids {
+                ids.push(id.clone())?;
             }
             let last = page
                 .last()
@@ -153,9 +177,10 @@ impl EntitySync<'_> {
                 .and_then(Value::as_str)
                 .map(str::to_owned);
             if !full || last.is_none() {
-                return Ok(ids);
+                return ids.into_sorted();
             }
-            if ids.len() == before {
+            let before = lower.clone();
+            if !unseen {
                 // A full page of one instant, all seen: read that instant by id.
                 let mut after: Option<String> = None;
                 loop {
@@ -183,12 +208,12 @@ impl EntitySync<'_> {
                         .and_then(|record| record.get(id))
                         .and_then(Value::as_str)
                         .map(str::to_owned);
-                    ids.extend(
-                        within
-                            .iter()
-                            .filter_map(|record| record.get(id).and_then(Value::as_str))
-                            .map(str::to_owned),
-                    );
+                    for id in within
+                        .iter()
+                        .filter_map(|record| record.get(id).and_then(Value::as_str))
+                    {
+                        ids.push(id.to_owned())?;
+                    }
                     if !within_full || after.is_none() {
                         break;
                     }
@@ -201,6 +226,92 @@ impl EntitySync<'_> {
             } else {
                 lower = last;
             }
+            if lower != before {
+                recent.clear();
+            }
+            recent.extend(page_ids);
         }
     }
 }
+
+/// The merge of the source's live ids (in byte order, repeats allowed) with the target's ids
+/// in the same order: each settled target id (created before `cutoff`) that the source lacks
+/// goes into `gone`. Holds the source's next id and the target's last one.
+struct Reconcile<'g, S> {
+    source: S,
+    /// The smallest source id not passed yet; `None` once the source is done.
+    ahead: Option<String>,
+    /// The target id before, to refuse a target out of order (a server whose `COLLATE "C"`
+    /// is not Rust's byte order would otherwise take live rows for gone ones).
+    previous: Option<String>,
+    cutoff: i64,
+    table: &'g str,
+    gone: &'g mut BTreeSet<String>,
+}
+
+impl<'g, S: Iterator<Item = Result<String, PipelineError>>> Reconcile<'g, S> {
+    fn new(
+        mut source: S,
+        cutoff: i64,
+        table: &'g str,
+        gone: &'g mut BTreeSet<String>,
+    ) -> Result<Self, PipelineError> {
+        let ahead = source.next().transpose()?;
+        Ok(Reconcile {
+            source,
+            ahead,
+            previous: None,
+            cutoff,
+            table,
+            gone,
+        })
+    }
+
+    /// The next target id, with its creation instant (microseconds).
+    fn target(&mut self, id: String, created: Option<i64>) -> Result<(), PipelineError> {
+        if self
+            .previous
+            .as_ref()
+            .is_some_and(|previous| *previous > id)
+        {
+            return Err(PipelineError::Table {
+                table: self.table.to_owned(),
+                message: format!(
+                    "PostgreSQL listed the id {id:?} after {:?}, out of byte order (COLLATE \"C\"): \
+                     reconciliation stopped before deleting anything; is the database's encoding UTF8?",
+                    self.previous.as_deref().unwrap_or_default()
+                ),
+            });
+        }
+        while self.ahead.as_ref().is_some_and(|ahead| *ahead < id) {
+            self.ahead = self.source.next().transpose()?;
+        }
+        let live = self.ahead.as_ref() == Some(&id);
+        let settled = created.is_some_and(|created| created < self.cutoff);
+        if settled && !live {
+            self.gone.insert(id.clone());
+        }
+        self.previous = Some(id);
+        Ok(())
+    }
+}
+
+/// The settled target ids (created before `cutoff`) the source lacks: [`Reconcile`] over
+/// whole streams.
+#[cfg(test)]
+fn settled_and_gone(
+    source: impl Iterator<Item = Result<String, PipelineError>>,
+    target: impl IntoIterator<Item = (String, Option<i64>)>,
+    cutoff: i64,
+) -> Result<BTreeSet<String>, PipelineError> {
+    let mut gone = BTreeSet::new();
+    let mut reconcile = Reconcile::new(source, cutoff, "table", &mut gone)?;
+    for (id, created) in target {
+        reconcile.target(id, created)?;
+    }
+    Ok(gone)
+}
+
+#[cfg(test)]
+#[path = "deletes_tests.rs"]
+mod tests;

@@ -12,6 +12,32 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 const RUN_BUFFER: usize = 64 << 10;
+/// The memory a sort holds before it writes a run, unless `OFFBASE_SORT_MEMORY_MIB` says.
+const DEFAULT_MEMORY_MIB: usize = 16;
+
+/// A folder of its own in the system's temporary folder, for a sort's runs or files like
+/// them: `<prefix>-<process>-<number>`.
+pub(crate) fn temporary_folder(prefix: &str) -> PathBuf {
+    static FOLDERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    std::env::temp_dir().join(format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        FOLDERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ))
+}
+
+/// Bytes each sort of a stage holds in memory before writing a run to disk:
+/// `OFFBASE_SORT_MEMORY_MIB` (whole MiB, at least 1; for a machine with little memory, or a
+/// test that wants runs on disk at small sizes), else 16 MiB. A sort's time grows a little
+/// as runs get smaller (more files to merge); its result does not change.
+pub fn memory_budget() -> usize {
+    std::env::var("OFFBASE_SORT_MEMORY_MIB")
+        .ok()
+        .and_then(|value| value.trim().parse::<usize>().ok())
+        .unwrap_or(DEFAULT_MEMORY_MIB)
+        .clamp(1, 1 << 20)
+        << 20
+}
 
 /// An entry of an external sort: its order, its size in memory, and its form in a run file.
 pub(crate) trait RunEntry: Ord + Sized {
@@ -89,48 +115,149 @@ impl<E: RunEntry> ExternalSort<E> {
 
     /// Hands every entry to `sink` in order, then removes the run files.
     pub(crate) fn finish(
-        mut self,
+        self,
         mut sink: impl FnMut(E) -> Result<(), PipelineError>,
     ) -> Result<(), PipelineError> {
+        for entry in self.into_sorted()? {
+            sink(entry?)?;
+        }
+        Ok(())
+    }
+
+    /// The entries in order, to be pulled one at a time (for a merge against another sorted
+    /// stream); the run files go when the iterator is dropped.
+    pub(crate) fn into_sorted(mut self) -> Result<Sorted<E>, PipelineError> {
         if self.runs.is_empty() {
             let mut entries = std::mem::take(&mut self.buffer);
             entries.sort_unstable();
-            for entry in entries {
-                sink(entry)?;
-            }
-        } else {
-            if !self.buffer.is_empty() {
-                self.spill()?;
-            }
-            while self.runs.len() > self.fan_in {
-                let group: Vec<PathBuf> = self.runs.drain(..self.fan_in).collect();
-                let path = self.run_path()?;
-                let file = File::create(&path).map_err(|error| PipelineError::io(&path, error))?;
-                let mut out = BufWriter::with_capacity(RUN_BUFFER, file);
-                merge(&group, |entry: E| {
-                    entry
-                        .write_to(&mut out)
-                        .map_err(|error| PipelineError::io(&path, error))
-                })?;
-                out.flush()
-                    .map_err(|error| PipelineError::io(&path, error))?;
-                for run in &group {
-                    fs::remove_file(run).map_err(|error| PipelineError::io(run, error))?;
-                }
-                self.runs.push(path);
-            }
-            let runs = std::mem::take(&mut self.runs);
-            merge(&runs, sink)?;
+            return Ok(Sorted {
+                source: SortedSource::Memory(entries.into_iter()),
+                folder: std::mem::take(&mut self.folder),
+            });
         }
-        remove_folder(&self.folder)
+        if !self.buffer.is_empty() {
+            self.spill()?;
+        }
+        while self.runs.len() > self.fan_in {
+            let group: Vec<PathBuf> = self.runs.drain(..self.fan_in).collect();
+            let path = self.run_path()?;
+            let file = File::create(&path).map_err(|error| PipelineError::io(&path, error))?;
+            let mut out = BufWriter::with_capacity(RUN_BUFFER, file);
+            for entry in Merge::<E>::open(group.clone(), self.budget)? {
+                entry?
+                    .write_to(&mut out)
+                    .map_err(|error| PipelineError::io(&path, error))?;
+            }
+            out.flush()
+                .map_err(|error| PipelineError::io(&path, error))?;
+            for run in &group {
+                fs::remove_file(run).map_err(|error| PipelineError::io(run, error))?;
+            }
+            self.runs.push(path);
+        }
+        let runs = std::mem::take(&mut self.runs);
+        Ok(Sorted {
+            source: SortedSource::Runs(Merge::open(runs, self.budget)?),
+            folder: std::mem::take(&mut self.folder),
+        })
+    }
+}
+
+/// The entries of an [`ExternalSort`] in order.
+pub(crate) struct Sorted<E> {
+    source: SortedSource<E>,
+    /// The runs' folder, removed on drop (empty: none).
+    folder: PathBuf,
+}
+
+enum SortedSource<E> {
+    Memory(std::vec::IntoIter<E>),
+    Runs(Merge<E>),
+}
+
+impl<E: RunEntry> Iterator for Sorted<E> {
+    type Item = Result<E, PipelineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.source {
+            SortedSource::Memory(entries) => entries.next().map(Ok),
+            SortedSource::Runs(merge) => merge.next(),
+        }
+    }
+}
+
+impl<E> Drop for Sorted<E> {
+    fn drop(&mut self) {
+        if !self.folder.as_os_str().is_empty() {
+            let _ = fs::remove_dir_all(&self.folder);
+        }
+    }
+}
+
+/// A k-way merge of sorted runs, through a heap of each run's next entry.
+struct Merge<E> {
+    runs: Vec<PathBuf>,
+    readers: Vec<BufReader<File>>,
+    heap: BinaryHeap<Reverse<(E, usize)>>,
+    failed: bool,
+}
+
+impl<E: RunEntry> Merge<E> {
+    /// Opens the runs for a merge whose read buffers share `budget` bytes (each between
+    /// 8 and 64 KiB), so the merge holds no more than the sort did, however many runs.
+    fn open(runs: Vec<PathBuf>, budget: usize) -> Result<Merge<E>, PipelineError> {
+        let buffer = (budget / runs.len().max(1)).clamp(8 << 10, RUN_BUFFER);
+        let mut readers = Vec::with_capacity(runs.len());
+        for path in &runs {
+            let file = File::open(path).map_err(|error| PipelineError::io(path, error))?;
+            readers.push(BufReader::with_capacity(buffer, file));
+        }
+        let mut heap = BinaryHeap::with_capacity(runs.len());
+        for (run, (reader, path)) in readers.iter_mut().zip(&runs).enumerate() {
+            if let Some(entry) =
+                E::read_from(reader).map_err(|error| PipelineError::io(path, error))?
+            {
+                heap.push(Reverse((entry, run)));
+            }
+        }
+        Ok(Merge {
+            runs,
+            readers,
+            heap,
+            failed: false,
+        })
+    }
+}
+
+impl<E: RunEntry> Iterator for Merge<E> {
+    type Item = Result<E, PipelineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let Reverse((entry, run)) = self.heap.pop()?;
+        if let (Some(reader), Some(path)) = (self.readers.get_mut(run), self.runs.get(run)) {
+            match E::read_from(reader) {
+                Ok(Some(next)) => self.heap.push(Reverse((next, run))),
+                Ok(None) => {}
+                Err(error) => {
+                    self.failed = true;
+                    return Some(Err(PipelineError::io(path, error)));
+                }
+            }
+        }
+        Some(Ok(entry))
     }
 }
 
 impl<E> Drop for ExternalSort<E> {
     fn drop(&mut self) {
         // A sort dropped on an error leaves no runs behind (best effort: the next one in the
-        // same folder clears it anyway).
-        let _ = fs::remove_dir_all(&self.folder);
+        // same folder clears it anyway). Once sorted, the folder is the iterator's.
+        if !self.folder.as_os_str().is_empty() {
+            let _ = fs::remove_dir_all(&self.folder);
+        }
     }
 }
 
@@ -151,34 +278,6 @@ fn write_run<E: RunEntry>(path: &Path, entries: Vec<E>) -> Result<(), PipelineEr
             .map_err(|error| PipelineError::io(path, error))?;
     }
     out.flush().map_err(|error| PipelineError::io(path, error))
-}
-
-/// Merges sorted runs, handing each entry to `sink` in order.
-fn merge<E: RunEntry>(
-    runs: &[PathBuf],
-    mut sink: impl FnMut(E) -> Result<(), PipelineError>,
-) -> Result<(), PipelineError> {
-    let mut readers = Vec::with_capacity(runs.len());
-    for path in runs {
-        let file = File::open(path).map_err(|error| PipelineError::io(path, error))?;
-        readers.push(BufReader::with_capacity(RUN_BUFFER, file));
-    }
-    let mut heap = BinaryHeap::with_capacity(runs.len());
-    for (run, (reader, path)) in readers.iter_mut().zip(runs).enumerate() {
-        if let Some(entry) = E::read_from(reader).map_err(|error| PipelineError::io(path, error))? {
-            heap.push(Reverse((entry, run)));
-        }
-    }
-    while let Some(Reverse((entry, run))) = heap.pop() {
-        sink(entry)?;
-        if let (Some(reader), Some(path)) = (readers.get_mut(run), runs.get(run))
-            && let Some(next) =
-                E::read_from(reader).map_err(|error| PipelineError::io(path, error))?
-        {
-            heap.push(Reverse((next, run)));
-        }
-    }
-    Ok(())
 }
 
 /// Writes `bytes` with its length in front.
@@ -220,4 +319,28 @@ pub(crate) fn read_bytes(reader: &mut impl Read) -> std::io::Result<Vec<u8>> {
 pub(crate) fn read_text(reader: &mut impl Read) -> std::io::Result<String> {
     String::from_utf8(read_bytes(reader)?)
         .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error))
+}
+
+/// Text in byte order (ids, say).
+impl RunEntry for String {
+    fn size(&self) -> usize {
+        self.len() + std::mem::size_of::<String>()
+    }
+
+    fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
+        write_bytes(out, self.as_bytes())
+    }
+
+    fn read_from(reader: &mut impl Read) -> std::io::Result<Option<Self>> {
+        let Some(length) = read_u64_or_end(reader)? else {
+            return Ok(None);
+        };
+        let length = usize::try_from(length)
+            .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error))?;
+        let mut bytes = vec![0u8; length];
+        reader.read_exact(&mut bytes)?;
+        String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error))
+    }
 }

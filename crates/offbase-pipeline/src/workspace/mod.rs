@@ -13,7 +13,7 @@
 //! is written, and a resumed writer cuts whatever came after the last checkpoint.
 
 pub mod duplicates;
-mod external_sort;
+pub(crate) mod external_sort;
 pub mod files;
 mod manifest;
 pub mod parts;

@@ -1,5 +1,5 @@
 //! The values that occur more than once in a stream of 64-bit hashes, in bounded memory: the
-//! external sort (`external_sort`) holds up to [`CHUNK`] values in memory and spills sorted
+//! external sort (`external_sort`) holds up to an eighth of its memory budget of values and spills sorted
 //! runs to a folder of the system's temporary folder past that; equal neighbours of the
 //! sorted stream are the repeated values. The duplicate-id scan of the load, the bundle,
 //! verify and diff uses it for the ids' hashes, so their memory no longer grows by 8 bytes a
@@ -9,14 +9,9 @@ use super::external_sort::{ExternalSort, RunEntry, read_u64_or_end};
 use crate::PipelineError;
 use std::collections::HashSet;
 use std::io::{Read, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Values held in memory before a run is written (8 MiB).
-pub const CHUNK: usize = 1 << 20;
 /// Runs merged at once.
 const FAN_IN: usize = 64;
-
-static FOLDERS: AtomicU64 = AtomicU64::new(0);
 
 impl RunEntry for u64 {
     fn size(&self) -> usize {
@@ -40,18 +35,19 @@ pub struct Repeated {
 
 impl Repeated {
     pub fn new() -> Result<Repeated, PipelineError> {
-        Repeated::with_chunk(CHUNK)
+        // 262,144 values (2 MiB) by default: full from that many records on, so the scan
+        // holds the same at 300,000 records as at 10,000,000.
+        Repeated::with_chunk(super::external_sort::memory_budget() / 64)
     }
 
     /// As [`Repeated::new`], with runs of `chunk` values.
     pub fn with_chunk(chunk: usize) -> Result<Repeated, PipelineError> {
-        let folder = std::env::temp_dir().join(format!(
-            "offbase-ids-{}-{}",
-            std::process::id(),
-            FOLDERS.fetch_add(1, Ordering::Relaxed)
-        ));
         Ok(Repeated {
-            sort: ExternalSort::new(folder, chunk.max(2) * 8, FAN_IN)?,
+            sort: ExternalSort::new(
+                super::external_sort::temporary_folder("offbase-ids"),
+                chunk.max(2) * 8,
+                FAN_IN,
+            )?,
         })
     }
 
@@ -90,7 +86,7 @@ mod tests {
                 expected.insert(*value);
             }
         }
-        for chunk in [CHUNK, 1_000, 50] {
+        for chunk in [1 << 20, 1_000, 50] {
             let mut repeated = Repeated::with_chunk(chunk)?;
             for value in &values {
                 repeated.push(*value)?;

@@ -14,8 +14,6 @@ use serde_json::{Map, Value};
 use std::cmp::Ordering;
 use std::io::{Read, Write};
 
-/// Bytes of records held in memory before a run is written.
-pub const DEFAULT_BUDGET: usize = 16 << 20;
 /// Runs merged at once (each read through a 64 KiB buffer: 8 MiB in all).
 pub const FAN_IN: usize = 128;
 
@@ -132,7 +130,12 @@ impl OrderedStager {
     /// A stager of `entity`'s records; its run files go in `state/sort-<entity>/` of the
     /// workspace (cleared first: runs of a run that died are of no use).
     pub fn new(workspace: &Workspace, entity: &str) -> Result<Self, PipelineError> {
-        Self::with_budget(workspace, entity, DEFAULT_BUDGET, FAN_IN)
+        Self::with_budget(
+            workspace,
+            entity,
+            super::external_sort::memory_budget(),
+            FAN_IN,
+        )
     }
 
     /// As [`OrderedStager::new`], holding at most `budget` bytes and merging `fan_in` runs at
