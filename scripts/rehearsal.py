@@ -48,19 +48,14 @@ binary).
 import argparse
 import json
 import os
-import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-URL = os.environ.get("DATABASE_URL", "postgres://root@127.0.0.1:5432/test")
-BINARY = os.environ.get("OFFBASE_BINARY") or os.path.join(
-    os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "offbase")
+from benchkit import BINARY, ROOT, URL, Emulator, available_memory, forget
+
 APP = os.path.join(ROOT, "scripts", "rehearsal-app")
 KEY = "rehearsal"
 DISK_PER_RECORD = 1500
@@ -75,20 +70,6 @@ def split(records):
     tasks = records * 2 // 5
     return {"Member": members, "Project": projects, "Task": tasks,
             "Comment": max(0, records - members - projects - tasks)}
-
-
-def psql(sql):
-    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql, URL], check=True,
-                   stdout=subprocess.DEVNULL, env=dict(os.environ, PGOPTIONS="-c client_min_messages=warning"))
-
-
-def forget(schema):
-    psql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    psql("DO $$ BEGIN IF to_regclass('offbase.load_runs') IS NOT NULL THEN "
-         f"DELETE FROM offbase.load_checkpoints WHERE pg_schema = '{schema}'; "
-         f"DELETE FROM offbase.load_runs WHERE pg_schema = '{schema}'; END IF; "
-         "IF to_regclass('offbase.sync_state') IS NOT NULL THEN "
-         f"DELETE FROM offbase.sync_state WHERE pg_schema = '{schema}'; END IF; END $$")
 
 
 def offbase(folder, arguments, environment=None):
@@ -131,69 +112,6 @@ def folder_bytes(folder):
                for where, _, names in os.walk(folder) for name in names)
 
 
-def available_memory():
-    with open("/proc/meminfo") as meminfo:
-        for line in meminfo:
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-class Emulator:
-    """`offbase emulate APP` without rate limits, on a free port, until stop()."""
-
-    def __init__(self, app):
-        self.environment = dict(os.environ, OFFBASE_EMULATOR_KEY=KEY, BASE44_API_KEY=KEY)
-        started = time.monotonic()
-        self.process = subprocess.Popen([BINARY, "emulate", app, "--port", "0", "--no-rate-limits"],
-                                        env=self.environment, stdout=subprocess.PIPE, text=True)
-        # The banner comes once every record is stored: "Serving APP as app ID at URL (...".
-        banner = self.process.stdout.readline()
-        self.seconds = time.monotonic() - started
-        found = re.search(r" as app (\S+) at (\S+) ", banner)
-        if not found:
-            self.stop()
-            sys.exit(f"the emulator did not start: {banner!r}")
-        self.app_id, self.url = found.groups()
-
-    def source(self):
-        """The arguments naming this emulator as the source of the app's records."""
-        return ["--api-url", self.url, "--app-id", self.app_id, "--schema-from", APP]
-
-    def peak_mib(self):
-        """The emulator's peak resident size so far (VmHWM)."""
-        with open(f"/proc/{self.process.pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        return 0
-
-    def request(self, method, path, body=None):
-        request = urllib.request.Request(
-            f"{self.url}/api/apps/{self.app_id}/entities/{path}", method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"api_key": KEY, "Content-Type": "application/json"})
-        with urllib.request.urlopen(request) as answer:
-            return json.loads(answer.read() or b"null")
-
-    def change_tasks(self, updates, creates, deletes, purges):
-        """Updates, creates and deletes Tasks (purged ones leave the trash too)."""
-        tasks = self.request("GET", f"Task?sort=-created_date&limit={updates + deletes + purges}")
-        for index, task in enumerate(tasks[:updates]):
-            self.request("PUT", f"Task/{task['id']}", {"title": f"changed by the rehearsal {index}"})
-        for index in range(creates):
-            self.request("POST", "Task", {"title": f"created by the rehearsal {index}", "status": "todo",
-                                          "project_id": tasks[0]["project_id"]})
-        for position, task in enumerate(tasks[updates:]):
-            self.request("DELETE", f"Task/{task['id']}")
-            if position >= deletes:
-                self.request("DELETE", f"Task/{task['id']}/permanent")
-
-    def stop(self):
-        self.process.send_signal(signal.SIGINT)
-        self.process.wait(timeout=120)
-
-
 def rehearse(folder, records, sync_against, rows):
     """Runs the stages in folder, appending (stage, seconds, MiB, records, result) to rows.
     Returns (the problems found, (entity, read, loaded, rejected) of the load, the schema)."""
@@ -223,17 +141,17 @@ def rehearse(folder, records, sync_against, rows):
               "(`migrate --from`), and no sync pass runs: there is no Base44 API to sync with.")
 
     forget(schema)
-    emulator = Emulator(app) if use_emulator else None
+    emulator = Emulator(app, KEY) if use_emulator else None
     try:
         if emulator:
             rows.append(("emulator start (not offbase: its own memory)", emulator.seconds,
                          emulator.peak_mib(), records, f"serving at {emulator.url}"))
             seconds, mib, code, summary = offbase(folder, [
-                "pull", *emulator.source(), "--workspace", workspace], emulator.environment)
+                "pull", *emulator.source(APP), "--workspace", workspace], emulator.environment)
             pulled = sum(entity["records"] for entity in summary["entities"])
             rows.append(("pull (`offbase pull`)", seconds, mib, pulled,
                          "counts match the API" if code == 0 else "a count differs from the API"))
-            source = emulator.source()
+            source = emulator.source(APP)
             label = "migrate: plan, load, verify (`offbase migrate`, pull complete)"
         else:
             source = ["--from", app]
@@ -272,7 +190,8 @@ def rehearse(folder, records, sync_against, rows):
 
         if emulator:
             started = time.monotonic()
-            emulator.change_tasks(updates=100, creates=10, deletes=50, purges=50)
+            emulator.change("Task", updates=100, creates=10, deletes=50, purges=50, by="the rehearsal",
+                            copied=("project_id",))
             rows.append(("changes in the emulator (this script)", time.monotonic() - started, None, 210,
                          "100 updated, 10 created, 50 trashed, 50 purged"))
             seconds, mib, code, summary = offbase(folder, [

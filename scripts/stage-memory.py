@@ -47,19 +47,14 @@ the emulator's memory for pull, bundle, verify and sync.
 import csv
 import json
 import os
-import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-URL = os.environ.get("DATABASE_URL", "postgres://root@127.0.0.1:5432/test")
-BINARY = os.environ.get("OFFBASE_BINARY") or os.path.join(
-    os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "offbase")
+from benchkit import BINARY, ROOT, URL, Emulator, available_memory, forget
+
 KEY = "stage-memory"
 
 # Every stage in the order they run, with the row's label.
@@ -80,20 +75,6 @@ EMULATED = {"pull", "bundle", "verify", "sync"}
 EMULATOR_PER_RECORD = 5_300
 
 
-def psql(sql):
-    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql, URL], check=True,
-                   stdout=subprocess.DEVNULL, env=dict(os.environ, PGOPTIONS="-c client_min_messages=warning"))
-
-
-def forget(schema):
-    psql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    psql("DO $$ BEGIN IF to_regclass('offbase.load_runs') IS NOT NULL THEN "
-         f"DELETE FROM offbase.load_checkpoints WHERE pg_schema = '{schema}'; "
-         f"DELETE FROM offbase.load_runs WHERE pg_schema = '{schema}'; END IF; "
-         "IF to_regclass('offbase.sync_state') IS NOT NULL THEN "
-         f"DELETE FROM offbase.sync_state WHERE pg_schema = '{schema}'; END IF; END $$")
-
-
 def timed(arguments, environment=None):
     """Runs offbase with arguments; (seconds, peak RSS in MiB) of that process alone."""
     started = time.monotonic()
@@ -108,8 +89,7 @@ def timed(arguments, environment=None):
 def too_large(counts, stages):
     """Refuses, before anything runs, sizes at which the emulator would hold more than 70% of
     the memory available (an out-of-memory kill on a shared machine takes others' work along)."""
-    with open("/proc/meminfo") as meminfo:
-        available = next(int(line.split()[1]) * 1024 for line in meminfo if line.startswith("MemAvailable:"))
+    available = available_memory()
     for count in counts:
         if EMULATED & set(stages) and count * EMULATOR_PER_RECORD > 0.7 * available:
             sys.exit(f"at {count:,} records the emulator would need about "
@@ -200,59 +180,6 @@ def write_seed(data, path):
         out.write(b"\n]\n")
 
 
-class Emulator:
-    """`offbase emulate APP` without rate limits, on a free port, until stop()."""
-
-    def __init__(self, app):
-        self.environment = dict(os.environ, OFFBASE_EMULATOR_KEY=KEY, BASE44_API_KEY=KEY)
-        self.process = subprocess.Popen([BINARY, "emulate", app, "--port", "0", "--no-rate-limits"],
-                                        env=self.environment, stdout=subprocess.PIPE, text=True)
-        # The banner comes once every record is stored: "Serving APP as app ID at URL (...".
-        banner = self.process.stdout.readline()
-        found = re.search(r" as app (\S+) at (\S+) ", banner)
-        if not found:
-            self.stop()
-            sys.exit(f"the emulator did not start: {banner!r}")
-        self.app_id, self.url = found.groups()
-
-    def source(self, app):
-        """The arguments naming this emulator as the source of app's records."""
-        return ["--api-url", self.url, "--app-id", self.app_id, "--schema-from", app]
-
-    def request(self, method, path, body=None):
-        request = urllib.request.Request(
-            f"{self.url}/api/apps/{self.app_id}/entities/{path}", method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"api_key": KEY, "Content-Type": "application/json"})
-        with urllib.request.urlopen(request) as answer:
-            return json.loads(answer.read() or b"null")
-
-    def change(self, entity, updates, creates, deletes, purges):
-        """Updates, creates and deletes records of entity (purged ones leave the trash too)."""
-        ids = [record["id"] for record in
-               self.request("GET", f"{entity}?sort=-created_date&limit={updates + deletes + purges}&fields=id")]
-        for index, id_ in enumerate(ids[:updates]):
-            self.request("PUT", f"{entity}/{id_}", {"title": f"changed by stage-memory {index}"})
-        for index in range(creates):
-            self.request("POST", entity, {"title": f"created by stage-memory {index}", "status": "todo"})
-        for position, id_ in enumerate(ids[updates:]):
-            self.request("DELETE", f"{entity}/{id_}")
-            if position >= deletes:
-                self.request("DELETE", f"{entity}/{id_}/permanent")
-
-    def peak_mib(self):
-        """The emulator's peak resident size so far (VmHWM)."""
-        with open(f"/proc/{self.process.pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        return 0
-
-    def stop(self):
-        self.process.send_signal(signal.SIGINT)
-        self.process.wait(timeout=60)
-
-
 def measure(count, stages):
     """{stage: (seconds, peak MiB)} for count records (and "emulator": its peak MiB)."""
     results = {}
@@ -278,7 +205,7 @@ def measure(count, stages):
                                      "--schema-from", seeded, "--workspace", seed_workspace])
             shutil.rmtree(seed_workspace)
             shutil.rmtree(seeded)
-        emulator = Emulator(app) if EMULATED & set(stages) else None
+        emulator = Emulator(app, KEY) if EMULATED & set(stages) else None
         try:
             workspace = imported
             if emulator:
@@ -297,7 +224,7 @@ def measure(count, stages):
             if "diff" in stages:
                 results["diff"] = timed(["diff", "data", "--workspace", workspace, *target])
             if "sync" in stages:
-                emulator.change("Task", updates=100, creates=10, deletes=50, purges=50)
+                emulator.change("Task", updates=100, creates=10, deletes=50, purges=50, by="stage-memory")
                 results["sync"] = timed(["sync", "--once", "--requests-per-minute", "0",
                                          "--workspace", workspace, *target], emulator.environment)
         finally:

@@ -1,8 +1,11 @@
 //! One external merge sort for whatever a stage must order or compare whole without holding
 //! it: entries are buffered up to a byte budget; each full buffer is sorted and written as a
 //! run file in a folder of the caller's; at the end the runs are merged (in rounds of at most
-//! `fan_in` files, each read through a small buffer) and handed on in order. Used for the
-//! import's pull order (`sorter`) and the duplicate-id scan's hashes (`repeated`).
+//! `fan_in` files, their read buffers sharing the budget) and handed on in order, to a sink
+//! or pulled one at a time ([`Sorted`], for a merge against another sorted stream). Used for
+//! the import's pull order (`sorter`), the duplicate-id scan's hashes (`repeated`), the
+//! source rows of `diff data` (`compare::sorted_rows`) and the live ids of the sync's
+//! reconciliation (`sync::deletes`).
 
 use crate::PipelineError;
 use std::cmp::Reverse;
