@@ -49,6 +49,15 @@ pub(crate) fn list_files(dir: &Path) -> Result<Vec<String>, std::io::Error> {
     Ok(names)
 }
 
+/// What a "no export found" error adds about the files a folder held instead (empty: none).
+pub(crate) fn found_only(skipped: &[String]) -> String {
+    if skipped.is_empty() {
+        String::new()
+    } else {
+        format!(" (found only: {})", skipped.join(", "))
+    }
+}
+
 /// The entity of an app with this name: exactly, else ignoring case.
 pub(crate) fn find_entity<'a>(app: &'a App, name: &str) -> Option<&'a Entity> {
     app.entity(name).or_else(|| {

@@ -9,12 +9,12 @@
 //! API's `updated_date` is the only thing compared for records on both sides).
 
 use crate::PipelineError;
-use crate::compare::bisect::{SourceRow, bisect};
+use crate::compare::bisect::bisect;
 use crate::compare::canonical::{canonical_source_record, target_records};
 use crate::compare::diff::{
     DataDiff, DiffSource, EntityDiff, bisection_result, compare_records, id_column, sort_findings,
 };
-use crate::compare::sorted_rows::{SortedRows, row_sort};
+use crate::compare::sorted_rows::{SortedRows, SourceRow, row_sort};
 use crate::progress::Reporter;
 use crate::target::{Opened, Target};
 use crate::workspace::Workspace;

@@ -4,7 +4,7 @@
 //! disk ([`SortedRows`]): a range's count and sum cost two reads, never a scan.
 
 use crate::PipelineError;
-use crate::compare::sorted_rows::SortedRows;
+use crate::compare::sorted_rows::{SortedRows, SourceRow};
 use offbase_pg::range_hash::{self, BucketHash, Buckets, HashedTable, IdRange};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,19 +14,6 @@ pub(crate) const LEAF_ROWS: usize = 128;
 pub(crate) const FAN_OUT: usize = 64;
 /// Small ranges whose (id, hash) pairs are read in one query.
 const LEAVES_A_QUERY: usize = 256;
-
-/// One source record as the bisection sees it.
-#[derive(Debug, Clone)]
-pub(crate) struct SourceRow {
-    pub(crate) id: Box<str>,
-    pub(crate) hash: i64,
-    /// A record the load could not write as is (rejected, or refused by PostgreSQL): its
-    /// range always differs, so it is looked at row by row.
-    pub(crate) forced: bool,
-    /// Where the record's line starts (workspace source).
-    pub(crate) part: u32,
-    pub(crate) offset: u64,
-}
 
 /// What the bisection found for one entity.
 #[derive(Debug, Default)]

@@ -17,10 +17,10 @@
 //! ids and `updated_date` only.
 
 use crate::PipelineError;
-use crate::compare::bisect::{Bisection, SourceRow, bisect};
+use crate::compare::bisect::{Bisection, bisect};
 pub use crate::compare::canonical::canonical_value;
 use crate::compare::canonical::{canonical_source_record, target_records};
-use crate::compare::sorted_rows::{SortedRows, row_sort};
+use crate::compare::sorted_rows::{SortedRows, SourceRow, row_sort};
 use crate::files::rewrite::{line_may_be_rewritten, rewrite_record};
 use crate::progress::Reporter;
 use crate::target::{Opened, Target};

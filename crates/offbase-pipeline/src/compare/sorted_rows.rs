@@ -7,7 +7,6 @@
 //! temporary folder, removed when the rows are dropped.
 
 use crate::PipelineError;
-use crate::compare::bisect::SourceRow;
 use crate::workspace::external_sort::{
     ExternalSort, RunEntry, memory_budget, read_u64, read_u64_or_end, temporary_folder,
 };
@@ -22,32 +21,19 @@ const FAN_IN: usize = 64;
 /// count of forced rows of the rows before it.
 const INDEX_WIDTH: u64 = 8 + 16 + 8;
 
-impl PartialEq for SourceRow {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == std::cmp::Ordering::Equal
-    }
-}
-
-impl Eq for SourceRow {}
-
-impl PartialOrd for SourceRow {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// By id in byte order (PostgreSQL's `COLLATE "C"`), then where the line starts (the order
-/// the duplicate rule reads copies in); the rest only to make the order total.
-impl Ord for SourceRow {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.id
-            .as_bytes()
-            .cmp(other.id.as_bytes())
-            .then(self.part.cmp(&other.part))
-            .then(self.offset.cmp(&other.offset))
-            .then(self.hash.cmp(&other.hash))
-            .then(self.forced.cmp(&other.forced))
-    }
+/// One source record as the bisection sees it. Ordered by id in byte order (`str`'s order,
+/// PostgreSQL's `COLLATE "C"`), then where the line starts (the order the duplicate rule
+/// reads copies in); the hash and `forced` last, only to make the order total.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct SourceRow {
+    pub(crate) id: Box<str>,
+    /// Where the record's line starts (workspace source).
+    pub(crate) part: u32,
+    pub(crate) offset: u64,
+    pub(crate) hash: i64,
+    /// A record the load could not write as is (rejected, or refused by PostgreSQL): its
+    /// range always differs, so it is looked at row by row.
+    pub(crate) forced: bool,
 }
 
 impl RunEntry for SourceRow {
@@ -56,7 +42,7 @@ impl RunEntry for SourceRow {
     }
 
     fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
-        write_row(out, self)
+        write_row(out, self).map(|_| ())
     }
 
     fn read_from(reader: &mut impl Read) -> std::io::Result<Option<Self>> {
@@ -67,18 +53,17 @@ impl RunEntry for SourceRow {
     }
 }
 
-fn write_row(out: &mut impl Write, row: &SourceRow) -> std::io::Result<()> {
-    out.write_all(&(row.id.len() as u64).to_le_bytes())?;
+/// Writes a row (the id with its length in front, the hash, forced, the part, the offset);
+/// the bytes it took.
+fn write_row(out: &mut impl Write, row: &SourceRow) -> std::io::Result<u64> {
+    let length = row.id.len() as u64;
+    out.write_all(&length.to_le_bytes())?;
     out.write_all(row.id.as_bytes())?;
     out.write_all(&row.hash.to_le_bytes())?;
     out.write_all(&[u8::from(row.forced)])?;
     out.write_all(&row.part.to_le_bytes())?;
-    out.write_all(&row.offset.to_le_bytes())
-}
-
-/// The bytes [`write_row`] writes for a row.
-fn row_width(row: &SourceRow) -> u64 {
-    8 + row.id.len() as u64 + 8 + 1 + 4 + 8
+    out.write_all(&row.offset.to_le_bytes())?;
+    Ok(8 + length + 8 + 1 + 4 + 8)
 }
 
 fn invalid(error: impl std::error::Error + Send + Sync + 'static) -> std::io::Error {
@@ -144,8 +129,7 @@ struct Writer {
 impl Writer {
     fn push(&mut self, row: &SourceRow) -> std::io::Result<()> {
         self.mark()?;
-        write_row(&mut self.data, row)?;
-        self.offset += row_width(row);
+        self.offset += write_row(&mut self.data, row)?;
         self.sum += i128::from(row.hash);
         self.forced += u64::from(row.forced);
         self.length += 1;

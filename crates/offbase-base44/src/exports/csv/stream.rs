@@ -10,7 +10,7 @@ use super::outcome::{CellFlag, CsvError, CsvImport};
 use super::read::{InvalidRow, Row, Rows, column_keys};
 use super::typing::{Rule, plan_columns, read_row, row_length_warning, schema_warnings};
 use super::{FLAGS_KEY, entity_name_from_file};
-use crate::exports::{find_entity, list_files, system_fields};
+use crate::exports::{find_entity, found_only, list_files, system_fields};
 use offbase_model::record::{LINE_BASE64_KEY, LINE_KEY, not_utf8_line};
 use offbase_model::{App, Entity};
 use serde_json::{Map, Value};
@@ -124,14 +124,9 @@ pub(super) fn skipped_notes(
 ) -> Result<Vec<String>, CsvError> {
     let folder = dir.display().to_string();
     if !found {
-        let found = if skipped.is_empty() {
-            String::new()
-        } else {
-            format!(" (found only: {})", skipped.join(", "))
-        };
         return Err(CsvError::NotFound {
             path: folder,
-            found,
+            found: found_only(skipped),
         });
     }
     Ok(skipped

@@ -22,7 +22,7 @@
 mod tests;
 mod walk;
 
-use super::{find_entity, list_files, system_fields};
+use super::{find_entity, found_only, list_files, system_fields};
 use crate::jsonc;
 use offbase_model::names::snake_case;
 use offbase_model::record::{DuplicateKey, flag_repeated_keys};
@@ -316,14 +316,9 @@ pub fn seed_folder<'a>(
     let mut files: Vec<SeedFile<'a>> = files.into_values().collect();
     match files.first_mut() {
         None => {
-            let found = if skipped.is_empty() {
-                String::new()
-            } else {
-                format!(" (found only: {})", skipped.join(", "))
-            };
             return Err(SeedError::NotFound {
                 path: folder,
-                found,
+                found: found_only(&skipped),
             });
         }
         Some(first) => {
