@@ -600,3 +600,91 @@ fn quick_retries_of_a_failing_server_were_silent() {
         "{retries:?}"
     );
 }
+
+/// The part files of a pulled workspace, concatenated in name order.
+fn stored_lines(workspace: &Path) -> String {
+    let mut files = files_under(&workspace.join("data"));
+    files.sort();
+    files
+        .iter()
+        .map(|file| std::fs::read_to_string(file).unwrap_or_default())
+        .collect()
+}
+
+/// A server answering every list of Contact with `page` (whatever the query: `count` says
+/// how many records there are, so one page is all).
+fn serving(page: &'static str, count: usize) -> Server {
+    Server::start(move |_, request| {
+        if request.path.ends_with("/count") {
+            Reply::json(serde_json::json!({"count": count}))
+        } else if request.path.ends_with("/Contact") {
+            Reply {
+                status: 200,
+                headers: Vec::new(),
+                body: page.to_owned(),
+            }
+        } else {
+            empty(request)
+        }
+    })
+}
+
+#[test]
+fn records_spelled_otherwise_are_stored_as_the_parser_writes_them() {
+    // The same two records spelled two ways. Compact, keys in no particular order: put in the
+    // workspace order without parsing. Spaced, with escapes and numbers serde_json writes
+    // otherwise, a nested key twice (the last value wins): parsed and written again.
+    let compact = r#"[{"last_name":"Weber","id":"68b79205eda2c1448c895001","zz":{"b":1,"a":[true,null]},"created_date":"2025-09-03T00:00:01.000Z","first_name":"Ana\u001fé","score":1.5,"n":100.0},{"id":"68b79205eda2c1448c895002","created_date":"2025-09-03T00:00:02.000Z","first_name":"Bo","m":{"k":2}}]"#;
+    let spaced = "[ {\"last_name\" : \"Web\\u0065r\",\n \"id\":\"68b79205eda2c1448c895001\", \"zz\":{\"b\":1,\"a\":[true , null]},\"created_date\":\"2025-09-03T00:00:01.000Z\",\"first_name\":\"Ana\\u001F\u{e9}\",\"score\":1.50,\"n\":1E2},\n{\"id\":\"68b79205eda2c1448c895002\",\"created_date\":\"2025-09-03T00:00:02.000Z\",\"first_name\":\"Bo\",\"m\":{\"k\":1,\"k\":2}} ]";
+    let folder = temporary_folder();
+    let mut stored = Vec::new();
+    for (name, page) in [("compact", compact), ("spaced", spaced)] {
+        let server = serving(page, 2);
+        let workspace = folder.path().join(name);
+        let outcome = run(
+            pull(&server, &workspace, "form-key", &[]),
+            Duration::from_secs(60),
+        );
+        assert_eq!(outcome.code, Some(0), "{name}: {}", outcome.stderr);
+        stored.push(stored_lines(&workspace));
+    }
+    assert_eq!(
+        stored[0],
+        concat!(
+            r#"{"id":"68b79205eda2c1448c895001","created_date":"2025-09-03T00:00:01.000Z","first_name":"Ana\u001fé","last_name":"Weber","n":100.0,"score":1.5,"zz":{"b":1,"a":[true,null]}}"#,
+            "\n",
+            r#"{"id":"68b79205eda2c1448c895002","created_date":"2025-09-03T00:00:02.000Z","first_name":"Bo","m":{"k":2}}"#,
+            "\n"
+        )
+    );
+    assert_eq!(stored[0], stored[1], "the two spellings were stored apart");
+}
+
+#[test]
+fn a_page_of_another_shape_is_refused_with_its_shape() {
+    for (page, shape) in [
+        (
+            r#"{"items": []}"#,
+            "expected an array of records, got an object",
+        ),
+        (
+            r#"[{"id": "68b79205eda2c1448c895001"}, "68b79205eda2c1448c895002"]"#,
+            "a list item is a string, not a record",
+        ),
+    ] {
+        let server = serving(page, 2);
+        let folder = temporary_folder();
+        let outcome = run(
+            pull(&server, &folder.path().join("ws"), "shape-key", &[]),
+            Duration::from_secs(60),
+        );
+        assert_eq!(outcome.code, Some(2), "{page}: {}", outcome.stderr);
+        assert!(outcome.stderr.contains(shape), "{page}: {}", outcome.stderr);
+        // Refused at once: the same answer would come again.
+        assert!(
+            server.requests() <= 3,
+            "{page}: {} requests",
+            server.requests()
+        );
+    }
+}

@@ -10,6 +10,7 @@
 
 mod budget;
 mod download;
+mod raw;
 mod retry;
 
 #[cfg(test)]
@@ -17,6 +18,7 @@ mod tests;
 
 use budget::RequestBudget;
 pub use download::{DownloadError, DownloadSink, Downloaded, Downloader};
+pub use raw::RawRecords;
 use serde_json::{Map, Value};
 use std::fmt;
 use std::sync::Arc;
@@ -364,6 +366,39 @@ impl Client {
         query: &ListQuery,
     ) -> Result<Vec<Map<String, Value>>, ClientError> {
         self.records_at(entity, "", query).await
+    }
+
+    /// [`Client::list`] with the records kept as the API sent them (see [`RawRecords`]): the
+    /// pull writes most of them as they are, without building and writing them again.
+    pub async fn list_raw(
+        &self,
+        entity: &str,
+        query: &ListQuery,
+    ) -> Result<RawRecords, ClientError> {
+        let path = self.entity_path(entity, "");
+        let pairs = query.pairs();
+        let page = self
+            .request_parsed(
+                entity,
+                &path,
+                &pairs,
+                None,
+                |body| match RawRecords::parse(body) {
+                    Ok(page) => Ok(Ok(page)),
+                    Err(raw::Unreadable::Shape(message)) => Ok(Err(message)),
+                    Err(raw::Unreadable::Json(message)) => Err(message),
+                },
+            )
+            .await?;
+        let request = self.describe(&path, &pairs);
+        match page {
+            Ok(page) => Ok(page.answering(request)),
+            Err(message) => Err(ClientError::InvalidBody {
+                request,
+                message,
+                attempts: 1,
+            }),
+        }
     }
 
     /// `GET /entities/{entity}/trash?...`: the deleted records, a bare array like the list

@@ -4,13 +4,14 @@
 //! exponential backoff and full jitter. Every wait of a second or more is announced.
 
 use super::{Caller, Client, ClientError, NOTICE_EVERY};
+use bytes::Bytes;
 use rand::Rng;
 use serde_json::Value;
 use std::time::Duration;
 use tokio::time::Instant;
 
-enum Attempt {
-    Done(Value),
+enum Attempt<T> {
+    Done(T),
     Retry {
         failure: Failure,
         wait: Option<Duration>,
@@ -108,6 +109,23 @@ impl Client {
         pairs: &[(&'static str, String)],
         body: Option<&Value>,
     ) -> Result<Value, ClientError> {
+        self.request_parsed(entity, path, pairs, body, |body| {
+            serde_json::from_slice::<Value>(&body).map_err(|error| error.to_string())
+        })
+        .await
+    }
+
+    /// [`Client::request_json`] with the body read by `parse` (given the body itself, so it
+    /// can keep it without a copy), whose error (the body is not JSON) is retried like a
+    /// truncated answer.
+    pub(super) async fn request_parsed<T>(
+        &self,
+        entity: &str,
+        path: &str,
+        pairs: &[(&'static str, String)],
+        body: Option<&Value>,
+        parse: impl Fn(Bytes) -> Result<T, String>,
+    ) -> Result<T, ClientError> {
         let request = match body {
             None => self.describe(path, pairs),
             Some(_) => self.redact(&format!("POST {path}")),
@@ -133,7 +151,7 @@ impl Client {
             }
             self.count_stat(|stats| stats.requests += 1);
             let (failure, wait) = match self
-                .attempt(entity, &request, &url, pairs, body, attempt)
+                .attempt(entity, &request, &url, pairs, body, attempt, &parse)
                 .await
             {
                 Attempt::Done(value) => return Ok(value),
@@ -191,7 +209,8 @@ impl Client {
         jittered_backoff(self.config.base_backoff, self.config.max_backoff, attempt)
     }
 
-    async fn attempt(
+    #[allow(clippy::too_many_arguments)]
+    async fn attempt<T>(
         &self,
         entity: &str,
         request: &str,
@@ -199,7 +218,8 @@ impl Client {
         pairs: &[(&'static str, String)],
         body: Option<&Value>,
         attempt: u32,
-    ) -> Attempt {
+        parse: &impl Fn(Bytes) -> Result<T, String>,
+    ) -> Attempt<T> {
         let builder = match body {
             None => self.http.get(url).query(pairs),
             Some(body) => self
@@ -241,7 +261,7 @@ impl Client {
             .get("retry-after")
             .and_then(|value| value.to_str().ok())
             .and_then(parse_retry_after);
-        let body = match response.bytes().await {
+        let body = match read_body(response).await {
             Ok(body) => body,
             Err(error) => {
                 return Attempt::Retry {
@@ -251,15 +271,18 @@ impl Client {
             }
         };
         match status {
-            200..=299 => match serde_json::from_slice::<Value>(&body) {
-                Ok(value) => Attempt::Done(value),
-                Err(error) => Attempt::Retry {
-                    failure: Failure::Body(
-                        self.redact(&format!("invalid JSON ({} bytes): {error}", body.len())),
-                    ),
-                    wait: None,
-                },
-            },
+            200..=299 => {
+                let length = body.len();
+                match parse(body) {
+                    Ok(value) => Attempt::Done(value),
+                    Err(error) => Attempt::Retry {
+                        failure: Failure::Body(
+                            self.redact(&format!("invalid JSON ({length} bytes): {error}")),
+                        ),
+                        wait: None,
+                    },
+                }
+            }
             401 | 403 => Attempt::Fail(ClientError::Unauthorized {
                 request: request.to_owned(),
                 status,
@@ -294,6 +317,18 @@ impl Client {
             }),
         }
     }
+}
+
+/// The whole body, read into one buffer sized from its announced length: collecting the
+/// chunks and then copying them would hold a large page twice.
+async fn read_body(mut response: reqwest::Response) -> Result<Bytes, reqwest::Error> {
+    // The announced length is the server's word: a first allocation of at most 64 MiB.
+    let announced = response.content_length().unwrap_or(0).min(64 << 20);
+    let mut body = Vec::with_capacity(announced as usize);
+    while let Some(chunk) = response.chunk().await? {
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(body))
 }
 
 /// A `retry-after` in seconds (a number, possibly fractional); any length, however absurd.

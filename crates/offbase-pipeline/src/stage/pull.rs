@@ -10,13 +10,14 @@
 use crate::PipelineError;
 use crate::progress::Reporter;
 use crate::workspace::{
-    EntityManifest, Manifest, PartWriter, RecordKey, SourceInfo, Workspace, WriterPosition,
-    canonical_record, entity_manifest, pull_order, record_key,
+    EntityManifest, KeyOrder, Manifest, PartWriter, RecordKey, SourceInfo, Workspace,
+    WriterPosition, canonical_record, entity_manifest, pull_order, workspace_line,
 };
-use offbase_base44::client::{Client, ListQuery};
-use offbase_model::{App, Entity, SourceLayout};
+use offbase_base44::client::{Client, ListQuery, RawRecords};
+use offbase_model::{App, BuiltIn, Entity, SourceLayout};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
@@ -319,8 +320,90 @@ async fn save_entity(
 }
 
 /// A page request running ahead of the writer.
-type PageRequest =
-    tokio::task::JoinHandle<Result<Vec<Map<String, Value>>, offbase_base44::client::ClientError>>;
+type PageRequest = tokio::task::JoinHandle<Result<RawRecords, offbase_base44::client::ClientError>>;
+
+/// A record of a page: its place in the pull order and its line in the workspace form (from
+/// the text the API sent, or the record parsed and written again: see
+/// [`workspace_line`]).
+struct PageRecord<'p> {
+    instant: Option<i64>,
+    id: Option<String>,
+    created_date: Option<String>,
+    line: Cow<'p, str>,
+}
+
+impl<'p> PageRecord<'p> {
+    /// The page's records in the pull order.
+    fn sorted(
+        page: &'p RawRecords,
+        entity: &Entity,
+        order: &KeyOrder,
+    ) -> Result<Vec<PageRecord<'p>>, PipelineError> {
+        let mut records = Vec::with_capacity(page.len());
+        for (index, text) in page.iter().enumerate() {
+            let record = match workspace_line(text, order) {
+                Some(formed) => PageRecord {
+                    instant: formed
+                        .created_date
+                        .and_then(offbase_model::time::parse_timestamp)
+                        .map(|instant| instant.timestamp_micros()),
+                    id: formed.id.map(str::to_owned),
+                    created_date: formed.created_date.map(str::to_owned),
+                    line: formed.line,
+                },
+                None => PageRecord::parsed(page, index, text, entity)?,
+            };
+            records.push(record);
+        }
+        records.sort_by(|left, right| {
+            (left.instant, left.id.as_deref().unwrap_or_default())
+                .cmp(&(right.instant, right.id.as_deref().unwrap_or_default()))
+        });
+        Ok(records)
+    }
+
+    /// The long way: parsed, put in the workspace form and written again.
+    fn parsed(
+        page: &RawRecords,
+        index: usize,
+        text: &str,
+        entity: &Entity,
+    ) -> Result<PageRecord<'p>, PipelineError> {
+        let unreadable = |message: String| {
+            PipelineError::Client(offbase_base44::client::ClientError::InvalidBody {
+                request: page.request().to_owned(),
+                message: format!("record {} of the page: {message}", index + 1),
+                attempts: 1,
+            })
+        };
+        let record: Map<String, Value> =
+            serde_json::from_str(text).map_err(|error| unreadable(error.to_string()))?;
+        let (instant, _) = pull_order(&record);
+        let string = |key: BuiltIn| {
+            record
+                .get(key.field_name())
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let (id, created_date) = (string(BuiltIn::Id), string(BuiltIn::CreatedDate));
+        let line = serde_json::to_string(&canonical_record(record, entity))
+            .map_err(|error| unreadable(error.to_string()))?;
+        Ok(PageRecord {
+            instant,
+            id,
+            created_date,
+            line: Cow::Owned(line),
+        })
+    }
+
+    /// Its key in the pull order, when it has both parts as strings.
+    fn key(&self) -> Option<RecordKey> {
+        Some(RecordKey {
+            created_date: self.created_date.clone()?,
+            id: self.id.clone()?,
+        })
+    }
+}
 
 /// The list request that reads the page after `cursor`.
 fn page_query(cursor: Option<&Cursor>, page_size: usize) -> ListQuery {
@@ -473,6 +556,7 @@ async fn pull_entity(
     )?;
     let page_size = options.page_size.clamp(1, offbase_base44::api::LIST_CAP);
     let mut prefetched: Option<PageRequest> = None;
+    let order = KeyOrder::new(entity);
     let mut last_checkpoint = Instant::now();
     loop {
         let cursor = entity_state.cursor.clone();
@@ -493,33 +577,19 @@ async fn pull_entity(
             },
             None => {
                 client
-                    .list(name, &page_query(cursor.as_ref(), page_size))
+                    .list_raw(name, &page_query(cursor.as_ref(), page_size))
                     .await?
             }
         };
         let full = page.len() >= page_size;
-        // Each record's place in the pull order, parsed once for the whole page.
-        let page: Vec<(Option<i64>, Map<String, Value>)> = {
-            let mut keyed: Vec<_> = page
-                .into_iter()
-                .map(|record| (pull_order(&record), record))
-                .collect();
-            keyed.sort_by(|left, right| left.0.cmp(&right.0));
-            keyed
-                .into_iter()
-                .map(|((instant, _), record)| (instant, record))
-                .collect()
-        };
+        let raw_page = page;
+        let page = PageRecord::sorted(&raw_page, entity, &order)?;
         let (accepted, next_cursor, finished) = if phase_within {
             let created_date = cursor
                 .as_ref()
                 .map(|cursor| cursor.created_date.clone())
                 .unwrap_or_default();
-            let last_id = page
-                .last()
-                .and_then(|(_, record)| record.get("id"))
-                .and_then(Value::as_str)
-                .map(str::to_owned);
+            let last_id = page.last().and_then(|record| record.id.clone());
             let next = Cursor {
                 created_date,
                 within_timestamp: full,
@@ -530,7 +600,7 @@ async fn pull_entity(
         } else if !full {
             let next = page
                 .last()
-                .and_then(|(_, record)| record_key(record))
+                .and_then(PageRecord::key)
                 .map(|key| Cursor {
                     created_date: key.created_date,
                     within_timestamp: false,
@@ -543,18 +613,16 @@ async fn pull_entity(
             // A full page is complete only below its last timestamp. The next page starts at
             // that timestamp; when a whole page shares one timestamp, its records are read on
             // their own, by id.
-            let first_instant = page.first().and_then(|(instant, _)| *instant);
-            let last_instant = page.last().and_then(|(instant, _)| *instant);
+            let first_instant = page.first().and_then(|record| record.instant);
+            let last_instant = page.last().and_then(|record| record.instant);
             let last_created = page
                 .last()
-                .and_then(|(_, record)| record.get("created_date"))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
+                .and_then(|record| record.created_date.clone())
                 .unwrap_or_default();
             let single_timestamp = first_instant == last_instant;
             let accepted: Vec<_> = page
                 .into_iter()
-                .filter(|(instant, _)| *instant < last_instant)
+                .filter(|record| record.instant < last_instant)
                 .collect();
             let next = Cursor {
                 created_date: last_created,
@@ -582,38 +650,37 @@ async fn pull_entity(
             let entity_name = name.to_owned();
             let query = page_query(next_cursor.as_ref(), page_size);
             prefetched = Some(tokio::spawn(async move {
-                client.list(&entity_name, &query).await
+                client.list_raw(&entity_name, &query).await
             }));
         }
         let previous_ids: BTreeSet<String> = entity_state.boundary_ids.iter().cloned().collect();
-        let (instants, records): (Vec<Option<i64>>, Vec<Map<String, Value>>) = accepted
+        let records: Vec<PageRecord> = accepted
             .into_iter()
-            .filter(|(_, record)| {
+            .filter(|record| {
                 record
-                    .get("id")
-                    .and_then(Value::as_str)
+                    .id
+                    .as_deref()
                     .is_none_or(|id| !previous_ids.contains(id))
             })
-            .map(|(instant, record)| (instant, canonical_record(record, entity)))
-            .unzip();
+            .collect();
         if !records.is_empty() {
-            writer.append(&records)?;
+            for record in &records {
+                writer.append_line(record.line.as_bytes(), false)?;
+            }
             if entity_state.first_key.is_none() {
-                entity_state.first_key = records.first().and_then(record_key);
+                entity_state.first_key = records.first().and_then(PageRecord::key);
             }
             entity_state.last_key = records
                 .last()
-                .and_then(record_key)
+                .and_then(PageRecord::key)
                 .or(entity_state.last_key);
             // Only records sharing the last timestamp can come back across the boundary.
-            let last_instant = instants.last().copied().flatten();
+            let last_instant = records.last().and_then(|record| record.instant);
             entity_state.boundary_ids = records
                 .iter()
-                .zip(&instants)
                 .rev()
-                .take_while(|(_, instant)| **instant == last_instant)
-                .filter_map(|(record, _)| record.get("id").and_then(Value::as_str))
-                .map(str::to_owned)
+                .take_while(|record| record.instant == last_instant)
+                .filter_map(|record| record.id.clone())
                 .collect();
         }
         entity_state.cursor = next_cursor;

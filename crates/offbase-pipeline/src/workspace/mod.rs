@@ -17,6 +17,7 @@ pub(crate) mod external_sort;
 pub mod files;
 mod manifest;
 pub mod parts;
+mod raw_record;
 mod record;
 pub mod rejects;
 mod repeated;
@@ -185,5 +186,6 @@ pub use manifest::{
     EntityManifest, Manifest, ManifestPart, PartState, RecordKey, SourceInfo, entity_manifest,
     sha256_file,
 };
+pub use raw_record::{FormedLine, KeyOrder, workspace_line};
 pub use record::{canonical_record, pull_order, record_key, with_flags};
 pub use writer::{PartWriter, WriterPosition};
