@@ -676,3 +676,106 @@ async fn a_rejected_change_read_again_in_the_overlap_is_rejected_once() {
     emulator.shutdown().await;
     schema.drop().await;
 }
+
+/// A proxy in front of `upstream` answering GETs (what a sync pass asks) with the upstream's
+/// answer to the same request without its `q` when `drops_q(query)`: a server that ignores
+/// the filter for those requests.
+async fn ignoring_q(upstream: String, drops_q: fn(&str) -> bool) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|error| panic!("bind: {error}"));
+    let address = listener
+        .local_addr()
+        .unwrap_or_else(|error| panic!("address: {error}"));
+    tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let (http, upstream) = (http.clone(), upstream.clone());
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buffer = [0_u8; 4096];
+                while !head.windows(4).any(|window| window == b"\r\n\r\n") {
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => head.extend_from_slice(&buffer[..read]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let mut lines = head.split("\r\n");
+                let target = lines
+                    .next()
+                    .and_then(|line| line.split(' ').nth(1))
+                    .unwrap_or("/");
+                let (path, query) = target.split_once('?').unwrap_or((target, ""));
+                let kept: Vec<&str> = query
+                    .split('&')
+                    .filter(|pair| !(drops_q(query) && pair.starts_with("q=")))
+                    .collect();
+                let mut request = http.get(format!("{upstream}{path}?{}", kept.join("&")));
+                for line in lines {
+                    if let Some((name, value)) = line.split_once(':')
+                        && ["api_key", "x-app-id", "authorization"]
+                            .contains(&name.to_ascii_lowercase().as_str())
+                    {
+                        request = request.header(name, value.trim());
+                    }
+                }
+                let (status, body) = match request.send().await {
+                    Ok(response) => (
+                        response.status().as_u16(),
+                        response.bytes().await.unwrap_or_default().to_vec(),
+                    ),
+                    Err(_) => (502, Vec::new()),
+                };
+                let reply = format!(
+                    "HTTP/1.1 {status} Answer\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(reply.as_bytes()).await;
+                let _ = stream.write_all(&body).await;
+            });
+        }
+    });
+    format!("http://{address}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_ignoring_q_made_the_sync_read_the_same_page_forever() {
+    let app_dir = sample("crm");
+    let emulator = start(&app_dir, None).await;
+    let Migrated {
+        folder: _folder,
+        workspace,
+        schema,
+        load,
+    } = migrated(&emulator, &app_dir, "sync_ignoring_q").await;
+    let mut sync = SyncOptions::for_target(&load.target);
+    sync.page_size = 3;
+    // Every list (the changes first), then only the reconciliation's listing of live ids
+    // (the one that asks for `fields`).
+    let every: fn(&str) -> bool = |_| true;
+    let listing: fn(&str) -> bool = |query| query.contains("fields=");
+    for (case, drops_q) in [("changes", every), ("live ids", listing)] {
+        let url = ignoring_q(emulator.api_url(), drops_q).await;
+        let api = offbase_tests::api_client(&url, emulator.app_id());
+        let pass = tokio::time::timeout(
+            Duration::from_secs(60),
+            sync_once(&workspace, &api, &sync, &NoProgress),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{case}: the pass was still reading after 60 s"));
+        match pass {
+            Err(error) => {
+                let message = error.to_string();
+                assert!(
+                    message.contains("ignored the filter `q`"),
+                    "{case}: {message}"
+                );
+            }
+            Ok(summary) => panic!("{case}: the pass ended as if read whole: {summary:?}"),
+        }
+    }
+    emulator.shutdown().await;
+    schema.drop().await;
+}

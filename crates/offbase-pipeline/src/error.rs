@@ -53,7 +53,7 @@ pub enum PipelineError {
     UnknownEntity { name: String, known: String },
     /// A source that does not page by keyset.
     #[error(
-        "{entity}: the API answered the page {bound} with records that do not move past the page before: it ignored the filter `q`, so the records past the first page cannot be read by keyset. Stopped instead of asking for the same page forever; pull from an API that honours `q` (Base44 itself, or `offbase emulate`), or from a dashboard CSV export with --from-csv"
+        "{entity}: the API answered the page {bound} with records that do not move past the page before: it ignored the filter `q`, so the records past the first page cannot be read by keyset. Stopped instead of asking for the same page forever; read from an API that honours `q` (Base44 itself, or `offbase emulate`), or pull from a dashboard CSV export with --from-csv"
     )]
     PageDidNotAdvance { entity: String, bound: String },
     /// The target schema holds a load made from other data or options.

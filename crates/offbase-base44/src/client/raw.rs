@@ -87,11 +87,6 @@ impl RawRecords {
         self.request = request;
         self
     }
-
-    /// The body's size in bytes.
-    pub fn bytes(&self) -> usize {
-        self.text.len()
-    }
 }
 
 /// The kind of JSON value a (valid) JSON text holds, in the words of `offbase_model::json_kind`.

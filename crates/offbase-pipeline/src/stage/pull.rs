@@ -563,7 +563,7 @@ async fn pull_entity(
         let phase_within = cursor
             .as_ref()
             .is_some_and(|cursor| cursor.within_timestamp);
-        let page = match prefetched.take() {
+        let answer = match prefetched.take() {
             Some(handle) => match handle.await {
                 Ok(result) => result?,
                 Err(join_error) => {
@@ -581,9 +581,8 @@ async fn pull_entity(
                     .await?
             }
         };
-        let full = page.len() >= page_size;
-        let raw_page = page;
-        let page = PageRecord::sorted(&raw_page, entity, &order)?;
+        let full = answer.len() >= page_size;
+        let page = PageRecord::sorted(&answer, entity, &order)?;
         let (accepted, next_cursor, finished) = if phase_within {
             let created_date = cursor
                 .as_ref()
@@ -664,6 +663,8 @@ async fn pull_entity(
             })
             .collect();
         if !records.is_empty() {
+            // Never flagged: a source's key named like the importer's flags is staged under
+            // another name (see `canonical_record`).
             for record in &records {
                 writer.append_line(record.line.as_bytes(), false)?;
             }

@@ -168,6 +168,26 @@ impl EntitySync<'_> {
             let full = page.len() >= self.options.page_size;
             let first = page.first().and_then(updated_micros);
             let last = page.last().and_then(updated_micros);
+            // A full page from an honest server ends past the bound it was asked from (or at
+            // it, all of one instant, when the bound itself was included). One that ignores
+            // `q` answers the first page again and again: checked before anything of it is
+            // applied, so such a server is refused, not read forever.
+            let moved = match (lower, last) {
+                (Some(bound), Some(last)) => {
+                    last > bound || (last == bound && !exclusive && first == Some(last))
+                }
+                _ => true,
+            };
+            if full && !moved {
+                return Err(PipelineError::PageDidNotAdvance {
+                    entity: self.entity.name.clone(),
+                    bound: format!(
+                        "of updated_date {} {}",
+                        if exclusive { "after" } else { "from" },
+                        lower.map(format_micros).unwrap_or_default()
+                    ),
+                });
+            }
             self.apply(connection, state, page, reporter).await?;
             if !full {
                 return Ok(());
@@ -230,11 +250,23 @@ impl EntitySync<'_> {
                 )
                 .await?;
             let full = page.len() >= self.options.page_size;
+            let before = after.take();
             after = page
                 .last()
                 .and_then(|record| record.get(id))
                 .and_then(Value::as_str)
                 .map(str::to_owned);
+            // The same last id again: the server ignored `q` (see `changes`).
+            if full && before.is_some() && after == before {
+                return Err(PipelineError::PageDidNotAdvance {
+                    entity: self.entity.name.clone(),
+                    bound: format!(
+                        "of updated_date {} after id {}",
+                        format_micros(instant),
+                        before.unwrap_or_default()
+                    ),
+                });
+            }
             self.apply(connection, state, page, reporter).await?;
             if !full || after.is_none() {
                 return Ok(());
