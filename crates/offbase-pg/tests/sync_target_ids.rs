@@ -5,17 +5,8 @@
 use offbase_pg::PgError;
 use offbase_pg::sync::target_ids;
 
-fn database_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".to_owned())
-}
-
-async fn connection() -> sqlx::PgConnection {
-    match offbase_pg::connect(&database_url()).await {
-        Ok(connection) => connection,
-        Err(error) => panic!("connect: {error}"),
-    }
-}
+mod common;
+use common::connection;
 
 async fn run(connection: &mut sqlx::PgConnection, sql: &str) {
     if let Err(error) = sqlx::query(sql).execute(&mut *connection).await {

@@ -11,7 +11,7 @@ use crate::PipelineError;
 use crate::progress::Reporter;
 use crate::workspace::{
     EntityManifest, KeyOrder, Manifest, PartWriter, RecordKey, SourceInfo, Workspace,
-    WriterPosition, canonical_record, entity_manifest, pull_order, workspace_line,
+    WriterPosition, canonical_record, entity_manifest, workspace_line,
 };
 use offbase_base44::client::{Client, ListQuery, RawRecords};
 use offbase_model::{App, BuiltIn, Entity, SourceLayout};
@@ -342,15 +342,11 @@ impl<'p> PageRecord<'p> {
         let mut records = Vec::with_capacity(page.len());
         for (index, text) in page.iter().enumerate() {
             let record = match workspace_line(text, order) {
-                Some(formed) => PageRecord {
-                    instant: formed
-                        .created_date
-                        .and_then(offbase_model::time::parse_timestamp)
-                        .map(|instant| instant.timestamp_micros()),
-                    id: formed.id.map(str::to_owned),
-                    created_date: formed.created_date.map(str::to_owned),
-                    line: formed.line,
-                },
+                Some(formed) => PageRecord::new(
+                    formed.id.map(str::to_owned),
+                    formed.created_date.map(str::to_owned),
+                    formed.line,
+                ),
                 None => PageRecord::parsed(page, index, text, entity)?,
             };
             records.push(record);
@@ -360,6 +356,21 @@ impl<'p> PageRecord<'p> {
                 .cmp(&(right.instant, right.id.as_deref().unwrap_or_default()))
         });
         Ok(records)
+    }
+
+    /// A record with its place in the pull order: its `created_date` as an instant (records
+    /// without a readable one first; the same rule as [`crate::workspace::pull_order`]), then its id.
+    fn new(id: Option<String>, created_date: Option<String>, line: Cow<'p, str>) -> Self {
+        let instant = created_date
+            .as_deref()
+            .and_then(offbase_model::time::parse_timestamp)
+            .map(|instant| instant.timestamp_micros());
+        PageRecord {
+            instant,
+            id,
+            created_date,
+            line,
+        }
     }
 
     /// The long way: parsed, put in the workspace form and written again.
@@ -378,7 +389,6 @@ impl<'p> PageRecord<'p> {
         };
         let record: Map<String, Value> =
             serde_json::from_str(text).map_err(|error| unreadable(error.to_string()))?;
-        let (instant, _) = pull_order(&record);
         let string = |key: BuiltIn| {
             record
                 .get(key.field_name())
@@ -388,12 +398,7 @@ impl<'p> PageRecord<'p> {
         let (id, created_date) = (string(BuiltIn::Id), string(BuiltIn::CreatedDate));
         let line = serde_json::to_string(&canonical_record(record, entity))
             .map_err(|error| unreadable(error.to_string()))?;
-        Ok(PageRecord {
-            instant,
-            id,
-            created_date,
-            line: Cow::Owned(line),
-        })
+        Ok(PageRecord::new(id, created_date, Cow::Owned(line)))
     }
 
     /// Its key in the pull order, when it has both parts as strings.

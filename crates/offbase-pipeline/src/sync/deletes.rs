@@ -209,18 +209,15 @@ impl EntitySync<'_> {
                         .and_then(|record| record.get(id))
                         .and_then(Value::as_str)
                         .map(str::to_owned);
-                    // The same last id again: the server ignored `q`, and would answer this
-                    // page forever (each time pushed to the sort, on disk).
-                    if within_full && before.is_some() && after == before {
-                        return Err(PipelineError::PageDidNotAdvance {
-                            entity: self.entity.name.clone(),
-                            bound: format!(
-                                "of created_date {} after id {}",
-                                last.as_deref().unwrap_or_default(),
-                                before.unwrap_or_default()
-                            ),
-                        });
-                    }
+                    // A server ignoring `q` would answer this page forever, each copy pushed
+                    // to the sort on disk.
+                    self.moved_past_id(
+                        within_full,
+                        before,
+                        &after,
+                        created,
+                        last.as_deref().unwrap_or_default(),
+                    )?;
                     for id in within
                         .iter()
                         .filter_map(|record| record.get(id).and_then(Value::as_str))

@@ -256,21 +256,33 @@ impl EntitySync<'_> {
                 .and_then(|record| record.get(id))
                 .and_then(Value::as_str)
                 .map(str::to_owned);
-            // The same last id again: the server ignored `q` (see `changes`).
-            if full && before.is_some() && after == before {
-                return Err(PipelineError::PageDidNotAdvance {
-                    entity: self.entity.name.clone(),
-                    bound: format!(
-                        "of updated_date {} after id {}",
-                        format_micros(instant),
-                        before.unwrap_or_default()
-                    ),
-                });
-            }
+            self.moved_past_id(full, before, &after, updated, &format_micros(instant))?;
             self.apply(connection, state, page, reporter).await?;
             if !full || after.is_none() {
                 return Ok(());
             }
+        }
+    }
+
+    /// Refuses a full page of one timestamp, read by id, that ended on the id the page before
+    /// ended on: the server ignored `q` (the id's `$gt`) and would answer it forever. Checked
+    /// before the page is used.
+    pub(super) fn moved_past_id(
+        &self,
+        full: bool,
+        before: Option<String>,
+        after: &Option<String>,
+        field: &str,
+        timestamp: &str,
+    ) -> Result<(), PipelineError> {
+        match before {
+            Some(before) if full && after.as_ref() == Some(&before) => {
+                Err(PipelineError::PageDidNotAdvance {
+                    entity: self.entity.name.clone(),
+                    bound: format!("of {field} {timestamp} after id {before}"),
+                })
+            }
+            _ => Ok(()),
         }
     }
 
