@@ -43,7 +43,8 @@ def available_memory():
 
 class Emulator:
     """`offbase emulate APP` without rate limits, on a free port, until stop(). It holds every
-    record parsed in memory: its size, not offbase's, limits the sizes these scripts can run."""
+    record in memory (as its JSON text, about twice the JSONL's size): its size, not offbase's,
+    limits the sizes these scripts can run."""
 
     def __init__(self, app, key):
         self.key = key

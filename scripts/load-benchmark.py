@@ -85,11 +85,22 @@ def children_of(pid):
     return found
 
 
+def machine_busy():
+    """CPU seconds the whole machine has spent busy (every core, every process: the client and
+    PostgreSQL's backends and workers), from /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = stat.readline().split()[1:]
+    # user nice system idle iowait irq softirq steal: all but idle and iowait.
+    busy = sum(int(value) for index, value in enumerate(fields[:8]) if index not in (3, 4))
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def timed(command, env=None, log=None):
-    """Runs command; returns (seconds, peak RSS in MiB, CPU seconds) of that child alone. Stops the script when
+    """Runs command; returns (seconds, peak RSS in MiB, CPU seconds of that child alone, CPU seconds of
+    the whole machine meanwhile). Stops the script when
     the child starts processes of its own (wait4's peak would then not be the tree's), or fails
     (printing the tail of log, its stdout and stderr, when given)."""
-    started = time.monotonic()
+    started, busy = time.monotonic(), machine_busy()
     output = open(log, "w") if log else None
     process = subprocess.Popen(command, env=env, stdout=output or subprocess.DEVNULL, stderr=output)
     done, forked = threading.Event(), set()
@@ -101,7 +112,7 @@ def timed(command, env=None, log=None):
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.monotonic() - started
+    seconds, busy = time.monotonic() - started, machine_busy() - busy
     done.set()
     watcher.join()
     if output:
@@ -114,7 +125,7 @@ def timed(command, env=None, log=None):
     if forked:
         sys.exit(f"{command[0]} started {len(forked)} child process(es): its peak RSS from wait4 would be "
                  "the largest process of the tree, not the tree's; measure the tree instead")
-    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, busy
 
 
 def forget(schema):
@@ -187,17 +198,19 @@ def main():
             times = {name: [] for name in CONTENDERS}
             rss = {name: [] for name in CONTENDERS}
             cpu = {name: [] for name in CONTENDERS}
+            machine = {name: [] for name in CONTENDERS}
             loads = []
             for round_number in range(rounds):
                 for schema in (ours, theirs, loader):
                     forget(schema)
                 loads.append(os.getloadavg()[0])
                 settle()
-                seconds, peak, used = timed([BINARY, "load", "--workspace", workspace, "--database-url", URL,
+                seconds, peak, used, busy = timed([BINARY, "load", "--workspace", workspace, "--database-url", URL,
                                        "--pg-schema", ours])
                 times["offbase load"].append(seconds)
                 rss["offbase load"].append(peak)
                 cpu["offbase load"].append(used)
+                machine["offbase load"].append(busy)
                 if round_number == 0:
                     # The same rows as CSV, exported from what offbase loaded.
                     psql(f"\\copy (SELECT * FROM \"{ours}\".task) TO '{csv}' CSV")
@@ -207,21 +220,23 @@ def main():
                 forget(ours)
 
                 settle()
-                seconds, peak, used = timed(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
+                seconds, peak, used, busy = timed(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
                                        f"\\copy \"{theirs}\".task FROM '{csv}' CSV", URL])
                 times["psql \\copy"].append(seconds)
                 rss["psql \\copy"].append(peak)
                 cpu["psql \\copy"].append(used)
+                machine["psql \\copy"].append(busy)
                 check_rows(theirs, count, "psql \\copy")
 
                 settle()
                 log = os.path.join(folder, f"pgloader-{count}-{round_number + 1}.log")
-                seconds, peak, used = timed(["pgloader", "--root-dir", pgloader_root,
+                seconds, peak, used, busy = timed(["pgloader", "--root-dir", pgloader_root,
                                        "--logfile", os.path.join(pgloader_root, "pgloader.log"), command_file],
                                       log=log)
                 times["pgloader"].append(seconds)
                 rss["pgloader"].append(peak)
                 cpu["pgloader"].append(used)
+                machine["pgloader"].append(busy)
                 check_rows(loader, count, "pgloader", log)
                 if round_number == 0:
                     for a, b in ((loader, theirs), (theirs, loader)):
@@ -233,21 +248,28 @@ def main():
                 forget(theirs)
                 forget(loader)
                 print(f"{count} round {round_number + 1}: "
-                      + ", ".join(f"{name} {times[name][-1]:.2f} s ({cpu[name][-1]:.2f} s CPU, {rss[name][-1]:.0f} MiB)"
+                      + ", ".join(f"{name} {times[name][-1]:.2f} s ({cpu[name][-1]:.2f} s CPU, machine {machine[name][-1]:.2f} s CPU, "
+                                  f"{rss[name][-1]:.0f} MiB)"
                                   for name in CONTENDERS) + f"; load average {loads[-1]:.1f}",
                       file=sys.stderr)
-            results.append((count, staged, os.path.getsize(csv), times, rss, loads))
+            results.append((count, staged, os.path.getsize(csv), times, rss, loads, machine))
+    cores = os.cpu_count() or 1
     print(f"Medians of {rounds} alternating rounds (offbase, psql, pgloader in each); ratio = median / psql's "
-          "median; peak RSS is the largest of the rounds.\n")
-    print("| Task records | contender | median | ratio to psql \\copy | peak RSS |")
-    print("|---:|---|---:|---:|---:|")
-    for count, _, _, times, rss, _ in results:
+          "median; peak RSS is the largest of the rounds. Machine CPU: what every process (the contender "
+          f"and PostgreSQL) spent busy meanwhile; divided by the {cores} cores, the least time that work "
+          "could take here, however well it overlapped.\n")
+    print("| Task records | contender | median | ratio to psql \\copy | peak RSS | machine CPU | "
+          f"machine CPU / {cores} cores |")
+    print("|---:|---|---:|---:|---:|---:|---:|")
+    for count, _, _, times, rss, _, machine in results:
         reference = statistics.median(times["psql \\copy"])
         for name in CONTENDERS:
             median = statistics.median(times[name])
-            print(f"| {count:,} | {name} | {median:.2f} s | {median / reference:.2f} | {max(rss[name]):.0f} MiB |")
+            busy = statistics.median(machine[name])
+            print(f"| {count:,} | {name} | {median:.2f} s | {median / reference:.2f} | {max(rss[name]):.0f} MiB | "
+                  f"{busy:.2f} s | {busy / cores:.2f} s |")
     print()
-    for count, staged, csv, times, _, loads in results:
+    for count, staged, csv, times, _, loads, _ in results:
         rounds_text = ", ".join("/".join(f"{times[name][i]:.2f}" for name in CONTENDERS) + f" ({loads[i]:.1f})"
                                 for i in range(rounds))
         print(f"- {count:,} records (staged JSONL {staged / 2**20:.0f} MiB, CSV {csv / 2**20:.0f} MiB), "

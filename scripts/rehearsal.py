@@ -12,7 +12,7 @@ with wait4):
     Project → Member; arrays of strings and of objects, objects), written out as an app folder
     (data/<Entity>.jsonl) by this script;
  2. `offbase emulate` of that app (no rate limits): the Base44 API the migration reads. Its
-    memory is shown but is not offbase's: it holds every record parsed, in memory;
+    memory is shown but is not offbase's: it holds every record (as its JSON text) in memory;
  3. `offbase pull` of every record from it, then `offbase migrate` into a fresh schema
     (`rehearsal_<N>`): the pull is complete, so the migrate plans, loads and verifies (counts and
     content hashes per entity);
@@ -21,17 +21,13 @@ with wait4):
     finds those) of Tasks in the emulator, then one `offbase sync --once` pass (its first pass
     always reconciles: it lists every live key of every entity).
 
-What the sync pass runs against: the emulator, when it can hold the N records. It keeps them
-all parsed in memory: 4.2 GiB for 1,000,000 records of this app (7.8 times their 547 MiB of
-JSONL), so 10,000,000 would need about 42 GiB, more than this 24 GiB machine has. Before
-starting it, the script estimates its size (8 times the JSONL) and, with --sync-against auto,
-uses it only when that is under 60% of the memory available. Otherwise, as at 10,000,000,
-step 2 is skipped, step 3 is one `offbase migrate --from APP` (the app folder's
-data/<Entity>.jsonl imported instead of pulled: the same records), and no sync pass runs: there
-is no Base44 API to sync with. (`offbase serve` of a second copy could answer the API, but it
-has no trash, and its list builds the JSON of every row its filter matches before keeping a
-page of them (docs/performance.md, serve vs pgbench): a keyset pull of 10,000,000 through it
-would cost PostgreSQL a pass over the remaining rows for each of its 2,000 pages.)
+What the pull and the sync pass run against: the emulator, when it can hold the N records. It
+keeps each as its JSON text with a small index: 1,127 MiB for 1,000,000 records of this app
+(2.1 times their 547 MiB of JSONL), so 10,000,000 need about 11 GiB. Before starting it, the
+script estimates its size (2.2 times the JSONL) and, with --sync-against auto, uses it only
+when that is under 60% of the memory available. Otherwise step 2 is skipped, step 3 is one
+`offbase migrate --from APP` (the app folder's data/<Entity>.jsonl imported instead of pulled:
+the same records), and no sync pass runs: there is no Base44 API to sync with.
 The output says which way it went and why. --sync-against emulator forces the emulator (and the
 sync pass), none leaves both out.
 
@@ -59,9 +55,9 @@ from benchkit import BINARY, ROOT, URL, Emulator, available_memory, forget
 APP = os.path.join(ROOT, "scripts", "rehearsal-app")
 KEY = "rehearsal"
 DISK_PER_RECORD = 1500
-# The emulator's resident size per byte of data/<Entity>.jsonl it serves (measured: 4,254 MiB for
-# the 1,000,000 records of this app, 547 MiB of JSONL).
-EMULATOR_PER_BYTE = 8.0
+# The emulator's resident size per byte of data/<Entity>.jsonl it serves (measured: a peak of
+# 1,127 MiB for the 1,000,000 records of this app, 547 MiB of JSONL).
+EMULATOR_PER_BYTE = 2.2
 
 
 def split(records):

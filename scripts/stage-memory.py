@@ -16,7 +16,7 @@ as a separate process of the release build, its peak resident size read with wai
   seed    import seed files: `offbase pull --from-seed APP/base44/seed --schema-from APP`;
   pull    pull from the API: `offbase pull --api-url` against `offbase emulate APP` (no rate
           limits) serving the same records; only offbase's process is measured, not the
-          emulator's (it holds every record parsed: about 5 KB a Task, 4.9 GiB at 1,000,000);
+          emulator's (it holds every record as its JSON text, about 1.2 KB a Task);
   bundle  the bundle alone: `offbase migrate --api-url ... --bundle FILE` of the pulled
           workspace (its pull is complete, so the process plans and writes the bundle);
   load    `offbase load` into a fresh schema: of the pulled workspace when `pull` runs, else of
@@ -36,9 +36,8 @@ pull; load and diff: a workspace, import when pull is left out). --no-build skip
 (set OFFBASE_BINARY to use another binary). The table lists peak MiB and seconds per stage and
 size; the emulator's own peak follows it.
 
-The emulator holds every record in memory (4.9 GiB at 1,000,000 records): a size at which it
-would need more than 70% of the available memory is refused before anything runs. At
-10,000,000 records on a 24 GiB machine that means `--stages import,csv,seed,load,diff`.
+The emulator holds every record in memory (about 12 GiB at 10,000,000 Task records): a size
+at which it would need more than 70% of the available memory is refused before anything runs.
 
 Needs PostgreSQL at DATABASE_URL (default postgres://root@127.0.0.1:5432/test) and, with every
 stage, about 5 KB of disk a record (OFFBASE_BENCH_DIR: where the temporary folders go), plus
@@ -71,8 +70,9 @@ STAGES = {
 }
 NEEDS = {"bundle": {"pull"}, "verify": {"pull", "load"}, "sync": {"pull", "load"}, "diff": {"load"}}
 EMULATED = {"pull", "bundle", "verify", "sync"}
-# The emulator holds every record parsed: bytes per generated record (5,047 MiB at 1,000,000).
-EMULATOR_PER_RECORD = 5_300
+# The emulator holds every record as its JSON text: bytes per generated record (its peak at
+# 1,000,000 Task records, rounded up).
+EMULATOR_PER_RECORD = 1_300
 
 
 def timed(arguments, environment=None):

@@ -81,6 +81,14 @@ impl Reader {
             .is_some_and(|truth| truth != Truth::True)
     }
 
+    /// Whether the caller sees every record, whatever it holds (the key; a rule that is
+    /// always true): a listing need not read the records to filter them.
+    pub(crate) fn sees_everything(&self) -> bool {
+        self.rows
+            .as_ref()
+            .is_none_or(|rows| rows.constant_outcome() == Some(Truth::True))
+    }
+
     /// Whether the caller sees `record`.
     pub(crate) fn sees(&self, record: &Record) -> bool {
         self.rows.as_ref().is_none_or(|rows| rows.allows(record))

@@ -56,8 +56,9 @@ fn aggregate_records(
         let mut groups = Groups::new(&spec);
         if !reader.sees_nothing() {
             for stored in table.live.values() {
-                if spec.query.matches(&stored.record) && reader.sees(&stored.record) {
-                    groups.add(&reader.shape(&stored.record));
+                let record = stored.record();
+                if spec.query.matches(&record) && reader.sees(&record) {
+                    groups.add(&reader.shape(&record));
                 }
             }
         }

@@ -81,7 +81,7 @@ fn issue(
                     ));
                 }
             },
-            (None, Some(id)) => store.user_record(id).cloned().ok_or_else(|| {
+            (None, Some(id)) => store.user_record(id).ok_or_else(|| {
                 ApiError::from(StoreError::NotFound {
                     entity: "User".to_owned(),
                     id: id.to_owned(),

@@ -9,10 +9,11 @@
 use crate::access::{Reader, Writer};
 use crate::error::{ApiError, json_response};
 use crate::listing::{
-    CursorState, DEFAULT_LIMIT, Endpoint, LIST_CAP, ListParams, V2_DEFAULT_SORT, anchor,
+    CursorState, DEFAULT_LIMIT, Endpoint, Entry, LIST_CAP, ListParams, V2_DEFAULT_SORT, anchor,
     body_filter, build_filter, keyset_order, normalized_q, order, project, read_fields, read_sort,
-    select, smallest, sort_value,
+    select, smallest, sort_key, sort_value, walk_created,
 };
+use crate::records::Stored;
 use crate::session::Caller;
 use crate::state::SharedState;
 use crate::store::{Creator, Record, Store, StoreError, now_millis};
@@ -140,25 +141,38 @@ fn list_records(
         if reader.sees_nothing() {
             return Ok(Value::Array(Vec::new()));
         }
-        let mut selected = select(records.iter(), &filter);
-        selected.retain(|(_, stored)| reader.sees(&stored.record));
-        order(
-            &mut selected,
-            sort.as_ref(),
-            table.generation,
-            params.skip.saturating_add(limit),
-        );
+        let keep = params.skip.saturating_add(limit);
+        let everything = reader.sees_everything();
+        let walked = walk_created(records, &filter, sort.as_ref(), keep, |stored| {
+            everything || reader.sees(&stored.record())
+        });
+        let selected = match walked {
+            Some(selected) => selected,
+            None => {
+                let mut selected = select(records.iter(), &filter);
+                retain_seen(&mut selected, &reader);
+                order(&mut selected, sort.as_ref(), table.generation, keep);
+                selected
+            }
+        };
         Ok(Value::Array(
             selected
                 .into_iter()
                 .skip(params.skip)
                 .take(limit)
                 .map(|(_, stored)| {
-                    Value::Object(project(&reader.shape(&stored.record), fields.as_deref()))
+                    Value::Object(project(&reader.shape(&stored.record()), fields.as_deref()))
                 })
                 .collect(),
         ))
     })
+}
+
+/// Keeps the records the caller may read (reading them only when the rule depends on them).
+fn retain_seen(selected: &mut Vec<Entry<'_>>, reader: &Reader) {
+    if !reader.sees_everything() {
+        selected.retain(|(_, stored)| reader.sees(&stored.record()));
+    }
 }
 
 /// `GET .../{Entity}/v2/list`: one keyset page, `{"items", "next_cursor", "has_more"}`.
@@ -236,24 +250,29 @@ fn cursor_page(
         } else {
             select(table.live.iter(), &filter)
         };
-        selected.retain(|(_, stored)| reader.sees(&stored.record));
+        retain_seen(&mut selected, &reader);
+        // Each record's sort value read once, and compared as the record would be.
+        let mut keyed: Vec<(Record, Entry)> = selected
+            .into_iter()
+            .map(|entry| (sort_key(&sort, entry.0, entry.1), entry))
+            .collect();
         if let Some((value, id)) = &after {
             let anchor = anchor(&sort, value);
-            selected.retain(|(record_id, stored)| {
-                keyset_order(&sort, (record_id, &stored.record), (id, &anchor)) == Ordering::Greater
+            keyed.retain(|(key, (record_id, _))| {
+                keyset_order(&sort, (record_id, key), (id, &anchor)) == Ordering::Greater
             });
         }
         smallest(
-            &mut selected,
+            &mut keyed,
             limit.saturating_add(1),
-            |(left_id, left), (right_id, right)| {
-                keyset_order(&sort, (left_id, &left.record), (right_id, &right.record))
+            |(left, (left_id, _)), (right, (right_id, _))| {
+                keyset_order(&sort, (left_id, left), (right_id, right))
             },
         );
-        let has_more = selected.len() > limit;
-        selected.truncate(limit);
-        let next_cursor = match selected.last() {
-            Some((last_id, last)) if has_more => Value::String(
+        let has_more = keyed.len() > limit;
+        keyed.truncate(limit);
+        let next_cursor = match keyed.last() {
+            Some((last, (last_id, _))) if has_more => Value::String(
                 CursorState {
                     app: state.app_id.clone(),
                     entity: entity.to_owned(),
@@ -261,17 +280,17 @@ fn cursor_page(
                     sort: sort.to_string(),
                     fields: fields_text.clone(),
                     equals: equals.clone(),
-                    after_value: sort_value(&sort, &last.record),
+                    after_value: sort_value(&sort, last),
                     after_id: (*last_id).clone(),
                 }
                 .encode(),
             ),
             _ => Value::Null,
         };
-        let items = selected
+        let items = keyed
             .into_iter()
-            .map(|(_, stored)| {
-                Value::Object(project(&reader.shape(&stored.record), fields.as_deref()))
+            .map(|(_, (_, stored))| {
+                Value::Object(project(&reader.shape(&stored.record()), fields.as_deref()))
             })
             .collect();
         let mut body = Map::new();
@@ -307,10 +326,9 @@ fn count_records(
         let count = if reader.sees_nothing() {
             0
         } else {
-            select(table.live.iter(), &filter)
-                .into_iter()
-                .filter(|(_, stored)| reader.sees(&stored.record))
-                .count()
+            let mut selected = select(table.live.iter(), &filter);
+            retain_seen(&mut selected, &reader);
+            selected.len()
         };
         let mut body = Map::new();
         body.insert("count".to_owned(), Value::from(count));
@@ -343,8 +361,9 @@ fn get_record(
         table
             .live
             .get(&id)
-            .filter(|stored| me || reader.sees(&stored.record))
-            .map(|stored| Value::Object(reader.shape(&stored.record).into_owned()))
+            .map(Stored::record)
+            .filter(|record| me || reader.sees(record))
+            .map(|record| Value::Object(reader.shape(&record).into_owned()))
             .ok_or_else(|| {
                 StoreError::NotFound {
                     entity: entity.to_owned(),

@@ -64,6 +64,7 @@ mod import;
 mod ledger;
 mod limits;
 mod listing;
+mod records;
 mod routes;
 mod session;
 mod state;

@@ -5,7 +5,8 @@
 //! keyset cursor of `v2/list`.
 
 use crate::error::ApiError;
-use crate::store::{Record, Stored};
+use crate::records::{Records, Stored};
+use crate::store::Record;
 use offbase_base44::query::{Filter, Sort, parse_filter, parse_filter_str, parse_sort};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -164,64 +165,195 @@ pub(crate) fn select<'a>(
     records: impl Iterator<Item = (&'a String, &'a Stored)>,
     filter: &Filter,
 ) -> Vec<(&'a String, &'a Stored)> {
-    if let Some(bounds) = created_date_bounds(filter) {
-        // Keyset paging's filter, answered from the instants parsed when records were stored;
-        // records without one go through the general filter.
+    let Some(parts) = key_parts(filter) else {
         return records
-            .filter(|(_, stored)| match stored.created {
-                Some(instant) => bounds.iter().all(|(operator, bound)| match operator {
-                    Bound::Greater => instant > *bound,
-                    Bound::GreaterOrEqual => instant >= *bound,
-                    Bound::Less => instant < *bound,
-                    Bound::LessOrEqual => instant <= *bound,
-                }),
-                None => filter.matches(&stored.record),
-            })
+            .filter(|(_, stored)| filter.matches(&stored.record()))
             .collect();
-    }
+    };
+    // The filters of keyset paging (the pull's, the sync's, `{}`), answered from the id and
+    // the instants kept beside each record, without reading it.
     records
-        .filter(|(_, stored)| filter.matches(&stored.record))
+        .filter(|(id, stored)| keeps(&parts, id, stored))
         .collect()
 }
 
+/// Whether the record `id` passes every part of a keyset filter; one whose timestamp did not
+/// read as an instant is read for that part.
+fn keeps(parts: &[KeyPart<'_>], id: &str, stored: &Stored) -> bool {
+    parts.iter().all(|part| match part {
+        KeyPart::Stamp(stamp, bounds, part) => match stamp.of(stored) {
+            Some(instant) => bounds.iter().all(|bound| bound.holds(instant)),
+            None => part.matches(&stored.record()),
+        },
+        KeyPart::Id(part) => part.matches(&id_only(id)),
+    })
+}
+
+/// The first `keep` records a listing sorted on `created_date` (ascending) answers, walked
+/// along the entity's created order from the filter's lower bound instead of sorted out of
+/// every record: a keyset page costs its own records, not the entity's. `None` when the walk
+/// cannot answer (another sort, a descending one, a filter of another shape, a record whose
+/// `created_date` is not an instant); `visible` is the caller's read rule.
+pub(crate) fn walk_created<'a>(
+    records: &'a Records,
+    filter: &Filter,
+    sort: Option<&Sort>,
+    keep: usize,
+    visible: impl Fn(&Stored) -> bool,
+) -> Option<Vec<Entry<'a>>> {
+    let sort = sort.filter(|sort| !sort.descending)?;
+    if Stamp::named(&sort.field) != Some(Stamp::Created) {
+        return None;
+    }
+    let parts = key_parts(filter)?;
+    // Where to start and stop: loose bounds (a strict one included), `keeps` decides.
+    let (mut from, mut to) = (None, None);
+    for part in &parts {
+        let KeyPart::Stamp(Stamp::Created, bounds, _) = part else {
+            continue;
+        };
+        for bound in bounds {
+            let (lower, upper) = match *bound {
+                Bound::Greater(instant) | Bound::GreaterOrEqual(instant) => (Some(instant), None),
+                Bound::Equal(instant) => (Some(instant), Some(instant)),
+                Bound::Less(instant) | Bound::LessOrEqual(instant) => (None, Some(instant)),
+            };
+            from = from.max(lower);
+            to = match (to, upper) {
+                (Some(to), Some(upper)) => Some(std::cmp::min(to, upper)),
+                (to, upper) => to.or(upper),
+            };
+        }
+    }
+    Some(
+        records
+            .by_created(from, to)?
+            .filter(|(id, stored)| keeps(&parts, id, stored) && visible(stored))
+            .take(keep)
+            .collect(),
+    )
+}
+
+/// A timestamp kept parsed beside each record ([`Stored`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stamp {
+    Created,
+    Updated,
+}
+
+impl Stamp {
+    fn named(field: &str) -> Option<Stamp> {
+        match field {
+            "created_date" => Some(Stamp::Created),
+            "updated_date" => Some(Stamp::Updated),
+            _ => None,
+        }
+    }
+
+    fn of(self, stored: &Stored) -> Option<chrono::DateTime<chrono::Utc>> {
+        match self {
+            Stamp::Created => stored.created,
+            Stamp::Updated => stored.updated,
+        }
+    }
+}
+
+/// One part of a filter made only of parts on the id and the built-in timestamps.
+enum KeyPart<'f> {
+    /// Comparisons of a timestamp with instants (the part itself, for a record whose
+    /// timestamp is not one).
+    Stamp(Stamp, Vec<Bound>, &'f Filter),
+    /// A condition on the id, evaluated on the id alone.
+    Id(&'f Filter),
+}
+
+/// An instant a timestamp is compared with.
 #[derive(Debug, Clone, Copy)]
 enum Bound {
-    Greater,
-    GreaterOrEqual,
-    Less,
-    LessOrEqual,
+    Greater(chrono::DateTime<chrono::Utc>),
+    GreaterOrEqual(chrono::DateTime<chrono::Utc>),
+    Equal(chrono::DateTime<chrono::Utc>),
+    Less(chrono::DateTime<chrono::Utc>),
+    LessOrEqual(chrono::DateTime<chrono::Utc>),
 }
 
-/// The bounds of a filter that only compares `created_date` with timestamps
-/// (`{"created_date": {"$gt": T}}`), the shape keyset paging sends.
-fn created_date_bounds(filter: &Filter) -> Option<Vec<(Bound, chrono::DateTime<chrono::Utc>)>> {
-    use offbase_base44::query::{Condition, Operator};
-    let Filter::Field {
-        path,
-        condition: Condition::Ops(operators),
-    } = filter
-    else {
-        return None;
-    };
-    if path != "created_date" || operators.is_empty() {
-        return None;
+impl Bound {
+    fn holds(self, instant: chrono::DateTime<chrono::Utc>) -> bool {
+        match self {
+            Bound::Greater(bound) => instant > bound,
+            Bound::GreaterOrEqual(bound) => instant >= bound,
+            Bound::Equal(bound) => instant == bound,
+            Bound::Less(bound) => instant < bound,
+            Bound::LessOrEqual(bound) => instant <= bound,
+        }
     }
-    operators
-        .iter()
-        .map(|operator| {
-            let (bound, value) = match operator {
-                Operator::Gt(value) => (Bound::Greater, value),
-                Operator::Gte(value) => (Bound::GreaterOrEqual, value),
-                Operator::Lt(value) => (Bound::Less, value),
-                Operator::Lte(value) => (Bound::LessOrEqual, value),
-                _ => return None,
+}
+
+/// The parts of a filter that is a conjunction of conditions on the id and of comparisons of
+/// `created_date` or `updated_date` with timestamps (`{"created_date": {"$gt": T}}`,
+/// `{"updated_date": T, "id": {"$gt": X}}`, `{}`): the shapes keyset paging sends. `None` for
+/// any other filter.
+fn key_parts(filter: &Filter) -> Option<Vec<KeyPart<'_>>> {
+    use offbase_base44::query::{Condition, Operator};
+    let mut conjuncts = Vec::new();
+    flatten(filter, &mut conjuncts);
+    conjuncts
+        .into_iter()
+        .map(|part| {
+            let Filter::Field { path, condition } = part else {
+                return None;
             };
-            let instant = value
-                .as_str()
-                .and_then(offbase_model::time::parse_timestamp)?;
-            Some((bound, instant))
+            if path == "id" {
+                return Some(KeyPart::Id(part));
+            }
+            let stamp = Stamp::named(path)?;
+            let instant = |value: &serde_json::Value| {
+                value
+                    .as_str()
+                    .and_then(offbase_model::time::parse_timestamp)
+            };
+            let bounds = match condition {
+                Condition::Eq(value) => vec![Bound::Equal(instant(value)?)],
+                Condition::Ops(operators) if !operators.is_empty() => operators
+                    .iter()
+                    .map(|operator| match operator {
+                        Operator::Gt(value) => Some(Bound::Greater(instant(value)?)),
+                        Operator::Gte(value) => Some(Bound::GreaterOrEqual(instant(value)?)),
+                        Operator::Eq(value) => Some(Bound::Equal(instant(value)?)),
+                        Operator::Lt(value) => Some(Bound::Less(instant(value)?)),
+                        Operator::Lte(value) => Some(Bound::LessOrEqual(instant(value)?)),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<_>>>()?,
+                Condition::Ops(_) => return None,
+            };
+            Some(KeyPart::Stamp(stamp, bounds, part))
         })
         .collect()
+}
+
+/// The conditions every one of which a conjunction (nested or not) requires.
+fn flatten<'f>(filter: &'f Filter, conjuncts: &mut Vec<&'f Filter>) {
+    match filter {
+        Filter::And(parts) => parts.iter().for_each(|part| flatten(part, conjuncts)),
+        other => conjuncts.push(other),
+    }
+}
+
+/// A record holding only its id: what a condition or a sort on the id reads.
+fn id_only(id: &str) -> Record {
+    let mut record = Map::new();
+    record.insert("id".to_owned(), Value::String(id.to_owned()));
+    record
+}
+
+/// What a sort compares a record by: a record holding only its sort value (see [`anchor`]),
+/// read once per record rather than once per comparison.
+pub(crate) fn sort_key(sort: &Sort, id: &str, stored: &Stored) -> Record {
+    if sort.field == "id" {
+        return id_only(id);
+    }
+    anchor(sort, &sort_value(sort, &stored.record()))
 }
 
 /// A record and its id, as listings handle them.
@@ -239,16 +371,16 @@ pub(crate) fn order(
     generation: u64,
     keep: usize,
 ) {
-    match sort {
-        // The common case of large listings (keyset paging on `created_date`): compare the
-        // instants parsed when the records were stored, not the strings, when every record has
-        // one, which gives the same order as `Sort::compare`.
-        Some(sort)
-            if sort.field == "created_date"
-                && records.iter().all(|(_, stored)| stored.created.is_some()) =>
-        {
+    // The common case of large listings (keyset paging on `created_date` or `updated_date`):
+    // compare the instants parsed when the records were stored, not the strings, when every
+    // record has one, which gives the same order as `Sort::compare`.
+    let stamp = sort
+        .and_then(|sort| Stamp::named(&sort.field))
+        .filter(|stamp| records.iter().all(|(_, stored)| stamp.of(stored).is_some()));
+    match (sort, stamp) {
+        (Some(sort), Some(stamp)) => {
             smallest(records, keep, |(left_id, left), (right_id, right)| {
-                let by_instant = left.created.cmp(&right.created);
+                let by_instant = stamp.of(left).cmp(&stamp.of(right));
                 let by_instant = if sort.descending {
                     by_instant.reverse()
                 } else {
@@ -257,11 +389,22 @@ pub(crate) fn order(
                 by_instant.then_with(|| left_id.cmp(right_id))
             })
         }
-        Some(sort) => smallest(records, keep, |(left_id, left), (right_id, right)| {
-            sort.compare(&left.record, &right.record)
-                .then_with(|| left_id.cmp(right_id))
-        }),
-        None => {
+        (Some(sort), None) => {
+            let mut keyed: Vec<(Record, Entry)> = records
+                .drain(..)
+                .map(|entry| (sort_key(sort, entry.0, entry.1), entry))
+                .collect();
+            smallest(
+                &mut keyed,
+                keep,
+                |(left, (left_id, _)), (right, (right_id, _))| {
+                    sort.compare(left, right)
+                        .then_with(|| left_id.cmp(right_id))
+                },
+            );
+            records.extend(keyed.into_iter().map(|(_, entry)| entry));
+        }
+        (None, _) => {
             let mut keyed: Vec<(Scrambled, Entry)> = records
                 .drain(..)
                 .map(|entry| ((scramble(entry.0, generation), entry.0), entry))
@@ -409,6 +552,220 @@ fn base64url_decode(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// Records whose timestamps read as instants in several spellings, or do not (missing, a
+    /// number, a date alone, text), and whose ids include one that reads as a timestamp.
+    fn mixed_records() -> Vec<(String, Stored)> {
+        let stamps = [
+            json!("2026-03-01T10:00:00.000000"),
+            json!("2026-03-01T10:00:00Z"),
+            json!("2026-03-01T11:30:00.500Z"),
+            json!("2026-03-01T09:00:00+01:00"),
+            json!("2026-02-28T23:59:59.999999"),
+            json!("2026-03-01"),
+            json!(20260301),
+            json!("soon"),
+            Value::Null,
+        ];
+        let mut records = Vec::new();
+        for (index, created) in stamps.iter().enumerate() {
+            for (shift, updated) in stamps.iter().rev().enumerate() {
+                let id = match (index + shift) % 5 {
+                    0 => format!("2026-01-0{}", shift % 9 + 1),
+                    _ => format!("{:02x}{index}{shift}", (index * 7 + shift * 3) % 256),
+                };
+                let mut record = Map::new();
+                record.insert("id".to_owned(), json!(id));
+                if !created.is_null() {
+                    record.insert("created_date".to_owned(), created.clone());
+                }
+                if !updated.is_null() {
+                    record.insert("updated_date".to_owned(), updated.clone());
+                }
+                record.insert(
+                    "title".to_owned(),
+                    json!(format!("t{}", (index * shift) % 4)),
+                );
+                records.push((id, Stored::new(&record)));
+            }
+        }
+        records.sort_by(|left, right| left.0.cmp(&right.0));
+        records.dedup_by(|left, right| left.0 == right.0);
+        records
+    }
+
+    /// The key-only reading of keyset filters (ids and parsed instants) selects exactly what
+    /// the filter selects when it reads each whole record.
+    #[test]
+    fn keyset_filters_read_from_the_kept_instants_select_what_the_filter_selects() {
+        let records = mixed_records();
+        let filters = [
+            json!({}),
+            json!({"created_date": {"$gt": "2026-03-01T10:00:00.000000"}}),
+            json!({"created_date": {"$gte": "2026-03-01T10:00:00Z"}}),
+            json!({"created_date": {"$gte": "2026-03-01T09:00:00Z", "$lte": "2026-03-01T10:00:00Z"}}),
+            json!({"updated_date": {"$lt": "2026-03-01T11:30:00.5Z"}}),
+            json!({"updated_date": "2026-03-01T10:00:00Z", "id": {"$gt": "2026-01-03"}}),
+            json!({"updated_date": {"$eq": "2026-03-01T08:00:00Z"}}),
+            json!({"$and": [{"created_date": {"$gte": "2026-03-01"}}, {"id": {"$lte": "80"}}]}),
+            json!({"created_date": {"$gte": "2026-03-01T10:00:00Z"}, "title": "t1"}),
+            json!({"created_date": {"$ne": "2026-03-01T10:00:00Z"}}),
+            json!({"id": {"$in": ["2026-01-01", "0000"]}}),
+        ];
+        for query in filters {
+            let filter = match parse_filter(&query) {
+                Ok(filter) => filter,
+                Err(error) => panic!("{query}: {error}"),
+            };
+            let fast: Vec<&String> =
+                select(records.iter().map(|(id, stored)| (id, stored)), &filter)
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect();
+            let whole: Vec<&String> = records
+                .iter()
+                .filter(|(_, stored)| filter.matches(&stored.record()))
+                .map(|(id, _)| id)
+                .collect();
+            assert_eq!(fast, whole, "{query}");
+            assert!(
+                !whole.is_empty() && whole.len() < records.len() || query == json!({}),
+                "{query}"
+            );
+        }
+    }
+
+    /// A page walked along the created order is the page sorting the selection gives, and
+    /// the walk answers every keyset shape once each `created_date` reads as an instant.
+    #[test]
+    fn a_page_walked_along_the_created_order_is_the_sorted_selections_page() {
+        let all = mixed_records();
+        let mut every = Records::default();
+        let mut readable = Records::default();
+        for (id, stored) in &all {
+            every.insert(id.clone(), stored.clone());
+            if stored.created.is_some() {
+                readable.insert(id.clone(), stored.clone());
+            }
+        }
+        let filters = [
+            (json!({}), true),
+            (
+                json!({"created_date": {"$gt": "2026-03-01T10:00:00.000000"}}),
+                true,
+            ),
+            (
+                json!({"created_date": {"$gte": "2026-03-01T09:00:00Z", "$lte": "2026-03-01T10:00:00Z"}}),
+                true,
+            ),
+            (
+                json!({"created_date": {"$gte": "2026-03-01T10:00:00Z", "$lt": "2026-03-01T10:00:00Z"}}),
+                true,
+            ),
+            (
+                json!({"created_date": {"$gte": "2026-03-01T11:00:00Z", "$lt": "2026-03-01T10:00:00Z"}}),
+                true,
+            ),
+            (
+                json!({"created_date": "2026-03-01T10:00:00Z", "id": {"$gt": "2026-01-03"}}),
+                true,
+            ),
+            (
+                json!({"updated_date": {"$gte": "2026-03-01T10:00:00Z"}}),
+                true,
+            ),
+            (
+                json!({"created_date": {"$gte": "2026-03-01T10:00:00Z"}, "title": "t1"}),
+                false,
+            ),
+        ];
+        for (query, walkable) in filters {
+            let filter = match parse_filter(&query) {
+                Ok(filter) => filter,
+                Err(error) => panic!("{query}: {error}"),
+            };
+            for text in ["created_date", "-created_date", "updated_date"] {
+                let sort = match parse_sort(text) {
+                    Ok(Some(sort)) => sort,
+                    other => panic!("{text}: {other:?}"),
+                };
+                for keep in [1, 2, 5, all.len()] {
+                    for (what, records) in [("every record", &every), ("created read", &readable)] {
+                        let walked = walk_created(records, &filter, Some(&sort), keep, |_| true);
+                        let expected_walk =
+                            walkable && text == "created_date" && what == "created read";
+                        assert_eq!(walked.is_some(), expected_walk, "{query}, {text}, {what}");
+                        let mut sorted = select(records.iter(), &filter);
+                        order(&mut sorted, Some(&sort), 0, keep);
+                        if let Some(walked) = walked {
+                            let ids = |entries: &[Entry]| {
+                                entries
+                                    .iter()
+                                    .map(|(id, _)| (*id).clone())
+                                    .collect::<Vec<_>>()
+                            };
+                            assert_eq!(ids(&walked), ids(&sorted), "{query}, keep {keep}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ordering by the kept instants, or by sort keys read once, gives the order of
+    /// `Sort::compare` on whole records (ties by id).
+    #[test]
+    fn listing_orders_are_the_sorts_order_on_whole_records() {
+        let all = mixed_records();
+        let parsed = |stamp: &str| {
+            all.iter()
+                .filter(|(_, stored)| match stamp {
+                    "created_date" => stored.created.is_some(),
+                    _ => stored.updated.is_some(),
+                })
+                .map(|(id, stored)| (id.clone(), stored.clone()))
+                .collect::<Vec<_>>()
+        };
+        let sets = [
+            ("every record", all.clone()),
+            ("created_date read", parsed("created_date")),
+            ("updated_date read", parsed("updated_date")),
+        ];
+        for (what, records) in &sets {
+            for text in [
+                "created_date",
+                "-created_date",
+                "updated_date",
+                "-updated_date",
+                "id",
+                "-id",
+                "title",
+            ] {
+                let sort = match parse_sort(text) {
+                    Ok(Some(sort)) => sort,
+                    other => panic!("{text}: {other:?}"),
+                };
+                for keep in [3, records.len()] {
+                    let mut entries: Vec<Entry> =
+                        records.iter().map(|(id, stored)| (id, stored)).collect();
+                    order(&mut entries, Some(&sort), 0, keep);
+                    let got: Vec<&String> = entries.iter().map(|(id, _)| *id).collect();
+                    let mut reference: Vec<(&String, Record)> = records
+                        .iter()
+                        .map(|(id, stored)| (id, stored.record()))
+                        .collect();
+                    reference.sort_by(|left, right| {
+                        sort.compare(&left.1, &right.1)
+                            .then_with(|| left.0.cmp(right.0))
+                    });
+                    let expected: Vec<&String> =
+                        reference.iter().take(keep).map(|(id, _)| *id).collect();
+                    assert_eq!(got, expected, "{what}, sort {text}, keep {keep}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn base64url_round_trips() {

@@ -15,8 +15,9 @@
 //! order of [`StoreHandle::live_records`]) all or nothing: one record the update cannot be
 //! applied to (400) or whose new value the guard refuses (403, `WITH CHECK`) writes nothing.
 //!
-//! Records are kept exactly as loaded or written (`serde_json` maps in insertion order), with
-//! their `created_date`/`updated_date` also parsed to instants for ordering. Timestamps written
+//! Records are kept exactly as loaded or written (`serde_json` maps in insertion order), as
+//! `records` keeps them: their JSON text, their `created_date`/`updated_date` parsed to instants
+//! for bounds and ordering, and the pull order as an index. Timestamps written
 //! here are in the stored form (6 fractional digits, no `Z`) and have millisecond precision, as
 //! the platform's are; the HTTP layer turns a fresh record's timestamps into the `Z` form.
 //!
@@ -26,13 +27,14 @@
 //! others' state.
 
 use crate::error::{ApiError, EmulatorError};
+use crate::records::{Records, Stored};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use offbase_base44::query::Filter;
 use offbase_base44::rls::{EntityRules, RecordSource};
 use offbase_base44::update::{Change, UpdateDocument};
 use offbase_base44::upsert::UpsertRequest;
-use offbase_model::time::{format_stored, parse_timestamp};
+use offbase_model::time::format_stored;
 use offbase_model::{App, BuiltIn, Entity};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -98,23 +100,6 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// A record with its timestamps parsed.
-#[derive(Debug, Clone)]
-pub(crate) struct Stored {
-    pub(crate) record: Record,
-    pub(crate) created: Option<DateTime<Utc>>,
-}
-
-impl Stored {
-    fn new(record: Record) -> Self {
-        let created = record
-            .get("created_date")
-            .and_then(Value::as_str)
-            .and_then(parse_timestamp);
-        Stored { record, created }
-    }
-}
-
 /// One entity's records.
 #[derive(Debug)]
 pub(crate) struct Table {
@@ -124,8 +109,8 @@ pub(crate) struct Table {
     /// Fields a write may set: the declared ones (and the user built-ins on `User`), never
     /// the record built-ins.
     writable: HashSet<String>,
-    pub(crate) live: BTreeMap<String, Stored>,
-    pub(crate) trash: BTreeMap<String, Stored>,
+    pub(crate) live: Records,
+    pub(crate) trash: Records,
     /// Bumped by every write, so the unsorted list order changes whenever the entity does.
     pub(crate) generation: u64,
 }
@@ -149,8 +134,8 @@ impl Table {
             rules: EntityRules::of(&entity),
             entity,
             writable,
-            live: BTreeMap::new(),
-            trash: BTreeMap::new(),
+            live: Records::default(),
+            trash: Records::default(),
             generation: 0,
         }
     }
@@ -164,10 +149,10 @@ impl Table {
         self.generation = self.generation.wrapping_add(1);
     }
 
-    fn live_record(&self, id: &str) -> Result<&Record, StoreError> {
+    fn live_record(&self, id: &str) -> Result<Record, StoreError> {
         self.live
             .get(id)
-            .map(|stored| &stored.record)
+            .map(Stored::record)
             .ok_or_else(|| StoreError::NotFound {
                 entity: self.entity.name.clone(),
                 id: id.to_owned(),
@@ -338,7 +323,7 @@ impl Store {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        table.live.insert(id, Stored::new(record.clone()));
+        table.live.insert(id, Stored::new(&record));
         table.touch();
         Ok(record)
     }
@@ -367,9 +352,9 @@ impl Store {
         let fields = as_record(body, "an update")?;
         let table = self.table_mut(entity)?;
         let old = table.live_record(id)?;
-        guard.stored(id, old)?;
-        let new = table.merged(old, fields, now);
-        guard.written(&new, &table.set_fields(fields, Some(old)))?;
+        guard.stored(id, &old)?;
+        let new = table.merged(&old, fields, now);
+        guard.written(&new, &table.set_fields(fields, Some(&old)))?;
         Ok(table.replace(id, new))
     }
 
@@ -407,11 +392,11 @@ impl Store {
             }
             let old = table.live_record(id)?;
             guard
-                .stored(id, old)
+                .stored(id, &old)
                 .map_err(|error| error.in_item(index))?;
-            let new = table.merged(old, fields, now);
+            let new = table.merged(&old, fields, now);
             guard
-                .written(&new, &table.set_fields(fields, Some(old)))
+                .written(&new, &table.set_fields(fields, Some(&old)))
                 .map_err(|error| error.in_item(index))?;
             updates.push((id, new));
         }
@@ -440,14 +425,14 @@ impl Store {
         let mut updates = Vec::with_capacity(matched.len().min(batch));
         for id in matched.into_iter().take(batch) {
             let old = table.live_record(&id)?;
-            guard.stored(&id, old)?;
-            let changes = update.changes(old, now).map_err(|error| {
+            guard.stored(&id, &old)?;
+            let changes = update.changes(&old, now).map_err(|error| {
                 StoreError::InvalidBody(format!(
                     "the update cannot be applied to the record `{id}`, so nothing was \
                      changed: {error}"
                 ))
             })?;
-            let (new, set) = table.changed(old, &changes, now);
+            let (new, set) = table.changed(&old, &changes, now);
             guard.written(&new, &set)?;
             updates.push((id, new));
         }
@@ -504,11 +489,11 @@ impl Store {
                     let table = self.table(entity)?;
                     let old = table.live_record(&id)?;
                     updating
-                        .stored(&id, old)
+                        .stored(&id, &old)
                         .map_err(|error| error.in_item(index))?;
-                    let new = table.merged(old, fields, now);
+                    let new = table.merged(&old, fields, now);
                     updating
-                        .written(&new, &table.set_fields(fields, Some(old)))
+                        .written(&new, &table.set_fields(fields, Some(&old)))
                         .map_err(|error| error.in_item(index))?;
                     written.push((Some(id), new));
                 }
@@ -542,7 +527,7 @@ impl Store {
         let table = self.table_mut(entity)?;
         let matched = table.matching(filter, guard)?;
         for id in &matched {
-            guard.stored(id, table.live_record(id)?)?;
+            guard.stored(id, &table.live_record(id)?)?;
         }
         for id in &matched {
             if let Some(stored) = table.live.remove(id)
@@ -570,7 +555,7 @@ impl Store {
         guard: &dyn WriteGuard,
     ) -> Result<(), StoreError> {
         let table = self.table_mut(entity)?;
-        guard.stored(id, table.live_record(id)?)?;
+        guard.stored(id, &table.live_record(id)?)?;
         if let Some(stored) = table.live.remove(id)
             && table.has_trash()
         {
@@ -581,22 +566,22 @@ impl Store {
     }
 
     /// The live `User` record with this id.
-    pub(crate) fn user_record(&self, id: &str) -> Option<&Record> {
+    pub(crate) fn user_record(&self, id: &str) -> Option<Record> {
         self.tables
             .get("User")
             .and_then(|table| table.live.get(id))
-            .map(|stored| &stored.record)
+            .map(Stored::record)
     }
 
     /// The live `User` records whose `email` is `email` (ASCII case ignored), by id.
-    pub(crate) fn users_with_email(&self, email: &str) -> Vec<&Record> {
+    pub(crate) fn users_with_email(&self, email: &str) -> Vec<Record> {
         self.tables
             .get("User")
             .map(|table| {
                 table
                     .live
                     .values()
-                    .map(|stored| &stored.record)
+                    .map(Stored::record)
                     .filter(|record| {
                         record
                             .get("email")
@@ -621,7 +606,7 @@ impl Store {
                 entity: entity.to_owned(),
                 id: id.to_owned(),
             })?;
-        let record = stored.record.clone();
+        let record = stored.record();
         table.live.insert(id.to_owned(), stored);
         table.touch();
         Ok(record)
@@ -649,7 +634,10 @@ impl RecordSource for Store {
     fn visit_records(&self, entity: &str, visit: &mut dyn FnMut(&Record)) -> bool {
         match self.tables.get(entity) {
             Some(table) => {
-                table.live.values().for_each(|stored| visit(&stored.record));
+                table
+                    .live
+                    .values()
+                    .for_each(|stored| visit(&stored.record()));
                 true
             }
             None => false,
@@ -771,8 +759,9 @@ impl Table {
     /// an instant, `id`) order; records without a readable `created_date` first.
     fn matching(&self, filter: &Filter, guard: &dyn WriteGuard) -> Result<Vec<String>, StoreError> {
         let mut matched = Vec::new();
-        for (id, stored) in &self.live {
-            if filter.matches(&stored.record) && guard.admits(&stored.record)? {
+        for (id, stored) in self.live.iter() {
+            let record = stored.record();
+            if filter.matches(&record) && guard.admits(&record)? {
                 matched.push((id, stored.created));
             }
         }
@@ -784,7 +773,7 @@ impl Table {
 
     /// Stores `record` under `id` in place of the live one.
     fn replace(&mut self, id: &str, record: Record) -> Record {
-        self.live.insert(id.to_owned(), Stored::new(record.clone()));
+        self.live.insert(id.to_owned(), Stored::new(&record));
         self.touch();
         record
     }
@@ -812,19 +801,29 @@ pub(crate) fn now_millis() -> DateTime<Utc> {
 }
 
 fn read_records(path: &Path, table: &mut Table) -> Result<(), EmulatorError> {
+    use std::io::BufRead;
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| EmulatorError::DataRead {
+    let unreadable = |source| EmulatorError::DataRead {
         path: shown.clone(),
         source,
-    })?;
-    // A byte order mark (a file saved by an editor) is no part of the first record.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    for (index, line) in text.lines().enumerate() {
+    };
+    // Line by line: a data file of ten million records is read in the memory of one.
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    for (index, line) in std::io::BufReader::with_capacity(1 << 20, file)
+        .lines()
+        .enumerate()
+    {
+        let line = line.map_err(unreadable)?;
         let line_number = index + 1;
         let bad = |message: String| EmulatorError::DataFile {
             path: shown.clone(),
             line: line_number,
             message,
+        };
+        // A byte order mark (a file saved by an editor) is no part of the first record.
+        let line = match index {
+            0 => line.strip_prefix('\u{feff}').unwrap_or(&line),
+            _ => &line,
         };
         if line.trim().is_empty() {
             continue;
@@ -845,7 +844,7 @@ fn read_records(path: &Path, table: &mut Table) -> Result<(), EmulatorError> {
                 "the id `{id}` appears twice in the file: each record needs its own id"
             )));
         }
-        table.live.insert(id, Stored::new(record));
+        table.live.insert(id, Stored::new(&record));
     }
     Ok(())
 }
@@ -906,7 +905,7 @@ impl StoreHandle {
             });
             records
                 .into_iter()
-                .map(|(_, stored)| stored.record.clone())
+                .map(|(_, stored)| stored.record())
                 .collect()
         })
     }
@@ -936,13 +935,7 @@ impl StoreHandle {
         self.read(|store| {
             store
                 .table(entity)
-                .map(|table| {
-                    table
-                        .trash
-                        .values()
-                        .map(|stored| stored.record.clone())
-                        .collect()
-                })
+                .map(|table| table.trash.values().map(Stored::record).collect())
                 .unwrap_or_default()
         })
     }
@@ -954,7 +947,7 @@ impl StoreHandle {
                 .table(entity)
                 .ok()
                 .and_then(|table| table.live.get(id))
-                .map(|stored| stored.record.clone())
+                .map(Stored::record)
         })
     }
 

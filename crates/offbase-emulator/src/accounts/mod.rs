@@ -253,7 +253,7 @@ fn accounts_by_email(state: &AppState, ledger: &Ledger, email: &str) -> Vec<Acco
         store
             .users_with_email(email)
             .into_iter()
-            .filter_map(|record| Account::of(record, ledger))
+            .filter_map(|record| Account::of(&record, ledger))
             .collect()
     })
 }
@@ -262,7 +262,7 @@ fn account_by_id(state: &AppState, ledger: &Ledger, id: &str) -> Option<Account>
     state.store.read(|store| {
         store
             .user_record(id)
-            .and_then(|record| Account::of(record, ledger))
+            .and_then(|record| Account::of(&record, ledger))
     })
 }
 
@@ -342,7 +342,7 @@ fn mark_verified(state: &AppState, id: &str) -> Result<(), ApiError> {
 fn signed_in(state: &AppState, id: &str) -> Result<Value, ApiError> {
     let user = state
         .store
-        .read(|store| store.user_record(id).cloned())
+        .read(|store| store.user_record(id))
         .ok_or_else(|| unauthorized("the user this sign-in is for no longer exists"))?;
     Ok(offbase_base44::accounts::signed_in(
         &state.sessions.token(id),

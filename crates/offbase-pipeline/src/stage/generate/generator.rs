@@ -7,8 +7,9 @@
 //! enum type, `NOT NULL`) and every foreign key names a record the generator also makes, so a
 //! load of the generated records has no rejects and no orphans.
 //!
-//! `created_date` grows with the index (a fixed base plus [`STEP_SECONDS`] per record), so
-//! index order is pull order `(created_date, id)`.
+//! `created_date` grows with the index (a fixed base plus [`STEP_SECONDS`] per record, less
+//! past a million records so they all fit [`SPAN_SECONDS`]), so index order is pull order
+//! `(created_date, id)`.
 //!
 //! This file owns the entry points ([`Generator`], [`EntityGenerator`], [`GenerateCounts`],
 //! [`GenerateError`]) and what every record is made from: the seeded random stream, the key of
@@ -177,7 +178,10 @@ impl Generator {
     /// The id of record `index` of `entity`: what [`Generator::record`] puts in its `id`, and
     /// what references to it hold. Defined for any entity name.
     pub fn id(&self, entity: &str, index: u64) -> String {
-        Key::new(self.seed, entity, 0).id(index)
+        match self.entities.iter().find(|plan| plan.name == entity) {
+            Some(plan) => plan.key.id(index),
+            None => Key::new(self.seed, entity, 0).id(index),
+        }
     }
 }
 

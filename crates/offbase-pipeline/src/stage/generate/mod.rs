@@ -12,7 +12,7 @@ mod values;
 mod vocabulary;
 
 pub use generator::{EntityGenerator, GenerateCounts, GenerateError, Generator};
-pub use random::{BASE_SECONDS, STEP_SECONDS};
+pub use random::{BASE_SECONDS, SPAN_SECONDS, STEP_SECONDS};
 
 use crate::PipelineError;
 use crate::progress::Reporter;

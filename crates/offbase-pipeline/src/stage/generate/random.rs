@@ -3,8 +3,15 @@
 //! which grows with the index, so index order is pull order).
 
 /// Seconds between the `created_date` of record `i` and record `i + 1` (each record gets a
-/// random moment within its step). A million records span about 347 days.
+/// random moment within its step), for an entity of up to a million records: they span about
+/// 347 days.
 pub const STEP_SECONDS: u64 = 30;
+
+/// The longest span an entity's `created_date`s cover: a million steps. Past a million records
+/// the step shrinks to fit it, so no record of a large entity is created after 2025-12-13
+/// (later ones would lie in the future of a migration run today, which a sync takes for
+/// changes made since the pull).
+pub const SPAN_SECONDS: u64 = 1_000_000 * STEP_SECONDS;
 
 /// `created_date` of record 0: 2025-01-01T00:00:00Z, in seconds since the Unix epoch.
 pub const BASE_SECONDS: u64 = 1_735_689_600;
@@ -130,12 +137,19 @@ impl Key {
         index % FRESH_EVERY == FRESH_EVERY - 1
     }
 
+    /// Microseconds between two records' steps: [`STEP_SECONDS`], or less for an entity of
+    /// more than a million records ([`SPAN_SECONDS`]).
+    fn step_micros(self) -> u64 {
+        (SPAN_SECONDS * MICROS / self.count.max(1)).clamp(1, STEP_MICROS)
+    }
+
     /// `created_date` of record `index`, in microseconds since the epoch: a random moment in
     /// the record's own step, so the order follows the index.
     pub(super) fn created_micros(self, index: u64) -> u64 {
-        let jitter = mix(self.record_seed(index) ^ SALT_CREATED) % STEP_MICROS;
+        let step = self.step_micros();
+        let jitter = mix(self.record_seed(index) ^ SALT_CREATED) % step;
         let micros = (BASE_SECONDS * MICROS)
-            .saturating_add(index.saturating_mul(STEP_MICROS))
+            .saturating_add(index.saturating_mul(step))
             .saturating_add(jitter);
         // The fresh form shows milliseconds: keep the instant equal to what is written.
         if Key::fresh(index) {

@@ -410,6 +410,68 @@ fn ids_are_unique_object_ids_and_timestamps_follow_the_index() {
     }
 }
 
+/// Regression: at 30 seconds a record, the ten million records of the scale rehearsal ran
+/// years past today, and the sync pass took every record "updated" after the pull's start for
+/// a change (millions of upserts instead of 110). Past a million records the step shrinks: the
+/// last record is created within the span, ids still start with the creation second, and the
+/// order still follows the index. References name those same ids.
+#[test]
+fn records_of_a_large_entity_were_created_years_in_the_future() {
+    let (app, target) = planned("");
+    let count = 10_000_000;
+    let large = generator(&app, &target, &GenerateCounts::uniform(count), 4);
+    let Some(tasks) = large.entity("Task") else {
+        panic!("no Task");
+    };
+    let span_end = BASE_SECONDS + SPAN_SECONDS;
+    let mut previous = String::new();
+    for index in [0, 1, 2, 999_999, 1_000_000, count / 2, count - 2, count - 1] {
+        let record = tasks.record(index);
+        let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
+        let created = record
+            .get("created_date")
+            .and_then(Value::as_str)
+            .and_then(offbase_model::time::parse_timestamp)
+            .map(|instant| instant.timestamp())
+            .unwrap_or_default();
+        let updated = record
+            .get("updated_date")
+            .and_then(Value::as_str)
+            .and_then(offbase_model::time::parse_timestamp)
+            .map(|instant| instant.timestamp())
+            .unwrap_or_default();
+        let step = SPAN_SECONDS as f64 / count as f64;
+        let own = BASE_SECONDS as f64 + index as f64 * step;
+        assert!(
+            (own - 1.0..own + step + 1.0).contains(&(created as f64)),
+            "{index}: {created}"
+        );
+        assert!(
+            created < i64::try_from(span_end).unwrap_or(i64::MAX),
+            "{index}"
+        );
+        // Edits come at most 30 days later: before 2026-01-13.
+        assert!(
+            (created..1_768_262_400).contains(&updated),
+            "{index}: updated {updated}"
+        );
+        assert_eq!(
+            u64::from_str_radix(&id[..8], 16).ok(),
+            u64::try_from(created).ok()
+        );
+        assert!(id > previous.as_str() || index == 0, "{index}");
+        assert_eq!(large.id("Task", index), id);
+        previous = id.to_owned();
+    }
+    // A million records or fewer keep the 30-second step, so smaller workspaces stay as they
+    // were generated before.
+    let small = generator(&app, &target, &GenerateCounts::uniform(1_000_000), 4);
+    let last = small.id("Task", 999_999);
+    let seconds = BASE_SECONDS + 999_999 * STEP_SECONDS;
+    let prefix = u64::from_str_radix(&last[..8], 16).unwrap_or_default();
+    assert!((seconds..seconds + STEP_SECONDS).contains(&prefix));
+}
+
 #[test]
 fn users_have_roles_from_the_schema_and_creators_are_users() {
     let (app, target) = planned("");
