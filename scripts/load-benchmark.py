@@ -44,8 +44,18 @@ CLONE_THREAD only), so its peak RSS is wait4's of the process, as for offbase an
 script watches for child processes all the same and stops if one appears, since wait4 would
 then give the largest process of the tree, not its sum.
 
+A fourth contender does by hand what offbase's load does once its rows are in, as one psql
+script: `\\copy` into the same table with its primary key, then the table's other indexes and
+its foreign key exactly as offbase created them (their definitions read from the catalog after
+offbase's load, the referenced Project rows copied beside it), then ANALYZE: what a user
+would run to end with what `offbase load` leaves, without its checks, checkpoints and reports.
+
+Each run also records the CPU seconds the whole machine spent busy meanwhile (/proc/stat: the
+contender, PostgreSQL's backends and workers, anything else): divided by the cores, the least
+time that work could take on this machine however well it overlapped.
+
 Prints a Markdown table (per size and contender: median seconds, ratio to psql's median, largest
-peak RSS of the rounds), then each size's rounds.
+peak RSS of the rounds, the machine's CPU seconds), then each size's rounds.
 """
 import glob
 import os
@@ -60,7 +70,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 URL = os.environ.get("DATABASE_URL", "postgres://root@127.0.0.1:5432/test")
 BINARY = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "offbase")
-CONTENDERS = ["offbase load", "psql \\copy", "pgloader"]
+SAME_WORK = "psql \\copy + the same indexes, foreign key, ANALYZE"
+CONTENDERS = ["offbase load", "psql \\copy", "pgloader", SAME_WORK]
 
 
 def psql(sql):
@@ -143,6 +154,28 @@ def reference_table(schema, like):
     psql(f'ALTER TABLE "{schema}".task ADD PRIMARY KEY (id)')
 
 
+def same_work(schema, like, csv):
+    """A psql script doing by hand what offbase's load does after its rows are in: schema.task
+    as reference_table makes it (with its primary key) and a copy of like.project, then the
+    \\copy, the task table's other indexes and foreign keys exactly as offbase made them in like
+    (their definitions read from the catalog), and ANALYZE."""
+    reference_table(schema, like)
+    psql(f'CREATE TABLE "{schema}".project (LIKE "{like}".project INCLUDING ALL)')
+    psql(f'INSERT INTO "{schema}".project SELECT * FROM "{like}".project')
+    table = f"'\"{like}\".task'::regclass"
+
+    def moved(text):
+        return text.replace(f"{like}.", f'"{schema}".').replace(f'"{like}".', f'"{schema}".')
+
+    indexes = psql_value(f"SELECT string_agg(pg_get_indexdef(indexrelid), E';\\n') FROM pg_index "
+                         f"WHERE indrelid = {table} AND NOT indisprimary")
+    keys = psql_value(f"SELECT string_agg(format('ALTER TABLE %s ADD CONSTRAINT %I %s', {table}, conname, "
+                      f"pg_get_constraintdef(oid)), E';\\n') FROM pg_constraint "
+                      f"WHERE conrelid = {table} AND contype = 'f'")
+    return "\n".join([f"\\copy \"{schema}\".task FROM '{csv}' CSV", moved(indexes) + ";",
+                      moved(keys) + ";", f'ANALYZE "{schema}".task;', ""])
+
+
 def pgloader_command(csv, schema):
     """pgloader's command file: psql's CSV as it is (see the docstring), into schema.task."""
     url = "postgresql://" + URL.split("://", 1)[1] if URL.startswith("postgres://") else URL
@@ -190,6 +223,8 @@ def main():
             staged = sum(os.path.getsize(os.path.join(path, name))
                          for path, _, names in os.walk(os.path.join(workspace, "data", "Task")) for name in names)
             ours, theirs, loader = f"bench_offbase_{count}", f"bench_psql_{count}", f"bench_pgloader_{count}"
+            by_hand = f"bench_psql_same_{count}"
+            script = os.path.join(folder, f"task-{count}-same-work.sql")
             csv = os.path.join(folder, f"task-{count}.csv")
             command_file = os.path.join(folder, f"task-{count}.load")
             with open(command_file, "w") as file:
@@ -201,7 +236,7 @@ def main():
             machine = {name: [] for name in CONTENDERS}
             loads = []
             for round_number in range(rounds):
-                for schema in (ours, theirs, loader):
+                for schema in (ours, theirs, loader, by_hand):
                     forget(schema)
                 loads.append(os.getloadavg()[0])
                 settle()
@@ -217,6 +252,8 @@ def main():
                 check_rows(ours, count, "offbase load")
                 reference_table(theirs, ours)
                 reference_table(loader, ours)
+                with open(script, "w") as file:
+                    file.write(same_work(by_hand, ours, csv))
                 forget(ours)
 
                 settle()
@@ -245,8 +282,17 @@ def main():
                         if extra:
                             sys.exit(f"{a}.task holds {extra:,} rows {b}.task does not: pgloader read the "
                                      "CSV differently from psql")
+                settle()
+                seconds, peak, used, busy = timed(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", script, URL])
+                times[SAME_WORK].append(seconds)
+                rss[SAME_WORK].append(peak)
+                cpu[SAME_WORK].append(used)
+                machine[SAME_WORK].append(busy)
+                check_rows(by_hand, count, SAME_WORK)
+
                 forget(theirs)
                 forget(loader)
+                forget(by_hand)
                 print(f"{count} round {round_number + 1}: "
                       + ", ".join(f"{name} {times[name][-1]:.2f} s ({cpu[name][-1]:.2f} s CPU, machine {machine[name][-1]:.2f} s CPU, "
                                   f"{rss[name][-1]:.0f} MiB)"
@@ -254,7 +300,7 @@ def main():
                       file=sys.stderr)
             results.append((count, staged, os.path.getsize(csv), times, rss, loads, machine))
     cores = os.cpu_count() or 1
-    print(f"Medians of {rounds} alternating rounds (offbase, psql, pgloader in each); ratio = median / psql's "
+    print(f"Medians of {rounds} alternating rounds (offbase, psql, pgloader, psql with the same work in each); ratio = median / psql's "
           "median; peak RSS is the largest of the rounds. Machine CPU: what every process (the contender "
           f"and PostgreSQL) spent busy meanwhile; divided by the {cores} cores, the least time that work "
           "could take here, however well it overlapped.\n")
@@ -273,7 +319,7 @@ def main():
         rounds_text = ", ".join("/".join(f"{times[name][i]:.2f}" for name in CONTENDERS) + f" ({loads[i]:.1f})"
                                 for i in range(rounds))
         print(f"- {count:,} records (staged JSONL {staged / 2**20:.0f} MiB, CSV {csv / 2**20:.0f} MiB), "
-              f"rounds (offbase / psql / pgloader, s; in brackets the 1-minute load average as the round began): "
+              f"rounds (offbase / psql / pgloader / psql with the same work, s; in brackets the 1-minute load average as the round began): "
               f"{rounds_text}")
 
 

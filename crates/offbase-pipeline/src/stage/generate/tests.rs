@@ -428,18 +428,15 @@ fn records_of_a_large_entity_were_created_years_in_the_future() {
     for index in [0, 1, 2, 999_999, 1_000_000, count / 2, count - 2, count - 1] {
         let record = tasks.record(index);
         let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
-        let created = record
-            .get("created_date")
-            .and_then(Value::as_str)
-            .and_then(offbase_model::time::parse_timestamp)
-            .map(|instant| instant.timestamp())
-            .unwrap_or_default();
-        let updated = record
-            .get("updated_date")
-            .and_then(Value::as_str)
-            .and_then(offbase_model::time::parse_timestamp)
-            .map(|instant| instant.timestamp())
-            .unwrap_or_default();
+        let seconds = |name: &str| {
+            record
+                .get(name)
+                .and_then(Value::as_str)
+                .and_then(parse_timestamp)
+                .map(|instant| instant.timestamp())
+                .unwrap_or_default()
+        };
+        let (created, updated) = (seconds("created_date"), seconds("updated_date"));
         let step = SPAN_SECONDS as f64 / count as f64;
         let own = BASE_SECONDS as f64 + index as f64 * step;
         assert!(
