@@ -22,6 +22,7 @@
 //! - Admins do not bypass rules (see `offbase_base44::rls`); the trash, restore and permanent
 //!   delete are the service role's only (403 for everyone else).
 
+use crate::records::Stored;
 use crate::session::Caller;
 use crate::store::{Record, Store, StoreError, Table, WriteGuard};
 use offbase_base44::rls::{Check, Context, Operation, Options, Truth};
@@ -81,12 +82,15 @@ impl Reader {
             .is_some_and(|truth| truth != Truth::True)
     }
 
-    /// Whether the caller sees every record, whatever it holds (the key; a rule that is
-    /// always true): a listing need not read the records to filter them.
-    pub(crate) fn sees_everything(&self) -> bool {
-        self.rows
-            .as_ref()
-            .is_none_or(|rows| rows.constant_outcome() == Some(Truth::True))
+    /// Whether the caller sees this kept record, read only when the rule can depend on it
+    /// (not for the key, nor for a rule that is always true): a listing of records the caller
+    /// sees whole need not read them to filter them.
+    pub(crate) fn sees_stored(&self, stored: &Stored) -> bool {
+        match &self.rows {
+            None => true,
+            Some(rows) if rows.constant_outcome() == Some(Truth::True) => true,
+            Some(rows) => rows.allows(&stored.record()),
+        }
     }
 
     /// Whether the caller sees `record`.

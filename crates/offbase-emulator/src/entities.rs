@@ -142,9 +142,8 @@ fn list_records(
             return Ok(Value::Array(Vec::new()));
         }
         let keep = params.skip.saturating_add(limit);
-        let everything = reader.sees_everything();
         let walked = walk_created(records, &filter, sort.as_ref(), keep, |stored| {
-            everything || reader.sees(&stored.record())
+            reader.sees_stored(stored)
         });
         let selected = match walked {
             Some(selected) => selected,
@@ -168,11 +167,9 @@ fn list_records(
     })
 }
 
-/// Keeps the records the caller may read (reading them only when the rule depends on them).
+/// Keeps the records the caller may read.
 fn retain_seen(selected: &mut Vec<Entry<'_>>, reader: &Reader) {
-    if !reader.sees_everything() {
-        selected.retain(|(_, stored)| reader.sees(&stored.record()));
-    }
+    selected.retain(|(_, stored)| reader.sees_stored(stored));
 }
 
 /// `GET .../{Entity}/v2/list`: one keyset page, `{"items", "next_cursor", "has_more"}`.
